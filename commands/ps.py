@@ -1,0 +1,132 @@
+"""ps: process status, one row per task as crash prints it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from drgn import FaultError, Object
+from drgn.helpers.linux.mm import task_rss, task_vsize, totalram_pages
+from drgn.helpers.linux.sched import task_cpu
+
+from pycrash.command import Result, arg, command
+from pycrash.errors import CommandError
+from pycrash.kernel.tasks import comm, is_kernel_thread, parent_pid, task_state
+from pycrash.session import Session
+
+HEADER = "      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM"
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task as ``ps`` shows it; sizes in KiB, ``task`` the task_struct address."""
+
+    pid: int
+    ppid: int
+    cpu: int
+    task: int
+    state: str
+    mem_pct: float
+    vsz_kb: int
+    rss_kb: int
+    comm: str
+    active: bool
+    kernel: bool
+
+    def line(self) -> str:
+        """Return crash's ``ps`` line for this task."""
+        mark = ">" if self.active else " "
+        name = f"[{self.comm}]" if self.kernel else self.comm
+        return (
+            f"{mark}{self.pid:>8} {self.ppid:>7} {self.cpu:>3}  {self.task:016x}  "
+            f"{self.state}  {self.mem_pct:4.1f} {self.vsz_kb:>8} {self.rss_kb:>8}  {name}"
+        )
+
+
+def task_row(session: Session, task: Object, total_pages: int, page_kb: int) -> TaskRow:
+    """Return the :class:`TaskRow` of a ``struct task_struct *``."""
+    kernel = is_kernel_thread(task)
+    rss_pages = vsz = 0
+    if not kernel:
+        try:
+            rss_pages = task_rss(session.prog, task).total
+            vsz = task_vsize(task)
+        except FaultError:
+            pass
+    return TaskRow(
+        pid=task.pid.value_(),
+        ppid=parent_pid(task),
+        cpu=task_cpu(task),
+        task=task.value_(),
+        state=task_state(task),
+        mem_pct=rss_pages * 100.0 / total_pages if total_pages else 0.0,
+        vsz_kb=vsz // 1024,
+        rss_kb=rss_pages * page_kb,
+        comm=comm(task),
+        active=task.value_() in session.active_tasks(),
+        kernel=kernel,
+    )
+
+
+def _render(result: Result) -> Iterable[str]:
+    yield HEADER
+    for row in result.rows:
+        yield row.line()
+
+
+@command(
+    "ps",
+    summary="display process status information",
+    synopsis="ps [-k|-u] [pid | task | command] ...",
+    description="""
+Displays process status for selected, or all, processes in the system: PID,
+parent PID, CPU, task_struct address, state (RU running, IN interruptible,
+UN uninterruptible, ID idle, ZO zombie, ST stopped, TR traced, DE dead,
+PA parked), memory use as a percentage of RAM, virtual and resident size in
+KiB, and the command name. A ">" marks the task each CPU was running.
+Kernel threads are shown in brackets.
+""",
+    examples="""
+crash> ps pcfix-sleeper1
+      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM
+      102       1   0  ff276d7aefe60000  IN   0.3     2260     1640  pcfix-sleeper1
+crash> ps -k          (kernel threads only)
+crash> ps -u 1 2      (user tasks among pids 1 and 2)
+""",
+    arguments=(
+        arg("-k", dest="kernel", action="store_true", help="kernel threads only"),
+        arg("-u", dest="user", action="store_true", help="user tasks only"),
+        arg("specs", nargs="*", metavar="pid|task|command"),
+    ),
+)
+def ps(session: Session, args: argparse.Namespace) -> Result:
+    """Return a :class:`TaskRow` for each selected task, sorted by pid."""
+    if args.kernel and args.user:
+        raise CommandError("ps: -k and -u are mutually exclusive")
+    errors: list[str] = []
+    if args.specs:
+        tasks: list[Object] = []
+        seen: set[int] = set()
+        for spec in args.specs:
+            try:
+                found = session.find_task(spec)
+            except CommandError as exc:
+                errors.append(f"ps: {exc}")
+                continue
+            for t in found:
+                if t.value_() not in seen:
+                    seen.add(t.value_())
+                    tasks.append(t)
+    else:
+        tasks = session.tasks()
+    prog = session.prog
+    total = int(totalram_pages(prog))
+    page_kb = int(prog["PAGE_SIZE"].value_()) // 1024
+    rows = [task_row(session, t, total, page_kb) for t in tasks]
+    if args.kernel:
+        rows = [r for r in rows if r.kernel]
+    elif args.user:
+        rows = [r for r in rows if not r.kernel]
+    rows.sort(key=lambda r: r.pid)
+    return Result(rows, render=_render, errors=errors)

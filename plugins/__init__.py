@@ -1,0 +1,1 @@
+"""Optional pycrash commands, loaded through the ``pycrash.commands`` entry point group."""

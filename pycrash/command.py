@@ -1,0 +1,192 @@
+"""The command API: how a module declares a crash command, and what it returns.
+
+A command module calls :func:`command` on a function ``(session, args) -> Result``.
+``args`` is the :class:`argparse.Namespace` parsed from crash's flags; the
+function computes records (dataclasses) and names a renderer that turns them
+into crash's text. JSON and other views are generic over the records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from pycrash.errors import CommandError
+
+if TYPE_CHECKING:
+    from pycrash.session import Session
+
+
+@dataclass
+class Result:
+    """What a command returns: its records and how to show them as crash does.
+
+    ``rows`` are records (usually frozen dataclasses); ``render`` yields crash's
+    text lines for them; ``errors`` are per-item problems (an unknown pid among
+    several) that do not stop the rest of the output; ``options`` are the
+    display choices the renderer needs (``bt -l``).
+    """
+
+    rows: list[Any]
+    render: Callable[[Result], Iterable[str]] | None = None
+    errors: list[str] = field(default_factory=list)
+    name: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.rows[index]
+
+    def lines(self) -> Iterable[str]:
+        """Yield crash's text for this result, one line at a time."""
+        if self.render is not None:
+            yield from self.render(self)
+        else:
+            for row in self.rows:
+                yield str(row)
+
+    def __str__(self) -> str:
+        return "".join(line + "\n" for line in self.lines())
+
+    def to_data(self) -> list[Any]:
+        """Return the rows as plain dicts and lists, ready for JSON."""
+        return [to_plain(row) for row in self.rows]
+
+    def to_json(self, indent: int | None = None) -> str:
+        """Return the rows as a JSON array."""
+        import json
+
+        return json.dumps(self.to_data(), indent=indent)
+
+
+def to_plain(value: Any) -> Any:
+    """Return ``value`` with dataclasses turned into dicts, recursively."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+class CrashArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors raise :class:`CommandError` instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise CommandError(f"{self.prog}: {message or 'invalid arguments'}".strip())
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argparse argument: the ``add_argument`` call's positional and keyword arguments."""
+
+    names: tuple[str, ...]
+    options: dict[str, Any]
+
+
+def arg(*names: str, **options: Any) -> Arg:
+    """Declare an argument of a command, with ``argparse.add_argument``'s signature."""
+    return Arg(names, options)
+
+
+RunFunc = Callable[["Session", argparse.Namespace], Result]
+
+
+@dataclass
+class Command:
+    """A registered command: its names, help text, flags and function."""
+
+    name: str
+    func: RunFunc
+    summary: str
+    synopsis: str
+    description: str = ""
+    examples: str = ""
+    aliases: tuple[str, ...] = ()
+    arguments: tuple[Arg, ...] = ()
+    needs_kernel: bool = True
+    module: str = ""
+    _parser: CrashArgumentParser | None = None
+
+    @property
+    def parser(self) -> CrashArgumentParser:
+        """The argparse parser for crash's flags of this command, built on first use."""
+        if self._parser is None:
+            parser = CrashArgumentParser(prog=self.name, add_help=False, allow_abbrev=False)
+            for a in self.arguments:
+                parser.add_argument(*a.names, **a.options)
+            self._parser = parser
+        return self._parser
+
+    def parse(self, argv: Sequence[str]) -> argparse.Namespace:
+        """Parse this command's arguments; a bad flag raises :class:`CommandError`."""
+        return self.parser.parse_args(list(argv))
+
+    def help_lines(self) -> list[str]:
+        """Return crash-style help: NAME, SYNOPSIS, DESCRIPTION, EXAMPLES."""
+        lines = ["NAME", f"  {self.name} - {self.summary}", "", "SYNOPSIS", f"  {self.synopsis}"]
+        if self.aliases:
+            lines += ["", "ALIASES", "  " + ", ".join(self.aliases)]
+        lines += ["", "DESCRIPTION"]
+        lines += [f"  {s}" if s else "" for s in self.description.strip("\n").splitlines()]
+        if self.arguments:
+            lines.append("")
+            for a in self.arguments:
+                flag = ", ".join(a.names)
+                if a.options.get("help"):
+                    lines.append(f"  {flag:>12}  {a.options['help']}")
+        if self.examples.strip():
+            lines += ["", "EXAMPLES"]
+            lines += [f"  {s}" if s else "" for s in self.examples.strip("\n").splitlines()]
+        return lines
+
+
+#: Commands declared by modules as they are imported; the registry collects them.
+DECLARED: list[Command] = []
+
+
+def command(
+    name: str,
+    *,
+    summary: str,
+    synopsis: str,
+    description: str = "",
+    examples: str = "",
+    aliases: Sequence[str] = (),
+    arguments: Sequence[Arg] = (),
+    needs_kernel: bool = True,
+) -> Callable[[RunFunc], RunFunc]:
+    """Register the decorated ``(session, args) -> Result`` function as a command."""
+
+    def register(func: RunFunc) -> RunFunc:
+        DECLARED.append(
+            Command(
+                name=name,
+                func=func,
+                summary=summary,
+                synopsis=synopsis,
+                description=description,
+                examples=examples,
+                aliases=tuple(aliases),
+                arguments=tuple(arguments),
+                needs_kernel=needs_kernel,
+                module=func.__module__,
+            )
+        )
+        return func
+
+    return register

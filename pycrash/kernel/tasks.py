@@ -1,0 +1,109 @@
+"""Tasks: enumerate them as crash does, and describe each one.
+
+crash lists one idle task (``swapper/N``, pid 0) per CPU, then every other
+thread. A task is *active* when it is the current task of its CPU's run queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from drgn import FaultError, Object, Program
+from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cpu
+from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.sched import cpu_curr, idle_task, task_cpu, task_state_to_char
+
+PF_KTHREAD = 0x00200000
+
+#: drgn's one-letter task states (as in /proc/PID/stat) to crash's two-letter ones.
+STATE_NAMES = {
+    "R": "RU",
+    "S": "IN",
+    "D": "UN",
+    "T": "ST",
+    "t": "TR",
+    "X": "DE",
+    "Z": "ZO",
+    "P": "PA",
+    "I": "ID",
+    "N": "NE",
+    "W": "WA",
+}
+
+#: crash's two-letter states to the kernel's names (for ``sys``'s STATE line).
+STATE_LONG = {
+    "RU": "TASK_RUNNING",
+    "IN": "TASK_INTERRUPTIBLE",
+    "UN": "TASK_UNINTERRUPTIBLE",
+    "ST": "TASK_STOPPED",
+    "TR": "TASK_TRACED",
+    "DE": "EXIT_DEAD",
+    "ZO": "EXIT_ZOMBIE",
+    "PA": "TASK_PARKED",
+    "ID": "TASK_IDLE",
+    "NE": "TASK_NEW",
+    "WA": "TASK_WAKING",
+}
+
+
+def all_tasks(prog: Program) -> Iterator[Object]:
+    """Yield every ``struct task_struct *``: each online CPU's idle task, then all threads."""
+    for cpu in for_each_online_cpu(prog):
+        yield idle_task(prog, cpu)
+    yield from for_each_task(prog)
+
+
+def active_tasks(prog: Program) -> dict[int, int]:
+    """Return ``{task address: cpu}`` for the task each online CPU was running."""
+    return {cpu_curr(prog, cpu).value_(): cpu for cpu in for_each_online_cpu(prog)}
+
+
+def cpu_count(prog: Program) -> int:
+    """Return the number of possible CPUs (crash's ``CPUS:``)."""
+    return sum(1 for _ in for_each_possible_cpu(prog))
+
+
+def task_state(task: Object) -> str:
+    """Return crash's two-letter state of ``task`` (``RU``, ``IN``, ``UN``, ``ID``...)."""
+    try:
+        char = task_state_to_char(task)
+    except (FaultError, ValueError, LookupError):
+        return "??"
+    return STATE_NAMES.get(char, "??")
+
+
+def is_kernel_thread(task: Object) -> bool:
+    """Return whether ``task`` is a kernel thread (PF_KTHREAD set, or an idle task)."""
+    return bool(task.flags.value_() & PF_KTHREAD) or task.pid.value_() == 0
+
+
+def comm(task: Object) -> str:
+    """Return ``task->comm`` as text (at most 15 characters)."""
+    return task.comm.string_().decode("utf-8", "replace")
+
+
+def parent_pid(task: Object) -> int:
+    """Return the pid of ``task->real_parent`` (0 for the idle tasks and init)."""
+    if task.pid.value_() == 0:
+        return 0
+    return int(task.real_parent.pid.value_())
+
+
+@dataclass(frozen=True)
+class TaskId:
+    """The identity crash prints in task headers: ``PID: ... TASK: ... CPU: ... COMMAND:``."""
+
+    pid: int
+    task: int
+    cpu: int
+    comm: str
+
+    def header(self) -> str:
+        """Return crash's one-line task header."""
+        return f'PID: {self.pid:<8} TASK: {self.task:x}  CPU: {self.cpu:<4} COMMAND: "{self.comm}"'
+
+
+def task_id(task: Object) -> TaskId:
+    """Return the :class:`TaskId` of a ``struct task_struct *``."""
+    return TaskId(task.pid.value_(), task.value_(), task_cpu(task), comm(task))

@@ -1,0 +1,1 @@
+"""The memory-access layer: identify a dump by its bytes and open it as a drgn Program."""

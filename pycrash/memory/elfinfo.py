@@ -1,0 +1,81 @@
+"""Facts about a vmlinux read straight from its ELF file: build id and release."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+NT_GNU_BUILD_ID = 3
+_BANNER = re.compile(rb"Linux version (\S+)")
+
+
+def _sections(f: object) -> list[tuple[str, int, int, int]]:
+    """Return ``(name, type, offset, size)`` for each section of a 64-bit ELF file."""
+    fh = f
+    fh.seek(0)  # type: ignore[attr-defined]
+    hdr = fh.read(64)  # type: ignore[attr-defined]
+    endian = "<" if hdr[5] == 1 else ">"
+    e_shoff, = struct.unpack_from(endian + "Q", hdr, 40)
+    e_shentsize, e_shnum, e_shstrndx = struct.unpack_from(endian + "HHH", hdr, 58)
+    fh.seek(e_shoff)  # type: ignore[attr-defined]
+    table = fh.read(e_shentsize * e_shnum)  # type: ignore[attr-defined]
+    raw = []
+    for i in range(e_shnum):
+        name, stype, _flags, _addr, offset, size = struct.unpack_from(
+            endian + "IIQQQQ", table, i * e_shentsize
+        )
+        raw.append((name, stype, offset, size))
+    _n, _t, str_off, str_size = raw[e_shstrndx]
+    fh.seek(str_off)  # type: ignore[attr-defined]
+    strtab = fh.read(str_size)  # type: ignore[attr-defined]
+    out = []
+    for name, stype, offset, size in raw:
+        end = strtab.find(b"\0", name)
+        out.append((strtab[name:end].decode(), stype, offset, size))
+    return out
+
+
+def build_id(path: str) -> str | None:
+    """Return the GNU build id of an ELF file as hex, or None when it has none."""
+    with open(path, "rb") as f:
+        for name, stype, offset, size in _sections(f):
+            if stype != 7:  # SHT_NOTE
+                continue
+            f.seek(offset)
+            data = f.read(size)
+            pos = 0
+            while pos + 12 <= len(data):
+                namesz, descsz, ntype = struct.unpack_from("<III", data, pos)
+                pos += 12
+                note_name = data[pos : pos + namesz].rstrip(b"\0")
+                pos += (namesz + 3) & ~3
+                desc = data[pos : pos + descsz]
+                pos += (descsz + 3) & ~3
+                if ntype == NT_GNU_BUILD_ID and note_name == b"GNU":
+                    return desc.hex()
+    return None
+
+
+def release(path: str) -> str | None:
+    """Return the kernel release in the vmlinux's ``linux_banner`` (``6.1.0-56-cloud-amd64``)."""
+    with open(path, "rb") as f:
+        for name, _stype, offset, size in _sections(f):
+            if name != ".rodata":
+                continue
+            f.seek(offset)
+            chunk = 1 << 22
+            done = 0
+            while done < size:
+                f.seek(offset + done)
+                data = f.read(min(chunk + 256, size - done))
+                m = _BANNER.search(data)
+                if m:
+                    return m.group(1).decode("ascii", "replace")
+                done += chunk
+    return None
+
+
+def has_debug_info(path: str) -> bool:
+    """Return whether the ELF file carries DWARF (a ``.debug_info`` section)."""
+    with open(path, "rb") as f:
+        return any(name == ".debug_info" for name, *_ in _sections(f))

@@ -1,0 +1,133 @@
+"""A Session: one opened dump, its drgn Program, the current context and settings.
+
+Commands receive the session; they never open files or parse argv themselves.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from pycrash.command import Result
+from pycrash.errors import CommandError
+from pycrash.registry import Registry, registry
+
+if TYPE_CHECKING:
+    from drgn import Object, Program
+
+    from pycrash.target import Target
+
+
+class Session:
+    """An open dump: ``prog`` (drgn), ``target`` (what was opened), settings, context."""
+
+    def __init__(self, prog: Program, target: Target, reg: Registry | None = None) -> None:
+        self.prog = prog
+        self.target = target
+        self.registry = reg or registry()
+        self.settings: dict[str, Any] = {"output": "crash", "radix": 16, "scroll": False}
+        self._context: Object | None = None
+        self._cache: dict[str, Any] = {}
+
+    @classmethod
+    def open(
+        cls, dump: str | Sequence[str], vmlinux: str | None = None, force: bool = False
+    ) -> Session:
+        """Open ``dump`` (a path or list of paths) with ``vmlinux`` and return a Session."""
+        from pycrash.target import open_target
+
+        paths = [dump] if isinstance(dump, str) else list(dump)
+        prog, target = open_target(paths, vmlinux, force=force)
+        return cls(prog, target)
+
+    # -- running commands -------------------------------------------------
+
+    def run(self, line: str) -> Result:
+        """Run one crash command line (no ``;``, pipes or redirection) and return its Result."""
+        try:
+            argv = shlex.split(line, posix=True)
+        except ValueError as exc:
+            raise CommandError(f"cannot parse {line!r}: {exc}") from None
+        if not argv:
+            return Result([])
+        return self.execute(argv)
+
+    def execute(self, argv: Sequence[str]) -> Result:
+        """Run the command ``argv[0]`` with arguments ``argv[1:]``."""
+        cmd = self.registry.lookup(argv[0])
+        args = cmd.parse(argv[1:])
+        result = cmd.func(self, args)
+        result.name = cmd.name
+        return result
+
+    # -- kernel facts shared by commands (computed once per session) ------
+
+    @cached_property
+    def panic_task(self) -> Object | None:
+        """The ``struct task_struct *`` that panicked, or None (live or unknown)."""
+        try:
+            return self.prog.crashed_thread().object
+        except (ValueError, LookupError):
+            return None
+
+    @property
+    def context(self) -> Object | None:
+        """crash's current context task: set by ``set``, the panic task by default."""
+        return self._context if self._context is not None else self.panic_task
+
+    @context.setter
+    def context(self, task: Object | None) -> None:
+        self._context = task
+
+    def tasks(self) -> list[Object]:
+        """Every task as crash lists them (idle tasks first), cached for the session."""
+        if "tasks" not in self._cache:
+            from pycrash.kernel.tasks import all_tasks
+
+            self._cache["tasks"] = list(all_tasks(self.prog))
+        tasks: list[Object] = self._cache["tasks"]
+        return tasks
+
+    def active_tasks(self) -> dict[int, int]:
+        """``{task address: cpu}`` of each CPU's running task, cached."""
+        if "active" not in self._cache:
+            from pycrash.kernel.tasks import active_tasks
+
+            self._cache["active"] = active_tasks(self.prog)
+        active: dict[int, int] = self._cache["active"]
+        return active
+
+    def find_task(self, spec: str) -> list[Object]:
+        """Return the tasks named by ``spec``: a pid, a task address, or a command name.
+
+        A decimal number is a pid (several tasks for pid 0); a hex number
+        (with or without 0x) that is a task address selects that task; any
+        other word selects every task with that ``comm``. Raises
+        :class:`CommandError` when nothing matches.
+        """
+        from pycrash.kernel.tasks import comm
+
+        tasks = self.tasks()
+        if spec.isdigit():
+            pid = int(spec)
+            found = [t for t in tasks if t.pid.value_() == pid]
+            if found:
+                return found
+        try:
+            addr = int(spec, 16)
+        except ValueError:
+            addr = None
+        if addr is not None:
+            found = [t for t in tasks if t.value_() == addr]
+            if found:
+                return found
+        found = [t for t in tasks if comm(t) == spec]
+        if found:
+            return found
+        if spec.isdigit():
+            raise CommandError(f"invalid task or pid value: {spec}")
+        if addr is not None:
+            raise CommandError(f"invalid task or pid value: {spec}")
+        raise CommandError(f"no task named {spec!r}")
