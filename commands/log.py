@@ -58,11 +58,8 @@ def _render(result: Result) -> Iterable[str]:
     for rec in result.rows:
         prefix = _prefix(rec, mode, boot_time)
         level = f"<{rec.level}>" if levels else ""
-        first, *rest = rec.text.split("\n")
-        yield f"{prefix}{level}{first}"
-        pad = " " * len(prefix)
-        for cont in rest:
-            yield f"{pad}{cont}"
+        for text in rec.text.split("\n"):  # as the kernel prints it: the prefix on every line
+            yield f"{prefix}{level}{text}"
 
 
 @command(

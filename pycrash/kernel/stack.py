@@ -123,13 +123,9 @@ def _find_pt_regs(prog: Program, start: int, regs: dict[str, int]) -> Object | N
             break
         except FaultError:
             continue
-    for off in range(0, len(data) - sp_off - 8 + 1, 8):
-        base = off - ip_off
-        if base < 0:
-            continue
-        if int.from_bytes(data[off : off + 8], "little") != ip:
-            continue
-        if int.from_bytes(data[base + sp_off : base + sp_off + 8], "little") == sp:
+    word = lambda at: int.from_bytes(data[at : at + 8], "little")  # noqa: E731
+    for base in range(0, len(data) - pt_regs_type.size + 1, 8):
+        if word(base + ip_off) == ip and word(base + sp_off) == sp:
             return Object(prog, pt_regs_type, address=start + base)
     return None
 

@@ -1,0 +1,134 @@
+"""Bad input: one clear line on stderr, a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import Dump, assert_one_line_error, pycrash
+from elfgen import elf_core_without_notes, fake_vmlinux
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    run = pycrash(str(tmp_path / "nope.vmcore"))
+    assert_one_line_error(run, "nope.vmcore: no such file")
+    assert run.rc == 2 and run.err.count("\n") == 1
+
+
+def test_no_arguments() -> None:
+    assert_one_line_error(pycrash(), "no dump file given")
+
+
+def test_text_file_as_vmcore(tmp_path: Path, dump: Dump) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a crash dump\n")
+    run = pycrash(str(dump.vmlinux), str(text))
+    assert_one_line_error(run, "not a kernel crash dump or vmlinux")
+    assert run.err.count("\n") == 1
+
+
+def test_truncated_kdump(tmp_path: Path, dump: Dump) -> None:
+    cut = tmp_path / "vmcore.cut"
+    with open(dump.vmcore, "rb") as src, open(cut, "wb") as dst:
+        dst.write(src.read(dump.vmcore.stat().st_size // 2))
+    run = pycrash(str(dump.vmlinux), str(cut))
+    assert_one_line_error(run, "truncated kdump file")
+    assert run.err.count("\n") == 1
+
+
+def test_truncated_elf_vmcore(tmp_path: Path, dump: Dump) -> None:
+    elf = dump.dir / "vmcore.elf"
+    cut = tmp_path / "vmcore.elf.cut"
+    with open(elf, "rb") as src, open(cut, "wb") as dst:
+        dst.write(src.read(elf.stat().st_size - 4096))
+    assert_one_line_error(pycrash(str(dump.vmlinux), str(cut)), "truncated vmcore")
+
+
+def test_elf_core_that_is_not_a_vmcore(tmp_path: Path, dump: Dump) -> None:
+    core = tmp_path / "core"
+    core.write_bytes(elf_core_without_notes())
+    assert_one_line_error(pycrash(str(dump.vmlinux), str(core)), "not a kernel vmcore")
+
+
+def test_vmlinux_of_another_build(tmp_path: Path, dump: Dump) -> None:
+    other = tmp_path / "vmlinux-other"
+    other.write_bytes(fake_vmlinux(bytes(range(20)), "6.1.0-99-other"))
+    run = pycrash(str(other), str(dump.vmcore), "-x", "sys")
+    assert_one_line_error(run, "from another build", "6.1.0-99-other",
+                          bytes(range(20)).hex(), dump.release, "--force")
+    assert run.err.count("\n") == 1 and run.out == ""
+
+
+def test_found_vmlinux_is_named(tmp_path: Path, dump: Dump) -> None:
+    # a dump alone in a directory with vmlinux-RELEASE beside it
+    (tmp_path / "vmcore.kdump").symlink_to(dump.vmcore)
+    (tmp_path / f"vmlinux-{dump.release}").symlink_to(dump.vmlinux)
+    run = pycrash("-s", str(tmp_path / "vmcore.kdump"), "-x", "sys")
+    assert run.rc == 0, run.err
+    assert f"using vmlinux {tmp_path / ('vmlinux-' + dump.release)}" in run.err
+    assert f"RELEASE: {dump.release}" in run.out
+
+
+def test_no_vmlinux_found(tmp_path: Path, dump: Dump) -> None:
+    (tmp_path / "vmcore.kdump").symlink_to(dump.vmcore)
+    run = pycrash(str(tmp_path / "vmcore.kdump"))
+    assert_one_line_error(run, "no vmlinux given, and none found", dump.release)
+
+
+def test_unknown_command_and_flag_do_not_stop_the_rest(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore),
+                  "-x", "nosuch; ps -z; sys; pss 1; ps 999999; log -t | tail -1")
+    assert run.rc == 1
+    assert "Traceback" not in run.err
+    errs = run.err.splitlines()
+    assert errs[0] == 'nosuch: command not found: "nosuch"'
+    assert errs[1] == "ps: unrecognized arguments: -z"
+    assert errs[2].startswith('pss: command not found: "pss" (did you mean: ps')
+    assert errs[3] == "ps: invalid task or pid value: 999999"
+    assert len(errs) == 4
+    assert "RELEASE:" in run.out  # sys ran after the failures
+    last_log_line = str(session.run("log -t")).splitlines()[-1]
+    assert run.out.splitlines()[-1] == last_log_line  # and so did the last command
+
+
+def test_successful_commands_exit_zero(dump: Dump) -> None:
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "sys", "-x", "ps 1")
+    assert run.rc == 0 and run.err == ""
+
+
+def test_unexpected_exception_is_one_line(tmp_path: Path, dump: Dump) -> None:
+    plugin = tmp_path / "boom.py"
+    plugin.write_text(
+        "from pycrash.command import command\n"
+        "@command('boom', summary='fails', synopsis='boom')\n"
+        "def boom(session, args):\n"
+        "    raise RuntimeError('kaput')\n"
+    )
+    dist = tmp_path / "boom-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: boom\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[pycrash.commands]\nboom = boom\n")
+    import os
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "boom; ps 1", env=env)
+    assert run.rc == 1
+    assert run.err == "boom: internal error: RuntimeError: kaput (--debug shows the traceback)\n"
+    assert "[kthreadd]" not in run.out and " init" in run.out
+    debug = pycrash("--debug", "-s", str(dump.vmlinux), str(dump.vmcore), "-x", "boom", env=env)
+    assert "Traceback" in debug.err and "kaput" in debug.err
+
+
+def test_directory_and_unreadable(tmp_path: Path) -> None:
+    assert_one_line_error(pycrash(str(tmp_path)), "is a directory")
+    if shutil.which("id") and os_is_root():
+        return  # root reads everything
+    locked = tmp_path / "locked"
+    locked.write_bytes(b"x")
+    locked.chmod(0)
+    assert_one_line_error(pycrash(str(locked)), "permission denied")
+
+
+def os_is_root() -> bool:
+    import os
+
+    return os.geteuid() == 0
