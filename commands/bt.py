@@ -39,7 +39,7 @@ def stack_of(session: Session, task: Object, want_data: bool = False) -> TaskSta
         return TaskStack(tid, [], error=f"cannot unwind the stack: {exc}")
     stack = TaskStack(tid, frames)
     if want_data:
-        for cur, nxt in zip(frames, frames[1:]):
+        for cur, nxt in zip(frames, frames[1:], strict=False):
             if cur.stack_addr is None or nxt.stack_addr is None:
                 continue
             lo, hi = cur.stack_addr + 8, nxt.stack_addr

@@ -34,7 +34,7 @@ def _render(result: Result) -> Iterable[str]:
     yield f"{'COUNT':>6}  ST  STACK (innermost first)"
     for g in result.rows:
         yield f"{g.count:>6}  {g.state}  " + " <- ".join(g.functions or ("(no stack)",))
-        shown = ", ".join(f"{p}:{c}" for p, c in list(zip(g.pids, g.comms))[:8])
+        shown = ", ".join(f"{p}:{c}" for p, c in list(zip(g.pids, g.comms, strict=True))[:8])
         more = f" (+{g.count - 8} more)" if g.count > 8 else ""
         yield f"          tasks: {shown}{more}"
 

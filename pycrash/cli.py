@@ -6,8 +6,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pycrash import __version__
+
+if TYPE_CHECKING:
+    from pycrash.session import Session
 
 USAGE = "pycrash [options] [VMLINUX] VMCORE"
 
@@ -34,15 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _print_banner(session: object) -> None:
-    from pycrash.runner import run_one  # noqa: F401  (same import cost, keeps order)
+def _print_banner(session: Session) -> None:
+    """Print crash's start-up banner: the ``sys`` output with the panic task."""
     from pycrash.commands.sys import sys_info, sys_lines
 
-    info = sys_info(session)  # type: ignore[arg-type]
+    info = sys_info(session)
     sys.stdout.write("\n" + "".join(line + "\n" for line in sys_lines(info, banner=True)) + "\n")
 
 
-def _interact(session: object, fmt: str, debug: bool) -> int:
+def _interact(session: Session, fmt: str, debug: bool) -> int:
     """Read commands from stdin until EOF or ``q``; return the exit status."""
     from pycrash.registry import QUIT_WORDS
     from pycrash.runner import run_line
@@ -65,7 +69,7 @@ def _interact(session: object, fmt: str, debug: bool) -> int:
         if line.strip() in QUIT_WORDS:
             break
         try:
-            ok = run_line(session, line, fmt=fmt, debug=debug) and ok  # type: ignore[arg-type]
+            ok = run_line(session, line, fmt=fmt, debug=debug) and ok
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
     return 0 if ok or tty else 1

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _fixture_module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("pycrash_testdata", ROOT / "testdata" / "fixture.py")
+    path = ROOT / "testdata" / "fixture.py"
+    spec = importlib.util.spec_from_file_location("pycrash_testdata", path)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

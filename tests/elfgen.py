@@ -30,7 +30,7 @@ def fake_vmlinux(build_id: bytes, release: str) -> bytes:
     body = b""
     layout = []
     offset = 64
-    for (_name, stype, data), noff in zip(sections, name_offsets):
+    for (_name, stype, data), noff in zip(sections, name_offsets, strict=False):
         layout.append((noff, stype, offset, len(data)))
         body += data
         offset += len(data)

@@ -51,7 +51,9 @@ def test_ps_filters_and_text_format(dump: Dump) -> None:
     assert run.rc == 0, run.err
     lines = run.out.splitlines()
     assert lines[0] == "      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM"
-    row = re.compile(r"^[> ] +(\d+) +(\d+) +\d+  [0-9a-f]{16}  (RU|IN|UN|ID)  +\d+\.\d +\d+ +\d+  (.+)$")
+    row = re.compile(
+        r"^[> ] +(\d+) +(\d+) +\d+  [0-9a-f]{16}  (RU|IN|UN|ID)  +\d+\.\d +\d+ +\d+  (.+)$"
+    )
     parsed = [row.match(line) for line in lines[1:]]
     assert all(parsed), lines
     got = [(int(m.group(1)), int(m.group(2)), m.group(4)) for m in parsed if m]

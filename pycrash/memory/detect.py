@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from pycrash.errors import DumpError
 
@@ -64,7 +65,7 @@ def identify(path: str) -> FileKind:
     )
 
 
-def _identify_elf(path: str, f: object, head: bytes, size: int) -> FileKind:
+def _identify_elf(path: str, f: BinaryIO, head: bytes, size: int) -> FileKind:
     if len(head) < 64 or head[4] != 2:
         raise DumpError(f"{path}: only 64-bit ELF files are supported")
     endian = "<" if head[5] == 1 else ">"
@@ -75,9 +76,9 @@ def _identify_elf(path: str, f: object, head: bytes, size: int) -> FileKind:
         raise DumpError(f"{path}: an ELF file, but neither a vmcore nor a vmlinux")
     e_phoff, = struct.unpack_from(endian + "Q", head, 32)
     e_phentsize, e_phnum = struct.unpack_from(endian + "HH", head, 54)
-    fh = f  # typed loosely: a binary file object
-    fh.seek(e_phoff)  # type: ignore[attr-defined]
-    table = fh.read(e_phentsize * e_phnum)  # type: ignore[attr-defined]
+    fh = f
+    fh.seek(e_phoff)
+    table = fh.read(e_phentsize * e_phnum)
     if len(table) < e_phentsize * e_phnum:
         raise DumpError(f"{path}: truncated vmcore (program headers cut off)")
     notes = 0
@@ -106,7 +107,7 @@ _DH_SIZE = struct.calcsize(_DH_FORMAT)
 _PAGE_DESC_SIZE = 24  # offset: i64, size: u32, flags: u32, page_flags: u64
 
 
-def _identify_kdump(path: str, f: object, head: bytes, size: int) -> FileKind:
+def _identify_kdump(path: str, f: BinaryIO, head: bytes, size: int) -> FileKind:
     if len(head) < _DH_SIZE:
         raise DumpError(f"{path}: truncated kdump header")
     fields = struct.unpack_from(_DH_FORMAT, head)
@@ -115,8 +116,8 @@ def _identify_kdump(path: str, f: object, head: bytes, size: int) -> FileKind:
     if block_size <= 0 or block_size & (block_size - 1) or sub_hdr_size < 0:
         raise DumpError(f"{path}: corrupt kdump header (block size {block_size})")
     fh = f
-    fh.seek(block_size)  # type: ignore[attr-defined]
-    sub = fh.read(104)  # type: ignore[attr-defined]
+    fh.seek(block_size)
+    sub = fh.read(104)
     if len(sub) < 32:
         raise DumpError(f"{path}: truncated kdump file (sub-header cut off)")
     dump_level, split, start_pfn, end_pfn = struct.unpack_from("<iiQQ", sub, 8)
@@ -128,8 +129,8 @@ def _identify_kdump(path: str, f: object, head: bytes, size: int) -> FileKind:
     if descs_off > size:
         raise DumpError(f"{path}: truncated kdump file (bitmap cut off)")
     # The second half of the bitmap marks the pages that were written.
-    fh.seek(bitmap_off + bitmap_len // 2)  # type: ignore[attr-defined]
-    dumpable = fh.read(bitmap_len // 2)  # type: ignore[attr-defined]
+    fh.seek(bitmap_off + bitmap_len // 2)
+    dumpable = fh.read(bitmap_len // 2)
     bits = int.from_bytes(dumpable, "little")
     if split:
         bits >>= start_pfn
@@ -139,8 +140,8 @@ def _identify_kdump(path: str, f: object, head: bytes, size: int) -> FileKind:
     npages = bits.bit_count()
     if npages:
         last = descs_off + (npages - 1) * _PAGE_DESC_SIZE
-        fh.seek(last)  # type: ignore[attr-defined]
-        desc = fh.read(_PAGE_DESC_SIZE)  # type: ignore[attr-defined]
+        fh.seek(last)
+        desc = fh.read(_PAGE_DESC_SIZE)
         if len(desc) < _PAGE_DESC_SIZE:
             raise DumpError(f"{path}: truncated kdump file (page table cut off)")
         offset, length = struct.unpack_from("<qI", desc)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import re
 import struct
+from typing import BinaryIO
 
 NT_GNU_BUILD_ID = 3
 _BANNER = re.compile(rb"Linux version (\S+)")
 
 
-def _sections(f: object) -> list[tuple[str, int, int, int]]:
+def _sections(f: BinaryIO) -> list[tuple[str, int, int, int]]:
     """Return ``(name, type, offset, size)`` for each section of a 64-bit ELF file."""
     fh = f
-    fh.seek(0)  # type: ignore[attr-defined]
-    hdr = fh.read(64)  # type: ignore[attr-defined]
+    fh.seek(0)
+    hdr = fh.read(64)
     endian = "<" if hdr[5] == 1 else ">"
     e_shoff, = struct.unpack_from(endian + "Q", hdr, 40)
     e_shentsize, e_shnum, e_shstrndx = struct.unpack_from(endian + "HHH", hdr, 58)
-    fh.seek(e_shoff)  # type: ignore[attr-defined]
-    table = fh.read(e_shentsize * e_shnum)  # type: ignore[attr-defined]
+    fh.seek(e_shoff)
+    table = fh.read(e_shentsize * e_shnum)
     raw = []
     for i in range(e_shnum):
         name, stype, _flags, _addr, offset, size = struct.unpack_from(
@@ -26,8 +27,8 @@ def _sections(f: object) -> list[tuple[str, int, int, int]]:
         )
         raw.append((name, stype, offset, size))
     _n, _t, str_off, str_size = raw[e_shstrndx]
-    fh.seek(str_off)  # type: ignore[attr-defined]
-    strtab = fh.read(str_size)  # type: ignore[attr-defined]
+    fh.seek(str_off)
+    strtab = fh.read(str_size)
     out = []
     for name, stype, offset, size in raw:
         end = strtab.find(b"\0", name)
@@ -38,7 +39,7 @@ def _sections(f: object) -> list[tuple[str, int, int, int]]:
 def build_id(path: str) -> str | None:
     """Return the GNU build id of an ELF file as hex, or None when it has none."""
     with open(path, "rb") as f:
-        for name, stype, offset, size in _sections(f):
+        for _name, stype, offset, size in _sections(f):
             if stype != 7:  # SHT_NOTE
                 continue
             f.seek(offset)
