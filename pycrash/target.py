@@ -42,8 +42,8 @@ class Target:
 
     @property
     def dumpfile_label(self) -> str:
-        """crash's ``DUMPFILE:`` value: base names, and ``[PARTIAL DUMP]`` when filtered."""
-        names = "  ".join(os.path.basename(p) for p in self.dumpfiles)
+        """crash's ``DUMPFILE:`` value: the paths as given, and ``[PARTIAL DUMP]`` when filtered."""
+        names = "  ".join(self.dumpfiles)
         return f"{names}  [PARTIAL DUMP]" if self.partial else names
 
 

@@ -94,7 +94,7 @@ def test_sys_shows_release_cpus_and_panic(dump: Dump) -> None:
     assert fields["RELEASE"] == release
     assert fields["CPUS"] == "2"
     assert fields["PANIC"] == '"Kernel panic - not syncing: sysrq triggered crash"'
-    assert fields["DUMPFILE"] == "vmcore.kdump  [PARTIAL DUMP]"
+    assert fields["DUMPFILE"] == f"{dump.vmcore}  [PARTIAL DUMP]"
     assert fields["KERNEL"] == str(dump.vmlinux)
     version = dump.truth("uname.txt").split(release, 1)[1].rsplit(" x86_64", 1)[0].strip()
     assert fields["VERSION"] == version

@@ -1,0 +1,64 @@
+"""Parsers that need no dump: command lines and file identification (synthetic input)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from elfgen import elf_core_without_notes, fake_vmlinux
+
+from pycrash.cmdline import Pipeline, parse_pipeline, split_commands
+from pycrash.errors import DumpError
+from pycrash.memory import detect, elfinfo
+
+
+def test_split_commands_respects_quotes() -> None:
+    assert split_commands("ps; bt -a ;; log") == ["ps", "bt -a", "log"]
+    assert split_commands("foreach 'a;b' bt; sys") == ["foreach 'a;b' bt", "sys"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ps", Pipeline("ps")),
+    ("ps | grep pcfix", Pipeline("ps", "grep pcfix")),
+    ("log > out.txt", Pipeline("log", None, "out.txt")),
+    ("log >> out.txt", Pipeline("log", None, "out.txt", True)),
+    ("bt -a | grep -c '#' > n.txt", Pipeline("bt -a", "grep -c '#'", "n.txt")),
+    ('ps | grep "a|b"', Pipeline("ps", 'grep "a|b"')),
+])
+def test_parse_pipeline(text: str, expected: Pipeline) -> None:
+    assert parse_pipeline(text) == expected
+
+
+def test_identify_synthetic_files(tmp_path: Path) -> None:
+    vml = tmp_path / "vmlinux"
+    vml.write_bytes(fake_vmlinux(b"\x01" * 20, "9.9.9-test"))
+    assert detect.identify(str(vml)).kind == "vmlinux"
+    assert elfinfo.build_id(str(vml)) == "01" * 20
+    assert elfinfo.release(str(vml)) == "9.9.9-test"
+    assert elfinfo.has_debug_info(str(vml))
+    core = tmp_path / "core"
+    core.write_bytes(elf_core_without_notes())
+    with pytest.raises(DumpError, match="without notes"):
+        detect.identify(str(core))
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    with pytest.raises(DumpError, match="empty file"):
+        detect.identify(str(empty))
+    bad_kdump = tmp_path / "kdump"
+    bad_kdump.write_bytes(b"KDUMP   " + struct.pack("<i", 6) + b"\0" * 500)
+    with pytest.raises(DumpError, match="corrupt kdump header"):
+        detect.identify(str(bad_kdump))
+    flat = tmp_path / "flat"
+    flat.write_bytes(b"makedumpfile\0\0\0\0" + b"\0" * 100)
+    assert detect.identify(str(flat)).kind == "flattened"
+
+
+def test_real_dump_formats_identified(dump) -> None:  # type: ignore[no-untyped-def]
+    kinds = {name: detect.identify(str(dump.dir / name)) for name in
+             ("vmcore.kdump", "vmcore.elf", "vmcore.flat", "vmcore.split.1")}
+    assert kinds["vmcore.kdump"].kind == "kdump" and kinds["vmcore.kdump"].partial
+    assert kinds["vmcore.elf"].kind == "elf-vmcore"
+    assert kinds["vmcore.flat"].kind == "flattened"
+    assert kinds["vmcore.split.1"].split
+    assert detect.identify(str(dump.vmlinux)).kind == "vmlinux"

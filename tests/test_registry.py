@@ -1,0 +1,82 @@
+"""The command registry: built-ins, crash's aliases, entry-point plugins, help."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import Dump, pycrash
+
+from pycrash.errors import CommandError
+from pycrash.registry import Registry
+
+
+def test_builtins_and_aliases_resolve() -> None:
+    reg = Registry()
+    assert reg.lookup("dmesg") is reg.lookup("log")
+    assert reg.lookup("lsmod") is reg.lookup("mod")
+    assert reg.lookup("?") is reg.lookup("man") is reg.lookup("help")
+    for name in ("sys", "ps", "bt", "log", "help", "mod"):
+        assert reg.lookup(name).module == f"pycrash.commands.{name}"
+
+
+def test_unknown_command_suggests_close_names() -> None:
+    with pytest.raises(CommandError, match=r'command not found: "bty" \(did you mean: bt'):
+        Registry().lookup("bty")
+
+
+def test_our_plugin_comes_through_the_entry_point() -> None:
+    reg = Registry()
+    names = {c.name: c for c in reg.commands()}
+    assert names["stacks"].module == "pycrash.plugins.stacks"
+    assert not reg.plugin_errors
+
+
+def test_stacks_groups_the_fixture_sleepers(session) -> None:  # type: ignore[no-untyped-def]
+    groups = session.run("stacks -c do_wait").rows
+    assert len(groups) == 1
+    g = groups[0]
+    # init and the four pcfix shells wait for their children in the same place
+    assert set(g.comms) == {"init", "pcfix-sleeper1", "pcfix-sleeper2", "pcfix-sleeper3",
+                            "pcfix-files"}
+    assert g.state == "IN" and g.count == 5 and g.functions[:2] == ("__schedule", "schedule")
+    un = session.run("stacks -t UN").rows
+    assert un == []  # nothing was blocked in D state in the fixture
+
+
+def test_third_party_plugin_and_broken_plugin(tmp_path: Path, dump: Dump) -> None:
+    (tmp_path / "hello_cmd.py").write_text(
+        "from dataclasses import dataclass\n"
+        "from pycrash.command import Result, arg, command\n"
+        "@dataclass\n"
+        "class Hello:\n"
+        "    release: str\n"
+        "@command('hello', summary='greet the dump', synopsis='hello [-u]',\n"
+        "         arguments=(arg('-u', dest='upper', action='store_true'),))\n"
+        "def hello(session, args):\n"
+        "    rel = session.target.release\n"
+        "    return Result([Hello(rel.upper() if args.upper else rel)],\n"
+        "                  render=lambda r: [f'hello {r.rows[0].release}'])\n"
+    )
+    dist = tmp_path / "hello_cmd-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hello-cmd\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[pycrash.commands]\nhello = hello_cmd\nbroken = no_such_module_here\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "hello -u; help", env=env)
+    assert run.rc == 0, run.err
+    assert run.out.splitlines()[0] == f"hello {dump.release.upper()}"
+    assert "hello      greet the dump" in run.out
+    assert "WARNING: plugin broken (no_such_module_here)" in run.out
+
+
+def test_help_page_of_a_command(session) -> None:  # type: ignore[no-untyped-def]
+    page = str(session.run("help bt")).splitlines()
+    assert page[:2] == ["NAME", "  bt - backtrace"]
+    assert "SYNOPSIS" in page and "EXAMPLES" in page
+    assert any(line.strip().startswith("-l") for line in page)
+    with pytest.raises(CommandError):
+        session.run("help nosuchcommand")
