@@ -104,7 +104,7 @@ def main() -> int:
     print(path)
     if args.open:
         vmlinux, vmcore = dump_files(path)
-        os.execvp("pycrash", ["pycrash", str(vmlinux), str(vmcore)])
+        os.execv(sys.executable, [sys.executable, "-m", "pycrash", str(vmlinux), str(vmcore)])
     return 0
 
 
