@@ -92,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("pycrash: interrupted\n")
         return 130
+    for note in session.target.notes:
+        sys.stderr.write(f"pycrash: {note}\n")
     if session.target.vmlinux_found:
         sys.stderr.write(f"pycrash: using vmlinux {session.target.vmlinux}\n")
     session.settings["output"] = args.output

@@ -106,6 +106,9 @@ def open_target(
             + "); split dumps are not supported yet"
         )
     dump = dumps[0]
+    # drgn's own command sets load as drgn plugins at start-up (0.1 s) and pycrash
+    # does not use them; other drgn plugins (debuginfo finders) still load.
+    os.environ.setdefault("DRGN_DISABLE_PLUGINS", "builtin_commands,crash_commands")
     prog = drgn.Program()
     try:
         prog.set_core_dump(dump.path)
@@ -137,14 +140,20 @@ def open_target(
         main.try_file(given, force=force)
     except Exception as exc:
         raise DumpError(f"{given}: cannot load: {exc}") from None
+    file_id = elfinfo.build_id(given)
+    mismatch = (
+        f"vmlinux release {elfinfo.release(given) or '?'} build id {file_id or '?'}, "
+        f"dump release {release} build id {dump_build_id or '?'}"
+    )
     if main.debug_file_status != drgn.ModuleFileStatus.HAVE:
-        file_id = elfinfo.build_id(given)
-        file_rel = elfinfo.release(given)
-        raise DumpError(
-            f"{given} is from another build than {dump.path}: vmlinux release "
-            f"{file_rel or '?'} build id {file_id or '?'}, dump release {release} "
-            f"build id {dump_build_id or '?'} (use --force to open anyway)"
-        )
+        if force:
+            raise DumpError(f"{given}: not usable as the kernel's debuginfo even with --force "
+                            f"({mismatch})")
+        raise DumpError(f"{given} is from another build than {dump.path}: {mismatch} "
+                        f"(use --force to open anyway)")
+    notes = []
+    if file_id and dump_build_id and file_id != dump_build_id:
+        notes.append(f"WARNING: --force: {given} is from another build: {mismatch}")
     target = Target(
         dumpfiles=[dump.path],
         kind=dump.kind,
@@ -153,5 +162,6 @@ def open_target(
         release=release,
         build_id=dump_build_id,
         vmlinux_found=found,
+        notes=notes,
     )
     return prog, target

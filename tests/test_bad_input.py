@@ -8,6 +8,8 @@ from pathlib import Path
 from conftest import Dump, assert_one_line_error, pycrash
 from elfgen import elf_core_without_notes, fake_vmlinux
 
+from pycrash.memory import elfinfo
+
 
 def test_missing_file(tmp_path: Path) -> None:
     run = pycrash(str(tmp_path / "nope.vmcore"))
@@ -57,6 +59,29 @@ def test_vmlinux_of_another_build(tmp_path: Path, dump: Dump) -> None:
     assert_one_line_error(run, "from another build", "6.1.0-99-other",
                           bytes(range(20)).hex(), dump.release, "--force")
     assert run.err.count("\n") == 1 and run.out == ""
+
+
+def test_real_vmlinux_with_another_build_id_and_force(tmp_path: Path, dump: Dump) -> None:
+    # the real vmlinux with one byte of its build id changed: DWARF that would load,
+    # from what is, by its id, another build
+    other = tmp_path / "vmlinux-rebuilt"
+    shutil.copyfile(dump.vmlinux, other)
+    data = other.read_bytes()
+    real_id = bytes.fromhex(elfinfo.build_id(str(dump.vmlinux)) or "")
+    at = data.index(real_id)
+    with open(other, "r+b") as f:
+        f.seek(at)
+        f.write(bytes([real_id[0] ^ 0xFF]))
+    refused = pycrash(str(other), str(dump.vmcore))
+    assert_one_line_error(refused, "from another build", real_id.hex(), "--force")
+    forced = pycrash("-s", "--force", str(other), str(dump.vmcore), "-x", "sys")
+    assert forced.rc == 0, forced.err
+    assert forced.err.startswith("pycrash: WARNING: --force:") and real_id.hex() in forced.err
+    assert f"RELEASE: {dump.release}" in forced.out
+    fake = tmp_path / "vmlinux-fake"
+    fake.write_bytes(fake_vmlinux(bytes(20), "6.1.0-99-other"))
+    assert_one_line_error(pycrash("--force", str(fake), str(dump.vmcore)),
+                          "not usable as the kernel's debuginfo even with --force")
 
 
 def test_found_vmlinux_is_named(tmp_path: Path, dump: Dump) -> None:
