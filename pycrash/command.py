@@ -134,7 +134,10 @@ class Command:
 
     def parse(self, argv: Sequence[str]) -> argparse.Namespace:
         """Parse this command's arguments; a bad flag raises :class:`CommandError`."""
-        return self.parser.parse_args(list(argv))
+        try:  # flags may follow positional arguments, as crash allows
+            return self.parser.parse_intermixed_args(list(argv))
+        except TypeError:  # a parser with REMAINDER arguments cannot intermix
+            return self.parser.parse_args(list(argv))
 
     def help_lines(self) -> list[str]:
         """Return crash-style help: NAME, SYNOPSIS, DESCRIPTION, EXAMPLES."""

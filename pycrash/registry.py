@@ -113,6 +113,11 @@ class Registry:
             raise CommandError(f'command not found: "{name}"{hint}')
         return cmd
 
+    def has(self, name: str) -> bool:
+        """Return whether ``name`` is a built-in command or alias (plugins not searched)."""
+        self.load_builtins()
+        return self._find(name) is not None
+
     def commands(self) -> list[Command]:
         """Return every command, built-in and plugin, sorted by name."""
         self.load_builtins()

@@ -27,7 +27,7 @@ class Session:
         self.prog = prog
         self.target = target
         self.registry = reg or registry()
-        self.settings: dict[str, Any] = {"output": "crash", "radix": 16, "scroll": False}
+        self.settings: dict[str, Any] = {"output": "crash", "radix": 10, "scroll": False}
         self._context: Object | None = None
         self._cache: dict[str, Any] = {}
 

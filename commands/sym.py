@@ -1,0 +1,66 @@
+"""sym: translate a symbol to its address, or an address to its symbol."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable
+
+from drgn import SymbolKind
+
+from pycrash.command import Result, arg, command
+from pycrash.errors import CommandError
+from pycrash.kernel.symbols import SymbolRow, lookup, type_letter
+from pycrash.session import Session
+
+
+def _render(result: Result) -> Iterable[str]:
+    for row in result.rows:
+        yield row.text()
+
+
+@command(
+    "sym",
+    summary="translate a symbol to its virtual address, or vice-versa",
+    synopsis="sym [-l] | [-q string] | [symbol | vaddr] ...",
+    description="""
+Translates a symbol name to its address, or an address to the symbol that
+contains it (as symbol+offset), with nm's type letter (T/t text, D/d data,
+R/r read-only data, B/b bss) and, for text, the source file and line.
+-l lists every symbol by address; -q lists the symbols whose names contain
+a string.
+""",
+    examples="""
+crash> sym panic
+ffffffffad1cd000 (T) panic kernel/panic.c: 276
+crash> sym ffffffffad1cd010
+ffffffffad1cd010 (T) panic+16 kernel/panic.c: 276
+crash> sym -q sysrq_handle_cr
+""",
+    arguments=(
+        arg("-l", dest="list_all", action="store_true", help="list all symbols"),
+        arg("-q", dest="query", metavar="string", help="symbols containing string"),
+        arg("specs", nargs="*", metavar="symbol|vaddr"),
+    ),
+)
+def sym(session: Session, args: argparse.Namespace) -> Result:
+    """Return a :class:`SymbolRow` per symbol or address asked for (or listed)."""
+    prog = session.prog
+    cache: dict[str, object] = {}
+    if args.list_all or args.query is not None:
+        pattern = re.escape(args.query) if args.query is not None else ""
+        found = [s for s in prog.symbols() if s.name and re.search(pattern, s.name)
+                 and s.kind != SymbolKind.SECTION]
+        found.sort(key=lambda s: (s.address, s.name))
+        rows = [SymbolRow(s.address, type_letter(prog, s, cache), s.name, 0, None, None, None)
+                for s in found]
+        return Result(rows, render=_render)
+    if not args.specs:
+        raise CommandError("sym: give a symbol or an address (or -l, -q string)")
+    rows, errors = [], []
+    for spec in args.specs:
+        try:
+            rows.append(lookup(prog, spec, cache))
+        except CommandError as exc:
+            errors.append(str(exc))
+    return Result(rows, render=_render, errors=errors)

@@ -1,0 +1,101 @@
+"""Symbol look-ups as crash shows them: ``ffffffff81c3c4b0 (T) panic+16``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drgn import Program, Symbol, SymbolBinding, SymbolKind
+
+from pycrash.errors import CommandError
+
+
+@dataclass(frozen=True)
+class SymbolRow:
+    """A symbol, or an address within one: ``address`` is what was asked for."""
+
+    address: int
+    type: str
+    name: str
+    offset: int
+    module: str | None
+    file: str | None
+    line: int | None
+
+    def text(self) -> str:
+        """Return crash's ``sym`` line."""
+        label = f"{self.name}+{self.offset}" if self.offset else self.name
+        mod = f" [{self.module}]" if self.module else ""
+        where = f" {self.file}: {self.line}" if self.file else ""
+        return f"{self.address:016x} ({self.type}) {label}{mod}{where}"
+
+
+def _section_bounds(prog: Program) -> dict[str, tuple[int, int]]:
+    bounds = {}
+    for sec, (lo, hi) in {"text": ("_stext", "_etext"), "rodata": ("__start_rodata", "__end_rodata"),
+                          "data": ("_sdata", "_edata"), "bss": ("__bss_start", "__bss_stop")}.items():
+        try:
+            bounds[sec] = (prog.symbol(lo).address, prog.symbol(hi).address)
+        except LookupError:
+            continue
+    return bounds
+
+
+def type_letter(prog: Program, sym: Symbol, cache: dict[str, object] | None = None) -> str:
+    """Return nm's letter for a symbol: ``T``/``t`` text, ``D``/``d`` data, ``R`` rodata, ``B`` bss."""
+    bounds = _section_bounds(prog) if cache is None else cache.setdefault(  # type: ignore[assignment]
+        "bounds", _section_bounds(prog))
+    letter = "d"
+    if sym.kind == SymbolKind.FUNC:
+        letter = "t"
+    else:
+        for sec, (lo, hi) in bounds.items():  # type: ignore[attr-defined]
+            if lo <= sym.address < hi:
+                letter = {"text": "t", "rodata": "r", "data": "d", "bss": "b"}[sec]
+                break
+    if sym.binding in (SymbolBinding.GLOBAL, SymbolBinding.WEAK, SymbolBinding.UNIQUE):
+        letter = letter.upper()
+    return letter
+
+
+def _module_of(prog: Program, address: int) -> str | None:
+    try:
+        mod = prog.module(address)
+    except LookupError:
+        return None
+    return None if mod.name == "kernel" else mod.name
+
+
+def _source(prog: Program, address: int) -> tuple[str | None, int | None]:
+    try:
+        loc = prog.source_location(address)
+    except (LookupError, ValueError):
+        return None, None
+    if not len(loc):
+        return None, None
+    return loc[0].filename, loc[0].line  # the innermost (inlined) position, as gdb's line table
+
+
+def lookup(prog: Program, spec: str, cache: dict[str, object] | None = None) -> SymbolRow:
+    """Return the :class:`SymbolRow` for a symbol name or a hex address in a symbol.
+
+    Raises :class:`CommandError` for an unknown name or an address in no symbol.
+    """
+    address: int | None = None
+    try:
+        address = int(spec, 16)
+    except ValueError:
+        pass
+    if address is None:
+        try:
+            sym = prog.symbol(spec)
+        except LookupError:
+            raise CommandError(f"sym: {spec}: symbol not found") from None
+        address = sym.address
+    else:
+        try:
+            sym = prog.symbol(address)
+        except LookupError:
+            raise CommandError(f"sym: {spec}: no symbol contains this address") from None
+    file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
+    return SymbolRow(address, type_letter(prog, sym, cache), sym.name, address - sym.address,
+                     _module_of(prog, address), file, line)
