@@ -75,7 +75,8 @@ def _apply(session: Session, name: str, value: str) -> None:
 @command(
     "set",
     summary="set a process context or internal variable",
-    synopsis="set [pid | task | -c cpu | -p] | [scroll on|off | radix 10|16 | output crash|json] | -v",
+    synopsis="set [pid | task | -c cpu | -p] | [scroll on|off | radix 10|16 | "
+             "output crash|json] | -v",
     description="""
 With no argument, shows the current context: the task that commands such as
 bt use when given none (the panic task at start-up). A pid or task address

@@ -10,7 +10,7 @@ from drgn import SymbolKind
 
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.symbols import SymbolRow, lookup, type_letter
+from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, type_letter
 from pycrash.session import Session
 
 
@@ -46,13 +46,13 @@ crash> sym -q sysrq_handle_cr
 def sym(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`SymbolRow` per symbol or address asked for (or listed)."""
     prog = session.prog
-    cache: dict[str, object] = {}
+    bounds = section_bounds(prog)
     if args.list_all or args.query is not None:
         pattern = re.escape(args.query) if args.query is not None else ""
         found = [s for s in prog.symbols() if s.name and re.search(pattern, s.name)
                  and s.kind != SymbolKind.SECTION]
         found.sort(key=lambda s: (s.address, s.name))
-        rows = [SymbolRow(s.address, type_letter(prog, s, cache), s.name, 0, None, None, None)
+        rows = [SymbolRow(s.address, type_letter(s, bounds), s.name, 0, None, None, None)
                 for s in found]
         return Result(rows, render=_render)
     if not args.specs:
@@ -60,7 +60,7 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
     rows, errors = [], []
     for spec in args.specs:
         try:
-            rows.append(lookup(prog, spec, cache))
+            rows.append(lookup(prog, spec, bounds))
         except CommandError as exc:
             errors.append(str(exc))
     return Result(rows, render=_render, errors=errors)

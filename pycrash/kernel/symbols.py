@@ -29,10 +29,19 @@ class SymbolRow:
         return f"{self.address:016x} ({self.type}) {label}{mod}{where}"
 
 
-def _section_bounds(prog: Program) -> dict[str, tuple[int, int]]:
+Bounds = dict[str, tuple[int, int]]
+_SECTIONS = {
+    "text": ("_stext", "_etext"),
+    "rodata": ("__start_rodata", "__end_rodata"),
+    "data": ("_sdata", "_edata"),
+    "bss": ("__bss_start", "__bss_stop"),
+}
+
+
+def section_bounds(prog: Program) -> Bounds:
+    """Return ``{section: (start, end)}`` of the kernel image's text, rodata, data and bss."""
     bounds = {}
-    for sec, (lo, hi) in {"text": ("_stext", "_etext"), "rodata": ("__start_rodata", "__end_rodata"),
-                          "data": ("_sdata", "_edata"), "bss": ("__bss_start", "__bss_stop")}.items():
+    for sec, (lo, hi) in _SECTIONS.items():
         try:
             bounds[sec] = (prog.symbol(lo).address, prog.symbol(hi).address)
         except LookupError:
@@ -40,15 +49,13 @@ def _section_bounds(prog: Program) -> dict[str, tuple[int, int]]:
     return bounds
 
 
-def type_letter(prog: Program, sym: Symbol, cache: dict[str, object] | None = None) -> str:
-    """Return nm's letter for a symbol: ``T``/``t`` text, ``D``/``d`` data, ``R`` rodata, ``B`` bss."""
-    bounds = _section_bounds(prog) if cache is None else cache.setdefault(  # type: ignore[assignment]
-        "bounds", _section_bounds(prog))
+def type_letter(sym: Symbol, bounds: Bounds) -> str:
+    """Return nm's letter for a symbol: T/t text, D/d data, R/r rodata, B/b bss."""
     letter = "d"
     if sym.kind == SymbolKind.FUNC:
         letter = "t"
     else:
-        for sec, (lo, hi) in bounds.items():  # type: ignore[attr-defined]
+        for sec, (lo, hi) in bounds.items():
             if lo <= sym.address < hi:
                 letter = {"text": "t", "rodata": "r", "data": "d", "bss": "b"}[sec]
                 break
@@ -75,7 +82,7 @@ def _source(prog: Program, address: int) -> tuple[str | None, int | None]:
     return loc[0].filename, loc[0].line  # the innermost (inlined) position, as gdb's line table
 
 
-def lookup(prog: Program, spec: str, cache: dict[str, object] | None = None) -> SymbolRow:
+def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
     """Return the :class:`SymbolRow` for a symbol name or a hex address in a symbol.
 
     Raises :class:`CommandError` for an unknown name or an address in no symbol.
@@ -97,5 +104,5 @@ def lookup(prog: Program, spec: str, cache: dict[str, object] | None = None) -> 
         except LookupError:
             raise CommandError(f"sym: {spec}: no symbol contains this address") from None
     file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
-    return SymbolRow(address, type_letter(prog, sym, cache), sym.name, address - sym.address,
+    return SymbolRow(address, type_letter(sym, bounds), sym.name, address - sym.address,
                      _module_of(prog, address), file, line)
