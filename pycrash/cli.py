@@ -1,4 +1,4 @@
-"""The ``pycrash`` command line: open a dump, then run ``-x`` commands or read commands."""
+"""The ``pycrash`` command line: open a dump, then run ``-x`` commands or the shell."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pycrash import __version__
 
 if TYPE_CHECKING:
     from pycrash.session import Session
+    from pycrash.shell.app import Shell
 
 USAGE = "pycrash [options] [VMLINUX] VMCORE"
 
@@ -28,7 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", metavar="FILE", help="the vmcore and its vmlinux")
     p.add_argument("-x", dest="commands", action="append", default=[], metavar="CMDS",
                    help="run these ';'-separated commands and exit (may be repeated)")
+    p.add_argument("-i", dest="input_file", metavar="FILE",
+                   help="run the commands in FILE, then stay interactive")
     p.add_argument("-s", dest="silent", action="store_true", help="no start-up banner")
+    p.add_argument("-e", dest="editing", choices=("emacs", "vi"), default="emacs",
+                   help="line editing mode of the shell")
+    p.add_argument("--prompt", default=os.environ.get("PYCRASH_PROMPT", "crash> "),
+                   help="the shell's prompt (default 'crash> ')")
+    p.add_argument("--no-rc", dest="no_rc", action="store_true",
+                   help="do not run ~/.pycrashrc and ./.pycrashrc")
     p.add_argument("--output", choices=("crash", "json"), default="crash",
                    help="output format of commands (default: crash's text)")
     p.add_argument("--force", action="store_true",
@@ -44,35 +53,42 @@ def _print_banner(session: Session) -> None:
 
     info = sys_info(session)
     sys.stdout.write("\n" + "".join(line + "\n" for line in sys_lines(info, banner=True)) + "\n")
+    sys.stdout.flush()
 
 
-def _interact(session: Session, fmt: str, debug: bool) -> int:
-    """Read commands from stdin until EOF or ``q``; return the exit status."""
+def _run_rc(shell: Shell) -> bool:
+    """Run the start-up files; return False if one of them quit."""
+    from pycrash.shell.rc import commands_of, startup_files
+
+    files, skipped = startup_files()
+    for msg in skipped:
+        sys.stderr.write(f"pycrash: {msg}\n")
+    for path in files:
+        try:
+            lines = commands_of(path)
+        except OSError as exc:
+            sys.stderr.write(f"pycrash: {path}: {exc.strerror or exc}\n")
+            continue
+        if not shell.run_lines(lines):
+            return False
+    return True
+
+
+def _commands(shell: Shell, args: argparse.Namespace) -> int:
+    """Run the ``-x`` commands; return 0, or 1 when one failed."""
     from pycrash.registry import QUIT_WORDS
     from pycrash.runner import run_line
 
     ok = True
-    tty = sys.stdin.isatty()
-    while True:
-        try:
-            if tty:
-                line = input("crash> ")
-            else:
-                line = sys.stdin.readline()
-                if not line:
-                    break
-        except EOFError:
+    for cmds in args.commands:
+        if any(t.strip() in QUIT_WORDS for t in cmds.split(";")):
+            cmds = cmds.split(";")
+            cut = next(i for i, t in enumerate(cmds) if t.strip() in QUIT_WORDS)
+            ok = run_line(shell.session, ";".join(cmds[:cut]), fmt=args.output,
+                          debug=args.debug) and ok
             break
-        except KeyboardInterrupt:
-            sys.stdout.write("\n")
-            continue
-        if line.strip() in QUIT_WORDS:
-            break
-        try:
-            ok = run_line(session, line, fmt=fmt, debug=debug) and ok
-        except KeyboardInterrupt:
-            sys.stderr.write("interrupted\n")
-    return 0 if ok or tty else 1
+        ok = run_line(shell.session, cmds, fmt=args.output, debug=args.debug) and ok
+    return 0 if ok and not shell.failed else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,21 +113,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if session.target.vmlinux_found:
         sys.stderr.write(f"pycrash: using vmlinux {session.target.vmlinux}\n")
     session.settings["output"] = args.output
+    from pycrash.shell.app import Shell
+
+    shell = Shell(session, prompt=args.prompt, vi=args.editing == "vi", debug=args.debug)
     try:
         if not args.silent and args.output == "crash":
             _print_banner(session)
+        if not args.no_rc and not _run_rc(shell):
+            return 1 if shell.failed else 0
         if args.commands:
-            from pycrash.registry import QUIT_WORDS
-            from pycrash.runner import run_line
-
-            ok = True
-            for cmds in args.commands:
-                for text in cmds.split(";"):
-                    if text.strip() in QUIT_WORDS:
-                        return 0 if ok else 1
-                ok = run_line(session, cmds, fmt=args.output, debug=args.debug) and ok
-            return 0 if ok else 1
-        return _interact(session, args.output, args.debug)
+            return _commands(shell, args)
+        if args.input_file and not shell.run_file(os.path.expanduser(args.input_file)):
+            return 1 if shell.failed else 0
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            return shell.loop()
+        return shell.read_stdin()
     except PycrashError as exc:
         sys.stderr.write(f"pycrash: {exc}\n")
         return 1

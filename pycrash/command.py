@@ -119,6 +119,7 @@ class Command:
     aliases: tuple[str, ...] = ()
     arguments: tuple[Arg, ...] = ()
     needs_kernel: bool = True
+    raw: bool = False  # no flags: args.text is the rest of the line, verbatim (py)
     module: str = ""
     _parser: CrashArgumentParser | None = None
 
@@ -172,6 +173,7 @@ def command(
     aliases: Sequence[str] = (),
     arguments: Sequence[Arg] = (),
     needs_kernel: bool = True,
+    raw: bool = False,
 ) -> Callable[[RunFunc], RunFunc]:
     """Register the decorated ``(session, args) -> Result`` function as a command."""
 
@@ -187,6 +189,7 @@ def command(
                 aliases=tuple(aliases),
                 arguments=tuple(arguments),
                 needs_kernel=needs_kernel,
+                raw=raw,
                 module=func.__module__,
             )
         )

@@ -125,7 +125,9 @@ class Registry:
         return sorted(self._commands.values(), key=lambda c: c.name)
 
     def names(self) -> list[str]:
-        """Return every command name and alias."""
+        """Return every command name and alias, built-in and plugin."""
+        self.load_builtins()
+        self.load_plugins()
         return sorted(set(self._commands) | set(self._aliases) | QUIT_WORDS)
 
 

@@ -64,8 +64,10 @@ def _describe(exc: BaseException) -> str:
 def run_one(session: Session, text: str, out: TextIO, err: TextIO,
             fmt: str = "crash", debug: bool = False) -> bool:
     """Run one command (with its pipe and redirection); return False if it failed."""
-    pipeline = parse_pipeline(text)
+    pipeline = parse_pipeline(session.expand_alias(text))
     name = pipeline.command.split(None, 1)[0] if pipeline.command else ""
+    if name == "repeat":
+        return _repeat(session, pipeline.command, out, err, fmt, debug)
     try:
         result = session.run(pipeline.command)
         deliver(render(result, fmt), pipeline, out)
@@ -77,6 +79,8 @@ def run_one(session: Session, text: str, out: TextIO, err: TextIO,
         err.write((msg if msg.startswith(name + ":") else f"{name}: {msg}") + "\n")
     except KeyboardInterrupt:
         err.write(f"{name}: interrupted\n")
+        err.flush()
+        raise  # Ctrl-C stops the rest of the line too; the caller returns to the prompt
     except BrokenPipeError:
         return True
     except OSError as exc:
@@ -87,6 +91,29 @@ def run_one(session: Session, text: str, out: TextIO, err: TextIO,
         err.write(f"{name}: {_describe(exc)}\n")
     err.flush()
     return False
+
+
+def _repeat(session: Session, text: str, out: TextIO, err: TextIO, fmt: str,
+            debug: bool) -> bool:
+    """crash's ``repeat [-seconds] command``: run the command again and again until Ctrl-C."""
+    import time
+
+    words = text.split()[1:]
+    seconds = 1.0
+    if words and words[0].startswith("-") and words[0][1:].replace(".", "", 1).isdigit():
+        seconds = float(words[0][1:])
+        words = words[1:]
+    if not words:
+        err.write("repeat: no command given\n")
+        return False
+    if not session.live:
+        err.write("repeat: a dump does not change: repeat is for live systems (--live)\n")
+        return False
+    command = " ".join(words)
+    while True:
+        if not run_one(session, command, out, err, fmt, debug):
+            return False
+        time.sleep(seconds)
 
 
 def run_line(session: Session, line: str, out: TextIO | None = None,

@@ -5,6 +5,7 @@ Commands receive the session; they never open files or parse argv themselves.
 
 from __future__ import annotations
 
+import argparse
 import shlex
 from collections.abc import Sequence
 from functools import cached_property
@@ -30,6 +31,10 @@ class Session:
         self.settings: dict[str, Any] = {"output": "crash", "radix": 10, "scroll": False}
         self._context: Object | None = None
         self._cache: dict[str, Any] = {}
+        #: crash's ``alias NAME "command"`` definitions of this session.
+        self.aliases: dict[str, str] = {}
+        #: modules loaded with ``extend``: name -> (path, module name, command names).
+        self.extensions: dict[str, tuple[str, str, list[str]]] = {}
 
     @classmethod
     def open(
@@ -46,6 +51,12 @@ class Session:
 
     def run(self, line: str) -> Result:
         """Run one crash command line (no ``;``, pipes or redirection) and return its Result."""
+        word, _, rest = line.strip().partition(" ")
+        if word and self.registry.has(word) and self.registry.lookup(word).raw:
+            cmd = self.registry.lookup(word)  # its argument is the rest of the line, verbatim
+            result = cmd.func(self, argparse.Namespace(text=rest.strip()))
+            result.name = cmd.name
+            return result
         try:
             argv = shlex.split(line, posix=True)
         except ValueError as exc:
@@ -53,6 +64,20 @@ class Session:
         if not argv:
             return Result([])
         return self.execute(argv)
+
+    @property
+    def live(self) -> bool:
+        """Whether the target is the running kernel (``/proc/kcore``), not a dump."""
+        from drgn import ProgramFlags
+
+        return bool(self.prog.flags & ProgramFlags.IS_LIVE)
+
+    def expand_alias(self, text: str) -> str:
+        """Return ``text`` with a leading user alias replaced by its command."""
+        word, _, rest = text.strip().partition(" ")
+        if word in self.aliases:
+            return f"{self.aliases[word]} {rest}".strip()
+        return text
 
     def execute(self, argv: Sequence[str]) -> Result:
         """Run the command ``argv[0]`` with arguments ``argv[1:]``."""

@@ -10,8 +10,11 @@ NT_GNU_BUILD_ID = 3
 _BANNER = re.compile(rb"Linux version (\S+)")
 
 
-def _sections(f: BinaryIO) -> list[tuple[str, int, int, int]]:
-    """Return ``(name, type, offset, size)`` for each section of a 64-bit ELF file."""
+SHF_COMPRESSED = 0x800
+
+
+def _sections(f: BinaryIO) -> list[tuple[str, int, int, int, int]]:
+    """Return ``(name, type, offset, size, flags)`` for each section of a 64-bit ELF file."""
     fh = f
     fh.seek(0)
     hdr = fh.read(64)
@@ -22,24 +25,24 @@ def _sections(f: BinaryIO) -> list[tuple[str, int, int, int]]:
     table = fh.read(e_shentsize * e_shnum)
     raw = []
     for i in range(e_shnum):
-        name, stype, _flags, _addr, offset, size = struct.unpack_from(
+        name, stype, flags, _addr, offset, size = struct.unpack_from(
             endian + "IIQQQQ", table, i * e_shentsize
         )
-        raw.append((name, stype, offset, size))
-    _n, _t, str_off, str_size = raw[e_shstrndx]
+        raw.append((name, stype, offset, size, flags))
+    _n, _t, str_off, str_size, _f = raw[e_shstrndx]
     fh.seek(str_off)
     strtab = fh.read(str_size)
     out = []
-    for name, stype, offset, size in raw:
+    for name, stype, offset, size, flags in raw:
         end = strtab.find(b"\0", name)
-        out.append((strtab[name:end].decode(), stype, offset, size))
+        out.append((strtab[name:end].decode(), stype, offset, size, flags))
     return out
 
 
 def build_id(path: str) -> str | None:
     """Return the GNU build id of an ELF file as hex, or None when it has none."""
     with open(path, "rb") as f:
-        for _name, stype, offset, size in _sections(f):
+        for _name, stype, offset, size, _flags in _sections(f):
             if stype != 7:  # SHT_NOTE
                 continue
             f.seek(offset)
@@ -60,7 +63,7 @@ def build_id(path: str) -> str | None:
 def release(path: str) -> str | None:
     """Return the kernel release in the vmlinux's ``linux_banner`` (``6.1.0-56-cloud-amd64``)."""
     with open(path, "rb") as f:
-        for name, _stype, offset, size in _sections(f):
+        for name, _stype, offset, size, _flags in _sections(f):
             if name != ".rodata":
                 continue
             f.seek(offset)
@@ -80,3 +83,19 @@ def has_debug_info(path: str) -> bool:
     """Return whether the ELF file carries DWARF (a ``.debug_info`` section)."""
     with open(path, "rb") as f:
         return any(name == ".debug_info" for name, *_ in _sections(f))
+
+
+def section_data(path: str, section: str) -> bytes | None:
+    """Return the contents of one section of an ELF file (decompressed), or None."""
+    import zlib
+
+    with open(path, "rb") as f:
+        for name, _stype, offset, size, flags in _sections(f):
+            if name != section:
+                continue
+            f.seek(offset)
+            data = f.read(size)
+            if flags & SHF_COMPRESSED:  # an Elf64_Chdr (24 bytes), then zlib data
+                return zlib.decompress(data[24:])
+            return data
+    return None

@@ -1,0 +1,94 @@
+"""extend: load or unload a command module at run time."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pycrash import command as command_api
+from pycrash.command import Result, arg, command
+from pycrash.errors import CommandError
+from pycrash.session import Session
+
+
+@dataclass(frozen=True)
+class Extension:
+    """A module loaded with ``extend``, and the commands it added."""
+
+    name: str
+    path: str
+    commands: list[str]
+
+
+def _render(result: Result) -> Iterable[str]:
+    for ext in result.rows:
+        action = result.options.get("action", "loaded")
+        yield f"{ext.path}: {action} ({', '.join(ext.commands) or 'no commands'})"
+
+
+def load(session: Session, path: str) -> Extension:
+    """Import the Python file ``path`` and register the commands it declares."""
+    if not os.path.isfile(path):
+        raise CommandError(f"extend: {path}: no such file")
+    name = os.path.splitext(os.path.basename(path))[0]
+    if name in session.extensions:
+        raise CommandError(f"extend: {name} is already loaded (extend -u {name} first)")
+    module_name = f"pycrash_extension_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise CommandError(f"extend: {path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    start = len(command_api.DECLARED)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del command_api.DECLARED[start:]
+        raise CommandError(f"extend: {path}: {type(exc).__name__}: {exc}") from None
+    declared = command_api.DECLARED[start:]
+    for cmd in declared:
+        session.registry.add(cmd)
+    names = [c.name for c in declared]
+    session.extensions[name] = (path, module_name, names)
+    return Extension(name, path, names)
+
+
+@command(
+    "extend",
+    summary="extend the command set",
+    synopsis="extend [path.py ...] | -u name ...",
+    needs_kernel=False,
+    description="""
+Loads Python files that declare commands (the same API as the built-in
+commands and plugins) into the running session; -u unloads one by its name
+(the file's base name) or path. With no argument, lists what is loaded.
+""",
+    examples="""
+crash> extend ./mycmds.py
+crash> extend -u mycmds
+""",
+    arguments=(
+        arg("-u", dest="unload", action="store_true", help="unload the named extensions"),
+        arg("paths", nargs="*", metavar="path|name"),
+    ),
+)
+def extend(session: Session, args: argparse.Namespace) -> Result:
+    """Return the :class:`Extension` rows loaded, unloaded or (with no argument) present."""
+    if args.unload:
+        if not args.paths:
+            raise CommandError("extend: -u needs a name")
+        gone = []
+        for spec in args.paths:
+            name = os.path.splitext(os.path.basename(spec))[0]
+            if name not in session.extensions:
+                raise CommandError(f"extend: {spec}: not loaded")
+            path, module_name, _names = session.extensions.pop(name)
+            removed = session.registry.remove_module(module_name)
+            gone.append(Extension(name, path, removed))
+        return Result(gone, render=_render, options={"action": "unloaded"})
+    if not args.paths:
+        rows = [Extension(n, p, c) for n, (p, _m, c) in session.extensions.items()]
+        return Result(rows, render=_render)
+    return Result([load(session, p) for p in args.paths], render=_render)

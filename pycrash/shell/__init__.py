@@ -1,0 +1,1 @@
+"""The interactive shell: a prompt_toolkit REPL with crash's conveniences."""
