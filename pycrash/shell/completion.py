@@ -89,7 +89,7 @@ class CrashCompleter(Completer):
                 head = partial[: len(partial) - len(last.rpartition(".")[2])]
                 for member in self.index.members(keywords, path):
                     if member.startswith(last.rpartition(".")[2]):
-                        yield Completion(head + member, -len(partial))
+                        yield Completion(head + member, -len(partial), display=member)
                 return
             # shortest first: "task_s" offers task_struct before task_security_struct
             for t in sorted(self.index.type_names(keywords, partial), key=lambda n: (len(n), n)):
