@@ -195,3 +195,14 @@ def test_completer_sources(session) -> None:  # type: ignore[no-untyped-def]
     assert complete("sym sysrq_handle_cra") == ["sysrq_handle_crash"]
     assert complete("ps 10")[:1] == ["10"]
     assert os.path.basename(complete("log > /et")[0]) in ("/etc", "c", "etc/", "c/")
+
+
+def test_input_file_then_interactive(dump: Dump, home: Path, work: Path) -> None:
+    (work / "first").write_text("alias one \"ps 1\"\nsys | grep CPUS\n")
+    t = Term(["-s", "-i", "first", str(dump.vmlinux), str(dump.vmcore)], home=home, cwd=work)
+    t.wait_prompt()
+    assert "        CPUS: 2" in t.lines()
+    assert run(t, "one")[-1].split()[-1] == "init"
+    assert run(t, "repeat -2 ps") == [
+        "repeat: a dump does not change: repeat is for live systems (--live)"]
+    t.close()
