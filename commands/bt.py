@@ -11,7 +11,7 @@ from drgn.helpers.linux.sched import cpu_curr
 
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.stack import Frame, task_frames
+from pycrash.kernel.stack import Frame
 from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.session import Session
 
@@ -34,7 +34,7 @@ def stack_of(session: Session, task: Object, want_data: bool = False) -> TaskSta
     """Return the :class:`TaskStack` of a ``struct task_struct *``."""
     tid = task_id(task)
     try:
-        frames = task_frames(session.prog, task)
+        frames = session.frames(task)
     except (ValueError, FaultError, LookupError) as exc:
         return TaskStack(tid, [], error=f"cannot unwind the stack: {exc}")
     stack = TaskStack(tid, frames)

@@ -106,7 +106,7 @@ def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Resu
                 lines = f"{kw} {t.tag} {format_value(obj, hex_mode)}".splitlines()
         except FaultError as exc:
             raise CommandError(f"{kw}: cannot read {kw} {t.tag} at {addr:#x}: "
-                               f"invalid address {exc.address:#x}") from None
+                               f"{session.explain_fault(exc)}") from None
         views.append(StructView(f"{kw} {t.tag}", t.size, addr, members, lines))
     return Result(views, render=_render)
 

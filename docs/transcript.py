@@ -1,4 +1,4 @@
-"""Record docs/shell-session.txt: a pycrash shell session on the sample dump, as the screen showed it.
+"""Record docs/shell-session.txt: a pycrash shell session on the sample dump, as seen on screen.
 
 Run from the repository root with the test environment: ``.venv/bin/python docs/transcript.py``.
 It types into a real pseudo-terminal and keeps the emulated screen after each step.

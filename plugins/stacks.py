@@ -14,7 +14,6 @@ from drgn import FaultError
 
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.stack import task_frames
 from pycrash.kernel.tasks import STATE_NAMES, comm, task_state
 from pycrash.session import Session
 
@@ -67,7 +66,7 @@ def stacks(session: Session, args: argparse.Namespace) -> Result:
         if args.state and state != args.state.upper():
             continue
         try:
-            funcs = tuple(f.function for f in task_frames(session.prog, task))
+            funcs = tuple(f.function for f in session.frames(task))
         except (ValueError, FaultError, LookupError):
             funcs = ()
         if args.function and args.function not in funcs:

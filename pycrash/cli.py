@@ -14,7 +14,18 @@ if TYPE_CHECKING:
     from pycrash.session import Session
     from pycrash.shell.app import Shell
 
-USAGE = "pycrash [options] [VMLINUX] VMCORE"
+USAGE = ("pycrash [options] [VMLINUX] VMCORE [VMCORE...]\n"
+         "       pycrash [options] [VMLINUX] FILE@PADDR...  |  --oldmem PATH  |  --live")
+
+
+def _address(text: str) -> int:
+    """Parse an address as the kernel's command line writes it: 0x2df5d000, 753012K, 735M."""
+    from pycrash.memory.physmem import elfcorehdr_from_cmdline
+
+    value = elfcorehdr_from_cmdline(f"elfcorehdr={text}")
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not an address: {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not run ~/.pycrashrc and ./.pycrashrc")
     p.add_argument("--output", choices=("crash", "json"), default="crash",
                    help="output format of commands (default: crash's text)")
+    p.add_argument("--live", action="store_true",
+                   help="analyse the running kernel through /proc/kcore (root)")
+    p.add_argument("--oldmem", metavar="PATH",
+                   help="raw /dev/oldmem (or an image laid out like it: offset = physical "
+                        "address)")
+    p.add_argument("--elfcorehdr", metavar="ADDR", type=_address,
+                   help="physical address of kexec's ELF core header for --oldmem "
+                        "(default: elfcorehdr= on /proc/cmdline)")
+    p.add_argument("--zero-excluded", dest="zero_excluded", action="store_true",
+                   help="read pages makedumpfile excluded as zeros instead of failing")
     p.add_argument("--force", action="store_true",
                    help="open even when the vmlinux's build id differs from the dump's")
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -94,14 +115,16 @@ def _commands(shell: Shell, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pycrash; return the process exit status (0 ok, 1 a command failed, 2 bad input)."""
     args = build_parser().parse_args(argv)
-    if not args.files:
+    if not args.files and not (args.live or args.oldmem):
         sys.stderr.write(f"pycrash: no dump file given\nusage: {USAGE}\n")
         return 2
     from pycrash.errors import PycrashError
     from pycrash.session import Session
 
     try:
-        session = Session.open(args.files, force=args.force)
+        session = Session.open(args.files, force=args.force, live=args.live,
+                               oldmem=args.oldmem, elfcorehdr=args.elfcorehdr,
+                               zero_excluded=args.zero_excluded)
     except PycrashError as exc:
         sys.stderr.write(f"pycrash: {exc}\n")
         return 2

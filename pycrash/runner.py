@@ -53,11 +53,11 @@ def deliver(text: str, pipeline: Pipeline, out: TextIO) -> None:
     out.flush()
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(session: Session, exc: BaseException) -> str:
     from drgn import FaultError
 
     if isinstance(exc, FaultError):
-        return f"cannot read memory at {exc.address:#x}: {exc.message}"
+        return f"cannot read memory at {exc.address:#x}: {session.explain_fault(exc)}"
     return f"internal error: {type(exc).__name__}: {exc} (--debug shows the traceback)"
 
 
@@ -88,7 +88,7 @@ def run_one(session: Session, text: str, out: TextIO, err: TextIO,
     except Exception as exc:  # any bug in a command ends that command only
         if debug:
             traceback.print_exc(file=err)
-        err.write(f"{name}: {_describe(exc)}\n")
+        err.write(f"{name}: {_describe(session, exc)}\n")
     err.flush()
     return False
 

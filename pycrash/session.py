@@ -38,13 +38,16 @@ class Session:
 
     @classmethod
     def open(
-        cls, dump: str | Sequence[str], vmlinux: str | None = None, force: bool = False
+        cls, dump: str | Sequence[str], vmlinux: str | None = None, force: bool = False,
+        **options: Any,
     ) -> Session:
-        """Open ``dump`` (a path or list of paths) with ``vmlinux`` and return a Session."""
-        from pycrash.target import open_target
+        """Open ``dump`` (a path, or a list: split parts, ``file@paddr`` images) with
+        ``vmlinux`` and return a Session. ``options`` are :class:`pycrash.target.Options`
+        fields: ``zero_excluded``, ``live``, ``oldmem``, ``elfcorehdr``."""
+        from pycrash.target import Options, open_target
 
         paths = [dump] if isinstance(dump, str) else list(dump)
-        prog, target = open_target(paths, vmlinux, force=force)
+        prog, target = open_target(paths, vmlinux, force=force, options=Options(**options))
         return cls(prog, target)
 
     # -- running commands -------------------------------------------------
@@ -91,11 +94,81 @@ class Session:
 
     @cached_property
     def panic_task(self) -> Object | None:
-        """The ``struct task_struct *`` that panicked, or None (live or unknown)."""
+        """The ``struct task_struct *`` that panicked, or None (live or unknown).
+
+        drgn knows it for the dumps it opens itself; for the others it is the
+        task running on the CPU the kernel's ``panic_cpu`` names.
+        """
+        if self.live:
+            return None
         try:
             return self.prog.crashed_thread().object
         except (ValueError, LookupError):
+            pass
+        from drgn import FaultError
+        from drgn.helpers.linux.sched import cpu_curr
+
+        try:
+            cpu = self.prog["panic_cpu"].counter.value_()
+            return cpu_curr(self.prog, cpu) if cpu >= 0 else None
+        except (KeyError, LookupError, FaultError, ValueError):
             return None
+
+    def explain_fault(self, exc: Exception) -> str:
+        """Return why a drgn FaultError happened, naming pages makedumpfile excluded.
+
+        drgn's own kdump reader says only that a page is missing; the dump's
+        bitmaps tell whether makedumpfile left it out or it was never RAM.
+        """
+        from drgn import FaultError
+
+        if not isinstance(exc, FaultError):
+            return str(exc)
+        addr, reason = exc.address, exc.message
+        kd = self.target.kdump
+        if kd is not None and "excluded" not in reason:
+            phys = addr
+            if addr >= 1 << 63:  # a kernel virtual address: walk the page tables
+                try:
+                    from drgn.helpers.linux.mm import follow_phys
+
+                    phys = follow_phys(self.prog["init_mm"].address_of_(), addr).value_()
+                except Exception:
+                    phys = -1
+            pfn = phys // kd.page_size if phys >= 0 else -1
+            if pfn in kd.ram and pfn not in kd.dumped:
+                reason = (f"page excluded from the dump by makedumpfile (dump level "
+                          f"{kd.header.dump_level}; --zero-excluded reads it as zeros)")
+            elif phys >= 0 and pfn not in kd.ram:
+                reason = "not in the crashed machine's RAM"
+        if addr < 1 << 63 and not self.live:  # pycrash's own readers fault on physical pages
+            reason += f" (physical address {addr:#x})"
+        return reason
+
+    def frames(self, task: Object) -> list[Any]:
+        """Return the crash-style :class:`pycrash.kernel.stack.Frame` list of ``task``.
+
+        A task that was running on a CPU unwinds from that CPU's saved registers.
+        """
+        from pycrash.kernel.stack import task_frames
+
+        return task_frames(self.prog, task, self.cpu_regs(task))
+
+    def cpu_regs(self, task: Object) -> Object | None:
+        """The ``struct pt_regs`` a CPU saved in its NT_PRSTATUS note, when ``task`` was
+        running on it and pycrash (not drgn) read the notes; else None."""
+        regs = self.target.regs
+        if not regs or task.value_() not in self.active_tasks():
+            return None
+        from drgn import Object as DrgnObject
+
+        cpu = self.active_tasks()[task.value_()]
+        pid = task.pid.value_()
+        note = regs[cpu] if cpu < len(regs) and regs[cpu].pid == pid else next(
+            (r for r in regs if r.pid == pid and pid), None)
+        if note is None:
+            return None
+        return DrgnObject.from_bytes_(self.prog, "struct pt_regs", note.regs)
 
     @property
     def context(self) -> Object | None:

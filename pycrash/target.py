@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING
 
 from pycrash.errors import DumpError
 from pycrash.memory import detect, elfinfo
+from pycrash.memory.elfcore import PrStatus
 
 if TYPE_CHECKING:
     import drgn
+
+    from pycrash.memory.kdump import KdumpFile
 
 #: Where a vmlinux with debuginfo is looked for, ``{rel}`` being the dump's release.
 VMLINUX_PLACES = (
@@ -26,10 +29,30 @@ VMLINUX_PLACES = (
     "/lib/modules/{rel}/build/vmlinux",
 )
 
+#: How ``sys`` labels each kind of source after the file names.
+KIND_LABELS = {"flattened": "[FLATTENED]", "split": "[SPLIT]", "oldmem": "[OLDMEM]",
+               "raw": "[RAW]", "lime": "[LIME]", "live": "[LIVE]"}
+
+
+@dataclass
+class Options:
+    """How to open a target: the command line's choices."""
+
+    force: bool = False
+    zero_excluded: bool = False
+    live: bool = False
+    oldmem: str | None = None
+    elfcorehdr: int | None = None
+
 
 @dataclass
 class Target:
-    """What was opened: the dump files, the vmlinux, and the kernel they describe."""
+    """What was opened: the dump files, the vmlinux, and the kernel they describe.
+
+    ``regs`` are the CPUs' NT_PRSTATUS registers when pycrash read the notes
+    itself (sources drgn does not open); ``kdump`` is the kdump reader used to
+    explain excluded pages.
+    """
 
     dumpfiles: list[str]
     kind: str
@@ -39,19 +62,30 @@ class Target:
     build_id: str | None
     vmlinux_found: bool = False  # True when the vmlinux was looked up, not given
     notes: list[str] = field(default_factory=list)
+    regs: list[PrStatus] = field(default_factory=list)
+    kdump: KdumpFile | None = None
 
     @property
     def dumpfile_label(self) -> str:
-        """crash's ``DUMPFILE:`` value: the paths as given, and ``[PARTIAL DUMP]`` when filtered."""
-        names = "  ".join(self.dumpfiles)
-        return f"{names}  [PARTIAL DUMP]" if self.partial else names
+        """crash's ``DUMPFILE:`` value: the paths as given, then what kind and if filtered."""
+        parts = ["  ".join(self.dumpfiles)]
+        if self.kind in KIND_LABELS:
+            parts.append(KIND_LABELS[self.kind])
+        if self.partial:
+            parts.append("[PARTIAL DUMP]")
+        return "  ".join(parts)
 
 
-def classify(paths: Sequence[str]) -> tuple[list[detect.FileKind], str | None]:
-    """Split command-line files into dump files and at most one vmlinux, in any order."""
+def classify(paths: Sequence[str]) -> tuple[list[detect.FileKind], list[str], str | None]:
+    """Split command-line files into dumps, raw images (``file@paddr``) and one vmlinux."""
     dumps: list[detect.FileKind] = []
+    raws: list[str] = []
     vmlinux: str | None = None
     for path in paths:
+        head, sep, _addr = path.rpartition("@")
+        if sep and head and not os.path.exists(path):
+            raws.append(path)
+            continue
         kind = detect.identify(path)
         if kind.kind == "vmlinux":
             if vmlinux is not None:
@@ -59,9 +93,7 @@ def classify(paths: Sequence[str]) -> tuple[list[detect.FileKind], str | None]:
             vmlinux = path
         else:
             dumps.append(kind)
-    if not dumps:
-        raise DumpError("no dump file given (only a vmlinux)")
-    return dumps, vmlinux
+    return dumps, raws, vmlinux
 
 
 def find_vmlinux(release: str, build_id: str | None, dump_dir: str) -> str | None:
@@ -74,15 +106,170 @@ def find_vmlinux(release: str, build_id: str | None, dump_dir: str) -> str | Non
     if build_id:
         candidates.append(f"/usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug")
     candidates += [p.format(rel=release) for p in VMLINUX_PLACES]
-    candidates += [os.path.join(dump_dir, f"vmlinux-{release}"), os.path.join(dump_dir, "vmlinux")]
+    if dump_dir:
+        candidates += [os.path.join(dump_dir, f"vmlinux-{release}"),
+                       os.path.join(dump_dir, "vmlinux")]
     for path in candidates:
         if os.path.isfile(path):
             return path
     return None
 
 
+def _split_set(dumps: list[detect.FileKind]) -> list[KdumpFile]:
+    """Open the parts of a ``makedumpfile --split`` set; name a missing or foreign part."""
+    from pycrash.memory.kdump import KdumpFile
+    from pycrash.memory.source import open_source
+
+    for d in dumps:
+        if d.kind != "kdump" or not d.split:
+            raise DumpError(f"several dump files given, but {d.path} is not part of a split "
+                            f"dump (makedumpfile --split)")
+    parts = [KdumpFile(open_source(d.path)) for d in dumps]
+    first = parts[0]
+    for p in parts[1:]:
+        if p.vmcoreinfo() != first.vmcoreinfo():
+            raise DumpError(f"{p.path} is not part of the same dump as {first.path}")
+    parts.sort(key=lambda p: p.header.start_pfn)
+    covered = 0
+    for p in parts:
+        if p.header.start_pfn > covered:
+            raise DumpError(f"a part of the split dump is missing: page frames "
+                            f"{covered:#x}-{p.header.start_pfn - 1:#x} are in none of "
+                            + ", ".join(q.path for q in parts))
+        covered = max(covered, p.header.end_pfn)
+    if covered < first.header.max_mapnr:
+        raise DumpError(f"a part of the split dump is missing: page frames from "
+                        f"{covered:#x} are in none of " + ", ".join(q.path for q in parts))
+    return parts
+
+
+def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
+                 target: Target) -> drgn.Program:
+    """Open the memory source and return its Program (no debug info yet)."""
+    import drgn
+
+    from pycrash.memory import custom, elfcore, physmem
+    from pycrash.memory.kdump import KdumpFile
+    from pycrash.memory.source import FileSource, open_source
+
+    # drgn's own command sets load as drgn plugins at start-up (0.1 s) and pycrash
+    # does not use them; other drgn plugins (debuginfo finders) still load.
+    os.environ.setdefault("DRGN_DISABLE_PLUGINS", "builtin_commands,crash_commands")
+    kinds = {d.kind for d in dumps}
+    if opts.live:
+        if dumps or raws or opts.oldmem:
+            raise DumpError("--live reads the running kernel: give no dump file")
+        if not os.path.exists("/proc/kcore"):
+            raise DumpError("--live: this kernel has no /proc/kcore (CONFIG_PROC_KCORE)")
+        if os.geteuid() != 0:
+            raise DumpError("--live: reading /proc/kcore needs root")
+        prog = drgn.Program()
+        try:
+            prog.set_kernel()
+        except Exception as exc:
+            raise DumpError(f"--live: cannot open the running kernel: {exc}") from None
+        target.dumpfiles, target.kind = ["/proc/kcore"], "live"
+        return prog
+    if opts.oldmem:
+        if dumps or raws:
+            raise DumpError("--oldmem is the only memory source: give no other dump file")
+        return _open_oldmem(opts, target)
+    if raws or kinds == {"lime"}:
+        if dumps and kinds != {"lime"}:
+            raise DumpError("raw memory images (file@paddr) cannot be mixed with a dump file")
+        extents = physmem.raw_images(raws) if raws else []
+        for d in dumps:
+            extents += physmem.lime_image(d.path)
+        extents = physmem.check_overlaps(extents)
+        info = physmem.scan_vmcoreinfo(extents)
+        if info is None:
+            raise DumpError("no VMCOREINFO found in the memory image(s): is this a Linux "
+                            "kernel's RAM, all of it?")
+        prog = custom.new_program()
+        custom.add_extents(prog, extents)
+        custom.finish(prog, info)
+        target.dumpfiles = raws + [d.path for d in dumps]
+        target.kind = "raw" if raws else "lime"
+        return prog
+    if not dumps:
+        raise DumpError("no dump file given (only a vmlinux)")
+    if len(dumps) > 1:
+        parts = _split_set(dumps)
+        prog = custom.new_program()
+        custom.add_kdump(prog, parts, opts.zero_excluded)
+        target.regs, _ = elfcore.collect(elfcore.parse_notes(parts[0].notes()))
+        custom.finish(prog, parts[0].vmcoreinfo())
+        target.dumpfiles, target.kind = [d.path for d in dumps], "split"
+        target.partial, target.kdump = parts[0].header.dump_level > 0, parts[0]
+        return prog
+    dump = dumps[0]
+    target.dumpfiles, target.kind, target.partial = [dump.path], dump.kind, dump.partial
+    if dump.kind == "kdump" and dump.split:
+        _split_set(dumps)  # names the missing part
+    if dump.kind == "flattened" or (dump.kind == "kdump" and opts.zero_excluded):
+        # drgn's kdump reader cannot be told to read excluded pages as zeros: with
+        # --zero-excluded a kdump file is served by pycrash's reader, like a flattened one
+        source = open_source(dump.path)
+        prog = custom.new_program()
+        if source.pread(0, 4) == b"\x7fELF":  # makedumpfile -F -E
+            segs = elfcore.read_header(source)
+            extents = [physmem.Extent(s.paddr, s.filesz, source, s.offset)
+                       for s in segs if s.type == elfcore.PT_LOAD and s.filesz]
+            notes = [n for s in segs if s.type == elfcore.PT_NOTE
+                     for n in elfcore.parse_notes(source.pread(s.offset, s.filesz))]
+            target.regs, info = elfcore.collect(iter(notes))
+            custom.add_extents(prog, physmem.check_overlaps(extents))
+            if info is None:
+                raise DumpError(f"{dump.path}: no VMCOREINFO note")
+            custom.finish(prog, info)
+            return prog
+        kd = KdumpFile(source)
+        custom.add_kdump(prog, [kd], opts.zero_excluded)
+        target.regs, _ = elfcore.collect(elfcore.parse_notes(kd.notes()))
+        target.kdump = kd
+        custom.finish(prog, kd.vmcoreinfo())
+        return prog
+    prog = drgn.Program()
+    try:
+        prog.set_core_dump(dump.path)
+    except Exception as exc:
+        raise DumpError(f"{dump.path}: cannot open dump: {exc}") from None
+    if dump.kind == "kdump":
+        target.kdump = KdumpFile(FileSource(dump.path))
+    return prog
+
+
+def _open_oldmem(opts: Options, target: Target) -> drgn.Program:
+    """Open a raw /dev/oldmem (or a file laid out like it) through its ELF core header."""
+    from pycrash.memory import custom, physmem
+
+    path = opts.oldmem or ""
+    if not os.path.exists(path):
+        raise DumpError(f"{path}: no such file")
+    addr = opts.elfcorehdr
+    if addr is None:
+        try:
+            with open("/proc/cmdline") as f:
+                addr = physmem.elfcorehdr_from_cmdline(f.read())
+        except OSError:
+            addr = None
+        if addr is None:
+            raise DumpError("--oldmem: no --elfcorehdr given and none on /proc/cmdline "
+                            "(this is not a capture kernel)")
+    info = physmem.oldmem(path, addr)
+    vmcoreinfo = info.vmcoreinfo or physmem.scan_vmcoreinfo(info.extents)
+    if vmcoreinfo is None:
+        raise DumpError(f"{path}: no VMCOREINFO in the notes or in memory")
+    prog = custom.new_program()
+    custom.add_extents(prog, info.extents)
+    custom.finish(prog, vmcoreinfo)
+    target.dumpfiles, target.kind, target.regs = [path], "oldmem", info.prstatus
+    return prog
+
+
 def open_target(
-    paths: Sequence[str], vmlinux: str | None = None, force: bool = False
+    paths: Sequence[str], vmlinux: str | None = None, force: bool = False,
+    options: Options | None = None,
 ) -> tuple[drgn.Program, Target]:
     """Open the dump in ``paths`` (and the vmlinux among them or in ``vmlinux``).
 
@@ -92,40 +279,26 @@ def open_target(
     """
     import drgn
 
-    dumps, given = classify(list(paths) + ([vmlinux] if vmlinux else []))
-    for d in dumps:
-        if d.kind == "flattened":
-            raise DumpError(
-                f"{d.path}: makedumpfile flattened format is not supported yet; "
-                f"convert it with 'makedumpfile -R {d.path}.kdump < {d.path}'"
-            )
-    if len(dumps) > 1:
-        raise DumpError(
-            "several dump files given ("
-            + ", ".join(d.path for d in dumps)
-            + "); split dumps are not supported yet"
-        )
-    dump = dumps[0]
-    # drgn's own command sets load as drgn plugins at start-up (0.1 s) and pycrash
-    # does not use them; other drgn plugins (debuginfo finders) still load.
-    os.environ.setdefault("DRGN_DISABLE_PLUGINS", "builtin_commands,crash_commands")
-    prog = drgn.Program()
-    try:
-        prog.set_core_dump(dump.path)
-    except Exception as exc:
-        raise DumpError(f"{dump.path}: cannot open dump: {exc}") from None
+    opts = options or Options()
+    opts.force = opts.force or force
+    dumps, raws, given = classify(list(paths) + ([vmlinux] if vmlinux else []))
+    target = Target([], "", False, "", "", None)
+    prog = _open_memory(dumps, raws, opts, target)
     if not (prog.flags & drgn.ProgramFlags.IS_LINUX_KERNEL):
-        raise DumpError(f"{dump.path}: a core file, but not of a Linux kernel (no VMCOREINFO)")
+        raise DumpError(f"{target.dumpfiles[0]}: a core file, but not of a Linux kernel "
+                        f"(no VMCOREINFO)")
     try:
         release = prog["UTS_RELEASE"].string_().decode()
         main, _new = next(iter(prog.loaded_modules()))
     except Exception as exc:
-        raise DumpError(f"{dump.path}: cannot read the kernel's VMCOREINFO: {exc}") from None
+        raise DumpError(f"{target.dumpfiles[0]}: cannot read the kernel's VMCOREINFO: "
+                        f"{exc}") from None
     dump_build_id = main.build_id.hex() if main.build_id else None
-
     found = False
     if given is None:
-        given = find_vmlinux(release, dump_build_id, os.path.dirname(os.path.abspath(dump.path)))
+        where = "" if target.kind == "live" else os.path.dirname(os.path.abspath(
+            target.dumpfiles[0].rpartition("@")[0] or target.dumpfiles[0]))
+        given = find_vmlinux(release, dump_build_id, where)
         if given is None:
             places = ", ".join(p.format(rel=release) for p in VMLINUX_PLACES)
             raise DumpError(
@@ -137,7 +310,7 @@ def open_target(
         raise DumpError(f"{given}: this vmlinux has no debug info (.debug_info); "
                         f"use the one from the -dbg/-debuginfo package")
     try:
-        main.try_file(given, force=force)
+        main.try_file(given, force=opts.force)
     except Exception as exc:
         raise DumpError(f"{given}: cannot load: {exc}") from None
     file_id = elfinfo.build_id(given)
@@ -146,22 +319,13 @@ def open_target(
         f"dump release {release} build id {dump_build_id or '?'}"
     )
     if main.debug_file_status != drgn.ModuleFileStatus.HAVE:
-        if force:
+        if opts.force:
             raise DumpError(f"{given}: not usable as the kernel's debuginfo even with --force "
                             f"({mismatch})")
-        raise DumpError(f"{given} is from another build than {dump.path}: {mismatch} "
-                        f"(use --force to open anyway)")
-    notes = []
+        raise DumpError(f"{given} is from another build than {target.dumpfiles[0]}: "
+                        f"{mismatch} (use --force to open anyway)")
     if file_id and dump_build_id and file_id != dump_build_id:
-        notes.append(f"WARNING: --force: {given} is from another build: {mismatch}")
-    target = Target(
-        dumpfiles=[dump.path],
-        kind=dump.kind,
-        partial=dump.partial,
-        vmlinux=given,
-        release=release,
-        build_id=dump_build_id,
-        vmlinux_found=found,
-        notes=notes,
-    )
+        target.notes.append(f"WARNING: --force: {given} is from another build: {mismatch}")
+    target.vmlinux, target.release, target.build_id = given, release, dump_build_id
+    target.vmlinux_found = found
     return prog, target

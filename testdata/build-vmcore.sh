@@ -72,7 +72,7 @@ makedumpfile -v > mdf-version.txt 2>&1
 makedumpfile --message-level 22 -c -d 31 /proc/vmcore vmcore.kdump > mdf.log 2>&1
 makedumpfile --message-level 22 -E -d 31 /proc/vmcore vmcore.elf >> mdf.log 2>&1
 makedumpfile --message-level 22 -F -l -d 31 /proc/vmcore > vmcore.flat 2>> mdf.log
-makedumpfile --message-level 22 --split -c -d 31 /proc/vmcore vmcore.split.1 vmcore.split.2 >> mdf.log 2>&1
+makedumpfile --message-level 22 --split --splitblock-size 1024 -c -d 31 /proc/vmcore vmcore.split.1 vmcore.split.2 >> mdf.log 2>&1
 cd /; umount /out; sync; echo PYCRASH-CAPTURE-DONE; poweroff -f
 INIT
 chmod +x "$WORK/capture/init"; pack "$WORK/capture" "$WORK/capture.cpio.gz"

@@ -1,8 +1,8 @@
 """Find or build pycrash's real kdump fixture, cached outside the repository.
 
 The cache is ``$PYCRASH_FIXTURES`` (default ``~/.cache/pycrash/fixtures``),
-one directory per kernel release and fixture name, e.g.
-``6.1.0-56-cloud-amd64-small/``. A directory counts only once its builder
+one directory per kernel release, fixture name and builder version, e.g.
+``6.1.0-56-cloud-amd64-small-1a2b3c4d/``. A directory counts only once its builder
 wrote ``COMPLETE``. Run as a script it prints the fixture directory
 (building it first when needed); ``--open`` then opens it in pycrash.
 """
@@ -22,10 +22,20 @@ HERE = Path(__file__).resolve().parent
 BUILDER = HERE / "build-vmcore.sh"
 FLAVOUR = "cloud-amd64"
 
-#: Fixture names and the environment their builds use.
+#: Fixture names and the environment their builds use. The small fixture keeps the
+#: unfiltered /proc/vmcore too (vmcore.full): the raw, oldmem and LiME forms are made from it.
 KINDS: dict[str, dict[str, str]] = {
-    "small": {},
+    "small": {"FULL": "1"},
 }
+
+
+def build_key(name: str) -> str:
+    """Return a short hash of the builder and the fixture's settings: a change rebuilds."""
+    import hashlib
+
+    h = hashlib.sha256(BUILDER.read_bytes())
+    h.update(repr(sorted(KINDS[name].items())).encode())
+    return h.hexdigest()[:8]
 
 
 def cache_root() -> Path:
@@ -53,9 +63,9 @@ def find(name: str = "small") -> Path | None:
     root = cache_root()
     rel = current_release()
     if rel:
-        path = root / f"{rel}-{name}"
+        path = root / f"{rel}-{name}-{build_key(name)}"
         return path if (path / "COMPLETE").exists() else None
-    found = sorted(root.glob(f"*-{name}/COMPLETE")) if root.exists() else []
+    found = sorted(root.glob(f"*-{name}-{build_key(name)}/COMPLETE")) if root.exists() else []
     return found[-1].parent if found else None
 
 
@@ -66,7 +76,7 @@ def build(name: str = "small") -> Path:
         raise SystemExit("cannot tell the current kernel release: run 'apt-get update' first")
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"{rel}-{name}"
+    final = root / f"{rel}-{name}-{build_key(name)}"
     with open(root / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; others wait and reuse it
         if (final / "COMPLETE").exists():

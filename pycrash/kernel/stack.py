@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from drgn import FaultError, Object, Program, StackFrame
-from drgn.helpers.linux.stack import StackKind, kernel_stack_trace
+from drgn import FaultError, Object, Program, StackFrame, StackTrace
 
 #: pt_regs members in crash's order for an x86-64 exception frame.
 X86_64_REGS = (
@@ -153,21 +152,45 @@ def _exception(prog: Program, after: StackFrame, interrupted: StackFrame) -> Exc
     return ExceptionFrame(values, kernel_rip, regs_obj.address_ if regs_obj is not None else None)
 
 
-def task_frames(prog: Program, task: Object) -> list[Frame]:
+def _segments(trace: StackTrace) -> list[tuple[str, list[StackFrame]]]:
+    """Split a trace where an entry interrupted a context: ``(kind, frames)``, innermost first.
+
+    ``kind`` is ``USER`` for user-space frames, else ``KERNEL``.
+    """
+    out: list[tuple[str, list[StackFrame]]] = []
+    current: list[StackFrame] = []
+    for frame in trace:
+        if current and frame.interrupted and not current[-1].is_inline:
+            out.append(_kind(current))
+            current = []
+        current.append(frame)
+    if current:
+        out.append(_kind(current))
+    return out
+
+
+def _kind(frames: list[StackFrame]) -> tuple[str, list[StackFrame]]:
+    pc = frames[0].pc
+    return ("USER" if pc < 1 << 63 else "KERNEL"), frames
+
+
+def task_frames(prog: Program, task: Object, regs: Object | None = None) -> list[Frame]:
     """Return crash-style frames of a ``struct task_struct *``'s kernel stack.
 
-    User-space frames are not included; the registers of the user context
-    (the system call's pt_regs) are attached to the last kernel frame.
-    Raises :class:`ValueError` or :class:`drgn.FaultError` when the task's
-    stack cannot be unwound.
+    ``regs`` (a ``struct pt_regs``) starts the unwind instead of the task's
+    saved state: the registers a running CPU saved at the crash. User-space
+    frames are not included; the registers of the user context (the system
+    call's pt_regs) are attached to the last kernel frame. Raises
+    :class:`ValueError` or :class:`drgn.FaultError` when the stack cannot be
+    unwound.
     """
-    trace = kernel_stack_trace(prog, task)
+    trace = prog.stack_trace(regs if regs is not None else task)
     out: list[Frame] = []
-    segments = list(trace.segments)
-    for si, segment in enumerate(segments):
-        if segment.kind == StackKind.USER:
+    segments = _segments(trace)
+    for si, (kind, frames) in enumerate(segments):
+        if kind == "USER":
             break
-        for group in _group_inline(list(segment.frames)):
+        for group in _group_inline(frames):
             real = group[-1]
             name, offset, module = _symbolize(prog, real)
             try:
@@ -179,23 +202,12 @@ def task_frames(prog: Program, task: Object) -> list[Frame]:
                 file, line, _col = group[0].source()
             except LookupError:
                 pass
-            out.append(
-                Frame(
-                    level=len(out),
-                    stack_addr=sp,
-                    function=name,
-                    pc=real.pc,
-                    offset=offset,
-                    module=module,
-                    file=file,
-                    line=line,
-                    inlined=[f.name for f in group[:-1] if f.name],
-                    kind=segment.kind.name,
-                )
-            )
-        if si + 1 < len(segments) and segment.frames and out:
+            out.append(Frame(level=len(out), stack_addr=sp, function=name, pc=real.pc,
+                             offset=offset, module=module, file=file, line=line,
+                             inlined=[f.name for f in group[:-1] if f.name], kind=kind))
+        if si + 1 < len(segments) and frames and out:
             try:
-                out[-1].exception = _exception(prog, segment.frames[-1], segments[si + 1].frames[0])
+                out[-1].exception = _exception(prog, frames[-1], segments[si + 1][1][0])
             except (LookupError, FaultError, ValueError):
                 pass
     return out

@@ -54,8 +54,27 @@ def format_uptime(seconds: float) -> str:
     return f"{days} days, {clock}" if days else clock
 
 
+def hz(prog: Program) -> int | None:
+    """Return the kernel's tick rate (CONFIG_HZ), from ``tick_nsec``, or None."""
+    try:
+        return round(1e9 / prog["tick_nsec"].value_())
+    except (KeyError, LookupError, FaultError, ZeroDivisionError):
+        return None
+
+
 def uptime_seconds(prog: Program) -> float:
-    """Return the seconds the kernel had been up when the dump was taken."""
+    """Return the seconds the kernel had been up when the dump was taken.
+
+    Counted in jiffies since INITIAL_JIFFIES (-300 s, as a 32-bit value), as crash
+    does; drgn's boot-time clock when the tick rate is unknown.
+    """
+    rate = hz(prog)
+    if rate:
+        try:
+            jiffies = prog["jiffies_64"].value_()
+            return (jiffies - ((1 << 32) - 300 * rate)) / rate
+        except (KeyError, LookupError, FaultError):
+            pass
     return float(uptime(prog))
 
 

@@ -17,6 +17,7 @@ from pycrash.errors import DumpError
 ELF_MAGIC = b"\x7fELF"
 KDUMP_SIGNATURES = (b"KDUMP   ", b"DISKDUMP")
 FLAT_SIGNATURE = b"makedumpfile"
+LIME_HEAD = struct.pack("<II", 0x4C694D45, 1)
 ET_EXEC, ET_DYN, ET_CORE = 2, 3, 4
 PT_LOAD, PT_NOTE = 1, 4
 
@@ -26,7 +27,7 @@ class FileKind:
     """What a file is.
 
     ``kind`` is ``elf-vmcore``, ``kdump`` (makedumpfile's compressed format),
-    ``flattened`` or ``vmlinux``; ``partial`` is true for a dump that
+    ``flattened``, ``lime`` or ``vmlinux``; ``partial`` is true for a dump that
     makedumpfile filtered (crash's ``[PARTIAL DUMP]``); ``split`` is true for
     one part of a ``makedumpfile --split`` set.
     """
@@ -57,6 +58,8 @@ def identify(path: str) -> FileKind:
         raise DumpError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if head.startswith(FLAT_SIGNATURE):
         return FileKind(path, "flattened", partial=True)
+    if head[:8] == LIME_HEAD:
+        return FileKind(path, "lime")
     if not head:
         raise DumpError(f"{path}: empty file, not a dump")
     raise DumpError(
