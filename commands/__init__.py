@@ -1,1 +1,22 @@
-"""pycrash's built-in commands: one module per crash command (installed as pycrash.commands)."""
+"""pycrash's built-in commands: one module per crash command (installed as pycrash.commands).
+
+:data:`INDEX` maps every built-in command name and alias to its module, so that
+running one command imports only its module. A test checks it against what
+the modules declare.
+"""
+
+INDEX: dict[str, str] = {
+    "alias": "alias",
+    "bt": "bt",
+    "extend": "extend",
+    "foreach": "foreach",
+    "help": "help", "?": "help", "man": "help",
+    "log": "log", "dmesg": "log",
+    "mod": "mod", "lsmod": "mod",
+    "ps": "ps",
+    "py": "py",
+    "set": "set",
+    "struct": "struct", "union": "struct", "*": "struct",
+    "sym": "sym",
+    "sys": "sys",
+}

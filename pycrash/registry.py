@@ -35,12 +35,9 @@ class Registry:
 
     def _load_module(self, module: ModuleType | str) -> list[Command]:
         """Import a command module and register every command it declares."""
-        start = len(command_api.DECLARED)
         if isinstance(module, str):
             module = importlib.import_module(module)
-        declared = command_api.DECLARED[start:]
-        if not declared:  # already imported once: find its commands by module name
-            declared = [c for c in command_api.DECLARED if c.module == module.__name__]
+        declared = [c for c in command_api.DECLARED if c.module == module.__name__]
         for cmd in declared:
             self.add(cmd)
         return declared
@@ -93,8 +90,20 @@ class Registry:
                 self._load_module(module)
 
     def _find(self, name: str) -> Command | None:
+        if name not in self._commands and name not in self._aliases:
+            self._load_indexed(name)
         name = self._aliases.get(name, name)
         return self._commands.get(name)
+
+    def _load_indexed(self, name: str) -> None:
+        """Import the one built-in module that the index says defines ``name``."""
+        if self._builtins_loaded:
+            return
+        import pycrash.commands as pkg
+
+        module = pkg.INDEX.get(name)
+        if module is not None:
+            self._load_module(f"{pkg.__name__}.{module}")
 
     def lookup(self, name: str) -> Command:
         """Return the command called ``name`` (or an alias of it).
@@ -102,9 +111,9 @@ class Registry:
         Raises :class:`CommandError` naming the closest known commands when
         there is none.
         """
-        self.load_builtins()
         cmd = self._find(name)
         if cmd is None:
+            self.load_builtins()
             self.load_plugins()
             cmd = self._find(name)
         if cmd is None:
@@ -114,8 +123,8 @@ class Registry:
         return cmd
 
     def has(self, name: str) -> bool:
-        """Return whether ``name`` is a built-in command or alias (plugins not searched)."""
-        self.load_builtins()
+        """Return whether ``name`` is a command or alias already known or built in
+        (plugins not searched)."""
         return self._find(name) is not None
 
     def commands(self) -> list[Command]:

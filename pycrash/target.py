@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 from pycrash.errors import DumpError
 from pycrash.memory import detect, elfinfo
-from pycrash.memory.elfcore import PrStatus
 
 if TYPE_CHECKING:
     import drgn
+
+    from pycrash.memory.elfcore import PrStatus
 
     from pycrash.memory.kdump import KdumpFile
 
@@ -63,7 +64,17 @@ class Target:
     vmlinux_found: bool = False  # True when the vmlinux was looked up, not given
     notes: list[str] = field(default_factory=list)
     regs: list[PrStatus] = field(default_factory=list)
-    kdump: KdumpFile | None = None
+    kdump_file: KdumpFile | None = None
+
+    @property
+    def kdump(self) -> KdumpFile | None:
+        """The kdump reader of a kdump-format dump (made on first use), else None."""
+        if self.kdump_file is None and self.kind == "kdump" and len(self.dumpfiles) == 1:
+            from pycrash.memory.kdump import KdumpFile
+            from pycrash.memory.source import FileSource
+
+            self.kdump_file = KdumpFile(FileSource(self.dumpfiles[0]))
+        return self.kdump_file
 
     @property
     def dumpfile_label(self) -> str:
@@ -148,10 +159,6 @@ def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
     """Open the memory source and return its Program (no debug info yet)."""
     import drgn
 
-    from pycrash.memory import custom, elfcore, physmem
-    from pycrash.memory.kdump import KdumpFile
-    from pycrash.memory.source import FileSource, open_source
-
     # drgn's own command sets load as drgn plugins at start-up (0.1 s) and pycrash
     # does not use them; other drgn plugins (debuginfo finders) still load.
     os.environ.setdefault("DRGN_DISABLE_PLUGINS", "builtin_commands,crash_commands")
@@ -174,6 +181,8 @@ def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
         if dumps or raws:
             raise DumpError("--oldmem is the only memory source: give no other dump file")
         return _open_oldmem(opts, target)
+    from pycrash.memory import custom, elfcore, physmem
+
     if raws or kinds == {"lime"}:
         if dumps and kinds != {"lime"}:
             raise DumpError("raw memory images (file@paddr) cannot be mixed with a dump file")
@@ -200,7 +209,7 @@ def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
         target.regs, _ = elfcore.collect(elfcore.parse_notes(parts[0].notes()))
         custom.finish(prog, parts[0].vmcoreinfo())
         target.dumpfiles, target.kind = [d.path for d in dumps], "split"
-        target.partial, target.kdump = parts[0].header.dump_level > 0, parts[0]
+        target.partial, target.kdump_file = parts[0].header.dump_level > 0, parts[0]
         return prog
     dump = dumps[0]
     target.dumpfiles, target.kind, target.partial = [dump.path], dump.kind, dump.partial
@@ -209,6 +218,9 @@ def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
     if dump.kind == "flattened" or (dump.kind == "kdump" and opts.zero_excluded):
         # drgn's kdump reader cannot be told to read excluded pages as zeros: with
         # --zero-excluded a kdump file is served by pycrash's reader, like a flattened one
+        from pycrash.memory.kdump import KdumpFile
+        from pycrash.memory.source import open_source
+
         source = open_source(dump.path)
         prog = custom.new_program()
         if source.pread(0, 4) == b"\x7fELF":  # makedumpfile -F -E
@@ -226,7 +238,7 @@ def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
         kd = KdumpFile(source)
         custom.add_kdump(prog, [kd], opts.zero_excluded)
         target.regs, _ = elfcore.collect(elfcore.parse_notes(kd.notes()))
-        target.kdump = kd
+        target.kdump_file = kd
         custom.finish(prog, kd.vmcoreinfo())
         return prog
     prog = drgn.Program()
@@ -234,8 +246,6 @@ def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
         prog.set_core_dump(dump.path)
     except Exception as exc:
         raise DumpError(f"{dump.path}: cannot open dump: {exc}") from None
-    if dump.kind == "kdump":
-        target.kdump = KdumpFile(FileSource(dump.path))
     return prog
 
 

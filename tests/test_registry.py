@@ -80,3 +80,29 @@ def test_help_page_of_a_command(session) -> None:  # type: ignore[no-untyped-def
     assert any(line.strip().startswith("-l") for line in page)
     with pytest.raises(CommandError):
         session.run("help nosuchcommand")
+
+
+def test_the_lazy_index_matches_the_modules() -> None:
+    import pycrash.commands as pkg
+
+    reg = Registry()
+    reg.load_builtins()
+    declared = {}
+    for cmd in reg.commands():
+        if cmd.module.startswith("pycrash.commands."):
+            mod = cmd.module.rsplit(".", 1)[1]
+            for name in (cmd.name, *cmd.aliases):
+                declared[name] = mod
+    assert declared == pkg.INDEX
+
+
+def test_running_one_command_imports_only_its_module() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from pycrash.registry import Registry; r = Registry(); "
+            "r.lookup('dmesg'); print(sorted(m for m in sys.modules "
+            "if m.startswith('pycrash.commands.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "['pycrash.commands.log']"
