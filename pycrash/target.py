@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     import drgn
 
     from pycrash.memory.elfcore import PrStatus
-
     from pycrash.memory.kdump import KdumpFile
 
 #: Where a vmlinux with debuginfo is looked for, ``{rel}`` being the dump's release.
