@@ -11,6 +11,7 @@ INDEX: dict[str, str] = {
     "extend": "extend",
     "foreach": "foreach",
     "help": "help", "?": "help", "man": "help",
+    "kmem": "kmem",
     "log": "log", "dmesg": "log",
     "mod": "mod", "lsmod": "mod",
     "ps": "ps",

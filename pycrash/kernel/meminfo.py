@@ -1,0 +1,223 @@
+"""System memory accounting (``kmem -i``, ``-z``, ``-V``, ``-f``, ``-n``) from vm counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drgn import FaultError, Object, Program
+from drgn.helpers.linux.mm import totalram_pages
+from drgn.helpers.linux.vmstat import global_node_page_state, global_zone_page_state
+
+
+def _enum(prog: Program, name: str) -> int | None:
+    try:
+        return prog.constant(name).value_()
+    except LookupError:
+        return None
+
+
+def node_state(prog: Program, name: str) -> int:
+    """Return a ``vm_node_stat`` counter by its enum name (0 when the kernel lacks it)."""
+    item = _enum(prog, name)
+    return global_node_page_state(prog, item) if item is not None else 0
+
+
+def zone_state(prog: Program, name: str) -> int:
+    """Return a ``vm_zone_stat`` counter by its enum name (0 when the kernel lacks it)."""
+    item = _enum(prog, name)
+    return global_zone_page_state(prog, item) if item is not None else 0
+
+
+def _var(prog: Program, name: str, default: int = 0) -> int:
+    try:
+        obj = prog[name]
+    except KeyError:
+        return default
+    try:
+        return obj.counter.value_() if hasattr(obj, "counter") else obj.value_()
+    except AttributeError:
+        return obj.value_()
+
+
+def buffer_pages(prog: Program) -> int:
+    """Return the pages of block-device page cache (meminfo's Buffers)."""
+    total = 0
+    try:
+        from drgn.helpers.linux.list import list_for_each_entry
+
+        sb = prog["blockdev_superblock"]
+        for inode in list_for_each_entry("struct inode", sb.s_inodes.address_of_(),
+                                         "i_sb_list"):
+            total += inode.i_mapping.nrpages.value_()
+    except (KeyError, LookupError, FaultError):
+        return 0
+    return total
+
+
+def committed_pages(prog: Program) -> int:
+    """Return ``vm_committed_as`` summed over CPUs (meminfo's Committed_AS)."""
+    from drgn.helpers.linux.percpu import percpu_counter_sum
+
+    try:
+        return int(percpu_counter_sum(prog["vm_committed_as"].address_of_()))
+    except (KeyError, LookupError, FaultError):
+        return 0
+
+
+@dataclass(frozen=True)
+class MemRow:
+    """One line of ``kmem -i``: ``pages`` (None for an undefined line) and its share."""
+
+    name: str
+    pages: int
+    of: str | None  # what the percentage is of: "TOTAL MEM", "TOTAL HUGE", ...
+    percent: int | None
+
+
+def summary(prog: Program) -> list[MemRow]:
+    """Return the rows of ``kmem -i`` in crash's order, counted as /proc/meminfo counts."""
+    total = int(totalram_pages(prog))
+    free = zone_state(prog, "NR_FREE_PAGES")
+    buffers = buffer_pages(prog)
+    swapcache = node_state(prog, "NR_SWAPCACHE")
+    cached = node_state(prog, "NR_FILE_PAGES") - swapcache - buffers
+    shared = node_state(prog, "NR_SHMEM")
+    slab = node_state(prog, "NR_SLAB_RECLAIMABLE_B") + node_state(prog, "NR_SLAB_UNRECLAIMABLE_B")
+    huge_total = huge_free = 0
+    try:
+        hstate = prog["hstates"][0]
+        huge_total = hstate.nr_huge_pages.value_() << hstate.order.value_()
+        huge_free = hstate.free_huge_pages.value_() << hstate.order.value_()
+    except (KeyError, LookupError, FaultError, IndexError):
+        pass
+    swap_total = _var(prog, "total_swap_pages")
+    swap_free = _var(prog, "nr_swap_pages")
+    overcommit_ratio = _var(prog, "sysctl_overcommit_ratio", 50)
+    commit_limit = (total - huge_total) * overcommit_ratio // 100 + swap_total
+
+    def pct(part: int, whole: int) -> int:
+        return part * 100 // whole if whole else 0
+
+    return [
+        MemRow("TOTAL MEM", total, None, None),
+        MemRow("FREE", free, "TOTAL MEM", pct(free, total)),
+        MemRow("USED", total - free, "TOTAL MEM", pct(total - free, total)),
+        MemRow("SHARED", shared, "TOTAL MEM", pct(shared, total)),
+        MemRow("BUFFERS", buffers, "TOTAL MEM", pct(buffers, total)),
+        MemRow("CACHED", cached, "TOTAL MEM", pct(cached, total)),
+        MemRow("SLAB", slab, "TOTAL MEM", pct(slab, total)),
+        MemRow("TOTAL HUGE", huge_total, None, None),
+        MemRow("HUGE FREE", huge_free, "TOTAL HUGE", pct(huge_free, huge_total)),
+        MemRow("TOTAL SWAP", swap_total, None, None),
+        MemRow("SWAP USED", swap_total - swap_free, "TOTAL SWAP",
+               pct(swap_total - swap_free, swap_total)),
+        MemRow("SWAP FREE", swap_free, "TOTAL SWAP", pct(swap_free, swap_total)),
+        MemRow("COMMIT LIMIT", commit_limit, None, None),
+        MemRow("COMMITTED", committed_pages(prog), "TOTAL LIMIT",
+               pct(committed_pages(prog), commit_limit)),
+    ]
+
+
+def format_bytes(nbytes: int) -> str:
+    """Return crash's size text: ``464 MB``, ``414.6 MB``, ``640 KB``, ``0``."""
+    if nbytes == 0:
+        return "0"
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if nbytes >= scale:
+            value = nbytes / scale
+            text = f"{value:.1f}"
+            return f"{text[:-2] if text.endswith('.0') else text} {unit}"
+    return f"{nbytes} B"
+
+
+@dataclass(frozen=True)
+class ZoneRow:
+    """A memory zone: its node, index, name, address and page counts."""
+
+    node: int
+    index: int
+    name: str
+    address: int
+    spanned: int
+    present: int
+    managed: int
+    free: int
+    min: int
+    low: int
+    high: int
+    start_pfn: int
+    mem_map: int
+
+
+def zones(prog: Program) -> list[ZoneRow]:
+    """Return every zone of every online node."""
+    from drgn.helpers.linux.mmzone import for_each_online_pgdat
+
+    out = []
+    for pgdat in for_each_online_pgdat(prog):
+        node = pgdat.node_id.value_()
+        for i in range(len(pgdat.node_zones)):
+            z = pgdat.node_zones[i]
+            wm = z._watermark if hasattr(z, "_watermark") else z.watermark
+            free = z.vm_stat[_enum(prog, "NR_FREE_PAGES") or 0].counter.value_()
+            start = z.zone_start_pfn.value_()
+            try:
+                from drgn.helpers.linux.mm import pfn_to_page
+
+                mem_map = pfn_to_page(prog, start).value_() if z.present_pages else 0
+            except (LookupError, FaultError):
+                mem_map = 0
+            out.append(ZoneRow(node, i, z.name.string_().decode(), z.address_of_().value_(),
+                               z.spanned_pages.value_(), z.present_pages.value_(),
+                               z.managed_pages.counter.value_(), free, wm[0].value_(),
+                               wm[1].value_(), wm[2].value_(), start, mem_map))
+    return out
+
+
+def vm_counters(prog: Program) -> list[tuple[str, str, int]]:
+    """Return ``(group, name, value)`` of vm_zone_stat, vm_node_stat and vm_event counters."""
+    out: list[tuple[str, str, int]] = []
+    for group, array, enum in (("VM_ZONE_STAT", "vm_zone_stat", "enum zone_stat_item"),
+                               ("VM_NODE_STAT", "vm_node_stat", "enum node_stat_item"),
+                               ("VM_NUMA_EVENT", "vm_numa_event", "enum numa_stat_item")):
+        try:
+            values = prog[array]
+            members = prog.type(enum).enumerators or ()
+        except (KeyError, LookupError):
+            continue
+        for e in members:
+            if e.value < len(values) and not e.name.startswith("NR_VM_"):
+                out.append((group, e.name, values[e.value].counter.value_()))
+    return out
+
+
+@dataclass(frozen=True)
+class FreeArea:
+    """A zone's free list of one order and migrate type: blocks and pages."""
+
+    zone: str
+    order: int
+    migratetype: int
+    address: int
+    blocks: int
+
+
+def free_areas(prog: Program) -> list[FreeArea]:
+    """Return every zone's free lists (``kmem -f``), counting the blocks on each list."""
+    from drgn.helpers.linux.list import list_count_nodes
+
+    out = []
+    for z in zones(prog):
+        if not z.present:  # an unpopulated zone's lists were never initialised
+            continue
+        zone = Object(prog, "struct zone", address=z.address)
+        for order in range(len(zone.free_area)):
+            area = zone.free_area[order]
+            for mt in range(len(area.free_list)):
+                head = area.free_list[mt].address_of_()
+                try:
+                    blocks = list_count_nodes(head)
+                except (FaultError, ValueError):
+                    blocks = -1
+                out.append(FreeArea(z.name, order, mt, head.value_(), blocks))
+    return out

@@ -1,0 +1,179 @@
+"""Slab caches (``kmem -s``, ``-S``) and what an address is (``kmem ADDRESS``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from drgn import FaultError, Object, Program
+from drgn.helpers.linux.slab import (
+    find_slab_cache,
+    for_each_slab_cache,
+    slab_cache_usage,
+    slab_object_info,
+)
+
+
+@dataclass(frozen=True)
+class CacheRow:
+    """One slab cache as ``kmem -s`` lists it.
+
+    ``objsize`` is the object size callers asked for (``object_size``; /proc/slabinfo
+    shows the padded ``size``); ``slab_size`` is the bytes of one slab.
+    """
+
+    cache: int
+    objsize: int
+    allocated: int
+    total: int
+    slabs: int
+    slab_size: int
+    name: str
+
+
+def cache_row(cache: Object) -> CacheRow:
+    """Return the :class:`CacheRow` of a ``struct kmem_cache *``."""
+    prog = cache.prog_
+    page = int(prog["PAGE_SIZE"].value_())
+    try:
+        order = cache.oo.x.value_() >> 16  # SLUB: order in the high bits of oo
+    except AttributeError:
+        order = cache.gfporder.value_()  # SLAB
+    try:
+        usage = slab_cache_usage(cache)
+        total, allocated, slabs = usage.num_objs, usage.active_objs, usage.num_slabs
+    except (ValueError, FaultError, LookupError):
+        total = allocated = slabs = -1
+    return CacheRow(cache.value_(), cache.object_size.value_(), allocated, total, slabs,
+                    page << order, cache.name.string_().decode("utf-8", "replace"))
+
+
+def caches(prog: Program) -> Iterator[Object]:
+    """Yield every ``struct kmem_cache *`` in ``slab_caches`` order."""
+    yield from for_each_slab_cache(prog)
+
+
+def find_cache(prog: Program, spec: str) -> Object | None:
+    """Return the cache named ``spec`` or at address ``spec``, or None."""
+    found = find_slab_cache(prog, spec)
+    if found is not None:
+        return found
+    try:
+        addr = int(spec, 16)
+    except ValueError:
+        return None
+    for cache in caches(prog):
+        if cache.value_() == addr:
+            return cache
+    return None
+
+
+@dataclass
+class SlabView:
+    """One slab of a cache: where it sits, and which of its objects are allocated.
+
+    ``where`` is ``cpu N``, ``cpu N partial``, ``node N partial`` or ``full``.
+    """
+
+    where: str
+    slab: int
+    memory: int
+    node: int
+    objects: list[tuple[int, bool]] = field(default_factory=list)
+
+    @property
+    def allocated(self) -> int:
+        """How many objects of the slab are in use."""
+        return sum(1 for _, used in self.objects if used)
+
+
+def slab_objects(cache: Object, slab: Object, where: str) -> SlabView:
+    """Return the :class:`SlabView` of a ``struct slab *`` (or page) of ``cache``."""
+    from drgn import cast
+    from drgn.helpers.linux.mm import page_to_virt
+
+    prog = cache.prog_
+    page = cast("struct page *", slab)
+    base = page_to_virt(page).value_()
+    size = cache.size.value_()
+    n = slab.objects.value_()
+    objs = []
+    for i in range(n):
+        addr = base + i * size
+        info = slab_object_info(prog, addr)
+        objs.append((addr, bool(info and info.allocated)))
+    node = 0
+    try:
+        from drgn.helpers.linux.mm import page_to_pfn
+        from drgn.helpers.linux.mmzone import for_each_online_pgdat
+
+        pfn = page_to_pfn(page).value_()
+        for pgdat in for_each_online_pgdat(prog):
+            start = pgdat.node_start_pfn.value_()
+            if start <= pfn < start + pgdat.node_spanned_pages.value_():
+                node = pgdat.node_id.value_()
+    except (LookupError, FaultError):
+        pass
+    return SlabView(where, slab.value_(), base, node, objs)
+
+
+def cache_slabs(cache: Object) -> list[SlabView]:
+    """Return the slabs of a SLUB cache that can be found: per-CPU, per-CPU partial and
+    per-node partial lists (full slabs are only tracked by debug kernels)."""
+    from drgn.helpers.linux.cpumask import for_each_online_cpu
+    from drgn.helpers.linux.list import list_for_each_entry
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    prog = cache.prog_
+    out = []
+    for cpu in for_each_online_cpu(prog):
+        c = per_cpu_ptr(cache.cpu_slab, cpu)
+        slab = c.slab if hasattr(c, "slab") else c.page
+        if slab:
+            out.append(slab_objects(cache, slab, f"cpu {cpu}"))
+        partial = c.partial
+        seen = 0
+        while partial and seen < 10000:
+            out.append(slab_objects(cache, partial, f"cpu {cpu} partial"))
+            partial = partial.next
+            seen += 1
+    from drgn.helpers.linux.nodemask import for_each_online_node
+
+    try:
+        prog.type("struct slab")
+        slab_type = "struct slab"
+    except LookupError:
+        slab_type = "struct page"
+    # kmem_cache.node[] is allocated for nr_node_ids entries only: read online nodes only
+    for node in for_each_online_node(prog):
+        n = cache.node[node]
+        if not n:
+            continue
+        try:
+            for slab in list_for_each_entry(slab_type, n.partial.address_of_(), "slab_list"):
+                out.append(slab_objects(cache, slab, f"node {node} partial"))
+        except (LookupError, FaultError):
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class SlabHit:
+    """An address inside a slab object: the cache, the object, and whether it is in use."""
+
+    cache: CacheRow
+    slab: int
+    object: int
+    allocated: bool
+
+
+def find_slab_object(prog: Program, addr: int) -> SlabHit | None:
+    """Return the slab object containing ``addr``, or None when it is not slab memory."""
+    try:
+        info = slab_object_info(prog, addr)
+    except (FaultError, LookupError, ValueError):
+        return None
+    if info is None or not info.slab_cache:
+        return None
+    return SlabHit(cache_row(info.slab_cache), info.slab.value_(), info.address,
+                   bool(info.allocated))
