@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from drgn import FaultError, Object
 
@@ -297,6 +298,7 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
     prog = session.prog
     page = int(prog["PAGE_SIZE"].value_())
+    rows: list[Any]
     if args.info:
         return Result(meminfo.summary(prog), render=_render_info, options={"page_size": page})
     if args.caches or args.detail:
@@ -310,8 +312,8 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
                 wanted.append(cache)
             found = wanted
         if args.detail:
-            rows = [CacheDetail(slabs.cache_row(c), slabs.cache_slabs(c)) for c in found]
-            return Result(rows, render=_render_detail)
+            details = [CacheDetail(slabs.cache_row(c), slabs.cache_slabs(c)) for c in found]
+            return Result(details, render=_render_detail)
         return Result([slabs.cache_row(c) for c in found],
                       render=lambda r: [CACHE_HEADER, *map(cache_line, r.rows)])
     if args.zones:
