@@ -55,11 +55,18 @@ def stack_of(session: Session, task: Object, want_data: bool = False) -> TaskSta
     return stack
 
 
-def frame_line(frame: Frame) -> str:
-    """Return crash's ``#N [addr] function at pc`` line (with `` [module]`` when in one)."""
+def frame_line(frame: Frame, offsets: str = "") -> str:
+    """Return crash's ``#N [addr] function at pc`` line (with `` [module]`` when in one).
+
+    ``offsets`` is ``s`` (decimal, as crash's -s), ``x`` or ``d`` to show
+    ``function+offset``.
+    """
     addr = f"{frame.stack_addr:016x}" if frame.stack_addr is not None else "?" * 16
     mod = f" [{frame.module}]" if frame.module else ""
-    return f"{'#' + str(frame.level):>3} [{addr}] {frame.function} at {frame.pc:x}{mod}"
+    name = frame.function
+    if offsets and frame.offset:
+        name += f"+{frame.offset:#x}" if offsets == "x" else f"+{frame.offset}"
+    return f"{'#' + str(frame.level):>3} [{addr}] {name} at {frame.pc:x}{mod}"
 
 
 def exception_lines(frame: Frame) -> Iterable[str]:
@@ -92,14 +99,15 @@ def exception_lines(frame: Frame) -> Iterable[str]:
         yield "    " + "  ".join(tail)
 
 
-def stack_lines(stack: TaskStack, show_lines: bool = False) -> Iterable[str]:
+def stack_lines(stack: TaskStack, show_lines: bool = False,
+                offsets: str = "") -> Iterable[str]:
     """Yield crash's ``bt`` output for one task."""
     yield stack.task.header()
     if stack.error:
         yield f"bt: {stack.error}"
         return
     for frame in stack.frames:
-        yield frame_line(frame)
+        yield frame_line(frame, offsets)
         if show_lines and frame.file:
             yield f"    {frame.file}: {frame.line}"
         words = stack.frame_data.get(frame.level)
@@ -113,16 +121,17 @@ def stack_lines(stack: TaskStack, show_lines: bool = False) -> Iterable[str]:
 
 def _render(result: Result) -> Iterable[str]:
     show_lines = bool(result.options.get("lines"))
+    offsets = str(result.options.get("offsets", ""))
     for i, stack in enumerate(result.rows):
         if i:
             yield ""
-        yield from stack_lines(stack, show_lines)
+        yield from stack_lines(stack, show_lines, offsets)
 
 
 @command(
     "bt",
     summary="backtrace",
-    synopsis="bt [-a] [-f] [-l] [pid | task] ...",
+    synopsis="bt [-a|-c cpu] [-f] [-l] [-t|-r|-e] [-s|-x|-d] [pid | task] ...",
     description="""
 Displays a kernel stack backtrace of the current context (the panicking task
 by default), or of each given pid or task address. Each frame shows its
@@ -145,6 +154,15 @@ crash> bt -l 1        (with file and line numbers)
         arg("-f", dest="frame_data", action="store_true",
             help="display the stack data of each frame"),
         arg("-l", dest="lines", action="store_true", help="show file and line numbers"),
+        arg("-c", dest="cpus", metavar="cpu[,cpu]", help="the active task of these CPUs"),
+        arg("-t", dest="text", action="store_true",
+            help="kernel text addresses found on the stack"),
+        arg("-r", dest="raw", action="store_true", help="the whole stack, word by word"),
+        arg("-e", dest="exceptions", action="store_true",
+            help="search the stack for exception frames"),
+        arg("-s", dest="sym_offsets", action="store_true", help="function+offset, decimal"),
+        arg("-x", dest="hex_offsets", action="store_true", help="function+offset, hex"),
+        arg("-d", dest="dec_offsets", action="store_true", help="function+offset, decimal"),
         arg("specs", nargs="*", metavar="pid|task"),
     ),
 )
@@ -154,7 +172,13 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
 
     errors: list[str] = []
     tasks: list[Object] = []
-    if args.all_cpus:
+    if args.cpus:
+        online = list(for_each_online_cpu(session.prog))
+        for part in args.cpus.split(","):
+            if not part.isdigit() or int(part) not in online:
+                raise CommandError(f"bt: invalid cpu: {part}")
+            tasks.append(cpu_curr(session.prog, int(part)))
+    elif args.all_cpus:
         tasks = [cpu_curr(session.prog, cpu) for cpu in for_each_online_cpu(session.prog)]
     elif args.specs:
         for spec in args.specs:
@@ -167,5 +191,12 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
         if ctx is None:
             raise CommandError("bt: no panic task and no context set: give a pid or task")
         tasks = [ctx]
+    if args.text or args.raw or args.exceptions:
+        from pycrash.commands import bt_search
+
+        kind = "text" if args.text else "raw" if args.raw else "exceptions"
+        return bt_search.search(session, tasks, kind, errors)
     rows = [stack_of(session, t, args.frame_data) for t in tasks]
-    return Result(rows, render=_render, errors=errors, options={"lines": args.lines})
+    offsets = "x" if args.hex_offsets else "s" if (args.sym_offsets or args.dec_offsets) else ""
+    return Result(rows, render=_render, errors=errors,
+                  options={"lines": args.lines, "offsets": offsets})

@@ -1,10 +1,14 @@
-"""mod: list the loaded kernel modules."""
+"""mod: list the loaded kernel modules, load their debuginfo, show taints."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from drgn import Object, Program
+from drgn.helpers.linux.module import find_module, module_taints
 
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
@@ -34,31 +38,140 @@ def _render(result: Result) -> Iterable[str]:
         yield f"{r.module:016x}  {r.name:<{name_w}}  {r.base:016x}  {r.size:>{size_w}}  {obj}"
 
 
+def _drgn_module(session: Session, mod: Object):  # type: ignore[no-untyped-def]
+    return session.prog.linux_kernel_loadable_module(mod, create=True)
+
+
+def loaded_file(session: Session, mod: Object) -> str | None:
+    """Return the debuginfo file loaded for a ``struct module *``, or None."""
+    try:
+        m = session.prog.linux_kernel_loadable_module(mod)
+    except LookupError:
+        return None
+    return m.debug_file_path
+
+
+def load_module_file(session: Session, name: str, path: str) -> str:
+    """Load ``path`` as the debuginfo of the loaded module ``name``; return the path."""
+    try:
+        mod = find_module(session.prog, name)
+    except LookupError:
+        mod = None
+    if not mod:
+        raise CommandError(f"mod: module not loaded: {name}")
+    if not os.path.isfile(path):
+        raise CommandError(f"mod: {path}: no such file")
+    m = _drgn_module(session, mod)
+    try:
+        m.try_file(path)
+    except Exception as exc:
+        raise CommandError(f"mod: {path}: cannot load: {exc}") from None
+    if m.debug_file_path is None:
+        raise CommandError(f"mod: {path} is not {name}'s debuginfo (another build?)")
+    return path
+
+
+def search_dirs(session: Session, extra: str | None) -> list[str]:
+    """Return where module debuginfo is looked for: the given directory, then the usual."""
+    rel = session.target.release
+    dirs = [extra] if extra else []
+    dirs += [f"/usr/lib/debug/lib/modules/{rel}", f"/lib/modules/{rel}",
+             os.path.join(os.path.dirname(os.path.abspath(session.target.vmlinux)),
+                          "modules-debug")]
+    return [d for d in dirs if os.path.isdir(d)]
+
+
+def find_module_file(name: str, dirs: list[str]) -> str | None:
+    """Return ``NAME.ko`` (or .ko.debug, '-' and '_' alike) under ``dirs``, or None."""
+    wanted = {f"{n}{ext}" for n in (name, name.replace("_", "-"))
+              for ext in (".ko", ".ko.debug", ".ko.xz", ".ko.zst")}
+    for d in dirs:
+        for root, _dirs, files in os.walk(d):
+            for f in files:
+                if f in wanted:
+                    return os.path.join(root, f)
+    return None
+
+
+@dataclass(frozen=True)
+class Taint:
+    """A module's taint flags (crash's ``mod -t``)."""
+
+    name: str
+    taints: str
+
+
 @command(
     "mod",
-    summary="module information",
-    synopsis="mod [name ...]",
+    summary="module information and loading of symbols and debugging data",
+    synopsis="mod [-s module [objfile] | -S [directory] | -t] [name ...]",
     aliases=("lsmod",),
     description="""
 Lists the loaded kernel modules: the address of each struct module, its
 name, the base address of its text, its size in bytes as /proc/modules
-shows it, and the object file its debuginfo was loaded from.
+shows it, and the object file its debuginfo was loaded from. -s loads one
+module's debuginfo (from the file given, or found in the usual places); -S
+loads every module's that can be found (in the directory given, then
+/usr/lib/debug/lib/modules/RELEASE and /lib/modules/RELEASE); after that the
+module's symbols, types and lines resolve. -t shows the modules that taint
+the kernel.
 """,
     examples="""
 crash> mod
      MODULE       NAME                         BASE         SIZE  OBJECT FILE
 ffffffffc04022c0  loop                   ffffffffc03fc000  32768  (not loaded)  [CONFIG_KALLSYMS]
+crash> mod -s dummy /usr/lib/debug/lib/modules/6.1.0-56-cloud-amd64/kernel/drivers/net/dummy.ko
+crash> mod -S
 """,
-    arguments=(arg("names", nargs="*", metavar="name", help="only these modules"),),
+    arguments=(
+        arg("-s", dest="load_one", metavar="module", help="load one module's debuginfo"),
+        arg("-S", dest="load_all", action="store_true", help="load every module's debuginfo"),
+        arg("-t", dest="taints", action="store_true", help="modules that taint the kernel"),
+        arg("names", nargs="*", metavar="name|objfile|directory"),
+    ),
 )
 def mod(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`ModuleRow` per loaded module (or per named one)."""
-    found = modules(session.prog)
-    if args.names:
+    prog = session.prog
+    errors: list[str] = []
+    if args.taints:
+        taints = [Taint(m.name.string_().decode(), module_taints(m))
+                  for m in _modules(prog) if module_taints(m)]
+        return Result(taints, render=lambda r: [f"{'NAME':<20} TAINTS"]
+                      + [f"{x.name:<20} {x.taints}" for x in r.rows] if r.rows
+                      else ["no tainted modules"])
+    found = modules(prog)
+    if args.load_one:
+        path = args.names[0] if args.names else find_module_file(
+            args.load_one, search_dirs(session, None))
+        if path is None:
+            raise CommandError(f"mod: cannot find a debuginfo file for {args.load_one}")
+        load_module_file(session, args.load_one, path)
+        found = [m for m in found if m.name == args.load_one]
+    elif args.load_all:
+        dirs = search_dirs(session, args.names[0] if args.names else None)
+        for m in found:
+            path = find_module_file(m.name, dirs)
+            if path is None:
+                errors.append(f"mod: cannot find a debuginfo file for {m.name}")
+                continue
+            try:
+                load_module_file(session, m.name, path)
+            except CommandError as exc:
+                errors.append(str(exc))
+    elif args.names:
         known = {m.name for m in found}
         missing = [n for n in args.names if n not in known]
         if missing:
             raise CommandError(f"mod: module not loaded: {', '.join(missing)}")
         found = [m for m in found if m.name in args.names]
-    rows = [ModuleRow(m.module, m.name, m.base, m.size, None) for m in found]
-    return Result(rows, render=_render)
+    by_addr = {m.value_(): m for m in _modules(prog)}
+    rows = [ModuleRow(m.module, m.name, m.base, m.size, loaded_file(session, by_addr[m.module]))
+            for m in found]
+    return Result(rows, render=_render, errors=errors)
+
+
+def _modules(prog: Program) -> list[Object]:
+    from drgn.helpers.linux.module import for_each_module
+
+    return list(for_each_module(prog))

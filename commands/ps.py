@@ -78,7 +78,7 @@ def _render(result: Result) -> Iterable[str]:
 @command(
     "ps",
     summary="display process status information",
-    synopsis="ps [-k|-u] [pid | task | command] ...",
+    synopsis="ps [-k|-u] [-p|-c|-t|-l|-a|-g|-r|-S] [pid | task | command] ...",
     description="""
 Displays process status for selected, or all, processes in the system: PID,
 parent PID, CPU, task_struct address, state (RU running, IN interruptible,
@@ -86,6 +86,11 @@ UN uninterruptible, ID idle, ZO zombie, ST stopped, TR traced, DE dead,
 PA parked), memory use as a percentage of RAM, virtual and resident size in
 KiB, and the command name. A ">" marks the task each CPU was running.
 Kernel threads are shown in brackets.
+
+-p shows each task's ancestry, -c its children, -t its run time, start time
+and user and system time, -l when it last ran (most recent first), -a its
+arguments and environment (from its user memory, often filtered out of
+dumps), -g its threads, -r its resource limits; -S counts tasks per state.
 """,
     examples="""
 crash> ps pcfix-sleeper1
@@ -97,6 +102,14 @@ crash> ps -u 1 2      (user tasks among pids 1 and 2)
     arguments=(
         arg("-k", dest="kernel", action="store_true", help="kernel threads only"),
         arg("-u", dest="user", action="store_true", help="user tasks only"),
+        arg("-p", dest="parents", action="store_true", help="parental hierarchy"),
+        arg("-c", dest="children", action="store_true", help="children"),
+        arg("-t", dest="times", action="store_true", help="run time, start time, user/sys"),
+        arg("-l", dest="last", action="store_true", help="last run, most recent first"),
+        arg("-a", dest="args", action="store_true", help="arguments and environment"),
+        arg("-g", dest="group", action="store_true", help="threads of the thread group"),
+        arg("-r", dest="rlimits", action="store_true", help="resource limits"),
+        arg("-S", dest="summary", action="store_true", help="count of tasks in each state"),
         arg("specs", nargs="*", metavar="pid|task|command"),
     ),
 )
@@ -123,10 +136,14 @@ def ps(session: Session, args: argparse.Namespace) -> Result:
     prog = session.prog
     total = int(totalram_pages(prog))
     page_kb = int(prog["PAGE_SIZE"].value_()) // 1024
+    if args.kernel or args.user:
+        tasks = [t for t in tasks if is_kernel_thread(t) == bool(args.kernel)]
+    view = next((v for v in ("parents", "children", "times", "last", "args", "group",
+                             "rlimits", "summary") if getattr(args, v)), None)
+    if view is not None:
+        from pycrash.commands import ps_views
+
+        return ps_views.VIEWS[view](session, tasks, errors)
     rows = [task_row(session, t, total, page_kb) for t in tasks]
-    if args.kernel:
-        rows = [r for r in rows if r.kernel]
-    elif args.user:
-        rows = [r for r in rows if not r.kernel]
     rows.sort(key=lambda r: r.pid)
     return Result(rows, render=_render, errors=errors)

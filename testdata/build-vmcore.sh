@@ -29,8 +29,11 @@ PKG=$(apt-cache depends "linux-image-$FLAVOUR" | awk '/Depends: linux-image-/{pr
 REL=${PKG#linux-image-}
 (cd "$WORK" && apt-get download "$PKG" "$PKG-dbg" >/dev/null)
 dpkg-deb -x "$WORK"/${PKG}_*.deb "$WORK/img"
-dpkg-deb --fsys-tarfile "$WORK"/${PKG}-dbg_*.deb | tar x -C "$WORK" "./usr/lib/debug/boot/vmlinux-$REL"
+DBGMODS="./usr/lib/debug/lib/modules/$REL/kernel/drivers/net/dummy.ko ./usr/lib/debug/lib/modules/$REL/kernel/drivers/block/loop.ko"
+dpkg-deb --fsys-tarfile "$WORK"/${PKG}-dbg_*.deb | tar x -C "$WORK" "./usr/lib/debug/boot/vmlinux-$REL" $DBGMODS
 mv "$WORK/usr/lib/debug/boot/vmlinux-$REL" "$OUT/vmlinux-$REL"
+mkdir -p "$OUT/modules-debug"
+for m in $DBGMODS; do mv "$WORK/$m" "$OUT/modules-debug/"; done
 cp "$WORK/img/boot/System.map-$REL" "$WORK/img/boot/config-$REL" "$OUT/" 2>/dev/null || true
 KO="$WORK/img/lib/modules/$REL/kernel"; [ -d "$KO" ] || KO="$WORK/img/usr/lib/modules/$REL/kernel"
 MODULES="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev

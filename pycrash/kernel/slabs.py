@@ -40,12 +40,85 @@ def cache_row(cache: Object) -> CacheRow:
     except AttributeError:
         order = cache.gfporder.value_()  # SLAB
     try:
-        usage = slab_cache_usage(cache)
-        total, allocated, slabs = usage.num_objs, usage.active_objs, usage.num_slabs
+        if hasattr(cache, "cpu_slab"):
+            total, allocated, slabs = slub_usage(cache)
+        else:
+            usage = slab_cache_usage(cache)
+            total, allocated, slabs = usage.num_objs, usage.active_objs, usage.num_slabs
     except (ValueError, FaultError, LookupError):
         total = allocated = slabs = -1
     return CacheRow(cache.value_(), cache.object_size.value_(), allocated, total, slabs,
                     page << order, cache.name.string_().decode("utf-8", "replace"))
+
+
+def _swab64(x: int) -> int:
+    return int.from_bytes(x.to_bytes(8, "little"), "big")
+
+
+def freelist_length(cache: Object, head: int, limit: int) -> int:
+    """Return how many objects a SLUB freelist starting at ``head`` links (at most ``limit``).
+
+    With CONFIG_SLAB_FREELIST_HARDENED each link is stored as
+    ``ptr ^ cache->random ^ swab(address of the link)``.
+    """
+    prog = cache.prog_
+    offset = cache.offset.value_()
+    random = cache.random.value_() if hasattr(cache, "random") else None
+    n, p = 0, head
+    while p and n < limit:
+        at = p + offset
+        value = prog.read_u64(at)
+        if random is not None:
+            value ^= random ^ _swab64(at)
+        p, n = value, n + 1
+    return n
+
+
+def slub_usage(cache: Object) -> tuple[int, int, int]:
+    """Return ``(objects, allocated, slabs)`` of a SLUB cache.
+
+    Totals come from the per-node counters (CONFIG_SLUB_DEBUG); free objects are
+    those on each CPU's lockless freelist and its active slab's freelist (remote
+    frees), plus ``objects - inuse`` of every per-CPU and per-node partial slab.
+    """
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.list import list_for_each_entry
+    from drgn.helpers.linux.nodemask import for_each_online_node
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    prog = cache.prog_
+    total = slabs = free = 0
+    slab_type = _slab_type(prog)
+    for node in for_each_online_node(prog):
+        n = cache.node[node]
+        if not n:
+            continue
+        total += n.total_objects.counter.value_()
+        slabs += n.nr_slabs.counter.value_()
+        for slab in list_for_each_entry(slab_type, n.partial.address_of_(), "slab_list"):
+            free += slab.objects.value_() - slab.inuse.value_()
+    limit = max(total, 1)
+    for cpu in for_each_possible_cpu(prog):
+        c = per_cpu_ptr(cache.cpu_slab, cpu)
+        active = c.slab if hasattr(c, "slab") else c.page
+        if active:
+            free += freelist_length(cache, c.freelist.value_(), limit)
+            free += freelist_length(cache, active.freelist.value_(), limit)
+        partial = c.partial
+        seen = 0
+        while partial and seen < 100000:
+            free += partial.objects.value_() - partial.inuse.value_()
+            partial = partial.next
+            seen += 1
+    return total, total - free, slabs
+
+
+def _slab_type(prog: Program) -> str:
+    try:
+        prog.type("struct slab")
+        return "struct slab"
+    except LookupError:
+        return "struct page"
 
 
 def caches(prog: Program) -> Iterator[Object]:
@@ -139,11 +212,7 @@ def cache_slabs(cache: Object) -> list[SlabView]:
             seen += 1
     from drgn.helpers.linux.nodemask import for_each_online_node
 
-    try:
-        prog.type("struct slab")
-        slab_type = "struct slab"
-    except LookupError:
-        slab_type = "struct page"
+    slab_type = _slab_type(prog)
     # kmem_cache.node[] is allocated for nr_node_ids entries only: read online nodes only
     for node in for_each_online_node(prog):
         n = cache.node[node]
