@@ -23,3 +23,10 @@ def open(dump: str | list[str], vmlinux: str | None = None, **options: Any) -> S
     from pycrash.session import Session
 
     return Session.open(dump, vmlinux, **options)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext pycrash``: add the ``%pycrash``, ``%crash`` and ``%%crash`` magics."""
+    from pycrash.magics import load_ipython_extension as load
+
+    load(ipython)

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from pycrash.shell.app import Shell
 
 USAGE = ("pycrash [options] [VMLINUX] VMCORE [VMCORE...]\n"
-         "       pycrash [options] [VMLINUX] FILE@PADDR...  |  --oldmem PATH  |  --live")
+         "       pycrash [options] [VMLINUX] FILE@PADDR...  |  --oldmem PATH  |  --live\n"
+         "       pycrash -c SCRIPT.py [VMLINUX] VMCORE [-- ARGS...]\n"
+         "       pycrash report VMCORE [VMLINUX] [-o DIR | --json]")
 
 
 def _address(text: str) -> int:
@@ -40,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", metavar="FILE", help="the vmcore and its vmlinux")
     p.add_argument("-x", dest="commands", action="append", default=[], metavar="CMDS",
                    help="run these ';'-separated commands and exit (may be repeated)")
+    p.add_argument("-c", dest="script", metavar="SCRIPT.py",
+                   help="run a Python script with session, prog, run and drgn's helpers "
+                        "defined, then exit with its status (arguments after --)")
     p.add_argument("-i", dest="input_file", metavar="FILE",
                    help="run the commands in FILE, then stay interactive")
     p.add_argument("-s", dest="silent", action="store_true", help="no start-up banner")
@@ -114,6 +119,15 @@ def _commands(shell: Shell, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pycrash; return the process exit status (0 ok, 1 a command failed, 2 bad input)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"] and not os.path.exists("report"):
+        from pycrash.report import main as report_main
+
+        return report_main(argv[1:])
+    script_args: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, script_args = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
     if not args.files and not (args.live or args.oldmem):
         sys.stderr.write(f"pycrash: no dump file given\nusage: {USAGE}\n")
@@ -144,6 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_banner(session)
         if not args.no_rc and not _run_rc(shell):
             return 1 if shell.failed else 0
+        if args.script:
+            status = _commands(shell, args) if args.commands else 0
+            from pycrash.script import run_script
+
+            return run_script(session, args.script, script_args) or status
         if args.commands:
             return _commands(shell, args)
         if args.input_file and not shell.run_file(os.path.expanduser(args.input_file)):

@@ -66,6 +66,26 @@ class Result:
 
         return json.dumps(self.to_data(), indent=indent)
 
+    def columns(self) -> list[str]:
+        """Return the field names of the rows (for tables and data frames)."""
+        first = self.rows[0] if self.rows else None
+        if dataclasses.is_dataclass(first) and not isinstance(first, type):
+            return [f.name for f in dataclasses.fields(first)]
+        return ["value"]
+
+    def __repr__(self) -> str:
+        return f"<Result {self.name or '?'}: {len(self.rows)} rows>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython in a terminal shows crash's text."""
+        printer.text(str(self).rstrip("\n"))
+
+    def _repr_html_(self) -> str:
+        """Notebooks show a table of the records (crash's text for nested records)."""
+        from pycrash.html import result_html
+
+        return result_html(self)
+
 
 def to_plain(value: Any) -> Any:
     """Return ``value`` with dataclasses turned into dicts, recursively."""

@@ -90,6 +90,39 @@ class Session:
         result.name = cmd.name
         return result
 
+    # -- look-ups for scripts ----------------------------------------------
+
+    def task(self, spec: int | str) -> Object:
+        """Return the one ``struct task_struct *`` with this pid, address or name.
+
+        >>> s.task(1).comm.string_()
+        b'init'
+
+        Raises :class:`CommandError` when no task, or several, match.
+        """
+        found = self.find_task(str(spec))
+        if len(found) != 1:
+            raise CommandError(f"{spec} names {len(found)} tasks; give a task address")
+        return found[0]
+
+    def symbol(self, spec: str | int) -> Any:
+        """Return the :class:`pycrash.kernel.symbols.SymbolRow` of a name or an address.
+
+        >>> s.symbol("panic").text()
+        'ffffffff81c3c4b0 (T) panic kernel/panic.c: 276'
+        """
+        from pycrash.kernel.symbols import lookup, section_bounds
+
+        text = spec if isinstance(spec, str) else f"{spec:x}"
+        return lookup(self.prog, text, section_bounds(self.prog))
+
+    def variable(self, name: str) -> Object:
+        """Return the kernel global ``name`` as a drgn Object (``s.variable("jiffies")``)."""
+        try:
+            return self.prog[name]
+        except KeyError:
+            raise CommandError(f"no kernel variable named {name!r}") from None
+
     # -- kernel facts shared by commands (computed once per session) ------
 
     @cached_property
