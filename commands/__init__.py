@@ -8,6 +8,7 @@ the modules declare.
 INDEX: dict[str, str] = {
     "alias": "alias",
     "bt": "bt",
+    "dis": "dis",
     "extend": "extend",
     "files": "files",
     "foreach": "foreach",
@@ -15,8 +16,10 @@ INDEX: dict[str, str] = {
     "kmem": "kmem",
     "log": "log", "dmesg": "log",
     "mod": "mod", "lsmod": "mod",
+    "p": "p",
     "ps": "ps",
     "py": "py",
+    "rd": "rd",
     "runq": "runq",
     "set": "set",
     "sig": "sig",
@@ -25,4 +28,5 @@ INDEX: dict[str, str] = {
     "sys": "sys",
     "task": "task",
     "vm": "vm",
+    "whatis": "whatis",
 }

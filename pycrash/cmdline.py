@@ -21,8 +21,11 @@ class Pipeline:
 
 
 def _split_unquoted(text: str, sep: str) -> list[str]:
-    """Split ``text`` on ``sep`` where it is not inside single or double quotes."""
-    parts, buf, quote = [], [], ""
+    """Split ``text`` on ``sep`` where it is not inside single or double quotes
+    (and, for ``>``, not C's ``->`` operator)."""
+    parts: list[str] = []
+    buf: list[str] = []
+    quote = ""
     for ch in text:
         if quote:
             buf.append(ch)
@@ -31,7 +34,7 @@ def _split_unquoted(text: str, sep: str) -> list[str]:
         elif ch in "'\"":
             quote = ch
             buf.append(ch)
-        elif ch == sep:
+        elif ch == sep and not (sep == ">" and buf and buf[-1] == "-"):
             parts.append("".join(buf))
             buf = []
         else:

@@ -159,9 +159,10 @@ class Session:
             return str(exc)
         addr, reason = exc.address, exc.message
         kd = self.target.kdump
-        if kd is not None and "excluded" not in reason:
+        physical = self.target.own_reader  # pycrash's readers fault on physical addresses
+        if kd is not None and "excluded" not in reason and (physical or addr >= 1 << 63):
             phys = addr
-            if addr >= 1 << 63:  # a kernel virtual address: walk the page tables
+            if not physical:  # a kernel virtual address: walk the page tables
                 try:
                     from drgn.helpers.linux.mm import follow_phys
 
@@ -174,7 +175,7 @@ class Session:
                           f"{kd.header.dump_level}; --zero-excluded reads it as zeros)")
             elif phys >= 0 and pfn not in kd.ram:
                 reason = "not in the crashed machine's RAM"
-        if addr < 1 << 63 and not self.live:  # pycrash's own readers fault on physical pages
+        if physical:
             reason += f" (physical address {addr:#x})"
         return reason
 

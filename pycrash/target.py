@@ -64,6 +64,7 @@ class Target:
     notes: list[str] = field(default_factory=list)
     regs: list[PrStatus] = field(default_factory=list)
     kdump_file: KdumpFile | None = None
+    own_reader: bool = False  # pycrash serves the memory: faults name physical addresses
 
     @property
     def kdump(self) -> KdumpFile | None:
@@ -293,6 +294,8 @@ def open_target(
     dumps, raws, given = classify(list(paths) + ([vmlinux] if vmlinux else []))
     target = Target([], "", False, "", "", None)
     prog = _open_memory(dumps, raws, opts, target)
+    target.own_reader = target.kind in ("flattened", "split", "oldmem", "raw", "lime") or \
+        (target.kind == "kdump" and opts.zero_excluded)
     if not (prog.flags & drgn.ProgramFlags.IS_LINUX_KERNEL):
         raise DumpError(f"{target.dumpfiles[0]}: a core file, but not of a Linux kernel "
                         f"(no VMCOREINFO)")

@@ -62,3 +62,9 @@ def test_real_dump_formats_identified(dump) -> None:  # type: ignore[no-untyped-
     assert kinds["vmcore.flat"].kind == "flattened"
     assert kinds["vmcore.split.1"].split
     assert detect.identify(str(dump.vmlinux)).kind == "vmlinux"
+
+
+def test_arrow_is_not_a_redirection() -> None:
+    assert parse_pipeline("p ((struct task_struct *)&init_task)->pid") == \
+        Pipeline("p ((struct task_struct *)&init_task)->pid")
+    assert parse_pipeline("p a->b > out") == Pipeline("p a->b", None, "out")

@@ -1,0 +1,98 @@
+"""p: print the value of an expression, as gdb and crash print it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from drgn import FaultError, TypeKind
+
+from pycrash.command import Result, command
+from pycrash.errors import CommandError
+from pycrash.kernel.expr import evaluate
+from pycrash.kernel.format import format_value
+from pycrash.session import Session
+
+
+@dataclass(frozen=True)
+class Printed:
+    """An evaluated expression: its number ($N), type, text, and integer value if any."""
+
+    number: int
+    expression: str
+    symbol: str | None
+    type: str
+    text: str
+    value: int | None
+
+
+def _render(result: Result) -> Iterable[str]:
+    for p in result.rows:
+        prefix = f"{p.symbol} = " if p.symbol else ""
+        yield from f"{prefix}${p.number} = {p.text}".splitlines()
+
+
+def print_value(session: Session, text: str, hex_mode: bool) -> Printed:
+    """Evaluate ``text`` and return its :class:`Printed` record."""
+    obj, symbol = evaluate(session.prog, text)
+    t = obj.type_
+    while t.kind == TypeKind.TYPEDEF:
+        t = t.type
+    try:
+        if t.kind == TypeKind.POINTER and t.type.kind != TypeKind.FUNCTION:
+            value = obj.value_()
+            shown = f"({obj.type_.type_name()}) {value:#x}"
+            try:
+                sym = session.prog.symbol(value)
+                if sym.address == value:
+                    shown += f" <{sym.name}>"
+            except LookupError:
+                pass
+        else:
+            shown = format_value(obj, hex_mode)
+            if shown.startswith("<error:"):
+                raise CommandError(f"p: {text}: {shown[1:-1]}")
+            value = obj.value_() if t.kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM,
+                                               TypeKind.POINTER) else None
+    except FaultError as exc:
+        raise CommandError(f"p: cannot read memory at {exc.address:#x}: "
+                           f"{session.explain_fault(exc)}") from None
+    n = session._cache.get("p_counter", 0) + 1
+    session._cache["p_counter"] = n
+    return Printed(n, text, symbol, obj.type_.type_name(), shown, value)
+
+
+@command(
+    "p",
+    summary="print the value of an expression",
+    synopsis="p [-x|-d] expression | symbol[:cpu]",
+    raw=True,
+    description="""
+Evaluates a C expression over the kernel's symbols and types: globals,
+member access (. and ->), subscripts, * and &, casts such as
+(struct task_struct *)0xffff..., and C's arithmetic, comparison and logical
+operators. A per-CPU variable followed by :N shows CPU N's instance. -x
+shows integers in hex, -d in decimal. Each value is numbered $1, $2, ... as
+crash (gdb) numbers them.
+""",
+    examples="""
+crash> p jiffies
+jiffies = $1 = 4294893784
+crash> p init_task.comm
+$2 = "swapper/0\\000\\000\\000\\000\\000\\000"
+crash> p -x runqueues:1 | head -3
+crash> p ((struct task_struct *)&init_task)->pid
+""",
+)
+def p(session: Session, args: argparse.Namespace) -> Result:
+    """Return one :class:`Printed`."""
+    text = args.text
+    hex_mode = session.settings.get("radix") == 16
+    while text.startswith("-") and len(text) > 1 and text[1] in "xd" and \
+            (len(text) == 2 or text[2] == " "):
+        hex_mode = text[1] == "x"
+        text = text[2:].lstrip()
+    if not text:
+        raise CommandError("p: no expression given")
+    return Result([print_value(session, text, hex_mode)], render=_render)
