@@ -1,0 +1,88 @@
+"""dev: character and block devices; -p PCI devices."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pycrash.command import Result, arg, command
+from pycrash.kernel.stack import symbolize_address
+from pycrash.session import Session
+
+
+@dataclass(frozen=True)
+class Device:
+    """A registered device major (char or block), its name and operations."""
+
+    kind: str
+    major: int
+    name: str
+    address: int
+    operations: str
+
+
+@dataclass(frozen=True)
+class PciDevice:
+    """A PCI device: its struct pci_dev, slot name, vendor and device ids, class."""
+
+    pci_dev: int
+    slot: str
+    vendor: int
+    device: int
+    klass: int
+
+
+@command(
+    "dev",
+    summary="device data",
+    synopsis="dev [-p]",
+    description="""
+Lists the registered character devices (major, name, char_device_struct and
+the file operations) and block devices (major and name); -p lists PCI
+devices with their vendor, device and class.
+""",
+    examples="crash> dev\ncrash> dev -p",
+    arguments=(arg("-p", dest="pci", action="store_true", help="PCI devices"),),
+)
+def dev(session: Session, args: argparse.Namespace) -> Result:
+    """Return :class:`Device` rows, or :class:`PciDevice` rows with -p."""
+    prog = session.prog
+    if args.pci:
+        from drgn.helpers.linux.pci import for_each_pci_dev, pci_name
+
+        rows = [PciDevice(d.value_(), pci_name(d), d.vendor.value_(), d.device.value_(),
+                          d.__getattribute__("class").value_())
+                for d in for_each_pci_dev(prog)]
+        return Result(rows, render=lambda r: ["    PCI_DEV        SLOT          VENDOR DEVICE "
+                                              "CLASS"] + [
+            f"{d.pci_dev:016x}  {d.slot:<13} {d.vendor:04x}   {d.device:04x}   {d.klass:06x}"
+            for d in r.rows])
+    devices = []
+    chrdevs = prog["chrdevs"]
+    for i in range(len(chrdevs)):
+        cd = chrdevs[i]
+        while cd:
+            ops = cd.cdev.ops.value_() if cd.cdev else 0
+            devices.append(Device("chr", cd.major.value_(), cd.name.string_().decode(),
+                                  cd.value_(), symbolize_address(prog, ops) if ops else ""))
+            cd = cd.next
+    names = prog["major_names"]
+    for i in range(len(names)):
+        bd = names[i]
+        while bd:
+            devices.append(Device("blk", bd.major.value_(), bd.name.string_().decode(),
+                                  bd.value_(), ""))
+            bd = bd.next
+    devices.sort(key=lambda d: (d.kind != "chr", d.major))
+
+    def render(result: Result) -> Iterable[str]:
+        yield "CHRDEV    NAME              CHAR_DEVICE_STRUCT  OPERATIONS"
+        for d in (x for x in result.rows if x.kind == "chr"):
+            yield f" {d.major:>3}      {d.name:<17} {d.address:016x}    {d.operations}"
+        yield ""
+        yield "BLKDEV    NAME"
+        for d in (x for x in result.rows if x.kind == "blk"):
+            yield f" {d.major:>3}      {d.name}"
+
+    return Result(devices, render=render)

@@ -1,0 +1,86 @@
+"""irq: interrupt descriptors, their handlers, and per-CPU counts."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from drgn.helpers.linux.cpumask import for_each_online_cpu
+from drgn.helpers.linux.irq import (
+    for_each_irq_desc,
+    irq_desc_action_names,
+    irq_desc_affinity_mask,
+    irq_desc_chip_name,
+    irq_desc_kstat_cpu,
+)
+
+from pycrash.command import Result, arg, command
+from pycrash.session import Session
+
+
+@dataclass(frozen=True)
+class Irq:
+    """An interrupt: number, irq_desc, first irqaction, handler names, chip, affinity,
+    and the count on each online CPU."""
+
+    irq: int
+    desc: int
+    action: int
+    names: list[str]
+    chip: str
+    affinity: list[int]
+    counts: list[int]
+
+
+@command(
+    "irq",
+    summary="IRQ data",
+    synopsis="irq [-a | -s]",
+    description="""
+Lists the interrupt descriptors that have handlers: number, irq_desc,
+irqaction and handler names. -s shows per-CPU counts and the chip, as
+/proc/interrupts does; -a shows each interrupt's CPU affinity.
+""",
+    examples="crash> irq -s",
+    arguments=(
+        arg("-a", dest="affinity", action="store_true", help="CPU affinity"),
+        arg("-s", dest="stats", action="store_true", help="per-CPU counts"),
+    ),
+)
+def irq(session: Session, args: argparse.Namespace) -> Result:
+    """Return an :class:`Irq` per descriptor with handlers."""
+    prog = session.prog
+    cpus = list(for_each_online_cpu(prog))
+    rows = []
+    for n, desc in for_each_irq_desc(prog):
+        if not desc.action:
+            continue
+        try:
+            from drgn.helpers.linux.cpumask import for_each_cpu
+
+            aff = list(for_each_cpu(irq_desc_affinity_mask(desc)))
+        except Exception:
+            aff = []
+        chip = irq_desc_chip_name(desc)
+        rows.append(Irq(n, desc.value_(), desc.action.value_(),
+                        [x.decode() for x in irq_desc_action_names(desc)],
+                        chip.decode() if chip else "", aff,
+                        [irq_desc_kstat_cpu(desc, c) for c in cpus]))
+
+    def render(result: Result) -> Iterable[str]:
+        if args.stats:
+            yield "     " + "".join(f"{'CPU' + str(c):>11}" for c in cpus)
+            for r in result.rows:
+                yield (f"{r.irq:>3}: " + "".join(f"{x:>11}" for x in r.counts)
+                       + f"  {r.chip:<10} {', '.join(r.names)}")
+        elif args.affinity:
+            yield "IRQ NAME                 AFFINITY"
+            for r in result.rows:
+                yield f"{r.irq:>3} {', '.join(r.names):<20} {','.join(map(str, r.affinity))}"
+        else:
+            yield " IRQ   IRQ_DESC/_DATA      IRQACTION      NAME"
+            for r in result.rows:
+                yield f"{r.irq:>4}  {r.desc:016x}  {r.action:016x}  \"{', '.join(r.names)}\""
+
+    return Result(rows, render=render)

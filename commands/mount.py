@@ -1,0 +1,46 @@
+"""mount: the mounted filesystems."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from drgn.helpers.linux.fs import for_each_mount, mount_dst, mount_fstype, mount_src
+
+from pycrash.command import Result, command
+from pycrash.session import Session
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A mount: struct mount and super_block addresses, type, device and mount point."""
+
+    mount: int
+    superblock: int
+    type: str
+    devname: str
+    dirname: str
+
+
+@command(
+    "mount",
+    summary="mounted filesystem data",
+    synopsis="mount",
+    description="Lists the mounts of the initial mount namespace, as /proc/mounts does.",
+    examples="crash> mount",
+)
+def mount(session: Session, args: argparse.Namespace) -> Result:
+    """Return a :class:`Mount` per mount."""
+    rows = []
+    for mnt in for_each_mount(session.prog):
+        rows.append(Mount(mnt.value_(), mnt.mnt.mnt_sb.value_(),
+                          mount_fstype(mnt).decode(), mount_src(mnt).decode(),
+                          mount_dst(mnt).decode()))
+
+    def render(result: Result) -> Iterable[str]:
+        yield "     MOUNT           SUPERBLK     TYPE   DEVNAME   DIRNAME"
+        for m in result.rows:
+            yield f"{m.mount:016x} {m.superblock:016x} {m.type:<6} {m.devname:<9} {m.dirname}"
+
+    return Result(rows, render=render)
