@@ -115,8 +115,12 @@ def list_command(session: Session, args: argparse.Namespace) -> Result:
             broken = f"stopped after {MAX_ENTRIES} entries"
             break
         seen.add(node)
+        nxt = _next(session, node, 0)  # an entry is listed only if it can be read
+        if isinstance(nxt, str):
+            broken = nxt
+            break
         entries.append(Entry(node - offset))
-        node = _next(session, node, 0)
+        node = nxt
     if struct_name:
         for e in entries:
             obj = Object(prog, f"struct {struct_name}", address=e.address)

@@ -95,11 +95,19 @@ def _symbolize(prog: Program, frame: StackFrame) -> tuple[str, int | None, str |
 
 
 def symbolize_address(prog: Program, addr: int) -> str:
-    """Return ``symbol+offset`` for a kernel address, or the address in hex."""
+    """Return ``symbol+offset`` for a kernel address, or the address in hex.
+
+    A return address just past a function's end (the function's last
+    instruction was a call that does not return, like ``call panic``) is
+    named after that function, as crash does.
+    """
     try:
         sym = prog.symbol(addr)
     except LookupError:
-        return f"{addr:x}"
+        try:
+            sym = prog.symbol(addr - 1)
+        except LookupError:
+            return f"{addr:x}"
     off = addr - sym.address
     return f"{sym.name}+{off}" if off else sym.name
 
