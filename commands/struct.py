@@ -88,6 +88,12 @@ def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Resu
         return Result([StructView(f"{kw} {t.tag}", t.size, None, members,
                                   layout_lines(t, args.offsets))], render=_render)
     base = _address(session, args.address)
+    if args.list_offset:
+        from pycrash.commands.list import _offset
+
+        base -= _offset(session, args.list_offset, None)[0]
+        if base < 0:
+            raise CommandError(f"{keyword or 'struct'}: invalid address: {args.address}")
     count = int(args.count) if args.count else 1
     views = []
     for i in range(count):
@@ -113,6 +119,8 @@ def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Resu
 
 ARGUMENTS: tuple[Arg, ...] = (
     arg("-o", dest="offsets", action="store_true", help="show member offsets"),
+    arg("-l", dest="list_offset", metavar="offset|struct.member",
+        help="the address is of an embedded list_head at this offset"),
     arg("-x", dest="hex", action="store_true", help="hexadecimal integers"),
     arg("-d", dest="dec", action="store_true", help="decimal integers"),
     arg("name", metavar="name[.member[,member]]"),

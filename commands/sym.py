@@ -40,6 +40,7 @@ crash> sym -q sysrq_handle_cr
     arguments=(
         arg("-l", dest="list_all", action="store_true", help="list all symbols"),
         arg("-q", dest="query", metavar="string", help="symbols containing string"),
+        arg("-m", dest="module", metavar="module", help="the symbols of a module"),
         arg("specs", nargs="*", metavar="symbol|vaddr"),
     ),
 )
@@ -47,10 +48,22 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`SymbolRow` per symbol or address asked for (or listed)."""
     prog = session.prog
     bounds = section_bounds(prog)
-    if args.list_all or args.query is not None:
+    if args.list_all or args.query is not None or args.module:
         pattern = re.escape(args.query) if args.query is not None else ""
         found = [s for s in prog.symbols() if s.name and re.search(pattern, s.name)
                  and s.kind != SymbolKind.SECTION]
+        if args.module:
+            from drgn.helpers.linux.kallsyms import module_kallsyms
+            from drgn.helpers.linux.module import find_module
+
+            try:
+                mod = find_module(prog, args.module)
+            except LookupError:
+                mod = None
+            if not mod:
+                raise CommandError(f"sym: module not loaded: {args.module}")
+            found = [s for s in module_kallsyms(mod)  # the module's own symbol table
+                     if s.name and re.search(pattern, s.name)]
         found.sort(key=lambda s: (s.address, s.name))
         rows = [SymbolRow(s.address, type_letter(s, bounds), s.name, 0, None, None, None)
                 for s in found]

@@ -179,3 +179,11 @@ def test_bad_input_is_one_line(dump: Dump, cmd: str, message: str) -> None:
     run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
     assert_one_line_error(run, message)
     assert run.err.count("\n") == 1
+
+
+def test_struct_l_and_sym_m(session) -> None:  # type: ignore[no-untyped-def]
+    first = session.prog["init_task"].tasks.next.value_()
+    out = str(session.run(f"struct task_struct.pid -l task_struct.tasks {first:x}")).strip()
+    assert out == "  pid = 1,"
+    names = {r.name for r in session.run("sym -m dummy").rows}
+    assert "dummy_setup" in names and "panic" not in names
