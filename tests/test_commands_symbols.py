@@ -183,7 +183,7 @@ def test_bad_input_is_one_line(dump: Dump, cmd: str, message: str) -> None:
 
 def test_struct_l_and_sym_m(session) -> None:  # type: ignore[no-untyped-def]
     first = session.prog["init_task"].tasks.next.value_()
-    out = str(session.run(f"struct task_struct.pid -l task_struct.tasks {first:x}")).strip()
+    out = str(session.run(f"struct task_struct.pid -l task_struct.tasks {first:x}")).rstrip()
     assert out == "  pid = 1,"
     names = {r.name for r in session.run("sym -m dummy").rows}
     assert "dummy_setup" in names and "panic" not in names
