@@ -30,11 +30,12 @@ class TaskStack:
     frame_data: dict[int, list[int]] = field(default_factory=dict)
 
 
-def stack_of(session: Session, task: Object, want_data: bool = False) -> TaskStack:
+def stack_of(session: Session, task: Object, want_data: bool = False,
+             with_source: bool = False) -> TaskStack:
     """Return the :class:`TaskStack` of a ``struct task_struct *``."""
     tid = task_id(task)
     try:
-        frames = session.frames(task)
+        frames = session.frames(task, with_source)
     except (ValueError, FaultError, LookupError) as exc:
         return TaskStack(tid, [], error=f"cannot unwind the stack: {exc}")
     stack = TaskStack(tid, frames)
@@ -196,7 +197,7 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
 
         kind = "text" if args.text else "raw" if args.raw else "exceptions"
         return bt_search.search(session, tasks, kind, errors)
-    rows = [stack_of(session, t, args.frame_data) for t in tasks]
+    rows = [stack_of(session, t, args.frame_data, args.lines) for t in tasks]
     offsets = "x" if args.hex_offsets else "s" if (args.sym_offsets or args.dec_offsets) else ""
     return Result(rows, render=_render, errors=errors,
                   options={"lines": args.lines, "offsets": offsets})

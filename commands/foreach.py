@@ -115,8 +115,12 @@ def foreach(session: Session, args: argparse.Namespace) -> Result:
         sub = cmd.parse(rest + [f"{t.value_():x}" for t in tasks]) if tasks else None
         result = cmd.func(session, sub) if sub else Result([])
         return Result(result.rows, render=result.render, errors=result.errors)
+    import copy
+
+    template = cmd.parse(rest)  # the subcommand's flags, parsed once
     for t in tasks:
-        sub_args = cmd.parse(rest + [f"{t.value_():x}"])
+        sub_args = copy.copy(template)
+        sub_args.specs = [f"{t.value_():x}"]
         result = cmd.func(session, sub_args)
         tid = task_id(t)
         items.append(ForeachItem(tid.pid, tid.task, tid.comm, tid.header(), result))

@@ -179,14 +179,15 @@ class Session:
             reason += f" (physical address {addr:#x})"
         return reason
 
-    def frames(self, task: Object) -> list[Any]:
-        """Return the crash-style :class:`pycrash.kernel.stack.Frame` list of ``task``.
+    def frames(self, task: Object, with_source: bool = False) -> list[Any]:
+        """Return the crash-style :class:`pycrash.kernel.stack.Frame` list of ``task``
+        (with file and line numbers when ``with_source``).
 
         A task that was running on a CPU unwinds from that CPU's saved registers.
         """
         from pycrash.kernel.stack import task_frames
 
-        return task_frames(self.prog, task, self.cpu_regs(task))
+        return task_frames(self.prog, task, self.cpu_regs(task), with_source)
 
     def cpu_regs(self, task: Object) -> Object | None:
         """The ``struct pt_regs`` a CPU saved in its NT_PRSTATUS note, when ``task`` was
@@ -222,6 +223,18 @@ class Session:
         tasks: list[Object] = self._cache["tasks"]
         return tasks
 
+    def _task_index(self) -> tuple[dict[int, list[Object]], dict[int, Object]]:
+        """``({pid: tasks}, {task address: task})``, built once per session."""
+        if "task_index" not in self._cache:
+            by_pid: dict[int, list[Object]] = {}
+            by_addr: dict[int, Object] = {}
+            for t in self.tasks():
+                by_pid.setdefault(t.pid.value_(), []).append(t)
+                by_addr[t.value_()] = t
+            self._cache["task_index"] = (by_pid, by_addr)
+        index: tuple[dict[int, list[Object]], dict[int, Object]] = self._cache["task_index"]
+        return index
+
     def active_tasks(self) -> dict[int, int]:
         """``{task address: cpu}`` of each CPU's running task, cached."""
         if "active" not in self._cache:
@@ -241,21 +254,16 @@ class Session:
         """
         from pycrash.kernel.tasks import comm
 
-        tasks = self.tasks()
-        if spec.isdigit():
-            pid = int(spec)
-            found = [t for t in tasks if t.pid.value_() == pid]
-            if found:
-                return found
+        by_pid, by_addr = self._task_index()
+        if spec.isdigit() and int(spec) in by_pid:
+            return by_pid[int(spec)]
         try:
             addr = int(spec, 16)
         except ValueError:
             addr = None
-        if addr is not None:
-            found = [t for t in tasks if t.value_() == addr]
-            if found:
-                return found
-        found = [t for t in tasks if comm(t) == spec]
+        if addr is not None and addr in by_addr:
+            return [by_addr[addr]]
+        found = [t for t in self.tasks() if comm(t) == spec]
         if found:
             return found
         if spec.isdigit():

@@ -26,6 +26,16 @@ FLAVOUR = "cloud-amd64"
 #: unfiltered /proc/vmcore too (vmcore.full): the raw, oldmem and LiME forms are made from it.
 KINDS: dict[str, dict[str, str]] = {
     "small": {"FULL": "1"},
+    # for the benchmark: 4,000 sleeping processes and a filled block-device page cache in a
+    # 3 GB guest; built on demand (bench/run --fixture large), not by the tests
+    "large": {
+        "MEM": "3G",
+        "TIMEOUT": "1800",
+        "WORKLOAD": (
+            "i=0; while [ $i -lt 4000 ]; do sleep 100000 & i=$((i+1)); done; "
+            "dd if=/dev/vda of=/dev/null bs=1M count=1024 2>/dev/null"
+        ),
+    },
 }
 
 

@@ -80,9 +80,15 @@ def _group_inline(frames: list[StackFrame]) -> list[list[StackFrame]]:
 
 
 def _symbolize(prog: Program, frame: StackFrame) -> tuple[str, int | None, str | None]:
-    """Return ``(name, offset, module)`` of a frame's pc from the symbol table."""
+    """Return ``(name, offset, module)`` of a frame's pc from the symbol table.
+
+    A return address (every frame but an interrupted one) is looked up one byte
+    earlier, inside the call, as drgn's ``StackFrame.symbol()`` does.
+    """
+    from pycrash.kernel.symindex import find_symbol
+
     try:
-        sym = frame.symbol()
+        sym = find_symbol(prog, frame.pc if frame.interrupted else frame.pc - 1)
         module = None
         try:
             mod = prog.module(frame.pc)
@@ -101,11 +107,13 @@ def symbolize_address(prog: Program, addr: int) -> str:
     instruction was a call that does not return, like ``call panic``) is
     named after that function, as crash does.
     """
+    from pycrash.kernel.symindex import find_symbol
+
     try:
-        sym = prog.symbol(addr)
+        sym = find_symbol(prog, addr)
     except LookupError:
         try:
-            sym = prog.symbol(addr - 1)
+            sym = find_symbol(prog, addr - 1)
         except LookupError:
             return f"{addr:x}"
     off = addr - sym.address
@@ -182,13 +190,15 @@ def _kind(frames: list[StackFrame]) -> tuple[str, list[StackFrame]]:
     return ("USER" if pc < 1 << 63 else "KERNEL"), frames
 
 
-def task_frames(prog: Program, task: Object, regs: Object | None = None) -> list[Frame]:
+def task_frames(prog: Program, task: Object, regs: Object | None = None,
+                with_source: bool = False) -> list[Frame]:
     """Return crash-style frames of a ``struct task_struct *``'s kernel stack.
 
     ``regs`` (a ``struct pt_regs``) starts the unwind instead of the task's
     saved state: the registers a running CPU saved at the crash. User-space
     frames are not included; the registers of the user context (the system
-    call's pt_regs) are attached to the last kernel frame. Raises
+    call's pt_regs) are attached to the last kernel frame. ``with_source``
+    looks up each frame's file and line (slower: only for ``bt -l``). Raises
     :class:`ValueError` or :class:`drgn.FaultError` when the stack cannot be
     unwound.
     """
@@ -206,10 +216,11 @@ def task_frames(prog: Program, task: Object, regs: Object | None = None) -> list
             except LookupError:
                 sp = None
             file = line = None
-            try:
-                file, line, _col = group[0].source()
-            except LookupError:
-                pass
+            if with_source:
+                try:
+                    file, line, _col = group[0].source()
+                except LookupError:
+                    pass
             out.append(Frame(level=len(out), stack_addr=sp, function=name, pc=real.pc,
                              offset=offset, module=module, file=file, line=line,
                              inlined=[f.name for f in group[:-1] if f.name], kind=kind))
