@@ -160,6 +160,9 @@ class Session:
         addr, reason = exc.address, exc.message
         kd = self.target.kdump
         physical = self.target.own_reader  # pycrash's readers fault on physical addresses
+        if "Excluded page" in reason and kd is not None:  # libkdumpfile's words for it
+            return (f"page excluded from the dump by makedumpfile (dump level "
+                    f"{kd.header.dump_level}; --zero-excluded reads it as zeros)")
         if kd is not None and "excluded" not in reason and (physical or addr >= 1 << 63):
             phys = addr
             if not physical:  # a kernel virtual address: walk the page tables
