@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from drgn import FaultError, Object
-from pycrash.commands.rd import resolve
 
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.format import member_lines
+from pycrash.kernel.format import object_lines
+from pycrash.kernel.symbols import address_of
 from pycrash.session import Session
 
 MAX_ENTRIES = 1_000_000
@@ -123,17 +123,8 @@ def list_command(session: Session, args: argparse.Namespace) -> Result:
         node = nxt
     if struct_name:
         for e in entries:
-            obj = Object(prog, f"struct {struct_name}", address=e.address)
-            try:
-                if members:
-                    for m in members:
-                        e.lines += member_lines(obj, m)
-                else:
-                    from pycrash.kernel.format import format_value
-
-                    e.lines += f"struct {struct_name} {format_value(obj)}".splitlines()
-            except LookupError as exc:
-                raise CommandError(f"list: {exc}") from None
+            e.lines = object_lines(Object(prog, f"struct {struct_name}", address=e.address),
+                                   members)
     errors = [f"list: {broken}"] if broken else []
     return Result(entries, render=_render, errors=errors)
 
@@ -145,7 +136,7 @@ def _start(session: Session, spec: str) -> int:
 
         obj, _ = evaluate(session.prog, f"&{spec}")
         return obj.value_()
-    return resolve(session, spec)
+    return address_of(session.prog, spec, "list")
 
 
 def _next(session: Session, node: int, offset: int) -> int | str:

@@ -11,6 +11,7 @@ from drgn import FaultError
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.stack import symbolize_address
+from pycrash.kernel.symbols import address_of
 from pycrash.session import Session
 
 
@@ -35,14 +36,7 @@ def _render(result: Result) -> Iterable[str]:
 
 def resolve(session: Session, spec: str) -> int:
     """Return the address of a hex number, or of a kernel symbol."""
-    try:
-        return int(spec, 16)
-    except ValueError:
-        pass
-    try:
-        return session.prog.symbol(spec).address
-    except LookupError:
-        raise CommandError(f"rd: invalid address or symbol: {spec}") from None
+    return address_of(session.prog, spec, "rd")
 
 
 @command(

@@ -10,7 +10,8 @@ from drgn import FaultError, Object, Type, TypeKind
 
 from pycrash.command import Arg, Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.format import format_value, member_lines
+from pycrash.kernel.format import object_lines
+from pycrash.kernel.symbols import address_of
 from pycrash.session import Session
 
 
@@ -66,17 +67,6 @@ def layout_lines(t: Type, offsets: bool) -> list[str]:
     return lines
 
 
-def _address(session: Session, spec: str) -> int:
-    try:
-        return int(spec, 16)
-    except ValueError:
-        pass
-    try:
-        return session.prog.symbol(spec).address
-    except LookupError:
-        raise CommandError(f"invalid address or symbol: {spec}") from None
-
-
 def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Result:
     """Shared body of ``struct``, ``union`` and ``*``."""
     name, _, members_text = args.name.partition(".")
@@ -87,7 +77,7 @@ def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Resu
     if args.address is None:
         return Result([StructView(f"{kw} {t.tag}", t.size, None, members,
                                   layout_lines(t, args.offsets))], render=_render)
-    base = _address(session, args.address)
+    base = address_of(session.prog, args.address, keyword or "struct")
     if args.list_offset:
         from pycrash.commands.list import _offset
 
@@ -101,15 +91,7 @@ def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Resu
         obj = Object(session.prog, t, address=addr)
         try:
             session.prog.read(addr, 1)
-            if members:
-                lines = []
-                for m in members:
-                    try:
-                        lines += member_lines(obj, m, hex_mode)
-                    except LookupError:
-                        raise CommandError(f"{kw} {t.tag} has no member {m!r}") from None
-            else:
-                lines = f"{kw} {t.tag} {format_value(obj, hex_mode)}".splitlines()
+            lines = object_lines(obj, members, hex_mode)
         except FaultError as exc:
             raise CommandError(f"{kw}: cannot read {kw} {t.tag} at {addr:#x}: "
                                f"{session.explain_fault(exc)}") from None

@@ -10,7 +10,7 @@ from drgn import Object
 
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.format import format_value, member_lines
+from pycrash.kernel.format import object_lines
 from pycrash.kernel.tasks import task_id
 from pycrash.session import Session
 
@@ -74,16 +74,7 @@ def task(session: Session, args: argparse.Namespace) -> Result:
     hex_mode = args.hex or (session.settings.get("radix") == 16 and not args.dec)
     rows = []
     for t in tasks:
-        obj = t[0]
-        if members:
-            lines = []
-            for m in members:
-                try:
-                    lines += member_lines(obj, m, hex_mode)
-                except LookupError:
-                    raise CommandError(f"task: struct task_struct has no member {m!r}") from None
-        else:
-            lines = f"struct task_struct {format_value(obj, hex_mode)}".splitlines()
+        lines = object_lines(t[0], members, hex_mode)
         tid = task_id(t)
         rows.append(TaskView(tid.pid, tid.task, tid.header(), members, lines))
     return Result(rows, render=_render, errors=errors)

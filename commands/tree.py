@@ -11,7 +11,7 @@ from pycrash.commands.list import _start
 
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.format import member_lines
+from pycrash.kernel.format import object_lines
 from pycrash.session import Session
 
 
@@ -91,7 +91,6 @@ def tree(session: Session, args: argparse.Namespace) -> Result:
         raise CommandError(f"tree: {exc}") from None
     if struct_name:
         for e in entries:
-            obj = Object(prog, f"struct {struct_name}", address=e.address)
-            for m in members:
-                e.lines += member_lines(obj, m)
+            e.lines = object_lines(Object(prog, f"struct {struct_name}", address=e.address),
+                                   members)
     return Result(entries, render=_render, errors=errors)

@@ -159,3 +159,20 @@ def member_lines(obj: Object, path: str, hex_mode: bool = False) -> list[str]:
         [f"  {path} = " + text.splitlines()[0]] + text.splitlines()[1:-1]
         + [text.splitlines()[-1] + ","]
     )
+
+
+def object_lines(obj: Object, members: list[str], hex_mode: bool = False) -> list[str]:
+    """Return crash's lines for an object: the named members (``  pid = 1,``), or the
+    whole ``struct NAME {...}`` when none are named. An unknown member raises
+    :class:`pycrash.errors.CommandError` naming it."""
+    from pycrash.errors import CommandError
+
+    if not members:
+        return f"{obj.type_.type_name()} {format_value(obj, hex_mode)}".splitlines()
+    lines: list[str] = []
+    for m in members:
+        try:
+            lines += member_lines(obj, m, hex_mode)
+        except LookupError:
+            raise CommandError(f"{obj.type_.type_name()} has no member {m!r}") from None
+    return lines

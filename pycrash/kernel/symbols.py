@@ -106,3 +106,18 @@ def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
     file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
     return SymbolRow(address, type_letter(sym, bounds), sym.name, address - sym.address,
                      _module_of(prog, address), file, line)
+
+
+def address_of(prog: Program, spec: str, command: str) -> int:
+    """Return the address a command argument names: a hex number, or a kernel symbol.
+
+    Raises :class:`CommandError` (``COMMAND: invalid address or symbol: SPEC``).
+    """
+    try:
+        return int(spec, 16)
+    except ValueError:
+        pass
+    try:
+        return prog.symbol(spec).address
+    except LookupError:
+        raise CommandError(f"{command}: invalid address or symbol: {spec}") from None

@@ -1,9 +1,11 @@
 """Fast address-to-symbol look-up: one sorted table of the kernel's symbols, per program.
 
 drgn's ``Program.symbol(address)`` costs about a millisecond here; backtraces of
-thousands of tasks look up tens of thousands of addresses. The table is built
-once (about 0.1 s) from ``Program.symbols()`` and searched by bisection; an
-address it does not cover (a module without debuginfo) falls back to drgn.
+thousands of tasks look up tens of thousands of addresses. The first
+:data:`DIRECT_LOOKUPS` distinct addresses go to drgn (a single ``bt`` needs a
+dozen); past that the table is built (about 0.1 s) from ``Program.symbols()``
+and searched by bisection. An address the table does not cover (a module
+without debuginfo) falls back to drgn.
 """
 
 from __future__ import annotations
@@ -13,22 +15,43 @@ import bisect
 from drgn import Program, Symbol, SymbolKind
 
 
+DIRECT_LOOKUPS = 200
+
+
 class SymbolIndex:
     """Sorted ``(address, size, Symbol)`` of functions and objects with a size."""
 
     def __init__(self, prog: Program) -> None:
-        syms = sorted((s for s in prog.symbols()
+        self.prog = prog
+        self.starts: list[int] = []
+        self.syms: list[Symbol] = []
+        self.built = False
+        self._cache: dict[int, Symbol | None] = {}
+
+    def build(self) -> None:
+        """Sort the program's symbols into the table."""
+        syms = sorted((s for s in self.prog.symbols()
                        if s.size and s.kind in (SymbolKind.FUNC, SymbolKind.OBJECT)),
                       key=lambda s: (s.address, -s.size))
         self.starts = [s.address for s in syms]
         self.syms = syms
-        self.prog = prog
-        self._cache: dict[int, Symbol | None] = {}
+        self.built = True
+
+    def _direct(self, address: int) -> Symbol | None:
+        try:
+            return self.prog.symbol(address)
+        except LookupError:
+            return None
 
     def lookup(self, address: int) -> Symbol | None:
         """Return the symbol containing ``address``, or None."""
         if address in self._cache:
             return self._cache[address]
+        if not self.built:
+            if len(self._cache) < DIRECT_LOOKUPS:
+                found = self._cache[address] = self._direct(address)
+                return found
+            self.build()
         i = bisect.bisect_right(self.starts, address) - 1
         found = None
         while i >= 0 and self.starts[i] > address - (1 << 24):
@@ -41,10 +64,7 @@ class SymbolIndex:
                     self.syms[i].address < s.address:
                 break
         if found is None:
-            try:
-                found = self.prog.symbol(address)
-            except LookupError:
-                found = None
+            found = self._direct(address)
         self._cache[address] = found
         return found
 
