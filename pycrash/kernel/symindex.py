@@ -14,7 +14,6 @@ import bisect
 
 from drgn import Program, Symbol, SymbolKind
 
-
 DIRECT_LOOKUPS = 200
 
 
