@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pycrash import __version__
@@ -82,11 +83,10 @@ def _print_banner(session: Session) -> None:
     sys.stdout.flush()
 
 
-def _run_rc(shell: Shell) -> bool:
+def _run_rc(shell: Shell, files: list[Path], skipped: list[str]) -> bool:
     """Run the start-up files; return False if one of them quit."""
-    from pycrash.shell.rc import commands_of, startup_files
+    from pycrash.shell.rc import commands_of
 
-    files, skipped = startup_files()
     for msg in skipped:
         sys.stderr.write(f"pycrash: {msg}\n")
     for path in files:
@@ -100,7 +100,7 @@ def _run_rc(shell: Shell) -> bool:
     return True
 
 
-def _commands(shell: Shell, args: argparse.Namespace) -> int:
+def _run_x(session: Session, args: argparse.Namespace) -> int:
     """Run the ``-x`` commands; return 0, or 1 when one failed."""
     from pycrash.registry import QUIT_WORDS
     from pycrash.runner import run_line
@@ -108,13 +108,18 @@ def _commands(shell: Shell, args: argparse.Namespace) -> int:
     ok = True
     for cmds in args.commands:
         if any(t.strip() in QUIT_WORDS for t in cmds.split(";")):
-            cmds = cmds.split(";")
-            cut = next(i for i, t in enumerate(cmds) if t.strip() in QUIT_WORDS)
-            ok = run_line(shell.session, ";".join(cmds[:cut]), fmt=args.output,
+            parts = cmds.split(";")
+            cut = next(i for i, t in enumerate(parts) if t.strip() in QUIT_WORDS)
+            ok = run_line(session, ";".join(parts[:cut]), fmt=args.output,
                           debug=args.debug) and ok
             break
-        ok = run_line(shell.session, cmds, fmt=args.output, debug=args.debug) and ok
-    return 0 if ok and not shell.failed else 1
+        ok = run_line(session, cmds, fmt=args.output, debug=args.debug) and ok
+    return 0 if ok else 1
+
+
+def _commands(shell: Shell, args: argparse.Namespace) -> int:
+    """Run the ``-x`` commands after start-up files ran; return 0, or 1 when one failed."""
+    return 1 if _run_x(shell.session, args) or shell.failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,13 +155,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if session.target.vmlinux_found:
         sys.stderr.write(f"pycrash: using vmlinux {session.target.vmlinux}\n")
     session.settings["output"] = args.output
+    from pycrash.shell.rc import startup_files
+
+    files, skipped = ([], []) if args.no_rc else startup_files()
+    interactive = not (args.commands or args.script)
+    if not files and not interactive:  # plain -x / -c: the shell need not be loaded
+        try:
+            if not args.silent and args.output == "crash":
+                _print_banner(session)
+            if args.script:
+                status = _run_x(session, args) if args.commands else 0
+                from pycrash.script import run_script
+
+                return run_script(session, args.script, script_args) or status
+            return _run_x(session, args)
+        except BrokenPipeError:
+            return 0
+        except KeyboardInterrupt:
+            sys.stderr.write("pycrash: interrupted\n")
+            return 130
     from pycrash.shell.app import Shell
 
     shell = Shell(session, prompt=args.prompt, vi=args.editing == "vi", debug=args.debug)
     try:
         if not args.silent and args.output == "crash":
             _print_banner(session)
-        if not args.no_rc and not _run_rc(shell):
+        if not _run_rc(shell, files, skipped):
             return 1 if shell.failed else 0
         if args.script:
             status = _commands(shell, args) if args.commands else 0

@@ -181,6 +181,28 @@ def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
         if dumps or raws:
             raise DumpError("--oldmem is the only memory source: give no other dump file")
         return _open_oldmem(opts, target)
+    if raws or kinds == {"lime"} or len(dumps) > 1 or (
+            len(dumps) == 1 and (dumps[0].kind == "flattened" or
+                                 (dumps[0].kind == "kdump" and opts.zero_excluded))):
+        return _open_custom(dumps, raws, kinds, opts, target)
+    if not dumps:
+        raise DumpError("no dump file given (only a vmlinux)")
+    dump = dumps[0]
+    target.dumpfiles, target.kind, target.partial = [dump.path], dump.kind, dump.partial
+    if dump.kind == "kdump" and dump.split:
+        _split_set(dumps)  # names the missing part
+    prog = drgn.Program()
+    try:
+        prog.set_core_dump(dump.path)
+    except Exception as exc:
+        raise DumpError(f"{dump.path}: cannot open dump: {exc}") from None
+    return prog
+
+
+def _open_custom(dumps: list[detect.FileKind], raws: list[str], kinds: set[str],
+                 opts: Options, target: Target) -> drgn.Program:
+    """Open the sources that pycrash reads itself: raw images, LiME, split sets,
+    flattened files (and kdump files with --zero-excluded)."""
     from pycrash.memory import custom, elfcore, physmem
 
     if raws or kinds == {"lime"}:
@@ -200,8 +222,6 @@ def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
         target.dumpfiles = raws + [d.path for d in dumps]
         target.kind = "raw" if raws else "lime"
         return prog
-    if not dumps:
-        raise DumpError("no dump file given (only a vmlinux)")
     if len(dumps) > 1:
         parts = _split_set(dumps)
         prog = custom.new_program()
@@ -211,41 +231,32 @@ def _open_memory(dumps: list[detect.FileKind], raws: list[str], opts: Options,
         target.dumpfiles, target.kind = [d.path for d in dumps], "split"
         target.partial, target.kdump_file = parts[0].header.dump_level > 0, parts[0]
         return prog
+    # one flattened file, or a kdump file with --zero-excluded (drgn's kdump reader
+    # cannot be told to read excluded pages as zeros): pycrash's reader serves it
+    from pycrash.memory.kdump import KdumpFile
+    from pycrash.memory.source import open_source
+
     dump = dumps[0]
     target.dumpfiles, target.kind, target.partial = [dump.path], dump.kind, dump.partial
-    if dump.kind == "kdump" and dump.split:
-        _split_set(dumps)  # names the missing part
-    if dump.kind == "flattened" or (dump.kind == "kdump" and opts.zero_excluded):
-        # drgn's kdump reader cannot be told to read excluded pages as zeros: with
-        # --zero-excluded a kdump file is served by pycrash's reader, like a flattened one
-        from pycrash.memory.kdump import KdumpFile
-        from pycrash.memory.source import open_source
-
-        source = open_source(dump.path)
-        prog = custom.new_program()
-        if source.pread(0, 4) == b"\x7fELF":  # makedumpfile -F -E
-            segs = elfcore.read_header(source)
-            extents = [physmem.Extent(s.paddr, s.filesz, source, s.offset)
-                       for s in segs if s.type == elfcore.PT_LOAD and s.filesz]
-            notes = [n for s in segs if s.type == elfcore.PT_NOTE
-                     for n in elfcore.parse_notes(source.pread(s.offset, s.filesz))]
-            target.regs, info = elfcore.collect(iter(notes))
-            custom.add_extents(prog, physmem.check_overlaps(extents))
-            if info is None:
-                raise DumpError(f"{dump.path}: no VMCOREINFO note")
-            custom.finish(prog, info)
-            return prog
-        kd = KdumpFile(source)
-        custom.add_kdump(prog, [kd], opts.zero_excluded)
-        target.regs, _ = elfcore.collect(elfcore.parse_notes(kd.notes()))
-        target.kdump_file = kd
-        custom.finish(prog, kd.vmcoreinfo())
+    source = open_source(dump.path)
+    prog = custom.new_program()
+    if source.pread(0, 4) == b"\x7fELF":  # makedumpfile -F -E
+        segs = elfcore.read_header(source)
+        extents = [physmem.Extent(s.paddr, s.filesz, source, s.offset)
+                   for s in segs if s.type == elfcore.PT_LOAD and s.filesz]
+        notes = [n for s in segs if s.type == elfcore.PT_NOTE
+                 for n in elfcore.parse_notes(source.pread(s.offset, s.filesz))]
+        target.regs, info = elfcore.collect(iter(notes))
+        custom.add_extents(prog, physmem.check_overlaps(extents))
+        if info is None:
+            raise DumpError(f"{dump.path}: no VMCOREINFO note")
+        custom.finish(prog, info)
         return prog
-    prog = drgn.Program()
-    try:
-        prog.set_core_dump(dump.path)
-    except Exception as exc:
-        raise DumpError(f"{dump.path}: cannot open dump: {exc}") from None
+    kd = KdumpFile(source)
+    custom.add_kdump(prog, [kd], opts.zero_excluded)
+    target.regs, _ = elfcore.collect(elfcore.parse_notes(kd.notes()))
+    target.kdump_file = kd
+    custom.finish(prog, kd.vmcoreinfo())
     return prog
 
 

@@ -83,7 +83,8 @@ def test_ctrl_c_stops_foreach_bt_and_the_next_command_works(term: Term) -> None:
     term.child.sendintr()
     took = term.wait_prompt(timeout=5)
     assert took < 1.0
-    assert "foreach: interrupted" in term.text()
+    # stopped while computing ("foreach: interrupted") or while showing its output
+    assert "interrupted" in term.text()
     out = run(term, "sys | grep CPUS")
     assert out == ["        CPUS: 2"]
 
@@ -98,7 +99,7 @@ def test_a_failing_command_prints_one_line_and_the_shell_goes_on(term: Term,
         "    raise RuntimeError('kaput')\n"
     )
     assert run(term, f"extend {plugin}") == [f"{plugin}: loaded (boom)"]
-    assert any(line.startswith("boom ") for line in run(term, "help"))
+    assert any(line.startswith("boom ") for line in run(term, "help | grep boom"))
     assert run(term, "boom") == [
         "boom: internal error: RuntimeError: kaput (--debug shows the traceback)"]
     assert run(term, "ps 1")[1].split()[-1] == "init"

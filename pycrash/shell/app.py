@@ -124,7 +124,12 @@ class Shell:
             except KeyboardInterrupt:
                 self.failed = True  # the runner said "interrupted"; back to the prompt
                 return True
-            self._show(buf.getvalue())
+            if not self._show(buf.getvalue()):
+                # Ctrl-C while the output was shown: drop the rest of the line
+                sys.stdout.write("\n")
+                sys.stderr.write(f"{text.split()[0]}: interrupted\n")
+                self.failed = True
+                return True
         return True
 
     def _recall(self, spec: str) -> str | None:
@@ -153,11 +158,15 @@ class Shell:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    def _show(self, text: str) -> None:
+    def _show(self, text: str) -> bool:
+        """Show a command's output; False when Ctrl-C stopped it."""
         from pycrash.shell.output import show
 
-        show(text, scroll=bool(self.session.settings.get("scroll")) and self.tty,
-             colour=self.tty and self.session.settings.get("color") == "on")
+        try:
+            return show(text, scroll=bool(self.session.settings.get("scroll")) and self.tty,
+                        colour=self.tty and self.session.settings.get("color") == "on")
+        except KeyboardInterrupt:
+            return False
 
     # -- many lines ----------------------------------------------------------
 

@@ -26,13 +26,14 @@ def pager_command() -> str:
     return os.environ.get("PYCRASH_PAGER") or ("less -F -R -X" if shutil.which("less") else "more")
 
 
-def show(text: str, scroll: bool, colour: bool) -> None:
+def show(text: str, scroll: bool, colour: bool) -> bool:
     """Write a command's output to the terminal, through the pager when it is long.
 
-    Ctrl-C while writing or paging stops the output, not the shell.
+    Returns False when Ctrl-C stopped the output (the shell then drops the rest
+    of the line), True otherwise.
     """
     if not text:
-        return
+        return True
     if colour:
         text = colourize(text)
     rows = shutil.get_terminal_size().lines
@@ -40,10 +41,11 @@ def show(text: str, scroll: bool, colour: bool) -> None:
         try:
             subprocess.run(pager_command(), shell=True, input=text, text=True, check=False)
         except KeyboardInterrupt:
-            sys.stdout.write("\n")
-        return
+            return False
+        return True
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
     except KeyboardInterrupt:
-        sys.stdout.write("\n")
+        return False
+    return True
