@@ -16,7 +16,7 @@ from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.session import Session
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskStack:
     """One task's backtrace: its identity, its frames, or why it could not be unwound.
 

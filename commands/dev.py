@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from drgn import Object
+
 from pycrash.command import Result, arg, command
 from pycrash.kernel.stack import symbolize_address
 from pycrash.session import Session
@@ -40,14 +42,19 @@ class PciDevice:
     description="""
 Lists the registered character devices (major, name, char_device_struct and
 the file operations) and block devices (major and name); -p lists PCI
-devices with their vendor, device and class.
+devices with their vendor, device and class; -d lists the disks with their
+request queues and the reads and writes in flight (counted per CPU by
+bio-based drivers; blk-mq drivers count requests in their tags instead).
 """,
     examples="crash> dev\ncrash> dev -p",
-    arguments=(arg("-p", dest="pci", action="store_true", help="PCI devices"),),
+    arguments=(arg("-p", dest="pci", action="store_true", help="PCI devices"),
+               arg("-d", dest="disks", action="store_true", help="disks and I/O in flight")),
 )
 def dev(session: Session, args: argparse.Namespace) -> Result:
     """Return :class:`Device` rows, or :class:`PciDevice` rows with -p."""
     prog = session.prog
+    if args.disks:
+        return disks(session)
     if args.pci:
         from drgn.helpers.linux.pci import for_each_pci_dev, pci_name
 
@@ -86,3 +93,55 @@ def dev(session: Session, args: argparse.Namespace) -> Result:
             yield f" {d.major:>3}      {d.name}"
 
     return Result(devices, render=render)
+
+
+@dataclass(frozen=True)
+class Disk:
+    """A disk: major, gendisk, name, request queue, reads and writes in flight."""
+
+    major: int
+    gendisk: int
+    name: str
+    queue: int
+    reads: int
+    writes: int
+
+
+def _counter(obj: Object) -> int:
+    """Return the integer inside a counter (local_t wraps atomic_long_t wraps long)."""
+    value = obj.value_()
+    while isinstance(value, dict):
+        value = next(iter(value.values()))
+    return int(value)
+
+
+def disks(session: Session) -> Result:
+    """Return a :class:`Disk` per registered disk (``dev -d``)."""
+    from drgn import FaultError
+    from drgn.helpers.linux.block import disk_devt, disk_name, for_each_disk
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.device import MAJOR
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    prog = session.prog
+    rows = []
+    for disk in for_each_disk(prog):
+        reads = writes = 0
+        try:
+            stats = disk.part0.bd_stats
+            for cpu in for_each_possible_cpu(prog):
+                flight = per_cpu_ptr(stats, cpu).in_flight
+                reads += _counter(flight[0])
+                writes += _counter(flight[1])
+        except (AttributeError, LookupError, FaultError):
+            pass
+        rows.append(Disk(MAJOR(disk_devt(disk)), disk.value_(), disk_name(disk).decode(),
+                         disk.queue.value_(), reads, writes))
+
+    def render(result: Result) -> Iterable[str]:
+        yield "MAJOR     GENDISK        NAME        REQUEST_QUEUE    TOTAL  READ WRITE"
+        for d in result.rows:
+            yield (f"{d.major:>5} {d.gendisk:016x} {d.name:<10} {d.queue:016x} "
+                   f"{d.reads + d.writes:>6} {d.reads:>5} {d.writes:>5}")
+
+    return Result(rows, render=render)

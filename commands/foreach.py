@@ -19,7 +19,7 @@ SUBCOMMANDS = {"bt": True, "ps": False, "task": False, "files": True, "vm": True
 STATES = set(STATE_NAMES.values())
 
 
-@dataclass
+@dataclass(slots=True)
 class ForeachItem:
     """One task's part of a foreach: its header and the command's Result."""
 

@@ -15,7 +15,7 @@ from pycrash.kernel import system
 from pycrash.session import Session
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogRecord:
     """One printk record: ``timestamp_ns`` since boot, syslog ``level`` and ``facility``."""
 

@@ -49,11 +49,11 @@ def _render_sockets(result: Result) -> Iterable[str]:
 @command(
     "net",
     summary="network command",
-    synopsis="net [-s [pid | task]]",
+    synopsis="net [-s | -n] [pid | task]",
     description="""
 Lists the network devices of the initial namespace with their net_device
-addresses and IPv4 addresses; -s lists the sockets open in a task (the
-context task by default).
+addresses and IPv4 addresses; -n lists those of a task's network namespace;
+-s lists the sockets open in a task (the context task by default).
 """,
     examples="""
 crash> net
@@ -61,6 +61,8 @@ crash> net -s 1
 """,
     arguments=(
         arg("-s", dest="sockets", action="store_true", help="sockets of a task"),
+        arg("-n", dest="namespace", action="store_true",
+            help="devices of a task's network namespace"),
         arg("specs", nargs="*", metavar="pid|task"),
     ),
 )
@@ -82,7 +84,13 @@ def net(session: Session, args: argparse.Namespace) -> Result:
                                        sk.__sk_common.skc_family.value_() if sk else 0,
                                        sock.type.value_()))
         return Result(rows, render=_render_sockets, errors=errors)
+    problems: list[str] = []
+    if args.namespace:
+        owners, problems = tasks_for(session, args.specs[:1], "net")
+        netdevs = for_each_netdev(owners[0].nsproxy.net_ns) if owners else iter(())
+    else:
+        netdevs = for_each_netdev(session.prog)
     devices = [NetDevice(d.value_(), netdev_name(d).decode(),
                          [str(a) for a in netdev_ipv4_addrs(d)])
-               for d in for_each_netdev(session.prog)]
-    return Result(devices, render=_render_devices)
+               for d in netdevs]
+    return Result(devices, render=_render_devices, errors=problems)

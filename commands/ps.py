@@ -18,7 +18,7 @@ from pycrash.session import Session
 HEADER = "      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskRow:
     """One task as ``ps`` shows it; sizes in KiB, ``task`` the task_struct address."""
 

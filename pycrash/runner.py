@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import traceback
+from collections.abc import Iterable
 from typing import TextIO
 
 from pycrash.cmdline import Pipeline, parse_pipeline, split_commands
@@ -19,25 +20,28 @@ from pycrash.errors import PycrashError
 from pycrash.session import Session
 
 
-def render(result: Result, fmt: str) -> str:
-    """Return ``result`` as text in ``fmt``: ``crash`` (crash's text) or ``json``."""
+def render(result: Result, fmt: str) -> Iterable[str]:
+    """Yield ``result`` as text in ``fmt``: ``crash`` (crash's text, a line at a time,
+    so long outputs are never held whole) or ``json`` (one document)."""
     if fmt == "json":
         import json
 
         doc = {"command": result.name, "rows": result.to_data(), "errors": result.errors}
-        return json.dumps(doc) + "\n"
-    return str(result)
+        yield json.dumps(doc) + "\n"
+        return
+    for line in result.lines():
+        yield line + "\n"
 
 
-def deliver(text: str, pipeline: Pipeline, out: TextIO) -> None:
-    """Write ``text`` to the pipeline's shell command, its file, or ``out``."""
+def deliver(chunks: Iterable[str], pipeline: Pipeline, out: TextIO) -> None:
+    """Write the text to the pipeline's shell command, its file, or ``out``."""
     if pipeline.pipe is not None:
         dest = None
         if pipeline.outfile:
             dest = open(pipeline.outfile, "a" if pipeline.append else "w")  # noqa: SIM115
         try:
             proc = subprocess.run(
-                pipeline.pipe, shell=True, input=text, text=True,
+                pipeline.pipe, shell=True, input="".join(chunks), text=True,
                 stdout=dest if dest is not None else subprocess.PIPE,
             )
         finally:
@@ -47,9 +51,9 @@ def deliver(text: str, pipeline: Pipeline, out: TextIO) -> None:
             out.write(proc.stdout)
     elif pipeline.outfile:
         with open(pipeline.outfile, "a" if pipeline.append else "w") as f:
-            f.write(text)
+            f.writelines(chunks)
     else:
-        out.write(text)
+        out.writelines(chunks)
     out.flush()
 
 

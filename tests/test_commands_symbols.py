@@ -187,3 +187,10 @@ def test_struct_l_and_sym_m(session) -> None:  # type: ignore[no-untyped-def]
     assert out == "  pid = 1,"
     names = {r.name for r in session.run("sym -m dummy").rows}
     assert "dummy_setup" in names and "panic" not in names
+
+
+def test_net_n_and_dev_d(session) -> None:  # type: ignore[no-untyped-def]
+    assert {d.name for d in session.run("net -n 1").rows} >= {"lo", "pcfix0"}
+    disks = {d.name: d for d in session.run("dev -d").rows}
+    assert {"vda", "vdb"} <= set(disks)
+    assert all(d.queue for d in disks.values())

@@ -8,6 +8,7 @@ interrupted context's registers are attached to the last frame before it.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from drgn import FaultError, Object, Program, StackFrame, StackTrace
@@ -28,7 +29,7 @@ DRGN_REG_NAMES = {"ip": "rip", "sp": "rsp", "flags": "rflags", "ax": "rax", "bx"
                   "cs": "cs", "ss": "ss"}
 
 
-@dataclass
+@dataclass(slots=True)
 class ExceptionFrame:
     """The registers of the context an entry interrupted (crash's register block).
 
@@ -43,7 +44,7 @@ class ExceptionFrame:
     address: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One real frame: crash's ``#N [stack address] function at pc``.
 
@@ -95,7 +96,7 @@ def _symbolize(prog: Program, frame: StackFrame) -> tuple[str, int | None, str |
             module = None if mod.name == "kernel" else mod.name
         except LookupError:
             pass
-        return sym.name, frame.pc - sym.address, module
+        return sys.intern(sym.name), frame.pc - sym.address, module
     except LookupError:
         return frame.name or f"{frame.pc:x}", None, None
 
@@ -223,7 +224,8 @@ def task_frames(prog: Program, task: Object, regs: Object | None = None,
                     pass
             out.append(Frame(level=len(out), stack_addr=sp, function=name, pc=real.pc,
                              offset=offset, module=module, file=file, line=line,
-                             inlined=[f.name for f in group[:-1] if f.name], kind=kind))
+                             inlined=[sys.intern(f.name) for f in group[:-1] if f.name],
+                             kind=kind))
         if si + 1 < len(segments) and frames and out:
             try:
                 out[-1].exception = _exception(prog, frames[-1], segments[si + 1][1][0])

@@ -14,7 +14,7 @@ import bisect
 
 from drgn import Program, Symbol, SymbolKind
 
-DIRECT_LOOKUPS = 200
+DIRECT_LOOKUPS = 2000
 
 
 class SymbolIndex:

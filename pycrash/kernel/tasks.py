@@ -90,7 +90,7 @@ def parent_pid(task: Object) -> int:
     return int(task.real_parent.pid.value_())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskId:
     """The identity crash prints in task headers: ``PID: ... TASK: ... CPU: ... COMMAND:``."""
 
