@@ -16,7 +16,7 @@ from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.session import Session
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class TaskStack:
     """One task's backtrace: its identity, its frames, or why it could not be unwound.
 

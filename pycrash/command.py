@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pycrash.session import Session
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Result:
     """What a command returns: its records and how to show them as crash does.
 
@@ -110,7 +110,7 @@ class CrashArgumentParser(argparse.ArgumentParser):
         raise CommandError(f"{self.prog}: {message or 'invalid arguments'}".strip())
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Arg:
     """One argparse argument: the ``add_argument`` call's positional and keyword arguments."""
 
@@ -126,7 +126,7 @@ def arg(*names: str, **options: Any) -> Arg:
 RunFunc = Callable[["Session", argparse.Namespace], Result]
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Command:
     """A registered command: its names, help text, flags and function."""
 

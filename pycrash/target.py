@@ -34,7 +34,7 @@ KIND_LABELS = {"flattened": "[FLATTENED]", "split": "[SPLIT]", "oldmem": "[OLDME
                "raw": "[RAW]", "lime": "[LIME]", "live": "[LIVE]"}
 
 
-@dataclass
+@dataclass(eq=False)
 class Options:
     """How to open a target: the command line's choices."""
 
@@ -45,7 +45,7 @@ class Options:
     elfcorehdr: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Target:
     """What was opened: the dump files, the vmlinux, and the kernel they describe.
 

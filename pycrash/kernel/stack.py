@@ -29,7 +29,7 @@ DRGN_REG_NAMES = {"ip": "rip", "sp": "rsp", "flags": "rflags", "ax": "rax", "bx"
                   "cs": "cs", "ss": "ss"}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ExceptionFrame:
     """The registers of the context an entry interrupted (crash's register block).
 
@@ -44,7 +44,7 @@ class ExceptionFrame:
     address: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Frame:
     """One real frame: crash's ``#N [stack address] function at pc``.
 

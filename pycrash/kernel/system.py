@@ -12,7 +12,7 @@ from drgn.helpers.linux.sched import loadavg
 from drgn.helpers.linux.timekeeping import ktime_get_real_seconds, uptime
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Utsname:
     """``init_uts_ns.name``: what ``uname -a`` printed on the crashed machine."""
 

@@ -22,7 +22,7 @@ ET_EXEC, ET_DYN, ET_CORE = 2, 3, 4
 PT_LOAD, PT_NOTE = 1, 4
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class FileKind:
     """What a file is.
 
