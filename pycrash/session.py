@@ -27,6 +27,8 @@ class Session:
     def __init__(self, prog: Program, target: Target, reg: Registry | None = None) -> None:
         self.prog = prog
         self.target = target
+        if target.vmlinux:  # for pycrash.kernel.symindex: the vmlinux's own symbol table
+            prog.cache["pycrash_vmlinux"] = (target.vmlinux, target.build_id)
         self.registry = reg or registry()
         self.settings: dict[str, Any] = {"output": "crash", "radix": 10, "scroll": False}
         self._context: Object | None = None

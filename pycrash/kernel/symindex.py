@@ -1,67 +1,80 @@
-"""Fast address-to-symbol look-up: one sorted table of the kernel's symbols, per program.
+"""Fast address-to-symbol look-up for backtraces and symbolic memory dumps.
 
-drgn's ``Program.symbol(address)`` costs about a millisecond here; backtraces of
-thousands of tasks look up tens of thousands of addresses. The first
-:data:`DIRECT_LOOKUPS` distinct addresses go to drgn (a single ``bt`` needs a
-dozen); past that the table is built (about 0.1 s) from ``Program.symbols()``
-and searched by bisection. An address the table does not cover (a module
-without debuginfo) falls back to drgn.
+drgn's ``Program.symbol(address)`` costs about a millisecond here; backtraces
+of thousands of tasks look up tens of thousands of addresses. pycrash keeps
+the vmlinux's symbol table sorted (:mod:`pycrash.kernel.symcache`, cached on
+disk by build id) and searches it by bisection, adding the kernel's KASLR
+offset; module addresses, and sessions without a known vmlinux, go to drgn.
 """
 
 from __future__ import annotations
 
 import bisect
+from typing import NamedTuple
 
-from drgn import Program, Symbol, SymbolKind
+from drgn import Program
 
-DIRECT_LOOKUPS = 2000
+
+class Sym(NamedTuple):
+    """A symbol containing an address: its name, start address and size."""
+
+    name: str
+    address: int
+    size: int
 
 
 class SymbolIndex:
-    """Sorted ``(address, size, Symbol)`` of functions and objects with a size."""
+    """Look-ups against the cached vmlinux symbol table, relocated; drgn for the rest."""
 
     def __init__(self, prog: Program) -> None:
         self.prog = prog
-        self.starts: list[int] = []
-        self.syms: list[Symbol] = []
-        self.built = False
-        self._cache: dict[int, Symbol | None] = {}
+        self._cache: dict[int, Sym | None] = {}
+        self.table = None
+        self.bias = 0
+        where = prog.cache.get("pycrash_vmlinux")
+        if where is not None:
+            from pycrash.kernel import symcache
 
-    def build(self) -> None:
-        """Sort the program's symbols into the table."""
-        syms = sorted((s for s in self.prog.symbols()
-                       if s.size and s.kind in (SymbolKind.FUNC, SymbolKind.OBJECT)),
-                      key=lambda s: (s.address, -s.size))
-        self.starts = [s.address for s in syms]
-        self.syms = syms
-        self.built = True
+            try:
+                self.table = symcache.load(*where)
+                # the KASLR offset, from a function every kernel has
+                link = self.table.find("start_kernel")
+                if link is None:
+                    self.table = None
+                else:
+                    self.bias = prog.symbol("start_kernel").address - link
+            except (OSError, LookupError, ValueError):
+                self.table = None
 
-    def _direct(self, address: int) -> Symbol | None:
+    def _direct(self, address: int) -> Sym | None:
         try:
-            return self.prog.symbol(address)
+            s = self.prog.symbol(address)
         except LookupError:
             return None
+        return Sym(s.name, s.address, s.size)
 
-    def lookup(self, address: int) -> Symbol | None:
+    def _from_table(self, address: int) -> Sym | None:
+        table = self.table
+        assert table is not None
+        link = address - self.bias
+        addresses, sizes = table.addresses, table.sizes
+        i = bisect.bisect_right(addresses, link) - 1
+        stop = max(i - 64, -1)
+        while i > stop:
+            start = addresses[i]
+            if start <= link < start + sizes[i]:
+                # of several names for one function, the first: global before local
+                while i > 0 and addresses[i - 1] == start and sizes[i - 1] == sizes[i]:
+                    i -= 1
+                return Sym(table.name(i), start + self.bias, sizes[i])
+            i -= 1
+        return None
+
+    def lookup(self, address: int) -> Sym | None:
         """Return the symbol containing ``address``, or None."""
         if address in self._cache:
             return self._cache[address]
-        if not self.built:
-            if len(self._cache) < DIRECT_LOOKUPS:
-                found = self._cache[address] = self._direct(address)
-                return found
-            self.build()
-        i = bisect.bisect_right(self.starts, address) - 1
-        found = None
-        while i >= 0 and self.starts[i] > address - (1 << 24):
-            s = self.syms[i]
-            if s.address <= address < s.address + s.size:
-                found = s
-                break
-            i -= 1
-            if i >= 0 and self.syms[i].address + self.syms[i].size <= address and \
-                    self.syms[i].address < s.address:
-                break
+        found = self._from_table(address) if self.table is not None else None
         if found is None:
             found = self._direct(address)
         self._cache[address] = found
@@ -69,7 +82,7 @@ class SymbolIndex:
 
 
 def symbol_index(prog: Program) -> SymbolIndex:
-    """Return the program's :class:`SymbolIndex`, building it on first use."""
+    """Return the program's :class:`SymbolIndex`, made on first use."""
     index = prog.cache.get("pycrash_symbol_index")
     if index is None:
         index = SymbolIndex(prog)
@@ -77,7 +90,7 @@ def symbol_index(prog: Program) -> SymbolIndex:
     return index
 
 
-def find_symbol(prog: Program, address: int) -> Symbol:
+def find_symbol(prog: Program, address: int) -> Sym:
     """Return the symbol containing ``address``; LookupError when there is none."""
     sym = symbol_index(prog).lookup(address)
     if sym is None:

@@ -1,0 +1,112 @@
+"""A compact, on-disk copy of a vmlinux's symbol table, for fast address look-ups.
+
+Reading ``.symtab`` once costs about 0.1 s; the result (sorted addresses, sizes
+and names of functions and objects) is kept in ``~/.cache/pycrash/symbols/``
+under the vmlinux's build id, and loads in a few milliseconds. Addresses are
+the link-time ones: the caller adds the kernel's KASLR offset.
+"""
+
+from __future__ import annotations
+
+import array
+import os
+import struct
+from pathlib import Path
+
+STT_OBJECT, STT_FUNC = 1, 2
+MAGIC = b"PYCSYM01"
+
+
+def cache_dir() -> Path:
+    """Return where symbol tables are cached (``$PYCRASH_CACHE/symbols``)."""
+    root = os.environ.get("PYCRASH_CACHE") or os.path.join(Path.home(), ".cache", "pycrash")
+    return Path(root) / "symbols"
+
+
+class SymbolTable:
+    """Sorted link-time ``addresses`` (with ``sizes``) and their names."""
+
+    def __init__(self, addresses: array.array[int], sizes: array.array[int],
+                 offsets: array.array[int], blob: bytes) -> None:
+        self.addresses = addresses
+        self.sizes = sizes
+        self.offsets = offsets
+        self.blob = blob
+
+    def name(self, i: int) -> str:
+        """Return the name of entry ``i``."""
+        return self.blob[self.offsets[i] : self.offsets[i + 1] - 1].decode("utf-8", "replace")
+
+    def find(self, name: str) -> int | None:
+        """Return the link-time address of a symbol name (a linear search; rarely used)."""
+        import bisect
+
+        at = (b"\0" + self.blob).find(b"\0" + name.encode() + b"\0")
+        if at < 0:
+            return None
+        i = bisect.bisect_left(self.offsets, at)
+        if i < len(self.addresses) and self.offsets[i] == at:
+            return self.addresses[i]
+        return None
+
+
+def _read_symtab(path: str) -> SymbolTable:
+    from pycrash.memory.elfinfo import _sections
+
+    with open(path, "rb") as f:
+        secs = {name: (stype, off, size) for name, stype, off, size, _fl in _sections(f)}
+        if ".symtab" not in secs or ".strtab" not in secs:
+            raise LookupError(f"{path}: no symbol table")
+        _t, off, size = secs[".symtab"]
+        f.seek(off)
+        symtab = f.read(size)
+        _t, soff, ssize = secs[".strtab"]
+        f.seek(soff)
+        strtab = f.read(ssize)
+    entries = []
+    for st_name, st_info, _other, shndx, value, sz in struct.iter_unpack("<IBBHQQ", symtab):
+        if sz and (st_info & 0xF) in (STT_FUNC, STT_OBJECT) and shndx:
+            entries.append((value, -sz, (st_info >> 4) != 1, st_name))  # globals first
+    entries.sort()
+    addresses = array.array("Q")
+    sizes = array.array("Q")
+    offsets = array.array("Q")
+    names = bytearray()
+    for value, negsize, _local, st_name in entries:
+        end = strtab.find(b"\0", st_name)
+        addresses.append(value)
+        sizes.append(-negsize)
+        offsets.append(len(names))
+        names += strtab[st_name:end] + b"\0"
+    offsets.append(len(names))
+    return SymbolTable(addresses, sizes, offsets, bytes(names))
+
+
+def load(vmlinux: str, build_id: str | None) -> SymbolTable:
+    """Return the vmlinux's symbol table, from the cache when it is there."""
+    path = cache_dir() / f"{build_id}.sym" if build_id else None
+    if path is not None and path.exists():
+        data = path.read_bytes()
+        if data.startswith(MAGIC):
+            n, blob_len = struct.unpack_from("<QQ", data, 8)
+            pos = 24
+            arrays = []
+            for count in (n, n, n + 1):
+                a = array.array("Q")
+                a.frombytes(data[pos : pos + 8 * count])
+                arrays.append(a)
+                pos += 8 * count
+            return SymbolTable(arrays[0], arrays[1], arrays[2], data[pos : pos + blob_len])
+    table = _read_symtab(vmlinux)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                f.write(MAGIC + struct.pack("<QQ", len(table.addresses), len(table.blob)))
+                f.write(table.addresses.tobytes() + table.sizes.tobytes()
+                        + table.offsets.tobytes() + table.blob)
+            tmp.replace(path)
+        except OSError:
+            pass  # no cache: still correct, only slower next time
+    return table
