@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from drgn import FaultError, Object, Program
@@ -88,39 +88,41 @@ def _exception_frames(prog: Program, base: int, data: bytes) -> list[tuple[int, 
     return found
 
 
-def _render_text(result: Result) -> Iterable[str]:
-    for i, s in enumerate(result.rows):
-        if i:
-            yield ""
-        yield s.header
-        if s.error:
-            yield f"bt: {s.error}"
-        for slot, value, text in s.entries:
-            yield f"  [{slot:016x}] {text} at {value:x}"
+def _text_lines(scan: StackScan) -> Iterable[str]:
+    for slot, value, text in scan.entries:
+        yield f"  [{slot:016x}] {text} at {value:x}"
 
 
-def _render_raw(result: Result) -> Iterable[str]:
-    for i, s in enumerate(result.rows):
-        if i:
-            yield ""
-        yield s.header
-        if s.error:
-            yield f"bt: {s.error}"
-            continue
-        cells = [(slot, text if text else f"{value:016x}") for slot, value, text in s.entries]
-        for j in range(0, len(cells), 4):
-            group = cells[j : j + 4]
-            yield f"{group[0][0]:x}:  " + " ".join(f"{c:<16}" for _, c in group).rstrip()
+def _raw_lines(scan: StackScan) -> Iterable[str]:
+    cells = [(slot, text if text else f"{value:016x}") for slot, value, text in scan.entries]
+    for j in range(0, len(cells), 4):
+        group = cells[j : j + 4]
+        yield f"{group[0][0]:x}:  " + " ".join(f"{c:<16}" for _, c in group).rstrip()
 
 
-def _render_exc(result: Result) -> Iterable[str]:
-    for i, s in enumerate(result.rows):
-        if i:
-            yield ""
-        yield s.header
-        if s.error:
-            yield f"bt: {s.error}"
-        if not s.entries:
-            yield "  (no exception frames found)"
-        for slot, _cs, text in s.entries:
-            yield f"  [{slot:016x}] {text}"
+def _exception_lines(scan: StackScan) -> Iterable[str]:
+    if not scan.entries:
+        yield "  (no exception frames found)"
+    for slot, _cs, text in scan.entries:
+        yield f"  [{slot:016x}] {text}"
+
+
+def _renderer(body: Callable[[StackScan], Iterable[str]]) -> Callable[[Result], Iterable[str]]:
+    """Return a renderer: each task's header, its error if any, else ``body``'s lines."""
+
+    def render(result: Result) -> Iterable[str]:
+        for i, scan in enumerate(result.rows):
+            if i:
+                yield ""
+            yield scan.header
+            if scan.error:
+                yield f"bt: {scan.error}"
+                continue
+            yield from body(scan)
+
+    return render
+
+
+_render_text = _renderer(_text_lines)
+_render_raw = _renderer(_raw_lines)
+_render_exc = _renderer(_exception_lines)
