@@ -174,11 +174,9 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
     errors: list[str] = []
     tasks: list[Object] = []
     if args.cpus:
-        online = list(for_each_online_cpu(session.prog))
-        for part in args.cpus.split(","):
-            if not part.isdigit() or int(part) not in online:
-                raise CommandError(f"bt: invalid cpu: {part}")
-            tasks.append(cpu_curr(session.prog, int(part)))
+        from pycrash.kernel.tasks import parse_cpus
+
+        tasks = [cpu_curr(session.prog, c) for c in parse_cpus(session.prog, args.cpus, "bt")]
     elif args.all_cpus:
         tasks = [cpu_curr(session.prog, cpu) for cpu in for_each_online_cpu(session.prog)]
     elif args.specs:

@@ -9,7 +9,7 @@ from drgn import FaultError, Object, Program
 
 from pycrash.command import Result
 from pycrash.kernel.stack import X86_64_REGS, symbolize_address
-from pycrash.kernel.tasks import task_id
+from pycrash.kernel.tasks import stack_bounds, task_id
 from pycrash.session import Session
 
 
@@ -24,16 +24,6 @@ class StackScan:
     error: str | None = None
 
 
-def _stack_bounds(session: Session, task: Object) -> tuple[int, int]:
-    prog = session.prog
-    try:
-        size = int(prog["THREAD_SIZE"].value_())
-    except KeyError:
-        size = 4 * int(prog["PAGE_SIZE"].value_())
-    base = task.stack.value_()
-    return base, base + size
-
-
 def _is_text(prog: Program, value: int, bounds: tuple[int, int]) -> bool:
     return bounds[0] <= value < bounds[1]
 
@@ -46,7 +36,7 @@ def search(session: Session, tasks: list[Object], kind: str, errors: list[str]) 
     text = section_bounds(prog).get("text", (0, 0))
     rows = []
     for t in tasks:
-        base, top = _stack_bounds(session, t)
+        base, top = stack_bounds(t)
         scan = StackScan(task_id(t).header(), base, top)
         try:
             data = prog.read(base, top - base)

@@ -197,21 +197,13 @@ def _render_address(result: Result) -> Iterable[str]:
 
 
 def _task_of_stack(session: Session, addr: int) -> Object | None:
-    size = int(session.prog["THREAD_SIZE"].value_()) if _has(session, "THREAD_SIZE") \
-        else 4 * int(session.prog["PAGE_SIZE"].value_())
+    from pycrash.kernel.tasks import stack_bounds
+
     for t in session.tasks():
-        base = t.stack.value_()
-        if base <= addr < base + size:
+        base, top = stack_bounds(t)
+        if base <= addr < top:
             return t
     return None
-
-
-def _has(session: Session, name: str) -> bool:
-    try:
-        session.prog[name]
-        return True
-    except KeyError:
-        return False
 
 
 def describe_address(session: Session, addr: int) -> AddressInfo:

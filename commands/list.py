@@ -33,6 +33,15 @@ def _render(result: Result) -> Iterable[str]:
         yield f"list: {result.options['broken']}"
 
 
+def entry_view(session: Session, offset_spec: str | None,
+               struct_spec: str | None) -> tuple[int, str | None, list[str]]:
+    """Return what ``-o`` and ``-s`` ask of list and tree: the link's offset in the entry,
+    the struct to show (or None) and its members to show (all when empty)."""
+    struct, _, members_text = (struct_spec or "").partition(".")
+    offset, struct_name = _offset(session, offset_spec, struct or None)
+    return offset, struct_name, [m for m in members_text.split(",") if m]
+
+
 def _offset(session: Session, spec: str | None, struct: str | None) -> tuple[int, str | None]:
     """Return (offset of the list pointer in the struct, struct type name) for -o/-s."""
     if spec is None:
@@ -82,9 +91,7 @@ crash> list -o 0 ffff888003c9c180
 def list_command(session: Session, args: argparse.Namespace) -> Result:
     """Return an :class:`Entry` per list entry; a broken list ends with an error line."""
     prog = session.prog
-    struct, _, members_text = (args.struct or "").partition(".")
-    offset, struct_name = _offset(session, args.offset, struct or None)
-    members = [m for m in members_text.split(",") if m]
+    offset, struct_name, members = entry_view(session, args.offset, args.struct)
     start = _start(session, args.start)
     entries: list[Entry] = []
     broken = None

@@ -165,8 +165,8 @@ def mod(session: Session, args: argparse.Namespace) -> Result:
         if missing:
             raise CommandError(f"mod: module not loaded: {', '.join(missing)}")
         found = [m for m in found if m.name in args.names]
-    by_addr = {m.value_(): m for m in _modules(prog)}
-    rows = [ModuleRow(m.module, m.name, m.base, m.size, loaded_file(session, by_addr[m.module]))
+    rows = [ModuleRow(m.module, m.name, m.base, m.size,
+                      loaded_file(session, Object(prog, "struct module *", m.module)))
             for m in found]
     return Result(rows, render=_render, errors=errors)
 

@@ -43,24 +43,24 @@ def parents(session: Session, tasks: list[Object], errors: list[str]) -> Result:
     return _family(rows, errors)
 
 
-def children(session: Session, tasks: list[Object], errors: list[str]) -> Result:
+def _listed(tasks: list[Object], errors: list[str],
+            relatives: Callable[[Object], list[Object]], none: str) -> Result:
+    """Each task's header, then its relatives' headers indented (or ``none``)."""
     rows = []
     for t in tasks:
-        kids = taskinfo.children(t)
-        lines = [_hdr(k, 2) for k in kids] or ["  (no children)"]
-        rows.append(Family(t.pid.value_(), _hdr(t), [k.pid.value_() for k in kids],
+        related = relatives(t)
+        lines = [_hdr(r, 2) for r in related] or [f"  ({none})"]
+        rows.append(Family(t.pid.value_(), _hdr(t), [r.pid.value_() for r in related],
                            [_hdr(t), *lines]))
     return _family(rows, errors)
+
+
+def children(session: Session, tasks: list[Object], errors: list[str]) -> Result:
+    return _listed(tasks, errors, taskinfo.children, "no children")
 
 
 def group(session: Session, tasks: list[Object], errors: list[str]) -> Result:
-    rows = []
-    for t in tasks:
-        others = taskinfo.threads(t)
-        lines = [_hdr(o, 2) for o in others] or ["  (no threads)"]
-        rows.append(Family(t.pid.value_(), _hdr(t), [o.pid.value_() for o in others],
-                           [_hdr(t), *lines]))
-    return _family(rows, errors)
+    return _listed(tasks, errors, taskinfo.threads, "no threads")
 
 
 def _family(rows: list[Family], errors: list[str]) -> Result:

@@ -10,8 +10,7 @@ from drgn.helpers.linux.cpumask import for_each_online_cpu
 from drgn.helpers.linux.sched import cpu_rq, rq_for_each_fair_task, rq_for_each_rt_task
 
 from pycrash.command import Result, arg, command
-from pycrash.errors import CommandError
-from pycrash.kernel.tasks import comm
+from pycrash.kernel.tasks import comm, parse_cpus
 from pycrash.session import Session
 
 
@@ -59,20 +58,6 @@ def _render(result: Result) -> Iterable[str]:
                        f'COMMAND: "{t.comm}"')
 
 
-def _parse_cpus(text: str, online: list[int]) -> list[int]:
-    cpus: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        try:
-            cpus += list(range(int(lo), int(hi or lo) + 1))
-        except ValueError:
-            raise CommandError(f"runq: invalid cpu list: {text}") from None
-    bad = [c for c in cpus if c not in online]
-    if bad:
-        raise CommandError(f"runq: invalid cpu: {bad[0]}")
-    return cpus
-
-
 @command(
     "runq",
     summary="run queue",
@@ -94,8 +79,8 @@ crash> runq -c 1
 def runq(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`RunQueue` per CPU."""
     prog = session.prog
-    online = list(for_each_online_cpu(prog))
-    cpus = _parse_cpus(args.cpus, online) if args.cpus else online
+    cpus = parse_cpus(prog, args.cpus, "runq") if args.cpus else \
+        list(for_each_online_cpu(prog))
     rows = []
     for cpu in cpus:
         rq = cpu_rq(prog, cpu)

@@ -60,12 +60,10 @@ def tree(session: Session, args: argparse.Namespace) -> Result:
     from drgn.helpers.linux.radixtree import radix_tree_for_each
     from drgn.helpers.linux.rbtree import rbtree_inorder_for_each
     from drgn.helpers.linux.xarray import xa_for_each
-    from pycrash.commands.list import _offset
+    from pycrash.commands.list import entry_view
 
     prog = session.prog
-    struct, _, members_text = (args.struct or "").partition(".")
-    offset, struct_name = _offset(session, args.offset, struct or None)
-    members = [m for m in members_text.split(",") if m]
+    offset, struct_name, members = entry_view(session, args.offset, args.struct)
     root = _start(session, args.root)
     entries: list[TreeEntry] = []
     errors: list[str] = []

@@ -162,9 +162,10 @@ class Session:
         addr, reason = exc.address, exc.message
         kd = self.target.kdump
         physical = self.target.own_reader  # pycrash's readers fault on physical addresses
+        from pycrash.memory.kdump import excluded_reason
+
         if "Excluded page" in reason and kd is not None:  # libkdumpfile's words for it
-            return (f"page excluded from the dump by makedumpfile (dump level "
-                    f"{kd.header.dump_level}; --zero-excluded reads it as zeros)")
+            return excluded_reason(kd.header.dump_level)
         if kd is not None and "excluded" not in reason and (physical or addr >= 1 << 63):
             phys = addr
             if not physical:  # a kernel virtual address: walk the page tables
@@ -176,8 +177,7 @@ class Session:
                     phys = -1
             pfn = phys // kd.page_size if phys >= 0 else -1
             if pfn in kd.ram and pfn not in kd.dumped:
-                reason = (f"page excluded from the dump by makedumpfile (dump level "
-                          f"{kd.header.dump_level}; --zero-excluded reads it as zeros)")
+                reason = excluded_reason(kd.header.dump_level)
             elif phys >= 0 and pfn not in kd.ram:
                 reason = "not in the crashed machine's RAM"
         if physical:

@@ -94,6 +94,7 @@ def summary(prog: Program) -> list[MemRow]:
     swap_free = _var(prog, "nr_swap_pages")
     overcommit_ratio = _var(prog, "sysctl_overcommit_ratio", 50)
     commit_limit = (total - huge_total) * overcommit_ratio // 100 + swap_total
+    committed = committed_pages(prog)
 
     def pct(part: int, whole: int) -> int:
         return part * 100 // whole if whole else 0
@@ -113,8 +114,7 @@ def summary(prog: Program) -> list[MemRow]:
                pct(swap_total - swap_free, swap_total)),
         MemRow("SWAP FREE", swap_free, "TOTAL SWAP", pct(swap_free, swap_total)),
         MemRow("COMMIT LIMIT", commit_limit, None, None),
-        MemRow("COMMITTED", committed_pages(prog), "TOTAL LIMIT",
-               pct(committed_pages(prog), commit_limit)),
+        MemRow("COMMITTED", committed, "TOTAL LIMIT", pct(committed, commit_limit)),
     ]
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pycrash.errors import DumpError
-from pycrash.memory.kdump import KdumpFile
+from pycrash.memory.kdump import KdumpFile, excluded_reason
 from pycrash.memory.physmem import Extent
 
 if TYPE_CHECKING:
@@ -84,9 +84,7 @@ def add_kdump(prog: drgn.Program, parts: list[KdumpFile], zero_excluded: bool) -
             elif zero_excluded:
                 out += bytes(take)
             else:
-                raise drgn.FaultError(
-                    f"page excluded from the dump by makedumpfile (dump level {level}; "
-                    f"--zero-excluded reads it as zeros)", pos)
+                raise drgn.FaultError(excluded_reason(level), pos)
             pos += take
         return bytes(out)
 

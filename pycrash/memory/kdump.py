@@ -46,6 +46,12 @@ class KdumpHeader:
     size_note: int
 
 
+def excluded_reason(dump_level: int) -> str:
+    """Return pycrash's one wording for a page that makedumpfile left out."""
+    return (f"page excluded from the dump by makedumpfile (dump level {dump_level}; "
+            f"--zero-excluded reads it as zeros)")
+
+
 def decompressor(flags: int, page_size: int) -> Callable[[bytes], bytes]:
     """Return the function that decompresses one page stored with descriptor ``flags``."""
     if flags & COMPRESSED_ZLIB:
