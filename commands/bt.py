@@ -28,6 +28,8 @@ class TaskStack:
     frames: list[Frame]
     error: str | None = None
     frame_data: dict[int, list[int]] = field(default_factory=dict)
+    #: why the trace ended before the stack's end (a corrupt or unreadable stack)
+    note: str | None = None
 
 
 def stack_of(session: Session, task: Object, want_data: bool = False,
@@ -35,15 +37,16 @@ def stack_of(session: Session, task: Object, want_data: bool = False,
     """Return the :class:`TaskStack` of a ``struct task_struct *``."""
     tid = task_id(task)
     try:
-        frames = session.frames(task, with_source)
+        trace = session.trace(task, with_source)
     except (ValueError, FaultError, LookupError) as exc:
         return TaskStack(tid, [], error=f"cannot unwind the stack: {exc}")
-    stack = TaskStack(tid, frames)
-    if want_data:
+    frames = trace.frames
+    stack = TaskStack(tid, frames, note=trace.note)
+    if want_data:  # crash shows the words after a frame's slot up to the next frame's slot
         for cur, nxt in zip(frames, frames[1:], strict=False):
-            if cur.stack_addr is None or nxt.stack_addr is None:
+            if cur.stack_addr is None or nxt.stack_addr is None or nxt.marker:
                 continue
-            lo, hi = cur.stack_addr + 8, nxt.stack_addr
+            lo, hi = cur.stack_addr + 8, nxt.stack_addr + 8
             if not 0 < hi - lo <= 0x2000:
                 continue
             try:
@@ -108,6 +111,8 @@ def stack_lines(stack: TaskStack, show_lines: bool = False,
         yield f"bt: {stack.error}"
         return
     for frame in stack.frames:
+        if frame.marker:
+            yield f"--- <{frame.marker}> ---"
         yield frame_line(frame, offsets)
         if show_lines and frame.file:
             yield f"    {frame.file}: {frame.line}"
@@ -118,6 +123,8 @@ def stack_lines(stack: TaskStack, show_lines: bool = False,
                 cells = " ".join(f"{w:016x}" for w in words[i : i + 2])
                 yield f"    {base + i * 8:x}: {cells} "
         yield from exception_lines(frame)
+    if stack.note:
+        yield f"bt: the trace ends here: {stack.note}"
 
 
 def _render(result: Result) -> Iterable[str]:

@@ -186,13 +186,60 @@ class Session:
 
     def frames(self, task: Object, with_source: bool = False) -> list[Any]:
         """Return the crash-style :class:`pycrash.kernel.stack.Frame` list of ``task``
-        (with file and line numbers when ``with_source``).
+        (with file and line numbers when ``with_source``)."""
+        return list(self.trace(task, with_source).frames)
 
-        A task that was running on a CPU unwinds from that CPU's saved registers.
+    def trace(self, task: Object, with_source: bool = False) -> Any:
+        """Return the :class:`pycrash.kernel.stack.Trace` of ``task``: its frames from
+        pycrash's stack engine (ORC), and a note when the walk ended early.
+
+        A task that was running on a CPU unwinds from what that CPU saved at the
+        crash. Kernels without ORC tables (and other architectures) go to drgn's
+        unwinder. Raises :class:`ValueError`, :class:`LookupError` or
+        :class:`drgn.FaultError` when the task's stack cannot be read at all.
         """
-        from pycrash.kernel.stack import task_frames
+        from pycrash.kernel.stack import Trace, engine_trace, task_frames
 
-        return task_frames(self.prog, task, self.cpu_regs(task), with_source)
+        regs = self.saved_regs(task)
+        if self.prog.platform is not None and self.prog.platform.arch.name == "X86_64":
+            try:
+                panic = self.panic_task is not None and self.panic_task.value_() == task.value_()
+                return engine_trace(self.prog, task, regs, panic, with_source)
+            except ValueError as exc:
+                if "ORC" not in str(exc):
+                    raise
+        return Trace(task_frames(self.prog, task, self.cpu_regs(task), with_source))
+
+    def saved_regs(self, task: Object) -> dict[str, int] | None:
+        """The registers (``struct pt_regs`` member names) a CPU saved at the crash
+        when ``task`` was running on it; None for tasks that were not running, or
+        when the dump holds no registers for that CPU."""
+        if self.live or task.value_() not in self.active_tasks():
+            return None
+        key = f"saved_regs {task.value_():x}"
+        if key in self._cache:
+            regs: dict[str, int] | None = self._cache[key]
+            return regs
+        regs = None
+        obj = self.cpu_regs(task)
+        if obj is not None:
+            from pycrash.kernel.unwind_x86_64 import PT_REGS
+
+            regs = {name: obj.member_(name).value_() for name in PT_REGS}
+        else:
+            from drgn import FaultError
+
+            try:
+                found = self.prog.stack_trace(task)[0].registers()
+                regs = {(k[1:] if k.startswith("r") and not k[1:2].isdigit() else k): v
+                        for k, v in found.items()}
+                regs["flags"] = found.get("rflags", 0)
+            except (ValueError, LookupError, FaultError, IndexError):
+                regs = None
+            if regs is not None and ("ip" not in regs or "sp" not in regs):
+                regs = None
+        self._cache[key] = regs
+        return regs
 
     def cpu_regs(self, task: Object) -> Object | None:
         """The ``struct pt_regs`` a CPU saved in its NT_PRSTATUS note, when ``task`` was

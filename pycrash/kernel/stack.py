@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from drgn import FaultError, Object, Program, StackFrame, StackTrace
 
@@ -64,6 +65,16 @@ class Frame:
     inlined: list[str] = field(default_factory=list)
     kind: str = "TASK"
     exception: ExceptionFrame | None = None
+    #: the stack crash names in a ``--- <IRQ stack> ---`` line before this frame
+    marker: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Trace:
+    """A task's frames and, when the walk ended early, why (crash's one-line note)."""
+
+    frames: list[Frame]
+    note: str | None = None
 
 
 def _group_inline(frames: list[StackFrame]) -> list[list[StackFrame]]:
@@ -232,3 +243,198 @@ def task_frames(prog: Program, task: Object, regs: Object | None = None,
             except (LookupError, FaultError, ValueError):
                 pass
     return out
+
+
+# -- pycrash's own stack engine --------------------------------------------------
+
+#: Functions a stopped CPU sits in: the panic CPU in machine_kexec (kexec's jump to
+#: the capture kernel), the others in the NMI handler that stopped them.
+PANIC_STOPS = ("machine_kexec",)
+NMI_STOPS = ("crash_nmi_callback",)
+#: How many return addresses into a stop function are tried as a trace's start
+MAX_CANDIDATES = 8
+
+
+def _function_range(prog: Program, name: str) -> tuple[int, int] | None:
+    key = ("pycrash_function_range", name)
+    if key not in prog.cache:
+        try:
+            sym = prog.symbol(name)
+            prog.cache[key] = (sym.address, sym.address + sym.size) if sym.size else None
+        except LookupError:
+            prog.cache[key] = None
+    found: tuple[int, int] | None = prog.cache[key]
+    return found
+
+
+def _text_check(prog: Program) -> Any:
+    """Return a function telling whether an address is kernel or module text."""
+    check = prog.cache.get("pycrash_is_text")
+    if check is None:
+        from pycrash.kernel.modtext import module_at
+        from pycrash.kernel.symbols import section_bounds
+
+        spans = []
+        bounds = section_bounds(prog)
+        if "text" in bounds:
+            spans.append(bounds["text"])
+        for lo, hi in (("_sinittext", "_einittext"),):
+            try:
+                spans.append((prog.symbol(lo).address, prog.symbol(hi).address))
+            except LookupError:
+                pass
+
+        def check(addr: int) -> bool:
+            return any(a <= addr < b for a, b in spans) or module_at(prog, addr) is not None
+
+        prog.cache["pycrash_is_text"] = check
+    return check
+
+
+def _call_sites(prog: Program) -> Any:
+    check = prog.cache.get("pycrash_call_sites")
+    if check is None:
+        from pycrash.kernel.unwind_x86_64 import call_site_checker
+
+        check = call_site_checker(prog.read)
+        prog.cache["pycrash_call_sites"] = check
+    return check
+
+
+def _inactive_layout(prog: Program) -> tuple[int, int, int]:
+    """Return ``(bp offset, ret_addr offset, size)`` of ``struct inactive_task_frame``."""
+    layout = prog.cache.get("pycrash_inactive_frame")
+    if layout is None:
+        try:
+            t = prog.type("struct inactive_task_frame")
+            layout = (t.member("bp").offset, t.member("ret_addr").offset, t.size)
+        except LookupError:  # Linux 4.9 and later, without frame pointers
+            layout = (0x28, 0x30, 0x38)
+        prog.cache["pycrash_inactive_frame"] = layout
+    return (int(layout[0]), int(layout[1]), int(layout[2]))
+
+
+def _sleeping_start(prog: Program, task: Object, mem: Any) -> Any:
+    """Return where a task that is not running resumes: ``thread.sp``'s saved frame."""
+    from pycrash.kernel.unwind_x86_64 import Start
+
+    sp0 = task.thread.sp.value_()
+    bp_off, ret_off, size = _inactive_layout(prog)
+    bp, ret = mem.word(sp0 + bp_off), mem.word(sp0 + ret_off)
+    if bp is None or ret is None:
+        raise ValueError(f"saved stack pointer {sp0:#x} is outside the task's stack")
+    fork = _function_range(prog, "ret_from_fork")
+    return Start(ret, sp0 + size, bp, sp0, interrupted=fork is not None and ret == fork[0])
+
+
+def _stop_candidates(prog: Program, mem: Any, names: tuple[str, ...],
+                     first: Any) -> list[Any]:
+    """Return starts at return addresses into ``names`` found on the stacks, the stack
+    ``first`` (a region) first, lowest address first."""
+    from pycrash.kernel.unwind_x86_64 import Start
+
+    spans = [r for r in (_function_range(prog, n) for n in names) if r]
+    if not spans:
+        return []
+    regions = ([first] if first is not None else []) + [r for r in mem.regions if r is not first]
+    out = []
+    for region in regions:
+        for addr, value in mem.words(region):
+            if any(lo < value <= hi for lo, hi in spans):
+                out.append(Start(value, addr + 8, 0, addr))
+                if len(out) >= MAX_CANDIDATES:
+                    return out
+    return out
+
+
+def _raw_trace(prog: Program, task: Object, regs: dict[str, int] | None,
+               panic: bool) -> tuple[Any, list[Any], str | None]:
+    """Unwind a task with the ORC engine: ``(memory, raw frames, note)``."""
+    from drgn.helpers.linux.sched import task_cpu
+
+    from pycrash.kernel.orc import orc_index
+    from pycrash.kernel.stackmem import StackMemory, cpu_regions, task_region
+    from pycrash.kernel.unwind_x86_64 import Start, add_markers, unwind
+
+    index = orc_index(prog)
+    if not index:
+        raise ValueError("this kernel has no ORC unwind tables")
+    is_text = _text_check(prog)
+    calls = _call_sites(prog)
+    regions = [task_region(task)]
+    if regs is not None:
+        regions += cpu_regions(prog, task_cpu(task))
+    mem = StackMemory(prog, regions)
+    if regs is None:
+        raws, note = unwind(mem, index, is_text, _sleeping_start(prog, task, mem), calls)
+        add_markers(mem, raws)
+        return mem, raws, note
+    stops = PANIC_STOPS if panic else NMI_STOPS
+    for start in _stop_candidates(prog, mem, stops, mem.region(regs.get("sp", 0))):
+        raws, note = unwind(mem, index, is_text, start, calls)
+        if len(raws) >= 3:
+            add_markers(mem, raws)
+            return mem, raws, note
+    start = Start(regs["ip"], regs["sp"], regs.get("bp", 0), regs["sp"], True, regs)
+    raws, note = unwind(mem, index, is_text, start, calls)
+    add_markers(mem, raws)
+    return mem, raws, note
+
+
+def _frame_name(prog: Program, pc: int, exact: bool) -> tuple[str, int | None, str | None]:
+    """Return ``(function, offset, module)`` of a pc (a return address unless ``exact``)."""
+    from pycrash.kernel.modtext import module_at
+    from pycrash.kernel.symindex import find_symbol
+
+    rng = module_at(prog, pc)
+    module = rng.name if rng is not None else None
+    try:
+        sym = find_symbol(prog, pc if exact else pc - 1)
+    except LookupError:
+        return sys.intern(f"{pc:x}"), None, module
+    return sys.intern(sym.name), pc - sym.address, module
+
+
+def _exception_of(prog: Program, regs: dict[str, int], addr: int | None) -> ExceptionFrame:
+    values = {name: regs[member] for name, member in X86_64_REGS if member in regs}
+    kernel_rip = None
+    if not regs.get("cs", 0) & 3 and "ip" in regs:
+        kernel_rip = symbolize_address(prog, regs["ip"])
+    return ExceptionFrame(values, kernel_rip, addr)
+
+
+def _source_of(prog: Program, pc: int) -> tuple[str | None, int | None]:
+    try:
+        loc = prog.source_location(pc)
+    except (LookupError, ValueError):
+        return None, None
+    if not len(loc):
+        return None, None
+    return loc[0].filename, loc[0].line
+
+
+def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None,
+                 panic: bool = False, with_source: bool = False) -> Trace:
+    """Return crash's frames of a ``struct task_struct *`` from pycrash's ORC engine.
+
+    ``regs`` (pt_regs member names: ``ip``, ``sp``, ``bp``...) are the registers
+    its CPU saved at the crash when the task was running; ``panic`` says the task
+    is the one that panicked (its trace starts in ``machine_kexec``; another
+    running task's starts in the NMI handler that stopped its CPU, when found).
+    A sleeping task starts from its saved ``thread.sp``. ``with_source`` adds
+    each frame's file and line. Raises :class:`ValueError` when the kernel has
+    no ORC tables or the task's saved state is unreadable.
+    """
+    _mem, raws, note = _raw_trace(prog, task, regs, panic)
+    out: list[Frame] = []
+    for raw in raws:
+        name, offset, module = _frame_name(prog, raw.pc, raw.interrupted)
+        file = line = None
+        if with_source:
+            file, line = _source_of(prog, raw.pc)
+        frame = Frame(level=len(out), stack_addr=raw.slot, function=name, pc=raw.pc,
+                      offset=offset, module=module, file=file, line=line, marker=raw.marker)
+        if raw.regs is not None:
+            frame.exception = _exception_of(prog, raw.regs, raw.regs_addr)
+        out.append(frame)
+    return Trace(out, note)

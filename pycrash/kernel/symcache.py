@@ -13,8 +13,9 @@ import os
 import struct
 from pathlib import Path
 
-STT_OBJECT, STT_FUNC = 1, 2
-MAGIC = b"PYCSYM01"
+STT_NOTYPE, STT_OBJECT, STT_FUNC = 0, 1, 2
+SHF_EXECINSTR = 0x4
+MAGIC = b"PYCSYM02"
 
 
 def cache_dir() -> Path:
@@ -54,7 +55,9 @@ def _read_symtab(path: str) -> SymbolTable:
     from pycrash.memory.elfinfo import _sections
 
     with open(path, "rb") as f:
-        secs = {name: (stype, off, size) for name, stype, off, size, _fl in _sections(f)}
+        sections = _sections(f)
+        secs = {name: (stype, off, size) for name, stype, off, size, _fl in sections}
+        exec_index = {i for i, sec in enumerate(sections) if sec[4] & SHF_EXECINSTR}
         if ".symtab" not in secs or ".strtab" not in secs:
             raise LookupError(f"{path}: no symbol table")
         _t, off, size = secs[".symtab"]
@@ -64,9 +67,14 @@ def _read_symtab(path: str) -> SymbolTable:
         f.seek(soff)
         strtab = f.read(ssize)
     entries = []
+    labels = []
     for st_name, st_info, _other, shndx, value, sz in struct.iter_unpack("<IBBHQQ", symtab):
-        if sz and (st_info & 0xF) in (STT_FUNC, STT_OBJECT) and shndx:
+        kind = st_info & 0xF
+        if sz and kind in (STT_FUNC, STT_OBJECT) and shndx:
             entries.append((value, -sz, (st_info >> 4) != 1, st_name))  # globals first
+        elif kind == STT_NOTYPE and shndx in exec_index and value:
+            labels.append((value, sz, st_name))
+    entries += _labels(labels, strtab, {e[0] for e in entries})
     entries.sort()
     addresses = array.array("Q")
     sizes = array.array("Q")
@@ -80,6 +88,34 @@ def _read_symtab(path: str) -> SymbolTable:
         names += strtab[st_name:end] + b"\0"
     offsets.append(len(names))
     return SymbolTable(addresses, sizes, offsets, bytes(names))
+
+
+def _labels(labels: list[tuple[int, int, int]], strtab: bytes,
+            known: set[int]) -> list[tuple[int, int, bool, int]]:
+    """Return table entries for assembler code labels (``entry_SYSCALL_64_after_hwframe``,
+    ``end_repeat_nmi``...), which kallsyms and crash name like functions.
+
+    A label without a size reaches to the next label or symbol; section markers
+    (``_stext``, ``__entry_text_start``...) and labels at a function's start are left out.
+    """
+    out = []
+    starts = sorted(known | {v for v, _s, _n in labels})
+    import bisect
+
+    for value, size, st_name in labels:
+        name = strtab[st_name : strtab.find(b"\0", st_name)]
+        if value in known and not size:
+            continue
+        if name.startswith(b"_") and (name.endswith(b"_start") or name.endswith(b"_end")
+                                      or name in (b"_stext", b"_etext", b"_sinittext",
+                                                  b"_einittext", b"_text")):
+            continue
+        if not size:
+            i = bisect.bisect_right(starts, value)
+            size = min(starts[i] - value, 0x1000) if i < len(starts) else 0x1000
+        entries_key = (value, -size, False, st_name)
+        out.append(entries_key)
+    return out
 
 
 def load(vmlinux: str, build_id: str | None) -> SymbolTable:

@@ -4,7 +4,8 @@ drgn's ``Program.symbol(address)`` costs about a millisecond here; backtraces
 of thousands of tasks look up tens of thousands of addresses. pycrash keeps
 the vmlinux's symbol table sorted (:mod:`pycrash.kernel.symcache`, cached on
 disk by build id) and searches it by bisection, adding the kernel's KASLR
-offset; module addresses, and sessions without a known vmlinux, go to drgn.
+offset; module addresses are named from each module's kallsyms; sessions
+without a known vmlinux go to drgn.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ class SymbolIndex:
             return None
         return Sym(s.name, s.address, s.size)
 
+    def _module(self, address: int) -> Sym | None:
+        from pycrash.kernel.modtext import module_symbol
+
+        found = module_symbol(self.prog, address)
+        if found is None:
+            return None
+        name, start, size, _module = found
+        return Sym(name, start, size)
+
     def _from_table(self, address: int) -> Sym | None:
         table = self.table
         assert table is not None
@@ -75,6 +85,8 @@ class SymbolIndex:
         if address in self._cache:
             return self._cache[address]
         found = self._from_table(address) if self.table is not None else None
+        if found is None:
+            found = self._module(address)
         if found is None:
             found = self._direct(address)
         self._cache[address] = found

@@ -1,0 +1,213 @@
+"""The kernel's ORC unwind tables (x86-64), read from the dump's memory.
+
+``CONFIG_UNWINDER_ORC`` kernels keep, for every range of kernel text, one
+6-byte ``struct orc_entry`` that says where the caller's stack pointer and
+frame pointer are. The vmlinux's table lies between ``__start_orc_unwind_ip``
+and ``__stop_orc_unwind_ip`` (``int`` offsets relative to each slot) and at
+``__start_orc_unwind``; each module's is in ``struct module``'s
+``arch.orc_unwind_ip``, ``arch.orc_unwind`` and ``arch.num_orcs``. Both are
+sorted in memory (by the build for vmlinux, at load time for modules), so a
+look-up is a bisection. Tables are read from memory, so modules need no
+debuginfo and the vmlinux's tables are those of the running kernel.
+
+The entry format changed twice (Linux 6.3 added ``signal``, 6.4 widened
+``type`` and added ``UNDEFINED``/``END_OF_STACK``); entries are normalised to
+the newest numbering.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from array import array
+from typing import NamedTuple
+
+from drgn import FaultError, Object, Program
+
+# entry types, in Linux 6.4's numbering
+UNDEFINED, END_OF_STACK, CALL, REGS, REGS_PARTIAL = range(5)
+# registers an entry names
+REG_UNDEFINED, REG_PREV_SP, REG_DX, REG_DI, REG_BP, REG_SP, REG_R10, REG_R13 = range(8)
+REG_BP_INDIRECT, REG_SP_INDIRECT = 8, 9
+
+#: The most entries a table may claim: the largest kernels have under 2 million.
+MAX_ENTRIES = 4_000_000
+
+
+class OrcEntry(NamedTuple):
+    """One ORC entry: where the caller's sp and bp are, and what kind of frame this is.
+
+    ``sp_reg``/``sp_offset`` locate the previous stack pointer (CFA);
+    ``bp_reg``/``bp_offset`` the saved frame pointer; ``type`` is one of
+    ``CALL``, ``REGS`` (a full ``struct pt_regs`` at the CFA), ``REGS_PARTIAL``
+    (an IRET frame at the CFA), ``END_OF_STACK`` or ``UNDEFINED``; ``signal``
+    says the frame was interrupted (its pc is exact, not a return address).
+    """
+
+    sp_offset: int
+    bp_offset: int
+    sp_reg: int
+    bp_reg: int
+    type: int
+    signal: bool
+
+
+#: The entry the kernel assumes for text without ORC data (BPF, trampolines): a
+#: frame-pointer frame.
+FP_ENTRY = OrcEntry(16, -16, REG_BP, REG_PREV_SP, CALL, False)
+
+
+def orc_version(prog: Program) -> int:
+    """Return the ORC format version of the kernel (1: before 6.3, 2: 6.3, 3: 6.4 on).
+
+    Read from ``struct orc_entry``'s members where the debuginfo has it, else
+    from the kernel release.
+    """
+    try:
+        members = {m.name: m for m in prog.type("struct orc_entry").members or ()}
+        if "signal" not in members:
+            return 1
+        return 3 if members["type"].bit_field_size == 3 else 2
+    except (LookupError, KeyError):
+        pass
+    import re
+
+    try:
+        rel = prog["UTS_RELEASE"].string_().decode()
+    except (KeyError, LookupError, FaultError):
+        try:
+            rel = prog["init_uts_ns"].name.release.string_().decode()
+        except (KeyError, LookupError, FaultError):
+            return 1
+    m = re.match(r"(\d+)\.(\d+)", rel)
+    if not m:
+        return 1
+    ver = (int(m.group(1)), int(m.group(2)))
+    return 3 if ver >= (6, 4) else 2 if ver >= (6, 3) else 1
+
+
+def decode(raw: bytes, at: int, version: int) -> OrcEntry:
+    """Decode the 6-byte entry at ``raw[at:]`` and normalise it to version 3's meaning."""
+    sp_off, bp_off, flags = struct.unpack_from("<hhH", raw, at)
+    sp_reg, bp_reg = flags & 0xF, (flags >> 4) & 0xF
+    if version >= 3:
+        kind, signal = (flags >> 8) & 7, bool(flags & 0x800)
+    else:
+        old = (flags >> 8) & 3
+        kind = (CALL, REGS, REGS_PARTIAL, UNDEFINED)[old]
+        end = bool(flags & (0x400 if version == 1 else 0x800))
+        signal = bool(flags & 0x400) if version == 2 else kind != CALL
+        if sp_reg == REG_UNDEFINED:
+            kind = END_OF_STACK if end else UNDEFINED
+    return OrcEntry(sp_off, bp_off, sp_reg, bp_reg, kind, signal)
+
+
+class OrcTable:
+    """One sorted ORC table: ``find(ip)`` returns the entry covering a text address."""
+
+    def __init__(self, name: str, ip_base: int, ips: array[int], entries: bytes,
+                 version: int) -> None:
+        self.name = name
+        self.ip_base = ip_base
+        self.ips = ips
+        self.entries = entries
+        self.version = version
+        n = len(ips)
+        self.count = n
+        self.first = self._ip(0) if n else 0
+        self.last = self._ip(n - 1) if n else -1
+
+    def _ip(self, i: int) -> int:
+        return self.ip_base + 4 * i + self.ips[i]
+
+    def covers(self, ip: int) -> bool:
+        """Return whether ``ip`` lies within this table's text."""
+        return self.first <= ip <= self.last
+
+    def find(self, ip: int) -> OrcEntry | None:
+        """Return the entry for ``ip`` (the last entry starting at or below it), or None."""
+        if not self.covers(ip):
+            return None
+        i = bisect.bisect_right(range(self.count), ip, key=self._ip) - 1
+        if i < 0:
+            return None
+        return decode(self.entries, 6 * i, self.version)
+
+
+def _read_table(prog: Program, name: str, ip_addr: int, entry_addr: int, count: int,
+                version: int) -> OrcTable | None:
+    if not 0 < count <= MAX_ENTRIES:
+        return None
+    try:
+        ips = array("i")
+        ips.frombytes(prog.read(ip_addr, 4 * count))
+        entries = prog.read(entry_addr, 6 * count)
+    except FaultError:
+        return None
+    return OrcTable(name, ip_addr, ips, entries, version)
+
+
+def vmlinux_table(prog: Program, version: int) -> OrcTable | None:
+    """Return the vmlinux's ORC table from memory, or None (no ORC in this kernel)."""
+    try:
+        start = prog.symbol("__start_orc_unwind_ip").address
+        stop = prog.symbol("__stop_orc_unwind_ip").address
+        entries = prog.symbol("__start_orc_unwind").address
+    except LookupError:
+        return None
+    return _read_table(prog, "vmlinux", start, entries, (stop - start) // 4, version)
+
+
+def module_table(prog: Program, mod: Object, name: str, version: int) -> OrcTable | None:
+    """Return a ``struct module *``'s ORC table from memory, or None."""
+    try:
+        arch = mod.arch
+        count = arch.num_orcs.value_()
+        ip_addr = arch.orc_unwind_ip.value_()
+        entry_addr = arch.orc_unwind.value_()
+    except (AttributeError, LookupError, FaultError):
+        return None
+    return _read_table(prog, name, ip_addr, entry_addr, count, version)
+
+
+class OrcIndex:
+    """Every ORC table of the kernel: the vmlinux's and each loaded module's."""
+
+    def __init__(self, prog: Program) -> None:
+        from pycrash.kernel.modtext import module_ranges
+
+        self.version = orc_version(prog)
+        self.tables: list[OrcTable] = []
+        table = vmlinux_table(prog, self.version)
+        if table is not None:
+            self.tables.append(table)
+        for rng in module_ranges(prog):
+            mt = module_table(prog, rng.module, rng.name, self.version)
+            if mt is not None:
+                self.tables.append(mt)
+        self.tables.sort(key=lambda t: t.first)
+        self._firsts = [t.first for t in self.tables]
+        self._cache: dict[int, OrcEntry | None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.tables)
+
+    def find(self, ip: int) -> OrcEntry | None:
+        """Return the ORC entry for the text address ``ip``, or None when no table covers it."""
+        if ip in self._cache:
+            return self._cache[ip]
+        found = None
+        i = bisect.bisect_right(self._firsts, ip) - 1
+        if i >= 0:
+            found = self.tables[i].find(ip)
+        self._cache[ip] = found
+        return found
+
+
+def orc_index(prog: Program) -> OrcIndex:
+    """Return the program's :class:`OrcIndex`, read on first use."""
+    index = prog.cache.get("pycrash_orc")
+    if index is None:
+        index = OrcIndex(prog)
+        prog.cache["pycrash_orc"] = index
+    return index

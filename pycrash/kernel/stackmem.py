@@ -1,0 +1,127 @@
+"""The kernel stacks a task's frames can lie on, each read from the dump once.
+
+A task runs on its own stack (``task->stack``, THREAD_SIZE bytes); on x86-64
+its CPU also has an IRQ stack (``hardirq_stack_ptr``) and the exception
+stacks of ``cea_exception_stacks`` (NMI, double fault, debug, MCE, VC). Each
+region carries the name crash prints when a trace leaves it
+(``--- <IRQ stack> ---``, ``--- <NMI exception stack> ---``).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from drgn import FaultError, Object, Program, sizeof
+
+#: cea_exception_stacks members and crash's names for them
+EXCEPTION_STACKS = (
+    ("DF_stack", "DOUBLEFAULT exception stack"),
+    ("NMI_stack", "NMI exception stack"),
+    ("DB_stack", "DEBUG exception stack"),
+    ("MCE_stack", "MCE exception stack"),
+    ("VC_stack", "VC exception stack"),
+    ("VC2_stack", "VC2 exception stack"),
+)
+IRQ_STACK_SIZE = 16384
+
+
+@dataclass(eq=False)
+class StackRegion:
+    """One stack ``[lo, hi)``; ``name`` is crash's marker name (None: the task's own)."""
+
+    lo: int
+    hi: int
+    name: str | None
+    data: bytes | None = None
+
+
+class StackMemory:
+    """Word reads from a set of stack regions, each read from the dump on first use."""
+
+    def __init__(self, prog: Program, regions: list[StackRegion]) -> None:
+        self.prog = prog
+        self.regions = regions
+
+    def region(self, addr: int) -> StackRegion | None:
+        """Return the region holding ``addr``, or None (not on any known stack)."""
+        for r in self.regions:
+            if r.lo <= addr < r.hi:
+                return r
+        return None
+
+    def data(self, r: StackRegion) -> bytes:
+        """Return the bytes of a region; an unreadable page reads as zeros."""
+        if r.data is None:
+            try:
+                r.data = self.prog.read(r.lo, r.hi - r.lo)
+            except FaultError:
+                parts = []
+                for page in range(r.lo, r.hi, 4096):
+                    try:
+                        parts.append(self.prog.read(page, min(4096, r.hi - page)))
+                    except FaultError:
+                        parts.append(bytes(min(4096, r.hi - page)))
+                r.data = b"".join(parts)
+        return r.data
+
+    def word(self, addr: int) -> int | None:
+        """Return the 8-byte word at ``addr`` on a known stack, or None."""
+        r = self.region(addr)
+        if r is None or addr + 8 > r.hi or addr & 7:
+            return None
+        return int(struct.unpack_from("<Q", self.data(r), addr - r.lo)[0])
+
+    def words(self, r: StackRegion) -> list[tuple[int, int]]:
+        """Return ``(address, value)`` of every word of a region, lowest first."""
+        data = self.data(r)
+        return [(r.lo + 8 * i, v) for i, (v,) in enumerate(struct.iter_unpack("<Q", data))]
+
+
+def thread_size(prog: Program) -> int:
+    """Return the size of a task's kernel stack (THREAD_SIZE, else four pages)."""
+    size = prog.cache.get("pycrash_thread_size")
+    if size is None:
+        try:
+            size = int(prog["THREAD_SIZE"].value_())
+        except KeyError:
+            size = 4 * int(prog["PAGE_SIZE"].value_())
+        prog.cache["pycrash_thread_size"] = size
+    return int(size)
+
+
+def task_region(task: Object) -> StackRegion:
+    """Return the task's own kernel stack."""
+    base = task.stack.value_()
+    return StackRegion(base, base + thread_size(task.prog_), None)
+
+
+def cpu_regions(prog: Program, cpu: int) -> list[StackRegion]:
+    """Return a CPU's IRQ and exception stacks (x86-64), those the kernel has."""
+    key = ("pycrash_cpu_stacks", cpu)
+    cached = prog.cache.get(key)
+    if cached is not None:
+        return [StackRegion(r.lo, r.hi, r.name) for r in cached]
+    from drgn.helpers.linux.percpu import per_cpu
+
+    out: list[StackRegion] = []
+    try:
+        top = per_cpu(prog["hardirq_stack_ptr"], cpu).value_()
+        if top:
+            out.append(StackRegion(top + 8 - IRQ_STACK_SIZE, top + 8, "IRQ stack"))
+    except (KeyError, LookupError, FaultError):
+        pass
+    try:
+        stacks = per_cpu(prog["cea_exception_stacks"], cpu)
+        if stacks.value_():
+            for member, name in EXCEPTION_STACKS:
+                try:
+                    m = stacks.member_(member)
+                except LookupError:
+                    continue
+                lo = m.address_
+                out.append(StackRegion(lo, lo + sizeof(m), name))
+    except (KeyError, LookupError, FaultError):
+        pass
+    prog.cache[key] = out
+    return [StackRegion(r.lo, r.hi, r.name) for r in out]
