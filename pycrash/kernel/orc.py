@@ -171,35 +171,45 @@ def module_table(prog: Program, mod: Object, name: str, version: int) -> OrcTabl
 
 
 class OrcIndex:
-    """Every ORC table of the kernel: the vmlinux's and each loaded module's."""
+    """Every ORC table of the kernel: the vmlinux's and each loaded module's.
+
+    An address is looked up in the table of the module whose memory holds it
+    (as the kernel's ``orc_module_find`` does), else in the vmlinux's: a
+    module's table may also list its init code, far from its core text.
+    """
 
     def __init__(self, prog: Program) -> None:
         from pycrash.kernel.modtext import module_ranges
 
+        self.prog = prog
         self.version = orc_version(prog)
-        self.tables: list[OrcTable] = []
-        table = vmlinux_table(prog, self.version)
-        if table is not None:
-            self.tables.append(table)
-        for rng in module_ranges(prog):
-            mt = module_table(prog, rng.module, rng.name, self.version)
-            if mt is not None:
-                self.tables.append(mt)
-        self.tables.sort(key=lambda t: t.first)
-        self._firsts = [t.first for t in self.tables]
+        self.vmlinux = vmlinux_table(prog, self.version)
+        self.modules: dict[int, OrcTable | None] = {}
+        self._module_objs = {r.module.value_(): (r.module, r.name) for r in module_ranges(prog)}
         self._cache: dict[int, OrcEntry | None] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.tables)
+        return self.vmlinux is not None
+
+    def _module_table(self, ip: int) -> OrcTable | None:
+        from pycrash.kernel.modtext import module_at
+
+        rng = module_at(self.prog, ip)
+        if rng is None:
+            return None
+        key = rng.module.value_()
+        if key not in self.modules:
+            self.modules[key] = module_table(self.prog, rng.module, rng.name, self.version)
+        return self.modules[key]
 
     def find(self, ip: int) -> OrcEntry | None:
         """Return the ORC entry for the text address ``ip``, or None when no table covers it."""
         if ip in self._cache:
             return self._cache[ip]
-        found = None
-        i = bisect.bisect_right(self._firsts, ip) - 1
-        if i >= 0:
-            found = self.tables[i].find(ip)
+        table = self.vmlinux if self.vmlinux is not None and self.vmlinux.covers(ip) else None
+        if table is None:
+            table = self._module_table(ip)
+        found = table.find(ip) if table is not None else None
         self._cache[ip] = found
         return found
 
