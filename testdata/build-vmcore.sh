@@ -3,17 +3,65 @@
 #
 # A Debian kernel boots in QEMU with crashkernel= reserved, loads itself as the
 # capture kernel (kexec -p), records its own view of the system as ground truth,
-# and panics through sysrq on CPU 1. The capture kernel then saves /proc/vmcore
-# with makedumpfile in several formats onto a second disk, which is unpacked
-# into OUT.
+# and panics (by default through sysrq on CPU 1). The capture kernel then saves
+# /proc/vmcore with makedumpfile in several formats onto a second disk, which is
+# unpacked into OUT.
 #
 # usage: build-vmcore.sh OUT [FLAVOUR]
 # env:   MEM (768M) CRASHMEM (256M) SMP (2) FULL=1 (keep the unfiltered vmcore)
 #        WORKLOAD (shell run in the guest before the crash) ACCEL (tcg) TIMEOUT (900)
+#        EXTRA_KO     paths of extra .ko files: copied into the production initramfs,
+#                     loaded (in this order) before WORKLOAD, and kept in OUT/modules/
+#        EXTRA_APPEND added to the production kernel's command line
+#                     (e.g. "oops=panic panic_on_warn=1")
+#        CRASH        the guest shell command that crashes the kernel
+#                     (default: sysrq-c on CPU 1); should it return, the guest
+#                     powers off after a minute and the build fails
+#        FORMATS      the makedumpfile outputs to make, any of
+#                     "kdump elf flat split" (default: all four)
+#
+# OUT gets vmlinux-REL, System.map-REL, config-REL, modules-debug/ (debuginfo of
+# dummy.ko, loop.ko), modules/ (the EXTRA_KO files), vmcore.kdump and the other
+# FORMATS (vmcore.elf, vmcore.flat, vmcore.split.1 + .2), vmcore.full with FULL=1,
+# console.log (the serial console of both kernels: the crash report is there),
+# mdf.log, capture-cmdline.txt, kernel-release, COMPLETE, and truth/: the
+# production guest's own records (from /proc and /sys) taken just before the crash.
+#
+# truth/stacks.txt holds every thread's kernel stack, read from /proc just before
+# the crash. One block per thread, blocks separated by an empty line:
+#
+#     task TID TGID STATE COMM
+#     [<0>] pcfix_sleep_inner+0xaa/0xf0 [pcfix_oops]
+#     [<0>] pcfix_kthread_fn+0x13/0x30 [pcfix_oops]
+#     [<0>] kthread+0xda/0x100
+#     [<0>] ret_from_fork+0x22/0x30
+#
+# TID is the thread id (crash's PID), TGID its process, STATE the one-letter
+# state of /proc/TGID/task/TID/stat, COMM the rest of the line (it may hold
+# spaces); the frame lines are /proc/TGID/task/TID/stack verbatim (no lines for
+# a thread whose stack was empty or unreadable). The kernel leaves scheduler
+# functions (.sched.text: __schedule, schedule, schedule_timeout, ...) out of a
+# sleeping task's /proc stack, so a sleeper's first line is the function that
+# called into the scheduler; crash's bt shows those frames too. Threads come in
+# the order of the glob /proc/[0-9]*/task/[0-9]* (ids sorted as strings); the
+# awk that reads the stacks shows itself running (state R, in proc_pid_stack).
+#
+# truth/modules/NAME/ holds, for each EXTRA_KO module, sections.txt (the module's
+# section addresses from /sys/module/NAME/sections: "NAME ADDRESS") and
+# kallsyms.txt (its lines of /proc/kallsyms).
 set -euo pipefail
 OUT=$(realpath -m "$1"); FLAVOUR=${2:-cloud-amd64}
 MEM=${MEM:-768M}; CRASHMEM=${CRASHMEM:-256M}; SMP=${SMP:-2}; FULL=${FULL:-}
 WORKLOAD=${WORKLOAD:-}; ACCEL=${ACCEL:-tcg}
+EXTRA_KO=${EXTRA_KO:-}; EXTRA_APPEND=${EXTRA_APPEND:-}
+CRASH=${CRASH:-"taskset 2 sh -c 'echo c > /proc/sysrq-trigger' || echo c > /proc/sysrq-trigger"}
+FORMATS=${FORMATS:-kdump elf flat split}
+for f in $FORMATS; do
+  case $f in kdump|elf|flat|split) ;; *) echo "unknown format $f in FORMATS" >&2; exit 1;; esac
+done
+for ko in $EXTRA_KO; do
+  [ -f "$ko" ] || { echo "EXTRA_KO: no such file $ko" >&2; exit 1; }
+done
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"
 
@@ -65,6 +113,17 @@ for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_p
   [ -f /mods/$m.ko ] && insmod /mods/$m.ko
 done'
 
+# the capture system's makedumpfile runs, one per wanted format
+MDF="makedumpfile --message-level 22"; SAVE=""
+for f in $FORMATS; do
+  case $f in
+    kdump) SAVE+="$MDF -c -d 31 /proc/vmcore vmcore.kdump >> mdf.log 2>&1"$'\n';;
+    elf)   SAVE+="$MDF -E -d 31 /proc/vmcore vmcore.elf >> mdf.log 2>&1"$'\n';;
+    flat)  SAVE+="$MDF -F -l -d 31 /proc/vmcore > vmcore.flat 2>> mdf.log"$'\n';;
+    split) SAVE+="$MDF --split --splitblock-size 1024 -c -d 31 /proc/vmcore vmcore.split.1 vmcore.split.2 >> mdf.log 2>&1"$'\n';;
+  esac
+done
+
 populate "$WORK/capture" "$(command -v makedumpfile)"
 cat > "$WORK/capture/init" <<INIT
 $PREAMBLE
@@ -72,10 +131,8 @@ mkdir /out; mount -t ext4 /dev/vda /out; cd /out
 cat /proc/cmdline > capture-cmdline.txt
 makedumpfile -v > mdf-version.txt 2>&1
 [ -n "$FULL" ] && cp /proc/vmcore vmcore.full
-makedumpfile --message-level 22 -c -d 31 /proc/vmcore vmcore.kdump > mdf.log 2>&1
-makedumpfile --message-level 22 -E -d 31 /proc/vmcore vmcore.elf >> mdf.log 2>&1
-makedumpfile --message-level 22 -F -l -d 31 /proc/vmcore > vmcore.flat 2>> mdf.log
-makedumpfile --message-level 22 --split --splitblock-size 1024 -c -d 31 /proc/vmcore vmcore.split.1 vmcore.split.2 >> mdf.log 2>&1
+: > mdf.log
+$SAVE
 cd /; umount /out; sync; echo PYCRASH-CAPTURE-DONE; poweroff -f
 INIT
 chmod +x "$WORK/capture/init"; pack "$WORK/capture" "$WORK/capture.cpio.gz"
@@ -83,9 +140,43 @@ chmod +x "$WORK/capture/init"; pack "$WORK/capture" "$WORK/capture.cpio.gz"
 populate "$WORK/prod" "$(command -v kexec)"
 mkdir -p "$WORK/prod/boot"
 cp "$WORK/img/boot/vmlinuz-$REL" "$WORK/prod/boot/vmlinuz"; cp "$WORK/capture.cpio.gz" "$WORK/prod/boot/"
+
+# the extra modules: into the initramfs (loaded at boot) and into OUT/modules/
+LOAD_EXTRA=""; EXTRA_NAMES=""
+if [ -n "$EXTRA_KO" ]; then
+  mkdir -p "$WORK/prod/mods/extra" "$OUT/modules"
+  for ko in $EXTRA_KO; do
+    name=$(basename "$ko" .ko)
+    cp "$ko" "$WORK/prod/mods/extra/"; cp "$ko" "$OUT/modules/"
+    LOAD_EXTRA+="insmod /mods/extra/$name.ko"$'\n'
+    EXTRA_NAMES+=" ${name//-/_}"  # the kernel's name for the module
+  done
+fi
+
+# record-stacks: truth/stacks.txt (format above), one awk for all threads, so
+# thousands of threads cost no fork each
+cat > "$WORK/prod/bin/record-stacks" <<'STACKS'
+#!/bin/busybox sh
+exec awk '
+function dump(dir,   s, i, j, part, line) {
+  if ((getline s < (dir "/stat")) <= 0) return          # the thread has exited
+  close(dir "/stat")
+  i = index(s, "("); j = length(s)                      # comm is between ( and the last )
+  while (j > i && substr(s, j, 1) != ")") j--
+  split(dir, part, "/")                                 # /proc/TGID/task/TID
+  print "task " part[5] " " part[3] " " substr(s, j + 2, 1) " " substr(s, i + 1, j - i - 1)
+  while ((getline line < (dir "/stack")) > 0) print line
+  close(dir "/stack")
+  print ""
+}
+BEGIN { for (k = 1; k < ARGC; k++) dump(ARGV[k]) }' /proc/[0-9]*/task/[0-9]*
+STACKS
+chmod +x "$WORK/prod/bin/record-stacks"
+
 cat > "$WORK/prod/init" <<INIT
 $PREAMBLE
 insmod /mods/dummy.ko; insmod /mods/loop.ko
+$LOAD_EXTRA
 ip link add pcfix0 type dummy 2>/dev/null; ip link set pcfix0 up 2>/dev/null
 mkdir -p /tmp/work; echo pycrash-fixture > /tmp/work/hello.txt
 for i in 1 2 3; do sh -c "echo -n pcfix-sleeper\$i > /proc/self/comm; while :; do sleep 1000; done" & done
@@ -96,6 +187,9 @@ sleep 1
 APPEND="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=1"
 kexec -p /boot/vmlinuz --initrd=/boot/capture.cpio.gz --append="\$APPEND" || kexec -p -s /boot/vmlinuz --initrd=/boot/capture.cpio.gz --append="\$APPEND"
 mkdir /tmp/truth; cd /tmp/truth
+# the stacks first: reading them allocates a proc inode per thread, which the
+# slab counts read next must include; uptime-stacks.txt says when they were read
+cat /proc/uptime > uptime-stacks.txt; record-stacks > stacks.txt
 uname -a > uname.txt; date +%s > date.txt; cat /proc/uptime > uptime.txt
 cat /proc/meminfo > meminfo.txt; cat /proc/slabinfo > slabinfo.txt 2>/dev/null
 cat /proc/modules > modules.txt; cat /proc/cmdline > cmdline.txt; cat /proc/iomem > iomem.txt
@@ -106,17 +200,27 @@ for c in /sys/devices/system/cpu/cpu[0-9]*; do echo "\${c##*/} \$(cat \$c/crash_
 ps -o pid,ppid,stat,vsz,rss,comm > ps.txt 2>/dev/null || ps > ps.txt
 for c in \$(grep -l pcfix /proc/[0-9]*/comm); do p=\${c%/comm}; echo "\$p \$(cat \$c)"; ls -l \$p/fd/; done > fds.txt 2>/dev/null
 grep -E " (_stext|init_task|jiffies|panic)\$" /proc/kallsyms > kallsyms.txt
+for m in $EXTRA_NAMES; do
+  mkdir -p modules/\$m
+  for s in /sys/module/\$m/sections/.* /sys/module/\$m/sections/*; do
+    [ -f "\$s" ] && echo "\${s##*/} \$(cat \$s)"
+  done > modules/\$m/sections.txt
+  grep "\\[\$m\\]" /proc/kallsyms > modules/\$m/kallsyms.txt
+done
 cd /tmp; tar cf /dev/vdb truth; sync
 echo 1 > /proc/sys/kernel/sysrq
-taskset 2 sh -c 'echo c > /proc/sysrq-trigger' || echo c > /proc/sysrq-trigger
+$CRASH
+# the crash command returned without crashing: fail the build rather than
+# let init exit (that panic would make a dump of the wrong crash)
+sleep 60; echo PYCRASH-CRASH-RETURNED; poweroff -f
 INIT
 chmod +x "$WORK/prod/init"; pack "$WORK/prod" "$WORK/prod.cpio.gz"
 
 # --- 3. boot, crash, capture, unpack ---------------------------------------
-truncate -s 4G "$WORK/dump.img"; mkfs.ext2 -q -F "$WORK/dump.img"; truncate -s 16M "$WORK/truth.img"
+truncate -s 4G "$WORK/dump.img"; mkfs.ext2 -q -F "$WORK/dump.img"; truncate -s 64M "$WORK/truth.img"
 timeout "${TIMEOUT:-900}" qemu-system-x86_64 -accel "$ACCEL" -cpu max -m "$MEM" -smp "$SMP" \
   -nographic -no-reboot -kernel "$WORK/img/boot/vmlinuz-$REL" -initrd "$WORK/prod.cpio.gz" \
-  -append "console=ttyS0 crashkernel=$CRASHMEM panic=1 loglevel=6" \
+  -append "console=ttyS0 crashkernel=$CRASHMEM panic=1 loglevel=6${EXTRA_APPEND:+ $EXTRA_APPEND}" \
   -drive file="$WORK/dump.img",if=virtio,format=raw -drive file="$WORK/truth.img",if=virtio,format=raw \
   -serial file:"$OUT/console.log" -monitor none >/dev/null 2>&1 || true
 grep -q PYCRASH-CAPTURE-DONE "$OUT/console.log" || { echo "capture failed; see $OUT/console.log" >&2; exit 1; }

@@ -5,6 +5,14 @@ one directory per kernel release, fixture name and builder version, e.g.
 ``6.1.0-56-cloud-amd64-small-1a2b3c4d/``. A directory counts only once its builder
 wrote ``COMPLETE``. Run as a script it prints the fixture directory
 (building it first when needed); ``--open`` then opens it in pycrash.
+
+The crash zoo (``zoo-oops``, ``zoo-bug``, ``zoo-timer``, ``zoo-warn``) are dumps
+of the same kernel crashed by a module of our own, ``zoo/pcfix_oops.c``: built
+on the host for the fixture's release by ``zoo/build-module.sh``, loaded in the
+guest (it starts the kthreads ``pcfix_kt1`` and ``pcfix_kt2``, which sleep in
+module code) and told through ``/proc/pcfix_oops`` to crash on CPU 1. The
+unstripped module is kept as ``modules/pcfix_oops.ko`` for ``mod -s``.
+``--name zoo`` builds (or finds) all four.
 """
 
 from __future__ import annotations
@@ -21,6 +29,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BUILDER = HERE / "build-vmcore.sh"
 FLAVOUR = "cloud-amd64"
+ZOO = HERE / "zoo"
+#: the zoo module's builder and sources: part of the zoo fixtures' build key
+MODULE_BUILDER = ZOO / "build-module.sh"
+MODULE_FILES = (MODULE_BUILDER, ZOO / "pcfix_oops.c", ZOO / "Kbuild")
 
 #: Fixture names and the environment their builds use. The small fixture keeps the
 #: unfiltered /proc/vmcore too (vmcore.full): the raw, oldmem and LiME forms are made from it.
@@ -39,12 +51,41 @@ KINDS: dict[str, dict[str, str]] = {
 }
 
 
+def _zoo(crash: str) -> dict[str, str]:
+    """Return the environment of a zoo fixture whose guest crashes with ``crash``."""
+    return {
+        "FORMATS": "kdump",
+        # a process-context oops reaches kdump only with panic_on_oops; WARN with panic_on_warn
+        "EXTRA_APPEND": "oops=panic panic_on_warn=1",
+        "CRASH": crash,
+    }
+
+
+#: The crash zoo: fixture name -> the words written to /proc/pcfix_oops on CPU 1.
+ZOO_KINDS: dict[str, str] = {
+    "zoo-oops": "oops",    # NULL pointer write in pcfix_deref, from pcfix_write
+    "zoo-bug": "bug",      # BUG() in pcfix_bug
+    "zoo-timer": "timer",  # NULL pointer write in a timer callback: softirq on the IRQ stack
+    "zoo-warn": "warn",    # WARN_ON(1) in pcfix_warn, panic_on_warn
+}
+for _name, _word in ZOO_KINDS.items():
+    # the timer fires 100 ms after it is armed; the shell sleeps on CPU 1 meanwhile
+    _wait = "; sleep 5" if _word == "timer" else ""
+    KINDS[_name] = _zoo(f"taskset 2 sh -c 'echo {_word} > /proc/pcfix_oops{_wait}'")
+
+#: Fixture names that stand for several fixtures on the command line.
+GROUPS: dict[str, tuple[str, ...]] = {"zoo": tuple(ZOO_KINDS)}
+
+
 def build_key(name: str) -> str:
     """Return a short hash of the builder and the fixture's settings: a change rebuilds."""
     import hashlib
 
     h = hashlib.sha256(BUILDER.read_bytes())
     h.update(repr(sorted(KINDS[name].items())).encode())
+    if name in ZOO_KINDS:
+        for path in MODULE_FILES:
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:8]
 
 
@@ -93,10 +134,17 @@ def build(name: str = "small") -> Path:
             return final
         tmp = Path(tempfile.mkdtemp(prefix=f".{rel}-{name}-", dir=root))
         env = dict(os.environ, **KINDS[name])
-        print(f"building the {name} fixture for {rel} (a real kdump under QEMU, about a minute)",
-              file=sys.stderr)
-        subprocess.run(["bash", str(BUILDER), str(tmp), FLAVOUR], env=env, check=True,
-                       stdout=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="zoo-module-") as mods:
+            if name in ZOO_KINDS:
+                # the module, for this release, kept by the builder in tmp/modules/
+                print(f"building pcfix_oops.ko for {rel}", file=sys.stderr)
+                subprocess.run(["bash", str(MODULE_BUILDER), rel, mods], check=True,
+                               stdout=sys.stderr)
+                env["EXTRA_KO"] = str(Path(mods) / "pcfix_oops.ko")
+            print(f"building the {name} fixture for {rel} (a real kdump under QEMU, "
+                  "about a minute)", file=sys.stderr)
+            subprocess.run(["bash", str(BUILDER), str(tmp), FLAVOUR], env=env, check=True,
+                           stdout=sys.stderr)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
@@ -117,11 +165,16 @@ def dump_files(path: Path) -> tuple[Path, Path]:
 def main() -> int:
     """Print the fixture directory; with ``--open``, open its dump in pycrash."""
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--name", default="small", choices=sorted(KINDS))
+    p.add_argument("--name", default="small", choices=sorted([*KINDS, *GROUPS]),
+                   help="the fixture, or 'zoo' for every zoo fixture (default: small)")
     p.add_argument("--open", action="store_true", help="open the dump in pycrash")
     args = p.parse_args()
-    path = ensure(args.name)
-    print(path)
+    names = GROUPS.get(args.name, (args.name,))
+    if args.open and len(names) > 1:
+        p.error(f"--open needs one fixture, not the group {args.name}")
+    for name in names:  # one after another: one QEMU at a time
+        path = ensure(name)
+        print(path, flush=True)
     if args.open:
         vmlinux, vmcore = dump_files(path)
         os.execv(sys.executable, [sys.executable, "-m", "pycrash", str(vmlinux), str(vmcore)])

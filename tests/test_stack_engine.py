@@ -1,0 +1,284 @@
+"""pycrash's own stack engine (ORC) on real dumps: the small fixture and the crash zoo.
+
+Truth: the guest's /proc/PID/task/TID/stack just before the crash
+(truth/stacks.txt), the kernel's own oops report on the serial console, drgn's
+unwinder, and Debian's crash 8.0.2.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import Dump, _fixture_module
+
+ZOO = ("zoo-oops", "zoo-bug", "zoo-timer", "zoo-warn")
+#: a kernel stack-trace line: ``[  7.02] ? pcfix_write+0x122/0x130 [pcfix_oops]``
+TRACE_LINE = re.compile(
+    r"^\[ *[\d.]+\]  (\? )?([\w.]+)\+0x([0-9a-f]+)/0x[0-9a-f]+( \[(\w+)\])?$")
+
+
+def _dump(name: str) -> Dump:
+    fx = _fixture_module()
+    path = fx.ensure(name)
+    vmlinux, vmcore = fx.dump_files(path)
+    return Dump(path, vmlinux, vmcore, (path / "kernel-release").read_text().strip())
+
+
+@pytest.fixture(scope="module", params=ZOO)
+def zoo(request: pytest.FixtureRequest) -> Dump:
+    """One crash-zoo dump: the fixture module crashed the kernel in one way."""
+    return _dump(request.param)
+
+
+def _open(d: Dump):  # type: ignore[no-untyped-def]
+    import pycrash
+
+    return pycrash.open(str(d.vmcore), str(d.vmlinux))
+
+
+def guest_stacks(d: Dump) -> dict[int, tuple[str, str, list[str]]]:
+    """Return ``{tid: (state, comm, functions)}`` from the guest's truth/stacks.txt."""
+    out: dict[int, tuple[str, str, list[str]]] = {}
+    tid = None
+    for line in d.truth("stacks.txt").splitlines():
+        if line.startswith("task "):
+            _t, _pid, t, state, *comm = line.split()
+            tid = int(t)
+            out[tid] = (state, " ".join(comm), [])
+        elif line.startswith("[<") and tid is not None:
+            out[tid][2].append(line.split("] ", 1)[1].split("+", 1)[0])
+    return out
+
+
+def oops_report(d: Dump) -> tuple[list[tuple[str, str | None]], dict[str, str]]:
+    """Return the first oops report of the console: its reliable ``Call Trace:`` entries
+    as ``(function, module)`` (the ``?`` ones left out) and its RIP/RSP line values."""
+    lines = (d.dir / "console.log").read_text(errors="replace").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.endswith("Call Trace:"))
+    regs: dict[str, str] = {}
+    for line in lines[max(0, start - 40) : start]:
+        m = re.search(r"\] RIP: 0010:([\w.]+\+0x[0-9a-f]+)", line)
+        if m:
+            regs["RIP"] = m.group(1)
+        m = re.search(r"\] RSP: 0018:([0-9a-f]+)", line)
+        if m:
+            regs["RSP"] = m.group(1)
+    trace = []
+    for line in lines[start + 1 :]:
+        if "Modules linked in" in line or line.endswith("</TASK>"):
+            break
+        m = TRACE_LINE.match(line)
+        if m and not m.group(1):
+            trace.append((m.group(2), m.group(5)))
+    return trace, regs
+
+
+def _subsequence(needle: list[str], hay: list[str]) -> bool:
+    it = iter(hay)
+    return all(any(x == y for y in it) for x in needle)
+
+
+def _check_against_proc(session, d: Dump) -> int:  # type: ignore[no-untyped-def]
+    """Assert every sleeping task's trace holds its /proc stack; return tasks compared."""
+    from pycrash.kernel.stack import _text_check
+
+    truth = guest_stacks(d)
+    # tasks that ran after the guest read its stacks may sleep elsewhere now: the
+    # scheduler's last arrival on a CPU (ns since boot) against the guest's uptime then
+    taken_ns = float(d.truth("uptime-stacks.txt").split()[0]) * 1e9
+    is_text = _text_check(session.prog)
+    active = session.active_tasks()
+    compared = 0
+    for task in session.tasks():
+        trace = session.trace(task)
+        assert trace.note is None, (task.pid.value_(), trace.note)
+        for f in trace.frames:  # no frame's pc lies outside kernel or module text
+            assert is_text(f.pc if f.exception and f.offset == 0 else f.pc - 1) or is_text(f.pc)
+        tid = task.pid.value_()
+        if tid not in truth or task.value_() in active:
+            continue
+        if task.sched_info.last_arrival.value_() > taken_ns:
+            continue
+        state, comm, funcs = truth[tid]
+        if state not in ("S", "D", "I") or not funcs:
+            continue
+        ours = [f.function for f in trace.frames]
+        assert _subsequence(funcs, ours), (tid, comm, funcs, ours)
+        compared += 1
+    return compared
+
+
+def test_every_task_of_the_small_fixture_holds_its_proc_stack(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    compared = _check_against_proc(session, dump)
+    assert compared >= 50
+
+
+def test_engine_holds_every_frame_drgns_unwinder_finds(session) -> None:  # type: ignore[no-untyped-def]
+    from pycrash.kernel.stack import task_frames
+
+    for task in session.tasks():
+        ours = [f.function for f in session.trace(task).frames]
+        ref = [f.function for f in task_frames(session.prog, task, session.cpu_regs(task))]
+        # drgn starts the panic task at the registers __crash_kexec saved and names
+        # assembler labels by their enclosing function
+        ref = [{"entry_SYSCALL_64": "entry_SYSCALL_64_after_hwframe",
+                "secondary_startup_64": "secondary_startup_64_no_verify"}.get(f, f) for f in ref]
+        assert _subsequence(ref, ours), (task.pid.value_(), ref, ours)
+
+
+def test_panic_and_nmi_stopped_cpus_as_crash_shows_them(session) -> None:  # type: ignore[no-untyped-def]
+    stacks = session.run("bt -a").rows
+    by_cpu = {s.task.cpu: s for s in stacks}
+    panic = next(s for s in stacks if s.task.task == session.panic_task.value_())
+    names = [f.function for f in panic.frames]
+    assert names[:3] == ["machine_kexec", "__crash_kexec", "panic"]
+    assert names[-1] == "entry_SYSCALL_64_after_hwframe"
+    assert panic.frames[-1].exception.regs["CS"] & 3 == 3  # the user registers
+    other = next(s for c, s in by_cpu.items() if s is not panic)
+    onames = [f.function for f in other.frames]
+    assert onames[0] == "crash_nmi_callback" and "exc_nmi" in onames
+    marked = [f for f in other.frames if f.marker]
+    assert [f.marker for f in marked] == ["NMI exception stack"]
+    before = other.frames[marked[0].level - 1]
+    assert before.exception and before.exception.kernel_rip  # the interrupted context
+    assert marked[0].pc == before.exception.regs["RIP"]
+    text = str(session.run(f"bt -c {other.task.cpu}"))
+    assert "--- <NMI exception stack> ---" in text and "[exception RIP: " in text
+
+
+def test_zoo_panic_task_holds_the_kernels_own_call_trace(zoo: Dump) -> None:
+    s = _open(zoo)
+    trace, regs = oops_report(zoo)
+    assert trace
+    stack = s.run("bt").rows[0]
+    assert stack.note is None and not stack.error
+    frames = stack.frames
+    names = [f.function for f in frames]
+    assert names[:2] == ["machine_kexec", "__crash_kexec"]  # the kexec path comes first
+    assert _subsequence([f for f, _m in trace], names), (trace, names)
+    for func, module in trace:  # module frames carry [module]
+        ours = next(f for f in frames if f.function == func)
+        assert ours.module == module
+    exc = next(f.exception for f in frames if f.exception and f.exception.kernel_rip)
+    name, off = regs["RIP"].split("+0x")
+    assert exc.kernel_rip == f"{name}+{int(off, 16)}"
+    assert exc.regs["RSP"] == int(regs["RSP"], 16)
+    # the module's frames are named the same once its debuginfo is loaded
+    ko = zoo.dir / "modules" / "pcfix_oops.ko"
+    assert not s.run(f"mod -s pcfix_oops {ko}").errors
+    s.prog.cache.pop("pycrash_symbol_index", None)
+    again = s.run("bt").rows[0]
+    assert [(f.function, f.pc, f.stack_addr, f.module) for f in again.frames] == [
+        (f.function, f.pc, f.stack_addr, f.module) for f in frames]
+
+
+def test_zoo_every_task_holds_its_proc_stack(zoo: Dump) -> None:
+    s = _open(zoo)
+    assert _check_against_proc(s, zoo) >= 50
+    kt = s.run("bt pcfix_kt1").rows[0]
+    mods = [(f.function, f.module) for f in kt.frames if f.module]
+    assert ("pcfix_sleep_inner", "pcfix_oops") in mods
+
+
+def test_timer_oops_crosses_the_irq_stack(session) -> None:  # type: ignore[no-untyped-def]
+    d = _dump("zoo-timer")
+    s = _open(d)
+    frames = s.run("bt").rows[0].frames
+    marked = [f for f in frames if f.marker]
+    assert [f.marker for f in marked] == ["IRQ stack"]
+    names = [f.function for f in frames]
+    assert names.index("call_timer_fn") < names.index(marked[0].function)
+    assert "--- <IRQ stack> ---" in str(s.run("bt"))
+
+
+@pytest.mark.skipif(shutil.which("crash") is None, reason="Debian's crash is not installed")
+def test_panic_task_matches_crash_frame_by_frame() -> None:
+    d = _dump("zoo-oops")
+    run = subprocess.run(["crash", "-s", str(d.vmlinux), str(d.vmcore)], input="bt\nq\n",
+                         capture_output=True, text=True, timeout=300, cwd="/tmp")
+    theirs = [line for line in run.stdout.splitlines() if re.match(r"^ ?#\d+ \[", line)]
+    assert len(theirs) > 10, run.stdout + run.stderr
+    ours_text = str(_open(d).run("bt"))
+    ours = [line for line in ours_text.splitlines() if re.match(r"^ ?#\d+ \[", line)]
+    strip = lambda line: line.split(" ", 1)[1] if line.startswith("#") else line.split(" ", 2)[2]  # noqa: E731
+    stale = {f for f, _m in _stale_entries(d)}
+    ours_body = [strip(line) for line in ours]
+    extra = []
+    for line in theirs:
+        body = strip(line)
+        if body not in ours_body:
+            extra.append(body)
+    # what crash shows beyond pycrash are stale return addresses it found by scanning,
+    # which the kernel's own report marks unreliable ("?")
+    assert all(re.search(r"\] (\S+) at", b).group(1) in stale for b in extra), extra  # type: ignore[union-attr]
+    assert all(b in [strip(t) for t in theirs] for b in ours_body), (ours, theirs)
+
+
+def _stale_entries(d: Dump) -> list[tuple[str, str | None]]:
+    lines = (d.dir / "console.log").read_text(errors="replace").splitlines()
+    out = []
+    for line in lines:
+        m = TRACE_LINE.match(line)
+        if m and m.group(1):
+            out.append((m.group(2), m.group(5)))
+    return out
+
+
+def test_corrupt_stacks_end_with_a_note(dump: Dump) -> None:
+    """A garbage return address and a stack pointer sent backwards end the trace with a
+    note; nothing loops and no data address is printed as a function."""
+    from pycrash.kernel import orc
+
+    s = _open(dump)
+    task = s.find_task("pcfix-sleeper2")[0]
+    frames = s.trace(task).frames
+    assert len(frames) > 4
+    victim = frames[3].stack_addr  # the slot holding frame 3's return address
+    garbage = 0x6E7261772D78
+
+    def bad(address: int, count: int, offs: int, physical: bool) -> bytes:
+        return garbage.to_bytes(8, "little")[offs : offs + count]
+
+    s.prog.add_memory_segment(victim, 8, bad, False)
+    trace = s.trace(task)
+    assert len(trace.frames) == 3 and trace.note and "not kernel text" in trace.note
+    text = str(s.run("bt pcfix-sleeper2"))
+    assert f"{garbage:x}" not in text.split("bt:")[0] and "the trace ends here" in text
+
+    # a frame whose caller's stack pointer comes from a frame pointer that points back
+    index = orc.orc_index(s.prog)
+    table = index.vmlinux
+    assert table is not None
+    i = next(i for i in range(table.count)
+             if orc.decode(table.entries, 6 * i, table.version).sp_reg == orc.REG_BP
+             and orc.decode(table.entries, 6 * i, table.version).type == orc.CALL)
+    ret = table._ip(i) + 1
+    sp0 = task.thread.sp.value_()
+    fake = {sp0 + 0x28: sp0 - 0x200, sp0 + 0x30: ret}  # inactive_task_frame: bp, ret_addr
+
+    def loop(address: int, count: int, offs: int, physical: bool) -> bytes:
+        return fake[address].to_bytes(8, "little")[offs : offs + count]
+
+    for addr in fake:
+        s.prog.add_memory_segment(addr, 8, loop, False)
+    trace = s.trace(task)
+    assert len(trace.frames) == 1 and trace.note and "goes back" in trace.note
+
+
+def test_no_orc_falls_back_to_drgn(dump: Dump) -> None:
+    s = _open(dump)
+    s.prog.cache["pycrash_orc"] = type("NoOrc", (), {"__bool__": lambda self: False})()
+    frames = s.frames(s.find_task("pcfix-sleeper1")[0])
+    assert "do_wait" in [f.function for f in frames]
+
+
+def test_stack_engine_survives_a_zoo_without_module_debuginfo(zoo: Dump) -> None:
+    # the module's debug file is only beside the dump, never found on its own
+    assert not (Path("/lib/modules") / zoo.release / "updates" / "pcfix_oops.ko").exists()
+    s = _open(zoo)
+    kt = s.run("bt pcfix_kt2").rows[0]
+    assert all(f.function != f"{f.pc:x}" for f in kt.frames)
