@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from drgn import FaultError, Object
+from drgn import FaultError, Object, Program
 from drgn.helpers.linux.sched import cpu_curr
 
 from pycrash.command import Result, arg, command
@@ -75,37 +75,24 @@ def frame_line(frame: Frame, offsets: str = "") -> str:
 
 def exception_lines(frame: Frame) -> Iterable[str]:
     """Yield crash's register block for the exception after ``frame``."""
-    exc = frame.exception
-    if exc is None:
-        return
-    if exc.kernel_rip:
-        yield f"    [exception RIP: {exc.kernel_rip}]"
-    regs = exc.regs
-    cells = [
-        f"{name:>3}: {regs[name]:016x}"
-        for name in ("RIP", "RSP", "RFLAGS", "RAX", "RBX", "RCX", "RDX", "RSI", "RDI",
-                     "RBP", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15")
-        if name in regs
-    ]
-    if "RFLAGS" in regs:  # crash prints RFLAGS with 8 digits
-        cells = [c if not c.startswith("RFLAGS") else f"RFLAGS: {regs['RFLAGS']:08x}"
-                 for c in cells]
-    for i in range(0, len(cells), 3):
-        yield "    " + "  ".join(cells[i : i + 3])
-    tail = []
-    if "ORIG_RAX" in regs:
-        tail.append(f"ORIG_RAX: {regs['ORIG_RAX']:016x}")
-    if "CS" in regs:
-        tail.append(f"CS: {regs['CS']:04x}")
-    if "SS" in regs:
-        tail.append(f"SS: {regs['SS']:04x}")
-    if tail:
-        yield "    " + "  ".join(tail)
+    if frame.exception is not None:
+        yield from frame.exception.lines()
 
 
-def stack_lines(stack: TaskStack, show_lines: bool = False,
-                offsets: str = "") -> Iterable[str]:
-    """Yield crash's ``bt`` output for one task."""
+def _cell(word: int, prog: Program | None, addresses: bool) -> str:
+    if prog is not None:
+        from pycrash.kernel.stack import describe_word
+
+        text = describe_word(prog, word, addresses)
+        if text is not None:
+            return f"{text:<16}"
+    return f"{word:016x}"
+
+
+def stack_lines(stack: TaskStack, show_lines: bool = False, offsets: str = "",
+                symbolic: Program | None = None, addresses: bool = False) -> Iterable[str]:
+    """Yield crash's ``bt`` output for one task; with ``symbolic`` (the program), frame
+    data as ``bt -F`` shows it (``addresses``: as ``-FF``)."""
     yield stack.task.header()
     if stack.error:
         yield f"bt: {stack.error}"
@@ -117,12 +104,12 @@ def stack_lines(stack: TaskStack, show_lines: bool = False,
         if show_lines and frame.file:
             yield f"    {frame.file}: {frame.line}"
         words = stack.frame_data.get(frame.level)
+        yield from exception_lines(frame)
         if words:
             base = (frame.stack_addr or 0) + 8
             for i in range(0, len(words), 2):
-                cells = " ".join(f"{w:016x}" for w in words[i : i + 2])
+                cells = " ".join(_cell(w, symbolic, addresses) for w in words[i : i + 2])
                 yield f"    {base + i * 8:x}: {cells} "
-        yield from exception_lines(frame)
     if stack.note:
         yield f"bt: the trace ends here: {stack.note}"
 
@@ -130,44 +117,158 @@ def stack_lines(stack: TaskStack, show_lines: bool = False,
 def _render(result: Result) -> Iterable[str]:
     show_lines = bool(result.options.get("lines"))
     offsets = str(result.options.get("offsets", ""))
+    symbolic = int(result.options.get("symbolic") or 0)
+    prog = result.options.get("prog")
     for i, stack in enumerate(result.rows):
         if i:
             yield ""
-        yield from stack_lines(stack, show_lines, offsets)
+        yield from stack_lines(stack, show_lines, offsets, prog if symbolic else None,
+                               symbolic > 1)
+
+
+@dataclass(slots=True, eq=False)
+class Overflow:
+    """``bt -v``: a task whose stack end marker was overwritten, and how."""
+
+    task: TaskId
+    problem: str
+
+
+def _render_overflows(result: Result) -> Iterable[str]:
+    if not result.rows:
+        yield "No stack overflows detected"
+    for row in result.rows:
+        yield row.task.header()
+        yield f"  possible stack overflow: {row.problem}"
+
+
+def _references(stack: TaskStack, ref: str, value: int | None) -> bool:
+    """Return whether a trace refers to ``ref``: a function in it, or (a hex
+    ``value``) a frame's pc or stack slot, an exception register, or a frame word."""
+    for f in stack.frames:
+        if f.function == ref:
+            return True
+        if value is not None:
+            if value in (f.pc, f.stack_addr):
+                return True
+            if f.exception is not None and value in f.exception.regs.values():
+                return True
+    if value is not None:
+        return any(value in words for words in stack.frame_data.values())
+    return False
+
+
+def _old_style(session: Session, stack: TaskStack) -> None:
+    """Replace a trace's frames with crash's ``-o`` view: every kernel text address
+    from frame 0's slot up, the exception blocks kept where the trace found them."""
+    from pycrash.kernel.stack import Frame, text_entries
+    from pycrash.kernel.tasks import stack_bounds
+
+    frames = stack.frames
+    if not frames or frames[0].stack_addr is None:
+        return
+    task = session.find_task(f"{stack.task.task:x}")[0]
+    base, top = stack_bounds(task)
+    lo = frames[0].stack_addr
+    if not base <= lo < top:
+        return
+    blocks = {f.exception.address: f.exception for f in frames
+              if f.exception is not None and f.exception.address is not None}
+    from pycrash.kernel.unwind_x86_64 import PT_REGS_SIZE
+
+    skip = [(a, a + PT_REGS_SIZE) for a in blocks]
+    out: list[Frame] = []
+    for slot, value, name, module in text_entries(session.prog, lo, top):
+        if any(a <= slot < b for a, b in skip):
+            continue
+        out.append(Frame(level=len(out), stack_addr=slot, function=name, pc=value,
+                         offset=None, module=module))
+        for a, exc in blocks.items():
+            if out[-1].exception is None and slot < a and not any(
+                    o.stack_addr is not None and slot < o.stack_addr < a for o in out[:-1]):
+                nxt = [s for s, *_ in text_entries(session.prog, slot + 8, a)]
+                if not nxt:
+                    out[-1].exception = exc
+    if frames[-1].exception is not None and out and out[-1].exception is None:
+        out[-1].exception = frames[-1].exception
+    stack.frames = out
+    stack.note = None
 
 
 @command(
     "bt",
     summary="backtrace",
-    synopsis="bt [-a|-c cpu] [-f] [-l] [-t|-r|-e] [-s|-x|-d] [pid | task] ...",
+    synopsis="bt [-a|-c cpu(s)|-p|-t|-T|-r|-e|-E|-f|-F[F]|-l|-o|-v] [-R ref] [-s [-x|d]] "
+             "[pid | task] ...",
     description="""
 Displays a kernel stack backtrace of the current context (the panicking task
 by default), or of each given pid or task address. Each frame shows its
 level, the stack slot holding the return address, the function and the
-address within it. Where the stack crosses a system call or exception
-entry, the registers of the interrupted context follow.
+address within it, and [module] for a module's code. Where the stack crosses
+a system call or exception entry, the registers of the interrupted context
+follow; where it crosses the IRQ or an exception stack, a line names the
+stack it leaves (--- <IRQ stack> ---). The panic task's trace starts in
+machine_kexec; the other CPUs' running tasks start in the NMI handler that
+stopped them. pycrash unwinds with the kernel's own ORC tables, read from the
+dump (modules need no debuginfo); a corrupt stack ends with a one-line note.
+
+       -a  the stack traces of the active task on each CPU.
+       -p  the stack trace of the panic task only.
+   -c cpu  the active task on one or more CPUs ("3", "1,8,9", "1-23").
+       -t  all text symbols found from the last known stack location to the top
+           of the stack, after a START: line (helpful if the back trace fails).
+       -T  all text symbols found from the base of the stack to the top.
+       -r  the raw stack data, word by word.
+       -l  file and line number of each stack trace text location.
+       -e  search the stack for possible kernel and user mode exception frames.
+       -E  search the IRQ stacks and the exception stacks of every CPU (or the -c
+           CPUs) for possible exception frames; other arguments are ignored.
+       -f  all stack data contained in each frame.
+    -F[F]  like -f, with the data shown symbolically: symbol+offset, and a slab
+           object as [cache] (-FF: [object:cache]).
+       -o  the old backtrace method: every kernel text return address found on
+           the stack, stale ones included.
+       -v  check the kernel stack of every task (or the given ones) for an
+           overwritten STACK_END_MAGIC, evidence of a stack overflow.
+   -R ref  the stack trace only if it refers to this symbol or address.
+       -s  symbol name plus its offset; -x in hexadecimal, -d in decimal.
 """,
     examples="""
 crash> bt
 PID: 139      TASK: ff276d7aeff10000  CPU: 1    COMMAND: "sh"
- #0 [ff76934f0050bbb8] __crash_kexec at ffffffff8676475a
- #1 [ff76934f0050bc78] panic at ffffffff86fcd06e
- #2 [ff76934f0050bcf8] sysrq_handle_crash at ffffffff86ca8a06
+ #0 [ff76934f0050bb60] machine_kexec at ffffffff8666c62f
+ #1 [ff76934f0050bbb8] __crash_kexec at ffffffff867646b7
+ #2 [ff76934f0050bc78] panic at ffffffff86fcd06e
+ #3 [ff76934f0050bcf8] sysrq_handle_crash at ffffffff86ca8a06
 crash> bt -a          (the active task of every CPU)
 crash> bt -l 1        (with file and line numbers)
+crash> foreach bt -R do_wait      (every task whose trace passes through do_wait)
 """,
     arguments=(
         arg("-a", dest="all_cpus", action="store_true",
             help="the active task on each CPU"),
+        arg("-p", dest="panic", action="store_true", help="the panic task only"),
         arg("-f", dest="frame_data", action="store_true",
             help="display the stack data of each frame"),
+        arg("-F", dest="symbolic", action="count", default=0,
+            help="frame data shown symbolically (-FF: with slab object addresses)"),
         arg("-l", dest="lines", action="store_true", help="show file and line numbers"),
         arg("-c", dest="cpus", metavar="cpu[,cpu]", help="the active task of these CPUs"),
         arg("-t", dest="text", action="store_true",
-            help="kernel text addresses found on the stack"),
+            help="kernel text addresses found on the stack from the trace's start"),
+        arg("-T", dest="alltext", action="store_true",
+            help="kernel text addresses found on the whole stack"),
         arg("-r", dest="raw", action="store_true", help="the whole stack, word by word"),
         arg("-e", dest="exceptions", action="store_true",
             help="search the stack for exception frames"),
+        arg("-E", dest="cpu_stacks", action="store_true",
+            help="search the IRQ and exception stacks for exception frames"),
+        arg("-o", dest="old", action="store_true",
+            help="the old backtrace: every text return address on the stack"),
+        arg("-v", dest="overflow", action="store_true",
+            help="check every task's stack for an overflow"),
+        arg("-R", dest="ref", metavar="ref",
+            help="only stacks that refer to this symbol or address"),
         arg("-s", dest="sym_offsets", action="store_true", help="function+offset, decimal"),
         arg("-x", dest="hex_offsets", action="store_true", help="function+offset, hex"),
         arg("-d", dest="dec_offsets", action="store_true", help="function+offset, decimal"),
@@ -175,14 +276,20 @@ crash> bt -l 1        (with file and line numbers)
     ),
 )
 def bt(session: Session, args: argparse.Namespace) -> Result:
-    """Return one :class:`TaskStack` per selected task."""
+    """Return one :class:`TaskStack` per selected task (or the records of -t/-T/-r/-e/-E/-v)."""
     from drgn.helpers.linux.cpumask import for_each_online_cpu
+
+    from pycrash.kernel.tasks import parse_cpus
 
     errors: list[str] = []
     tasks: list[Object] = []
-    if args.cpus:
-        from pycrash.kernel.tasks import parse_cpus
+    if args.cpu_stacks:
+        from pycrash.commands import bt_search
 
+        cpus = (parse_cpus(session.prog, args.cpus, "bt") if args.cpus
+                else list(for_each_online_cpu(session.prog)))
+        return bt_search.cpu_stacks(session, cpus)
+    if args.cpus:
         tasks = [cpu_curr(session.prog, c) for c in parse_cpus(session.prog, args.cpus, "bt")]
     elif args.all_cpus:
         tasks = [cpu_curr(session.prog, cpu) for cpu in for_each_online_cpu(session.prog)]
@@ -192,17 +299,51 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
                 tasks.extend(session.find_task(spec))
             except CommandError as exc:
                 errors.append(f"bt: {exc}")
+    elif args.panic:
+        if session.panic_task is None:
+            raise CommandError("bt: no panic task in this dump")
+        tasks = [session.panic_task]
+    elif args.overflow:
+        tasks = session.tasks()
     else:
         ctx = session.context
         if ctx is None:
             raise CommandError("bt: no panic task and no context set: give a pid or task")
         tasks = [ctx]
-    if args.text or args.raw or args.exceptions:
+    if args.overflow:
+        from pycrash.kernel.stack import stack_overflow
+
+        found = []
+        for t in tasks:
+            problem = stack_overflow(t)
+            if problem is not None:
+                found.append(Overflow(task_id(t), problem))
+        return Result(found, render=_render_overflows, errors=errors)
+    if args.text or args.alltext or args.raw or args.exceptions:
         from pycrash.commands import bt_search
 
-        kind = "text" if args.text else "raw" if args.raw else "exceptions"
+        kind = ("text" if args.text else "alltext" if args.alltext else "raw" if args.raw
+                else "exceptions")
         return bt_search.search(session, tasks, kind, errors)
-    rows = [stack_of(session, t, args.frame_data, args.lines) for t in tasks]
+    want_data = args.frame_data or bool(args.symbolic) or bool(args.ref)
+    rows = [stack_of(session, t, want_data, args.lines) for t in tasks]
+    if args.ref:
+        value = None
+        try:
+            value = int(args.ref, 16)
+        except ValueError:
+            try:
+                value = session.prog.symbol(args.ref).address
+            except LookupError:
+                pass
+        rows = [r for r in rows if _references(r, args.ref, value)]
+        if not args.frame_data and not args.symbolic:
+            for r in rows:
+                r.frame_data = {}
+    if args.old:
+        for r in rows:
+            _old_style(session, r)
     offsets = "x" if args.hex_offsets else "s" if (args.sym_offsets or args.dec_offsets) else ""
     return Result(rows, render=_render, errors=errors,
-                  options={"lines": args.lines, "offsets": offsets})
+                  options={"lines": args.lines, "offsets": offsets,
+                           "symbolic": args.symbolic, "prog": session.prog})

@@ -122,6 +122,8 @@ def foreach(session: Session, args: argparse.Namespace) -> Result:
         sub_args = copy.copy(template)
         sub_args.specs = [f"{t.value_():x}"]
         result = cmd.func(session, sub_args)
+        if not result.rows and not result.errors:
+            continue  # filtered out by the subcommand itself (bt -R)
         tid = task_id(t)
         items.append(ForeachItem(tid.pid, tid.task, tid.comm, tid.header(), result))
     return Result(items, render=_render, options={"own_header": SUBCOMMANDS[name]})

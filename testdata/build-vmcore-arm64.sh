@@ -59,7 +59,7 @@ CRASH=${CRASH:-"taskset 2 sh -c 'echo c > /proc/sysrq-trigger' || echo c > /proc
 TRIPLET=aarch64-linux-gnu
 die() { echo "build-vmcore-arm64: $*" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/arm64-build.XXXXXX); trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$OUT"
+mkdir -p "$OUT"; rm -f "$OUT/COMPLETE"  # (a failed rebuild must not look complete)
 
 for tool in qemu-system-aarch64:qemu-system-arm apt-get:apt dpkg-deb:dpkg readelf:binutils \
             cpio:cpio debugfs:e2fsprogs mkfs.ext2:e2fsprogs xz:xz-utils; do
@@ -100,6 +100,10 @@ mkdir -p "$OUT/modules-debug"
 for m in $DBGMODS; do mv "$WORK/$m" "$OUT/modules-debug/"; done
 cp "$WORK/img/boot/config-$REL" "$OUT/"  # (the package's System.map is a stub)
 rm -f "$A"/debs/${PKG}-dbg_*.deb
+# _stext - _text (the image header before the text), for the kexec work-around below
+TEXT_GAP=$(readelf -sW "$OUT/vmlinux-$REL" | awk '$8=="_text"{t=$2} $8=="_stext"{s=$2} END{if (t && s) print "0x" s, "0x" t}')
+[ -n "$TEXT_GAP" ] || die "no _text/_stext in vmlinux-$REL"
+TEXT_GAP=$(printf '0x%x' $(( ${TEXT_GAP% *} - ${TEXT_GAP#* } )))
 
 # QEMU's -kernel and kexec's arm64 loader both take the plain Image. Debian 12's
 # vmlinuz is one already ("MZ" EFI stub, "ARMd" at 0x38); a gzipped Image is
@@ -205,10 +209,21 @@ sh -c 'exec 3</tmp/work/hello.txt 4>/tmp/work/out.log; echo -n pcfix-files > /pr
 $WORKLOAD
 echo "pycrash-fixture: marker before crash" > /dev/kmsg
 sleep 1
+# kexec-tools takes the kernel's virtual start (for the crash ELF header's kernel
+# text segment and for PAGE_OFFSET) from _text in /proc/kallsyms; Debian's arm64
+# kernel (no CONFIG_KALLSYMS_ALL) lists only _stext there, and without _text the
+# header is garbage (makedumpfile: "Can't read pgd"). So kexec reads, for the
+# load only, a /proc/kallsyms with _text added: _stext less the gap in vmlinux.
+if ! grep -q ' _text\$' /proc/kallsyms; then
+  S=\$(awk '\$3 == "_stext" { print \$1; exit }' /proc/kallsyms)
+  { printf '%016x T _text\n' \$((0x\$S - $TEXT_GAP)); cat /proc/kallsyms; } > /tmp/kallsyms
+  mount --bind /tmp/kallsyms /proc/kallsyms
+fi
 # the capture kernel: arm64 has no kexec_file_load in this kernel, kexec_load
 # builds its device tree (elfcorehdr, usable memory) from /sys/firmware/fdt
 APPEND="console=ttyAMA0 irqpoll nr_cpus=1 reset_devices panic=1"
 kexec -p /boot/Image --initrd=/boot/capture.cpio.gz --append="\$APPEND" || echo PYCRASH-KEXEC-FAILED
+umount /proc/kallsyms 2>/dev/null; rm -f /tmp/kallsyms
 mkdir /tmp/truth; cd /tmp/truth
 uname -a > uname.txt; date +%s > date.txt; cat /proc/uptime > uptime.txt
 cat /proc/meminfo > meminfo.txt; cat /proc/slabinfo > slabinfo.txt 2>/dev/null
@@ -242,6 +257,7 @@ timeout "${TIMEOUT:-1800}" qemu-system-aarch64 -M virt -accel tcg -cpu "$CPU" -m
   -drive file="$WORK/dump.img",if=none,id=dump,format=raw -device virtio-blk-pci,drive=dump \
   -drive file="$WORK/truth.img",if=none,id=truth,format=raw -device virtio-blk-pci,drive=truth \
   -serial file:"$OUT/console.log" -monitor none >/dev/null 2>&1 || true
+grep -q PYCRASH-KEXEC-FAILED "$OUT/console.log" && die "kexec -p failed in the guest; see $OUT/console.log"
 grep -q PYCRASH-CAPTURE-DONE "$OUT/console.log" || die "capture failed; see $OUT/console.log"
 debugfs -R "rdump / $OUT" "$WORK/dump.img" >/dev/null 2>&1; rm -rf "$OUT/lost+found"
 [ "$(head -c 8 "$OUT/vmcore.kdump" 2>/dev/null)" = "KDUMP   " ] || die "no kdump file; see $OUT/mdf.log"

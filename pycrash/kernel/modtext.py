@@ -21,12 +21,18 @@ class ModuleRange:
     end: int
     name: str
     module: Object
+    #: whether the region holds code (a module's text, or its init text)
+    text: bool = True
     #: the module's sorted function symbols: (start, size, name), read on first use
     symbols: list[tuple[int, int, str]] | None = field(default=None, repr=False)
 
 
-def _layouts(mod: Object) -> list[tuple[int, int]]:
-    """Return ``(base, size)`` of each memory region of a ``struct module *``."""
+#: mod->mem[] indexes that hold code (MOD_TEXT, MOD_INIT_TEXT), Linux 6.4 and later
+MOD_TEXT_KINDS = (0, 4)
+
+
+def _layouts(mod: Object) -> list[tuple[int, int, bool]]:
+    """Return ``(base, size, is text)`` of each memory region of a ``struct module *``."""
     out = []
     try:  # Linux 6.4 and later: mod->mem[MOD_TEXT ... MOD_INIT_RODATA]
         mem = mod.mem
@@ -34,12 +40,17 @@ def _layouts(mod: Object) -> list[tuple[int, int]]:
         for name in ("core_layout", "init_layout", "data_layout"):
             try:
                 layout = getattr(mod, name)
-                out.append((layout.base.value_(), layout.size.value_()))
             except AttributeError:
                 continue
+            base, size = layout.base.value_(), layout.size.value_()
+            text = layout.text_size.value_() if name != "data_layout" else 0
+            if 0 < text <= size:  # code first, then read-only data and data
+                out.append((base, text, True))
+                base, size = base + text, size - text
+            out.append((base, size, False))
         return out
     for i in range(len(mem)):
-        out.append((mem[i].base.value_(), mem[i].size.value_()))
+        out.append((mem[i].base.value_(), mem[i].size.value_(), i in MOD_TEXT_KINDS))
     return out
 
 
@@ -56,9 +67,9 @@ def module_ranges(prog: Program) -> list[ModuleRange]:
 
         for mod in bounded(for_each_module(prog), "the module list"):
             name = mod.name.string_().decode("utf-8", "replace")
-            for base, size in _layouts(mod):
+            for base, size, text in _layouts(mod):
                 if base and 0 < size < 1 << 32:
-                    ranges.append(ModuleRange(base, base + size, name, mod))
+                    ranges.append(ModuleRange(base, base + size, name, mod, text))
     except (FaultError, LookupError, ValueError):
         pass
     ranges.sort(key=lambda r: r.start)

@@ -246,3 +246,15 @@ def find_slab_object(prog: Program, addr: int) -> SlabHit | None:
         return None
     return SlabHit(cache_row(info.slab_cache), info.slab.value_(), info.address,
                    bool(info.allocated))
+
+
+def slab_cache_of(prog: Program, addr: int) -> tuple[int, str] | None:
+    """Return ``(object address, cache name)`` of the slab object holding ``addr``, or None
+    (not slab memory). Lighter than :func:`find_slab_object`: no usage counts."""
+    try:
+        info = slab_object_info(prog, addr)
+        if info is None or not info.slab_cache:
+            return None
+        return info.address, info.slab_cache.name.string_().decode("utf-8", "replace")
+    except (FaultError, LookupError, ValueError):
+        return None

@@ -9,6 +9,7 @@ interrupted context's registers are attached to the last frame before it.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,29 @@ class ExceptionFrame:
     regs: dict[str, int]
     kernel_rip: str | None = None
     address: int | None = None
+
+    def lines(self) -> Iterator[str]:
+        """Yield crash's register block: ``[exception RIP: ...]`` and the registers."""
+        if self.kernel_rip:
+            yield f"    [exception RIP: {self.kernel_rip}]"
+        regs = self.regs
+        cells = [
+            f"RFLAGS: {regs[name]:08x}" if name == "RFLAGS" else f"{name:>3}: {regs[name]:016x}"
+            for name in ("RIP", "RSP", "RFLAGS", "RAX", "RBX", "RCX", "RDX", "RSI", "RDI",
+                         "RBP", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15")
+            if name in regs
+        ]
+        for i in range(0, len(cells), 3):
+            yield "    " + "  ".join(cells[i : i + 3])
+        tail = []
+        if "ORIG_RAX" in regs:
+            tail.append(f"ORIG_RAX: {regs['ORIG_RAX']:016x}")
+        if "CS" in regs:
+            tail.append(f"CS: {regs['CS']:04x}")
+        if "SS" in regs:
+            tail.append(f"SS: {regs['SS']:04x}")
+        if tail:
+            yield "    " + "  ".join(tail)
 
 
 @dataclass(slots=True, eq=False)
@@ -285,7 +309,10 @@ def _text_check(prog: Program) -> Any:
                 pass
 
         def check(addr: int) -> bool:
-            return any(a <= addr < b for a, b in spans) or module_at(prog, addr) is not None
+            if any(a <= addr < b for a, b in spans):
+                return True
+            rng = module_at(prog, addr)
+            return rng is not None and rng.text
 
         prog.cache["pycrash_is_text"] = check
     return check
@@ -438,3 +465,71 @@ def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None
             frame.exception = _exception_of(prog, raw.regs, raw.regs_addr)
         out.append(frame)
     return Trace(out, note)
+
+
+# -- what bt -F, -v and -R look at -------------------------------------------------
+
+#: The word the kernel writes at the far end of every task's stack (``STACK_END_MAGIC``)
+STACK_END_MAGIC = 0x57AC6E9D
+
+
+def stack_overflow(task: Object) -> str | None:
+    """Return why a task's stack looks overflowed (its end marker is overwritten), or None.
+
+    The kernel writes ``STACK_END_MAGIC`` at the lowest word of each task's stack
+    (``end_of_stack()``); a deep call chain that ran past it overwrites it.
+    """
+    base = task.stack.value_()
+    try:
+        value = task.prog_.read_u64(base)
+    except FaultError as exc:
+        return f"cannot read the end of the stack at {base:x}: {exc.message}"
+    if value != STACK_END_MAGIC:
+        return f"{base:x}: {value:x} != STACK_END_MAGIC"
+    return None
+
+
+def describe_word(prog: Program, value: int, with_address: bool = False) -> str | None:
+    """Return how crash's ``bt -F`` shows a stack word, or None to show it in hex.
+
+    A kernel or module address is ``symbol+offset``; a pointer into a slab object
+    is ``[cache]`` (``[object:cache]`` with ``with_address``, crash's ``-FF``).
+    """
+    if value < 1 << 63 or value == (1 << 64) - 1:
+        return None
+    from pycrash.kernel.symindex import find_symbol
+
+    try:
+        sym = find_symbol(prog, value)
+    except LookupError:
+        sym = None
+    from pycrash.kernel.modtext import module_at
+
+    if sym is not None and (value < sym.address + max(sym.size, 1)
+                            or module_at(prog, value) is not None):
+        off = value - sym.address
+        return f"{sym.name}+{off}" if off else sym.name
+    from pycrash.kernel.slabs import slab_cache_of
+
+    hit = slab_cache_of(prog, value)
+    if hit is None:
+        return None
+    obj, name = hit
+    return f"[{obj:x}:{name}]" if with_address else f"[{name}]"
+
+
+def text_entries(prog: Program, lo: int, hi: int) -> list[tuple[int, int, str, str | None]]:
+    """Return ``(slot, value, function, module)`` for each kernel or module text address
+    stored in ``[lo, hi)`` of a stack (crash's ``bt -t`` and ``-T``)."""
+    from pycrash.kernel.stackmem import StackMemory, StackRegion
+
+    is_text = _text_check(prog)
+    mem = StackMemory(prog, [StackRegion(lo, hi, None)])
+    out = []
+    for slot, value in mem.words(mem.regions[0]):
+        if value >= 1 << 63 and is_text(value):
+            name, _off, module = _frame_name(prog, value, True)
+            if name == f"{value:x}":
+                name, _off, module = _frame_name(prog, value, False)
+            out.append((slot, value, name, module))
+    return out

@@ -84,6 +84,8 @@ def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
            max_frames: int = MAX_FRAMES) -> tuple[list[RawFrame], str | None]:
     """Return the raw frames from ``start`` and why the walk stopped early (None: the
     stack's natural end, or user mode)."""
+    if not is_text(start.pc if start.interrupted else start.pc - 1):
+        return [], f"the saved pc {start.pc:#x} at {start.slot:#x} is not kernel text"
     frames = [RawFrame(start.pc, start.slot, start.interrupted)]
     ip, sp, bp = start.pc, start.sp, start.bp
     regs = start.regs
@@ -115,11 +117,15 @@ def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
         if cfa is None:
             return frames, f"cannot find the caller's stack pointer at {ip:#x}"
         here = mem.region(sp)
+        if entry.type == O.CALL and cfa <= sp and mem.region(cfa) is here:
+            return frames, f"the stack pointer goes back at {cfa:#x}: the stack loops"
         if entry.type == O.CALL:
             slot = cfa - 8
             word = mem.word(slot)
             if word is None:
                 return frames, f"stack pointer {cfa:#x} is outside the stack"
+            if not is_text(word - 1):
+                return frames, f"return address {word:#x} at {slot:#x} is not kernel text"
             new_ip, new_sp, regs, signal = word, cfa, None, False
             frame = RawFrame(word, slot)
         elif entry.type == O.REGS:
@@ -129,6 +135,8 @@ def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
             frames[-1].regs, frames[-1].regs_addr = full, cfa
             new_ip, new_sp, regs, signal = full["ip"], full["sp"], full, True
             frame = None
+            if not full["cs"] & 3 and not is_text(new_ip):
+                return frames, f"the exception RIP {new_ip:#x} at {cfa:#x} is not kernel text"
             if not full["cs"] & 3 and mem.region(new_sp) is not mem.region(cfa):
                 frame = RawFrame(new_ip, new_sp, True)  # crash shows it on the new stack
         elif entry.type == O.REGS_PARTIAL:
