@@ -105,6 +105,8 @@ def stack_lines(stack: TaskStack, show_lines: bool = False, offsets: str = "",
             yield f"    {frame.file}: {frame.line}"
         words = stack.frame_data.get(frame.level)
         yield from exception_lines(frame)
+        if show_lines and frame.exception is not None and frame.exception.source:
+            yield f"    {frame.exception.source}"
         if words:
             base = (frame.stack_addr or 0) + 8
             for i in range(0, len(words), 2):

@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 from drgn import FaultError, Object, Program
 
 from pycrash.command import Result
-from pycrash.kernel.stack import X86_64_REGS, ExceptionFrame, symbolize_address, text_entries
-from pycrash.kernel.symbols import section_bounds
+from pycrash.kernel.stack import (
+    X86_64_REGS,
+    ExceptionFrame,
+    describe_word,
+    symbolize_address,
+    text_entries,
+)
 from pycrash.kernel.tasks import stack_bounds, task_id
 from pycrash.kernel.unwind_x86_64 import PT_REGS
 from pycrash.session import Session
@@ -54,12 +59,10 @@ def search(session: Session, tasks: list[Object], kind: str, errors: list[str]) 
             continue
         if kind == "exceptions":
             _exception_frames(prog, base, data, scan)
-        elif kind == "raw":
-            text = section_bounds(prog).get("text", (0, 0))
+        elif kind == "raw":  # every word; kernel and module addresses by symbol, as crash
             for i in range(0, len(data), 8):
                 w = int.from_bytes(data[i : i + 8], "little")
-                name = symbolize_address(prog, w) if text[0] <= w < text[1] else ""
-                scan.entries.append((base + i, w, name))
+                scan.entries.append((base + i, w, describe_word(prog, w, slabs=False) or ""))
         else:
             lo = base
             if kind == "text":
@@ -151,9 +154,9 @@ def _text_lines(scan: StackScan) -> Iterable[str]:
 
 def _raw_lines(scan: StackScan) -> Iterable[str]:
     cells = [(slot, text if text else f"{value:016x}") for slot, value, text in scan.entries]
-    for j in range(0, len(cells), 4):
-        group = cells[j : j + 4]
-        yield f"{group[0][0]:x}:  " + " ".join(f"{c:<16}" for _, c in group).rstrip()
+    for j in range(0, len(cells), 2):  # two words a line, symbols in place, as crash
+        group = cells[j : j + 2]
+        yield f"{group[0][0]:x}:  " + " ".join(f"{c:<16}" for _, c in group) + " "
 
 
 def _exception_lines(scan: StackScan) -> Iterable[str]:

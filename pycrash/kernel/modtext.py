@@ -96,9 +96,12 @@ def _symbols(rng: ModuleRange) -> list[tuple[int, int, str]]:
         try:
             from drgn.helpers.linux.kallsyms import module_kallsyms
 
+            from pycrash.kernel.symcache import strip_clone_suffix
+
             for s in module_kallsyms(rng.module):
                 if s.address:
-                    syms.append((s.address, s.size, s.name))
+                    name = strip_clone_suffix(s.name.encode()).decode()
+                    syms.append((s.address, s.size, name))
         except (FaultError, LookupError, ValueError, AttributeError):
             pass
         syms.sort()

@@ -44,6 +44,8 @@ class ExceptionFrame:
     regs: dict[str, int]
     kernel_rip: str | None = None
     address: int | None = None
+    #: the source position of a kernel RIP (with ``bt -l``)
+    source: str | None = None
 
     def lines(self) -> Iterator[str]:
         """Yield crash's register block: ``[exception RIP: ...]`` and the registers."""
@@ -398,7 +400,7 @@ def _raw_trace(prog: Program, task: Object, regs: dict[str, int] | None,
         return mem, raws, note
     stops = PANIC_STOPS if panic else NMI_STOPS
     for start in _stop_candidates(prog, mem, stops, mem.region(regs.get("sp", 0))):
-        raws, note = unwind(mem, index, is_text, start, calls)
+        raws, note = unwind(mem, index, is_text, start, calls, saved=regs)
         if len(raws) >= 3:
             add_markers(mem, raws)
             return mem, raws, note
@@ -437,7 +439,14 @@ def _source_of(prog: Program, pc: int) -> tuple[str | None, int | None]:
         return None, None
     if not len(loc):
         return None, None
-    return loc[0].filename, loc[0].line
+    name = loc[0].filename
+    if name and not name.startswith("/"):
+        from pycrash.kernel.compdir import comp_dir
+
+        base = comp_dir(prog)
+        if base:
+            name = f"{base}/{name}"
+    return name, loc[0].line
 
 
 def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None,
@@ -463,6 +472,10 @@ def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None
                       offset=offset, module=module, file=file, line=line, marker=raw.marker)
         if raw.regs is not None:
             frame.exception = _exception_of(prog, raw.regs, raw.regs_addr)
+            if with_source and frame.exception.kernel_rip:
+                efile, eline = _source_of(prog, raw.regs["ip"])
+                if efile:
+                    frame.exception.source = f"{efile}: {eline}"
         out.append(frame)
     return Trace(out, note)
 
@@ -489,33 +502,51 @@ def stack_overflow(task: Object) -> str | None:
     return None
 
 
-def describe_word(prog: Program, value: int, with_address: bool = False) -> str | None:
+def _init_range(prog: Program) -> tuple[int, int]:
+    """Return ``[__init_begin, __init_end)``, the kernel's init sections (or an empty range)."""
+    found = prog.cache.get("pycrash_init_range")
+    if found is None:
+        try:
+            found = (prog.symbol("__init_begin").address, prog.symbol("__init_end").address)
+        except LookupError:
+            found = (0, 0)
+        prog.cache["pycrash_init_range"] = found
+    return (int(found[0]), int(found[1]))
+
+
+def describe_word(prog: Program, value: int, with_address: bool = False,
+                  slabs: bool = True) -> str | None:
     """Return how crash's ``bt -F`` shows a stack word, or None to show it in hex.
 
-    A kernel or module address is ``symbol+offset``; a pointer into a slab object
-    is ``[cache]`` (``[object:cache]`` with ``with_address``, crash's ``-FF``).
+    A kernel or module address is ``symbol+offset``; with ``slabs``, a pointer
+    into a slab object is ``[cache]`` (``[object:cache]`` with ``with_address``,
+    crash's ``-FF``).
     """
     if value < 1 << 63 or value == (1 << 64) - 1:
         return None
+    from pycrash.kernel.modtext import module_at
     from pycrash.kernel.symindex import find_symbol
 
-    try:
-        sym = find_symbol(prog, value)
-    except LookupError:
-        sym = None
-    from pycrash.kernel.modtext import module_at
-
-    if sym is not None and (value < sym.address + max(sym.size, 1)
-                            or module_at(prog, value) is not None):
-        off = value - sym.address
-        return f"{sym.name}+{off}" if off else sym.name
+    init = _init_range(prog)
+    if init[0] <= value < init[1]:
+        return None  # init code and data were freed after boot: crash shows them in hex
+    for probe in (value, value - 1):  # a return address just past a noreturn call
+        try:
+            sym = find_symbol(prog, probe)
+        except LookupError:
+            continue
+        if probe < sym.address + max(sym.size, 1) or module_at(prog, probe) is not None:
+            off = value - sym.address
+            return f"{sym.name}+{off}" if off else sym.name
+    if not slabs:
+        return None
     from pycrash.kernel.slabs import slab_cache_of
 
     hit = slab_cache_of(prog, value)
     if hit is None:
         return None
-    obj, name = hit
-    return f"[{obj:x}:{name}]" if with_address else f"[{name}]"
+    _obj, name = hit
+    return f"[{value:x}:{name}]" if with_address else f"[{name}]"
 
 
 def text_entries(prog: Program, lo: int, hi: int) -> list[tuple[int, int, str, str | None]]:

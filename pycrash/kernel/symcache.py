@@ -15,7 +15,7 @@ from pathlib import Path
 
 STT_NOTYPE, STT_OBJECT, STT_FUNC = 0, 1, 2
 SHF_EXECINSTR = 0x4
-MAGIC = b"PYCSYM02"
+MAGIC = b"PYCSYM03"
 
 
 def cache_dir() -> Path:
@@ -58,6 +58,8 @@ def _read_symtab(path: str) -> SymbolTable:
         sections = _sections(f)
         secs = {name: (stype, off, size) for name, stype, off, size, _fl in sections}
         exec_index = {i for i, sec in enumerate(sections) if sec[4] & SHF_EXECINSTR}
+        # string literals (.LC0...) in .rodata, which crash names in bt -F and rd -s
+        exec_index |= {i for i, sec in enumerate(sections) if sec[0] == ".rodata"}
         if ".symtab" not in secs or ".strtab" not in secs:
             raise LookupError(f"{path}: no symbol table")
         _t, off, size = secs[".symtab"]
@@ -85,9 +87,24 @@ def _read_symtab(path: str) -> SymbolTable:
         addresses.append(value)
         sizes.append(-negsize)
         offsets.append(len(names))
-        names += strtab[st_name:end] + b"\0"
+        names += strip_clone_suffix(strtab[st_name:end]) + b"\0"
     offsets.append(len(names))
     return SymbolTable(addresses, sizes, offsets, bytes(names))
+
+
+#: gcc's endings for cloned functions that crash leaves out of names (``.constprop.N``
+#: and ``.cold`` stay)
+CLONE_SUFFIXES = (b".isra.", b".part.", b".llvm.")
+
+
+def strip_clone_suffix(name: bytes) -> bytes:
+    """Return a symbol name without gcc's clone ending, as crash shows it
+    (``_get_random_bytes.part.0`` -> ``_get_random_bytes``)."""
+    for suffix in CLONE_SUFFIXES:
+        at = name.find(suffix)
+        if at > 0:
+            return name[:at]
+    return name
 
 
 def _labels(labels: list[tuple[int, int, int]], strtab: bytes,

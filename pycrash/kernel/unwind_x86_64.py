@@ -81,9 +81,15 @@ def read_pt_regs(mem: StackMemory, addr: int) -> dict[str, int] | None:
 
 def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
            start: Start, is_call_site: Callable[[int], bool] = lambda _a: True,
-           max_frames: int = MAX_FRAMES) -> tuple[list[RawFrame], str | None]:
+           max_frames: int = MAX_FRAMES,
+           saved: dict[str, int] | None = None) -> tuple[list[RawFrame], str | None]:
     """Return the raw frames from ``start`` and why the walk stopped early (None: the
-    stack's natural end, or user mode)."""
+    stack's natural end, or user mode).
+
+    ``saved`` are registers the CPU saved inside the trace (the panic CPU's
+    NT_PRSTATUS, taken in ``__crash_kexec``): where ORC cannot describe a
+    function, they give the frame pointer its callers left.
+    """
     if not is_text(start.pc if start.interrupted else start.pc - 1):
         return [], f"the saved pc {start.pc:#x} at {start.slot:#x} is not kernel text"
     frames = [RawFrame(start.pc, start.slot, start.interrupted)]
@@ -111,6 +117,9 @@ def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
                 return frames, f"no unwind information at {ip:#x}"
             slot, ret = found
             frames.append(RawFrame(ret, slot))
+            if saved is not None and sp <= saved.get("sp", 0) <= slot \
+                    and mem.region(saved["sp"]) is mem.region(sp):
+                bp = saved.get("bp", bp)  # the callee-saved bp, as the caller left it
             ip, sp, regs, signal = ret, slot + 8, None, False
             continue
         cfa = _cfa(mem, entry, sp, bp, regs)
