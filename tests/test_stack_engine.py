@@ -282,3 +282,75 @@ def test_stack_engine_survives_a_zoo_without_module_debuginfo(zoo: Dump) -> None
     s = _open(zoo)
     kt = s.run("bt pcfix_kt2").rows[0]
     assert all(f.function != f"{f.pc:x}" for f in kt.frames)
+
+
+def _crash(d: Dump, commands: str) -> str:
+    run = subprocess.run(["crash", "-s", str(d.vmlinux), str(d.vmcore)],
+                         input=commands + "\nq\n", capture_output=True, text=True,
+                         timeout=300, cwd="/tmp")
+    return run.stdout
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines()
+            if line.strip() and not line.startswith("WARNING:")]
+
+
+def test_bt_v_finds_an_overwritten_stack_end(dump: Dump) -> None:
+    s = _open(dump)
+    assert str(s.run("bt -v")).strip() == "No stack overflows detected"
+    task = s.find_task("pcfix-sleeper3")[0]
+    end = task.stack.value_()
+
+    def smashed(address: int, count: int, offs: int, physical: bool) -> bytes:
+        return (0x4141414141414141).to_bytes(8, "little")[offs : offs + count]
+
+    s.prog.add_memory_segment(end, 8, smashed, False)
+    rows = s.run("bt -v").rows
+    assert [r.task.pid for r in rows] == [task.pid.value_()]
+    assert "4141414141414141 != STACK_END_MAGIC" in str(s.run("bt -v"))
+
+
+def test_bt_r_ref_and_panic_flags(zoo: Dump) -> None:
+    s = _open(zoo)
+    panic = s.run("bt -p").rows
+    assert [r.task.task for r in panic] == [s.panic_task.value_()]
+    assert s.run("bt -R machine_kexec").rows and not s.run("bt -R do_wait").rows
+    waiting = s.run("foreach bt -R do_wait").rows
+    assert waiting and all(
+        any(f.function == "do_wait" for f in item.result.rows[0].frames) for item in waiting)
+    kexec = s.prog.symbol("machine_kexec").address
+    pc = s.run("bt").rows[0].frames[0].pc
+    assert s.run(f"bt -R {pc:x}").rows and kexec < pc
+
+
+@pytest.mark.skipif(shutil.which("crash") is None, reason="Debian's crash is not installed")
+def test_bt_E_t_T_F_e_match_crash_on_the_oops() -> None:
+    d = _dump("zoo-oops")
+    s = _open(d)
+    # -E: the exception frames found on the IRQ and exception stacks, at crash's addresses
+    theirs = re.findall(r"EXCEPTION FRAME AT: ([0-9a-f]+)", _crash(d, "bt -E"))
+    ours = re.findall(r"EXCEPTION FRAME AT: ([0-9a-f]+)", str(s.run("bt -E")))
+    assert theirs and ours == theirs
+    # -e, -t and -T: the same lines
+    for flags in ("bt -e", "bt -t", "bt -T"):
+        assert _lines(str(s.run(flags))) == _lines(_crash(d, flags)), flags
+    # -F and -FF: each frame crash and pycrash both show has the same data words
+    for flags in ("bt -F", "bt -FF"):
+        def blocks(text: str) -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            key = ""
+            for line in _lines(text):
+                if re.match(r"^ ?#\d+ \[", line):
+                    key = line.split("] ", 1)[1]
+                    out[key] = []
+                elif key and re.match(r"^    [0-9a-f]{16}: ", line):
+                    out[key].append(line)
+            return out
+
+        mine, crash_blocks = blocks(str(s.run(flags))), blocks(_crash(d, flags))
+        shared = [k for k in mine if k in crash_blocks]
+        assert len(shared) >= 10
+        # the frame before one of crash's stale frames ends where that stale frame starts
+        same = [k for k in shared if mine[k] == crash_blocks[k]]
+        assert len(same) >= len(shared) - 2, [k for k in shared if k not in same]
