@@ -201,7 +201,12 @@ class Session:
         from pycrash.kernel.stack import Trace, engine_trace, task_frames
 
         regs = self.saved_regs(task)
-        if self.prog.platform is not None and self.prog.platform.arch.name == "X86_64":
+        arch = self.prog.platform.arch.name if self.prog.platform is not None else ""
+        if arch == "AARCH64":
+            from pycrash.kernel.stack import engine_trace_arm64
+
+            return engine_trace_arm64(self.prog, task, regs, with_source)
+        if arch == "X86_64":
             try:
                 panic = self.panic_task is not None and self.panic_task.value_() == task.value_()
                 return engine_trace(self.prog, task, regs, panic, with_source)
@@ -230,10 +235,13 @@ class Session:
             from drgn import FaultError
 
             try:
-                found = self.prog.stack_trace(task)[0].registers()
+                first = self.prog.stack_trace(task)[0]
+                found = first.registers()
                 regs = {(k[1:] if k.startswith("r") and not k[1:2].isdigit() else k): v
                         for k, v in found.items()}
                 regs["flags"] = found.get("rflags", 0)
+                if "x29" in found:  # arm64: drgn names the pc only on the frame
+                    regs.update(ip=first.pc, pc=first.pc, fp=found["x29"])
             except (ValueError, LookupError, FaultError, IndexError):
                 regs = None
             if regs is not None and ("ip" not in regs or "sp" not in regs):

@@ -46,9 +46,19 @@ class ExceptionFrame:
     address: int | None = None
     #: the source position of a kernel RIP (with ``bt -l``)
     source: str | None = None
+    #: the architecture whose register block this is (``x86_64`` or ``arm64``)
+    arch: str = "x86_64"
+    #: arm64: the names of the PC's and LR's functions (crash's ``[symbol+offset]``)
+    names: tuple[str | None, str | None] = (None, None)
 
     def lines(self) -> Iterator[str]:
         """Yield crash's register block: ``[exception RIP: ...]`` and the registers."""
+        if self.arch == "arm64":
+            from pycrash.kernel.unwind_arm64 import exception_lines
+
+            kernel = self.regs.get("PSTATE", 0) & 0xF != 0
+            yield from exception_lines(self.regs, *self.names, kernel)
+            return
         if self.kernel_rip:
             yield f"    [exception RIP: {self.kernel_rip}]"
         regs = self.regs
@@ -564,3 +574,95 @@ def text_entries(prog: Program, lo: int, hi: int) -> list[tuple[int, int, str, s
                 name, _off, module = _frame_name(prog, value, False)
             out.append((slot, value, name, module))
     return out
+
+
+# -- arm64 -------------------------------------------------------------------------
+
+
+def _arm64_layout(prog: Program) -> Any:
+    from pycrash.kernel.unwind_arm64 import PtRegsLayout
+
+    layout = prog.cache.get("pycrash_arm64_pt_regs")
+    if layout is None:
+        t = prog.type("struct pt_regs")
+        layout = PtRegsLayout(t.size, *(t.member(m).offset for m in (
+            "sp", "pc", "pstate", "orig_x0", "syscallno", "stackframe")))
+        prog.cache["pycrash_arm64_pt_regs"] = layout
+    return layout
+
+
+def _va_bits(prog: Program) -> int:
+    """Return the kernel's virtual address width (48 unless the kernel says otherwise)."""
+    info = ""
+    try:
+        info = prog["vmcoreinfo_data"].string_().decode("utf-8", "replace")
+    except (KeyError, LookupError, FaultError, ValueError):
+        pass
+    for key in ("vabits_actual", "vabits_user"):
+        try:
+            return int(prog[key].value_())
+        except (KeyError, LookupError, FaultError):
+            continue
+    import re
+
+    m = re.search(r"NUMBER\(VA_BITS\)=(\d+)", info)
+    return int(m.group(1)) if m else 48
+
+
+def engine_trace_arm64(prog: Program, task: Object, regs: dict[str, int] | None = None,
+                       with_source: bool = False) -> Trace:
+    """Return crash-style frames of a ``struct task_struct *`` on arm64, from its frame
+    records. ``regs`` (``pc``, ``fp``) are what its CPU saved at the crash when it was
+    running; a sleeping task starts from ``thread.cpu_context``."""
+    from drgn.helpers.linux.sched import task_cpu
+
+    from pycrash.kernel.stackmem import StackMemory, StackRegion, task_region, thread_size
+    from pycrash.kernel.unwind_arm64 import crash_names, pac_stripper, unwind
+    from pycrash.kernel.unwind_x86_64 import add_markers
+
+    regions = [task_region(task)]
+    if regs is not None:
+        from drgn.helpers.linux.percpu import per_cpu
+
+        try:
+            irq = per_cpu(prog["irq_stack_ptr"], task_cpu(task)).value_()
+            if irq:
+                regions.append(StackRegion(irq, irq + thread_size(prog), "IRQ stack"))
+        except (KeyError, LookupError, FaultError):
+            pass
+    mem = StackMemory(prog, regions)
+    if regs is not None:
+        pc, fp, exact = regs["pc"], regs["fp"], True
+    else:
+        ctx = task.thread.cpu_context
+        pc, fp, exact = ctx.pc.value_(), ctx.fp.value_(), False
+    strip = prog.cache.get("pycrash_pac_strip")
+    if strip is None:
+        strip = pac_stripper(_va_bits(prog))
+        prog.cache["pycrash_pac_strip"] = strip
+    is_text = _text_check(prog)
+
+    def name_of(addr: int) -> str:
+        return _frame_name(prog, addr, True)[0]
+
+    raws, note = unwind(mem, name_of, is_text, strip, _arm64_layout(prog), strip(pc), fp, exact)
+    add_markers(mem, raws)
+    out: list[Frame] = []
+    for raw in raws:
+        name, offset, module = _frame_name(prog, raw.pc, True)
+        file = line = None
+        if with_source:
+            file, line = _source_of(prog, raw.pc)
+        frame = Frame(level=len(out), stack_addr=raw.slot, function=name, pc=raw.pc,
+                      offset=offset, module=module, file=file, line=line, marker=raw.marker)
+        if raw.regs is not None:
+            named = crash_names(raw.regs)
+            kernel = raw.regs["pstate"] & 0xF != 0
+            pc_name = symbolize_address(prog, raw.regs["pc"]) if kernel else None
+            lr_name = symbolize_address(prog, strip(raw.regs["x30"])) if kernel else None
+            if kernel:
+                named["LR"] = strip(raw.regs["x30"])
+            frame.exception = ExceptionFrame(named, pc_name, raw.regs_addr, arch="arm64",
+                                             names=(pc_name, lr_name))
+        out.append(frame)
+    return Trace(out, note)
