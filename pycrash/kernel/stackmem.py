@@ -106,10 +106,13 @@ def cpu_regions(prog: Program, cpu: int) -> list[StackRegion]:
 
     out: list[StackRegion] = []
     try:
-        top = per_cpu(prog["hardirq_stack_ptr"], cpu).value_()
+        try:
+            top = per_cpu(prog["hardirq_stack_ptr"], cpu).value_()
+        except KeyError:  # Linux 6.2 to 6.14 keep it in struct pcpu_hot
+            top = per_cpu(prog["pcpu_hot"], cpu).hardirq_stack_ptr.value_()
         if top:
             out.append(StackRegion(top + 8 - IRQ_STACK_SIZE, top + 8, "IRQ stack"))
-    except (KeyError, LookupError, FaultError):
+    except (KeyError, LookupError, FaultError, AttributeError):
         pass
     try:
         stacks = per_cpu(prog["cea_exception_stacks"], cpu)
