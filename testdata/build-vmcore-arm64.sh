@@ -225,6 +225,8 @@ APPEND="console=ttyAMA0 irqpoll nr_cpus=1 reset_devices panic=1"
 kexec -p /boot/Image --initrd=/boot/capture.cpio.gz --append="\$APPEND" || echo PYCRASH-KEXEC-FAILED
 umount /proc/kallsyms 2>/dev/null; rm -f /tmp/kallsyms
 mkdir /tmp/truth; cd /tmp/truth
+# the stacks first (as build-vmcore.sh): uptime-stacks.txt says when they were read
+cat /proc/uptime > uptime-stacks.txt; record-stacks > stacks.txt
 uname -a > uname.txt; date +%s > date.txt; cat /proc/uptime > uptime.txt
 cat /proc/meminfo > meminfo.txt; cat /proc/slabinfo > slabinfo.txt 2>/dev/null
 cat /proc/modules > modules.txt; cat /proc/cmdline > cmdline.txt; cat /proc/iomem > iomem.txt
@@ -236,7 +238,6 @@ for c in /sys/devices/system/cpu/cpu[0-9]*; do echo "\${c##*/} \$(cat \$c/crash_
 ps -o pid,ppid,stat,vsz,rss,comm > ps.txt 2>/dev/null || ps > ps.txt
 for c in \$(grep -l pcfix /proc/[0-9]*/comm); do p=\${c%/comm}; echo "\$p \$(cat \$c)"; ls -l \$p/fd/; done > fds.txt 2>/dev/null
 grep -E " (_stext|_text|init_task|jiffies|panic)\$" /proc/kallsyms > kallsyms.txt
-record-stacks > stacks.txt
 cd /tmp; tar cf /dev/vdb truth; sync
 echo 1 > /proc/sys/kernel/sysrq
 $CRASH

@@ -19,6 +19,14 @@
 #                     powers off after a minute and the build fails
 #        FORMATS      the makedumpfile outputs to make, any of
 #                     "kdump elf flat split" (default: all four)
+#        SUITE        the Debian suite whose kernel boots: bookworm (default, the
+#                     host's own apt), bullseye or trixie (looked up and downloaded
+#                     through suite-apt.sh's private apt configuration); the
+#                     capture side uses the host's kexec and makedumpfile
+#        MAKEDUMPFILE_SUITE  take the capture system's makedumpfile (and its
+#                     libraries) from a chroot of this suite (suite-chroot.sh)
+#                     instead of the host: bookworm's 1.7.2 reads kernels up to
+#                     6.1, and on 6.12 takes slab pages for free ones (-d 16)
 #
 # OUT gets vmlinux-REL, System.map-REL, config-REL, modules-debug/ (debuginfo of
 # dummy.ko, loop.ko), modules/ (the EXTRA_KO files), vmcore.kdump and the other
@@ -51,6 +59,9 @@
 # kallsyms.txt (its lines of /proc/kallsyms).
 set -euo pipefail
 OUT=$(realpath -m "$1"); FLAVOUR=${2:-cloud-amd64}
+HERE=$(cd "$(dirname "$0")" && pwd)
+SUITE=${SUITE:-bookworm}
+APT=(bash "$HERE/suite-apt.sh" "$SUITE")  # apt-get / apt-cache for SUITE
 MEM=${MEM:-768M}; CRASHMEM=${CRASHMEM:-256M}; SMP=${SMP:-2}; FULL=${FULL:-}
 WORKLOAD=${WORKLOAD:-}; ACCEL=${ACCEL:-tcg}
 EXTRA_KO=${EXTRA_KO:-}; EXTRA_APPEND=${EXTRA_APPEND:-}
@@ -72,10 +83,10 @@ done
 [ -x /bin/busybox ] || { echo "missing /bin/busybox (apt-get install busybox-static)" >&2; exit 1; }
 
 # --- 1. kernel image and matching debuginfo -------------------------------
-PKG=$(apt-cache depends "linux-image-$FLAVOUR" | awk '/Depends: linux-image-/{print $2; exit}')
-[ -n "$PKG" ] || { echo "cannot resolve linux-image-$FLAVOUR (run apt-get update)" >&2; exit 1; }
+PKG=$("${APT[@]}" apt-cache depends "linux-image-$FLAVOUR" | awk '/Depends: linux-image-/{print $2; exit}')
+[ -n "$PKG" ] || { echo "cannot resolve linux-image-$FLAVOUR in $SUITE (run apt-get update)" >&2; exit 1; }
 REL=${PKG#linux-image-}
-(cd "$WORK" && apt-get download "$PKG" "$PKG-dbg" >/dev/null)
+(cd "$WORK" && "${APT[@]}" apt-get download "$PKG" "$PKG-dbg" >/dev/null)
 dpkg-deb -x "$WORK"/${PKG}_*.deb "$WORK/img"
 DBGMODS="./usr/lib/debug/lib/modules/$REL/kernel/drivers/net/dummy.ko ./usr/lib/debug/lib/modules/$REL/kernel/drivers/block/loop.ko"
 dpkg-deb --fsys-tarfile "$WORK"/${PKG}-dbg_*.deb | tar x -C "$WORK" "./usr/lib/debug/boot/vmlinux-$REL" $DBGMODS
@@ -106,6 +117,18 @@ populate() {  # DIR BINARY... : busybox, the binaries with their libraries, the 
   done
 }
 pack() { (cd "$1" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$2"; }
+add_from_root() {  # DIR ROOT BINARY... : ROOT's binaries with ROOT's libraries (and loader)
+  local dir=$1 root=$2; shift 2
+  local chroot=(chroot "$root") bin lib
+  [ "$(id -u)" = 0 ] || chroot=(sudo "${chroot[@]}")
+  for bin in "$@"; do  # read through the chroot, so its absolute links resolve in it
+    "${chroot[@]}" cat "$bin" > "$dir/bin/${bin##*/}"; chmod +x "$dir/bin/${bin##*/}"
+    for lib in $("${chroot[@]}" ldd "$bin" | grep -o '/lib[^ ]*'); do
+      # (executable: the kernel runs the loader, ld-linux, only if it may execute it)
+      mkdir -p "$dir${lib%/*}"; "${chroot[@]}" cat "$lib" > "$dir$lib"; chmod 755 "$dir$lib"
+    done
+  done
+}
 PREAMBLE='#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp
@@ -124,7 +147,12 @@ for f in $FORMATS; do
   esac
 done
 
-populate "$WORK/capture" "$(command -v makedumpfile)"
+if [ -n "${MAKEDUMPFILE_SUITE:-}" ]; then
+  MDFROOT=$(bash "$HERE/suite-chroot.sh" "$MAKEDUMPFILE_SUITE" makedumpfile)
+  populate "$WORK/capture"; add_from_root "$WORK/capture" "$MDFROOT" /usr/bin/makedumpfile
+else
+  populate "$WORK/capture" "$(command -v makedumpfile)"
+fi
 cat > "$WORK/capture/init" <<INIT
 $PREAMBLE
 mkdir /out; mount -t ext4 /dev/vda /out; cd /out
@@ -225,6 +253,11 @@ timeout "${TIMEOUT:-900}" qemu-system-x86_64 -accel "$ACCEL" -cpu max -m "$MEM" 
   -serial file:"$OUT/console.log" -monitor none >/dev/null 2>&1 || true
 grep -q PYCRASH-CAPTURE-DONE "$OUT/console.log" || { echo "capture failed; see $OUT/console.log" >&2; exit 1; }
 debugfs -R "rdump / $OUT" "$WORK/dump.img" >/dev/null 2>&1; rm -rf "$OUT/lost+found"
+# every wanted format was saved (a makedumpfile that failed still lets the guest finish)
+for f in $FORMATS; do
+  case $f in split) f=split.1;; esac
+  [ -s "$OUT/vmcore.$f" ] || { echo "no vmcore.$f; see $OUT/mdf.log" >&2; exit 1; }
+done
 tar xf "$WORK/truth.img" -C "$OUT"
 echo "$REL" > "$OUT/kernel-release"
 echo "built $(date -u +%FT%TZ) accel=$ACCEL mem=$MEM smp=$SMP" > "$OUT/COMPLETE"

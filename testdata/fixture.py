@@ -13,6 +13,17 @@ guest (it starts the kthreads ``pcfix_kt1`` and ``pcfix_kt2``, which sleep in
 module code) and told through ``/proc/pcfix_oops`` to crash on CPU 1. The
 unstripped module is kept as ``modules/pcfix_oops.ko`` for ``mod -s``.
 ``--name zoo`` builds (or finds) all four.
+
+Other Debian releases' kernels have fixtures of their own, named after the suite:
+``bullseye-small``, ``bullseye-zoo-oops`` ... ``bullseye-zoo-warn`` (Debian 11.11,
+kernel 5.10) and ``trixie-small``, ``trixie-zoo-oops`` ... ``trixie-zoo-warn`` (Debian
+13, kernel 6.12); ``--name bullseye`` or ``--name trixie`` builds all of a suite's,
+``--name bullseye-zoo`` its zoo. Their kernel comes from that suite's archive through
+``suite-apt.sh`` (a private apt configuration in ``~/.cache/pycrash/apt-SUITE``; the
+host's apt sources are left alone); their zoo module is built, and trixie's
+makedumpfile taken, from a chroot of that suite (``suite-chroot.sh``, kept in
+``~/.cache/pycrash/chroots/SUITE``). The cache directory names the suite's release,
+e.g. ``5.10.0-32-cloud-amd64-bullseye-small-1a2b3c4d/``.
 """
 
 from __future__ import annotations
@@ -28,6 +39,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BUILDER = HERE / "build-vmcore.sh"
+#: apt-get / apt-cache for a suite other than the host's, and a chroot of such a suite:
+#: helpers of the builders, part of every build key
+SUITE_APT = HERE / "suite-apt.sh"
+SUITE_CHROOT = HERE / "suite-chroot.sh"
+#: the host's suite: fixtures without a SUITE setting use the host's own apt
+HOST_SUITE = "bookworm"
 FLAVOUR = "cloud-amd64"
 ZOO = HERE / "zoo"
 #: the zoo module's builder and sources: part of the zoo fixtures' build key
@@ -76,14 +93,50 @@ for _name, _word in ZOO_KINDS.items():
 #: Fixture names that stand for several fixtures on the command line.
 GROUPS: dict[str, tuple[str, ...]] = {"zoo": tuple(ZOO_KINDS)}
 
+#: Other Debian suites: suite -> (its zoo fixtures, settings added to all its fixtures).
+#: Each gets SUITE-small (as small) and SUITE-zoo-... (as the bookworm zoo fixture).
+SUITES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "bullseye": (tuple(ZOO_KINDS), {}),  # Debian 11, kernel 5.10 (see suite-apt.sh)
+    # Debian 13, kernel 6.12: bookworm's makedumpfile (1.7.2) takes 6.12's slab pages
+    # for free ones and leaves them out; trixie's (1.7.6) saves them
+    "trixie": (tuple(ZOO_KINDS), {"MAKEDUMPFILE_SUITE": "trixie"}),
+}
+for _suite, (_zoos, _extra) in SUITES.items():
+    for _base in ("small", *_zoos):
+        KINDS[f"{_suite}-{_base}"] = {**KINDS[_base], **_extra, "SUITE": _suite}
+    GROUPS[_suite] = tuple(f"{_suite}-{b}" for b in ("small", *_zoos))
+    GROUPS[f"{_suite}-zoo"] = tuple(f"{_suite}-{b}" for b in _zoos)
+
+
+#: arm64 (Debian 12's arm64 kernel under qemu-system-aarch64): its own builder, which
+#: looks the release up itself; the cache directory is named "arm64-small-HASH".
+ARM64_BUILDER = HERE / "build-vmcore-arm64.sh"
+KINDS["arm64-small"] = {"ARCH": "arm64"}
+
+
+def builder(name: str) -> Path:
+    """Return the script that builds the fixture ``name``."""
+    return ARM64_BUILDER if KINDS[name].get("ARCH") == "arm64" else BUILDER
+
+
+def suite(name: str) -> str:
+    """Return the Debian suite whose kernel the fixture ``name`` boots."""
+    return KINDS[name].get("SUITE", HOST_SUITE)
+
+
+def is_zoo(name: str) -> bool:
+    """Tell whether the fixture ``name`` loads the zoo module (of any suite)."""
+    return name.removeprefix(f"{suite(name)}-") in ZOO_KINDS
+
 
 def build_key(name: str) -> str:
     """Return a short hash of the builder and the fixture's settings: a change rebuilds."""
     import hashlib
 
-    h = hashlib.sha256(BUILDER.read_bytes())
+    h = hashlib.sha256(builder(name).read_bytes())
+    h.update(SUITE_APT.read_bytes() + SUITE_CHROOT.read_bytes())
     h.update(repr(sorted(KINDS[name].items())).encode())
-    if name in ZOO_KINDS:
+    if is_zoo(name):
         for path in MODULE_FILES:
             h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:8]
@@ -95,11 +148,13 @@ def cache_root() -> Path:
     return Path(os.environ.get("PYCRASH_FIXTURES", default))
 
 
-def current_release(flavour: str = FLAVOUR) -> str | None:
-    """Return the kernel release the distribution's ``linux-image-FLAVOUR`` points to."""
+def current_release(flavour: str = FLAVOUR, suite: str = HOST_SUITE) -> str | None:
+    """Return the kernel release ``linux-image-FLAVOUR`` of Debian ``suite`` points to."""
+    cmd = ["apt-cache", "depends", f"linux-image-{flavour}"]
+    if suite != HOST_SUITE:  # the suite's private apt configuration (lists fetched once a day)
+        cmd = ["bash", str(SUITE_APT), suite, *cmd]
     try:
-        out = subprocess.run(["apt-cache", "depends", f"linux-image-{flavour}"],
-                             capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
     except OSError:
         return None
     for line in out.splitlines():
@@ -109,10 +164,18 @@ def current_release(flavour: str = FLAVOUR) -> str | None:
     return None
 
 
+def release_of(name: str) -> str | None:
+    """Return the kernel release that names the fixture's cache directory ("arm64" for
+    the arm64 fixture, whose builder looks its release up itself)."""
+    if KINDS[name].get("ARCH") == "arm64":
+        return "arm64"
+    return current_release(suite=suite(name))
+
+
 def find(name: str = "small") -> Path | None:
     """Return the cached fixture for the current release (or any release), or None."""
     root = cache_root()
-    rel = current_release()
+    rel = release_of(name)
     if rel:
         path = root / f"{rel}-{name}-{build_key(name)}"
         return path if (path / "COMPLETE").exists() else None
@@ -122,9 +185,10 @@ def find(name: str = "small") -> Path | None:
 
 def build(name: str = "small") -> Path:
     """Build the fixture ``name`` for the current release into the cache; return its path."""
-    rel = current_release()
+    rel = release_of(name)
     if rel is None:
-        raise SystemExit("cannot tell the current kernel release: run 'apt-get update' first")
+        raise SystemExit(f"cannot tell the current {suite(name)} kernel release: "
+                         "run 'apt-get update' first")
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{rel}-{name}-{build_key(name)}"
@@ -133,18 +197,22 @@ def build(name: str = "small") -> Path:
         if (final / "COMPLETE").exists():
             return final
         tmp = Path(tempfile.mkdtemp(prefix=f".{rel}-{name}-", dir=root))
-        env = dict(os.environ, **KINDS[name])
+        # SUITE always set: one left in the caller's environment must not leak in
+        env = {**os.environ, **KINDS[name], "SUITE": suite(name)}
         with tempfile.TemporaryDirectory(prefix="zoo-module-") as mods:
-            if name in ZOO_KINDS:
+            if is_zoo(name):
                 # the module, for this release, kept by the builder in tmp/modules/
+                # (its SUITE, from env, tells where to build it)
                 print(f"building pcfix_oops.ko for {rel}", file=sys.stderr)
-                subprocess.run(["bash", str(MODULE_BUILDER), rel, mods], check=True,
+                subprocess.run(["bash", str(MODULE_BUILDER), rel, mods], env=env, check=True,
                                stdout=sys.stderr)
                 env["EXTRA_KO"] = str(Path(mods) / "pcfix_oops.ko")
             print(f"building the {name} fixture for {rel} (a real kdump under QEMU, "
                   "about a minute)", file=sys.stderr)
-            subprocess.run(["bash", str(BUILDER), str(tmp), FLAVOUR], env=env, check=True,
-                           stdout=sys.stderr)
+            argv = ["bash", str(builder(name)), str(tmp)]
+            if builder(name) == BUILDER:
+                argv.append(FLAVOUR)
+            subprocess.run(argv, env=env, check=True, stdout=sys.stderr)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
@@ -166,7 +234,8 @@ def main() -> int:
     """Print the fixture directory; with ``--open``, open its dump in pycrash."""
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--name", default="small", choices=sorted([*KINDS, *GROUPS]),
-                   help="the fixture, or 'zoo' for every zoo fixture (default: small)")
+                   help="the fixture, or a group: 'zoo' for every (bookworm) zoo fixture, "
+                        "'SUITE' or 'SUITE-zoo' for another suite's (default: small)")
     p.add_argument("--open", action="store_true", help="open the dump in pycrash")
     args = p.parse_args()
     names = GROUPS.get(args.name, (args.name,))

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import Dump, _fixture_module
 
-ZOO = ("zoo-oops", "zoo-bug", "zoo-timer", "zoo-warn")
+ZOO = tuple(f"{suite}{kind}" for suite in ("", "bullseye-", "trixie-")
+            for kind in ("zoo-oops", "zoo-bug", "zoo-timer", "zoo-warn"))
 #: a kernel stack-trace line: ``[  7.02] ? pcfix_write+0x122/0x130 [pcfix_oops]``
 TRACE_LINE = re.compile(
     r"^\[ *[\d.]+\]  (\? )?([\w.]+)\+0x([0-9a-f]+)/0x[0-9a-f]+( \[(\w+)\])?$")
@@ -69,8 +70,10 @@ def oops_report(d: Dump) -> tuple[list[tuple[str, str | None]], dict[str, str]]:
             regs["RSP"] = m.group(1)
     trace = []
     for line in lines[start + 1 :]:
-        if "Modules linked in" in line or line.endswith("</TASK>"):
-            break
+        if line.endswith("</TASK>") or any(
+                end in line for end in ("Modules linked in", "---[ end trace", "Kernel panic",
+                                        "Call Trace:")):
+            break  # 6.1 closes the trace with </TASK>; 5.10 with the end-of-trace line
         m = TRACE_LINE.match(line)
         if m and not m.group(1):
             trace.append((m.group(2), m.group(5)))
@@ -83,7 +86,8 @@ def _subsequence(needle: list[str], hay: list[str]) -> bool:
 
 
 def _check_against_proc(session, d: Dump) -> int:  # type: ignore[no-untyped-def]
-    """Assert every sleeping task's trace holds its /proc stack; return tasks compared."""
+    """Assert every sleeping task's trace holds its /proc stack; return tasks compared
+    (at least 70% of the guest's threads: the rest ran after the guest read its stacks)."""
     from pycrash.kernel.stack import _text_check
 
     truth = guest_stacks(d)
@@ -109,12 +113,12 @@ def _check_against_proc(session, d: Dump) -> int:  # type: ignore[no-untyped-def
         ours = [f.function for f in trace.frames]
         assert _subsequence(funcs, ours), (tid, comm, funcs, ours)
         compared += 1
+    assert compared >= 0.7 * len(truth), (compared, len(truth))
     return compared
 
 
 def test_every_task_of_the_small_fixture_holds_its_proc_stack(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
-    compared = _check_against_proc(session, dump)
-    assert compared >= 50
+    assert _check_against_proc(session, dump) > 40
 
 
 def test_engine_holds_every_frame_drgns_unwinder_finds(session) -> None:  # type: ignore[no-untyped-def]
@@ -159,9 +163,20 @@ def test_zoo_panic_task_holds_the_kernels_own_call_trace(zoo: Dump) -> None:
     frames = stack.frames
     names = [f.function for f in frames]
     assert names[:2] == ["machine_kexec", "__crash_kexec"]  # the kexec path comes first
-    assert _subsequence([f for f, _m in trace], names), (trace, names)
-    for func, module in trace:  # module frames carry [module]
-        ours = next(f for f in frames if f.function == func)
+    # compared by function address: crash's names (and pycrash's) leave out gcc's .part.N
+    # endings and may pick another alias (asm_call_irq_on_stack / asm_call_on_stack)
+    starts = [f.pc - (f.offset or 0) for f in frames]
+    from pycrash.kernel.modtext import module_symbol_address
+
+    def address(func: str, module: str | None) -> int | None:
+        if module:  # no debuginfo for the module: its own kallsyms
+            return module_symbol_address(s.prog, func)
+        return s.prog.symbol(func).address
+
+    theirs = [address(func, module) for func, module in trace]
+    assert _subsequence(theirs, starts), (trace, names)
+    for (_func, module), start in zip(trace, theirs, strict=True):  # module frames: [module]
+        ours = next(f for f in frames if f.pc - (f.offset or 0) == start)
         assert ours.module == module
     exc = next(f.exception for f in frames if f.exception and f.exception.kernel_rip)
     name, off = regs["RIP"].split("+0x")
@@ -178,20 +193,23 @@ def test_zoo_panic_task_holds_the_kernels_own_call_trace(zoo: Dump) -> None:
 
 def test_zoo_every_task_holds_its_proc_stack(zoo: Dump) -> None:
     s = _open(zoo)
-    assert _check_against_proc(s, zoo) >= 50
+    assert _check_against_proc(s, zoo) > 40
     kt = s.run("bt pcfix_kt1").rows[0]
     mods = [(f.function, f.module) for f in kt.frames if f.module]
     assert ("pcfix_sleep_inner", "pcfix_oops") in mods
 
 
-def test_timer_oops_crosses_the_irq_stack(session) -> None:  # type: ignore[no-untyped-def]
-    d = _dump("zoo-timer")
+@pytest.mark.parametrize("name", ["zoo-timer", "bullseye-zoo-timer", "trixie-zoo-timer"])
+def test_timer_oops_crosses_the_irq_stack(name: str) -> None:
+    d = _dump(name)
     s = _open(d)
     frames = s.run("bt").rows[0].frames
     marked = [f for f in frames if f.marker]
     assert [f.marker for f in marked] == ["IRQ stack"]
     names = [f.function for f in frames]
     assert names.index("call_timer_fn") < names.index(marked[0].function)
+    assert "pcfix_timer_fn" in names and frames[-1].function.endswith("startup_64") or \
+        frames[-1].function.endswith("startup_64_no_verify")
     assert "--- <IRQ stack> ---" in str(s.run("bt"))
 
 
@@ -354,3 +372,60 @@ def test_bt_E_t_T_F_e_match_crash_on_the_oops() -> None:
         # the frame before one of crash's stale frames ends where that stale frame starts
         same = [k for k in shared if mine[k] == crash_blocks[k]]
         assert len(same) >= len(shared) - 2, [k for k in shared if k not in same]
+
+
+def test_arm64_frame_records_hold_proc_stacks_and_drgns_frames() -> None:
+    """arm64: pycrash's frame-record unwinder on a real arm64 kdump (Debian 12, pointer
+    authentication on): every sleeping task's /proc stack, drgn's frames, the user
+    registers at the end of a user task's trace, and a loop ends with a note."""
+    from pycrash.kernel.stack import engine_trace_arm64, task_frames
+
+    d = _dump("arm64-small")
+    s = _open(d)
+    assert s.prog.platform.arch.name == "AARCH64"
+    assert _check_against_proc(s, d) > 30
+    for task in s.tasks():
+        ours = [f.function for f in s.trace(task).frames]
+        ref = [f.function for f in task_frames(s.prog, task, s.cpu_regs(task))]
+        assert _subsequence(ref, ours), (task.pid.value_(), ref, ours)
+    init = s.run("bt 1").rows[0]
+    assert init.frames[0].function == "__switch_to"
+    last = init.frames[-1]
+    assert last.function == "el0t_64_sync" and last.exception is not None
+    assert last.exception.regs["PSTATE"] & 0xF == 0  # EL0: the user registers
+    assert "SYSCALLNO:" in str(s.run("bt 1"))
+    # a frame record pointing back down the stack ends the trace with a note
+    task = s.find_task("pcfix-sleeper1")[0]
+    frames = engine_trace_arm64(s.prog, task).frames
+    record = frames[2].stack_addr
+    back = frames[1].stack_addr
+
+    def loop(address: int, count: int, offs: int, physical: bool) -> bytes:
+        return back.to_bytes(8, "little")[offs : offs + count]
+
+    s.prog.add_memory_segment(record, 8, loop, False)
+    trace = engine_trace_arm64(s.prog, task)
+    assert trace.note and "goes back" in trace.note and len(trace.frames) == 3
+
+
+#: crash 8.0.2 sees every task of Debian 11's 5.10 kernel: there, bt's outputs must be
+#: crash's (up to trailing blanks)
+CRASH_SAME_510 = ("bt -a", "foreach bt", "bt", "bt -f", "bt -F", "bt -FF", "bt -t", "bt -T",
+                  "bt -r", "bt -e", "bt -l", "bt -f 1", "bt -t 1", "bt -r 1", "bt -FF 1",
+                  "bt -f {pcfix-sleeper1}", "bt -t {pcfix-files}", "bt -r {pcfix-files}",
+                  "foreach bt -R do_wait")
+
+
+@pytest.mark.skipif(shutil.which("crash") is None, reason="Debian's crash is not installed")
+def test_bt_equals_crash_on_debian_11() -> None:
+    d = _dump("bullseye-small")
+    s = _open(d)
+    # crash's bt takes pids, not names
+    pids = {name: str(s.find_task(name)[0].pid.value_())
+            for name in ("pcfix-sleeper1", "pcfix-files")}
+    commands = [re.sub(r"\{([\w-]+)\}", lambda m: pids[m.group(1)], c)
+                for c in CRASH_SAME_510]
+    theirs = _crash(d, "\n".join(commands))
+    ours = "\n".join(str(s.run(c)) for c in commands)
+    assert _lines(ours) == _lines(theirs)
+    assert len(_lines(theirs)) > 3000

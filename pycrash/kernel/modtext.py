@@ -128,3 +128,20 @@ def module_symbol(prog: Program, address: int) -> tuple[str, int, int, str] | No
         # past this symbol's end: the next region or a gap; still the nearest name
         pass
     return name, start, size, rng.name
+
+
+def module_symbol_address(prog: Program, name: str) -> int | None:
+    """Return the address of the module function or object ``name`` from the loaded
+    modules' kallsyms (no debuginfo needed), or None."""
+    seen: set[int] = set()
+    for rng in module_ranges(prog):
+        key = rng.module.value_()
+        if key in seen:
+            continue
+        seen.add(key)
+        for r in (x for x in module_ranges(prog) if x.module.value_() == key):
+            for start, _size, sym in _symbols(r):
+                if sym == name:
+                    return start
+            break
+    return None

@@ -57,11 +57,14 @@ class StackMemory:
                 r.data = self.prog.read(r.lo, r.hi - r.lo)
             except FaultError:
                 parts = []
-                for page in range(r.lo, r.hi, 4096):
+                at = r.lo
+                while at < r.hi:  # page by page, so one missing page costs only itself
+                    end = min((at | 4095) + 1, r.hi)
                     try:
-                        parts.append(self.prog.read(page, min(4096, r.hi - page)))
+                        parts.append(self.prog.read(at, end - at))
                     except FaultError:
-                        parts.append(bytes(min(4096, r.hi - page)))
+                        parts.append(bytes(end - at))
+                    at = end
                 r.data = b"".join(parts)
         return r.data
 
@@ -110,8 +113,9 @@ def cpu_regions(prog: Program, cpu: int) -> list[StackRegion]:
             top = per_cpu(prog["hardirq_stack_ptr"], cpu).value_()
         except KeyError:  # Linux 6.2 to 6.14 keep it in struct pcpu_hot
             top = per_cpu(prog["pcpu_hot"], cpu).hardirq_stack_ptr.value_()
-        if top:
-            out.append(StackRegion(top + 8 - IRQ_STACK_SIZE, top + 8, "IRQ stack"))
+        if top:  # the top itself (5.10) or the last word below it (6.1 on): round up
+            top = (top + 4095) & ~4095
+            out.append(StackRegion(top - IRQ_STACK_SIZE, top, "IRQ stack"))
     except (KeyError, LookupError, FaultError, AttributeError):
         pass
     try:
