@@ -134,6 +134,73 @@ class OrcTable:
         return decode(self.entries, 6 * i, self.version)
 
 
+class LookupTable:
+    """The vmlinux's table, read a block at a time through the kernel's ``orc_lookup``
+    index (as the kernel's own ``orc_find`` does): for each 256-byte block of
+    ``_stext.._etext`` it gives the range of entries to search, so a look-up reads a
+    few dozen bytes instead of the whole 3.6 MB table. Init text falls back to the
+    whole table."""
+
+    BLOCK = 256
+
+    def __init__(self, prog: Program, version: int, ip_start: int, entry_start: int,
+                 count: int, lookup: int, blocks: int, text: tuple[int, int]) -> None:
+        self.prog = prog
+        self.version = version
+        self.ip_start = ip_start
+        self.entry_start = entry_start
+        self.count = count
+        self.lookup = lookup
+        self.blocks = blocks
+        self.text = text
+        self._blocks: dict[int, OrcTable | None] = {}
+        self._whole: OrcTable | None = None
+        try:
+            self.init = (prog.symbol("_sinittext").address, prog.symbol("_einittext").address)
+        except LookupError:
+            self.init = (0, 0)
+
+    def covers(self, ip: int) -> bool:
+        """Return whether ``ip`` is vmlinux text or init text."""
+        return self.text[0] <= ip < self.text[1] or self.init[0] <= ip < self.init[1]
+
+    def whole(self) -> OrcTable | None:
+        """Return the whole table, read on first use."""
+        if self._whole is None:
+            self._whole = _read_table(self.prog, "vmlinux", self.ip_start, self.entry_start,
+                                      self.count, self.version)
+        return self._whole
+
+    def _block(self, idx: int) -> OrcTable | None:
+        if idx not in self._blocks:
+            table = None
+            try:
+                start, stop = struct.unpack("<II", self.prog.read(self.lookup + 4 * idx, 8))
+                stop += 1
+                if start < stop <= self.count:
+                    table = _read_table(self.prog, "vmlinux", self.ip_start + 4 * start,
+                                        self.entry_start + 6 * start, stop - start,
+                                        self.version)
+            except FaultError:
+                table = None
+            self._blocks[idx] = table
+        return self._blocks[idx]
+
+    def find(self, ip: int) -> OrcEntry | None:
+        """Return the entry for ``ip`` (the last entry starting at or below it), or None."""
+        if self.text[0] <= ip < self.text[1]:
+            idx = (ip - self.text[0]) // self.BLOCK
+            if idx >= self.blocks - 1:
+                return None
+            table = self._block(idx)
+            if table is None or ip < table.first:
+                return None
+            return table.find(ip) if ip <= table.last else decode(
+                table.entries, 6 * (table.count - 1), self.version)
+        whole = self.whole()
+        return whole.find(ip) if whole is not None else None
+
+
 def _read_table(prog: Program, name: str, ip_addr: int, entry_addr: int, count: int,
                 version: int) -> OrcTable | None:
     if not 0 < count <= MAX_ENTRIES:
@@ -147,15 +214,26 @@ def _read_table(prog: Program, name: str, ip_addr: int, entry_addr: int, count: 
     return OrcTable(name, ip_addr, ips, entries, version)
 
 
-def vmlinux_table(prog: Program, version: int) -> OrcTable | None:
-    """Return the vmlinux's ORC table from memory, or None (no ORC in this kernel)."""
+def vmlinux_table(prog: Program, version: int) -> OrcTable | LookupTable | None:
+    """Return the vmlinux's ORC table from memory, or None (no ORC in this kernel):
+    read through ``orc_lookup`` a block at a time where the kernel has that index."""
     try:
         start = prog.symbol("__start_orc_unwind_ip").address
         stop = prog.symbol("__stop_orc_unwind_ip").address
         entries = prog.symbol("__start_orc_unwind").address
     except LookupError:
         return None
-    return _read_table(prog, "vmlinux", start, entries, (stop - start) // 4, version)
+    count = (stop - start) // 4
+    if not 0 < count <= MAX_ENTRIES:
+        return None
+    try:
+        lookup = prog.symbol("orc_lookup").address
+        lookup_end = prog.symbol("orc_lookup_end").address
+        text = (prog.symbol("_stext").address, prog.symbol("_etext").address)
+        return LookupTable(prog, version, start, entries, count, lookup,
+                           (lookup_end - lookup) // 4, text)
+    except LookupError:
+        return _read_table(prog, "vmlinux", start, entries, count, version)
 
 
 def module_table(prog: Program, mod: Object, name: str, version: int) -> OrcTable | None:
