@@ -431,3 +431,23 @@ def test_bt_equals_crash_on_debian_11() -> None:
     ours = "\n".join(str(s.run(c)) for c in commands)
     assert _lines(ours) == _lines(theirs)
     assert len(_lines(theirs)) > 3000
+
+
+@pytest.mark.parametrize("name", ["small", "bullseye-small", "trixie-small"])
+def test_orc_lookup_index_agrees_with_the_whole_table(name: str) -> None:
+    """The block-at-a-time look-up through orc_lookup finds the entry a search of the
+    whole table finds (ORC formats of 5.10, 6.1 and 6.12)."""
+    import random
+
+    from pycrash.kernel import orc
+
+    s = _open(_dump(name))
+    lookup = orc.orc_index(s.prog).vmlinux
+    assert isinstance(lookup, orc.LookupTable)
+    whole = lookup.whole()
+    assert whole is not None and whole.count > 100_000
+    rng = random.Random(7)
+    ips = [rng.randrange(*lookup.text) for _ in range(3000)]
+    assert [lookup.find(ip) for ip in ips] == [whole.find(ip) for ip in ips]
+    types = {whole.find(ip).type for ip in ips}  # type: ignore[union-attr]
+    assert orc.CALL in types
