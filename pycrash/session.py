@@ -232,6 +232,13 @@ class Session:
 
             regs = {name: obj.member_(name).value_() for name in PT_REGS}
         else:
+            from pycrash.kernel.crashnotes import saved_registers
+
+            note = saved_registers(self.prog, self.active_tasks()[task.value_()])
+            if note is not None and note[0] == task.pid.value_() and note[1].get(
+                    "ip", note[1].get("pc")):
+                regs = note[1]
+        if regs is None and obj is None:
             from drgn import FaultError
 
             try:

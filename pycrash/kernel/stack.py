@@ -376,10 +376,11 @@ def _stop_candidates(prog: Program, mem: Any, names: tuple[str, ...],
     if not spans:
         return []
     regions = ([first] if first is not None else []) + [r for r in mem.regions if r is not first]
+    low, high = min(lo for lo, _ in spans), max(hi for _, hi in spans)
     out = []
     for region in regions:
         for addr, value in mem.words(region):
-            if any(lo < value <= hi for lo, hi in spans):
+            if low < value <= high and any(lo < value <= hi for lo, hi in spans):
                 out.append(Start(value, addr + 8, 0, addr))
                 if len(out) >= MAX_CANDIDATES:
                     return out

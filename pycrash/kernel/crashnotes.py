@@ -1,0 +1,54 @@
+"""The registers each CPU saved at the crash, read from the kernel's own ``crash_notes``.
+
+When kdump runs, ``crash_save_cpu()`` writes every CPU's NT_PRSTATUS note into
+the per-CPU buffer ``crash_notes``; the capture kernel copies them into the
+dump's ELF notes. Reading them from memory costs a few hundred bytes, where
+asking drgn for a running task's first frame unwinds the whole stack with DWARF.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from drgn import FaultError, Program
+
+from pycrash.memory.elfcore import NT_PRSTATUS, parse_notes
+
+#: offsetof(struct elf_prstatus, pr_pid) and (pr_reg) on x86-64 and arm64
+PR_PID_OFFSET, PR_REG_OFFSET = 32, 112
+#: the general registers of each architecture, in ``pr_reg`` order
+X86_64_REGS = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx",
+               "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss")
+ARM64_REGS = (*(f"x{i}" for i in range(31)), "sp", "pc", "pstate")
+#: how much of a CPU's note buffer is read (an NT_PRSTATUS note is about 400 bytes)
+NOTE_BYTES = 1024
+
+
+def saved_registers(prog: Program, cpu: int) -> tuple[int, dict[str, int]] | None:
+    """Return ``(pid, registers)`` of the NT_PRSTATUS note CPU ``cpu`` saved at the crash,
+    with ``struct pt_regs`` member names (arm64: ``x0``..``x30``, ``sp``, ``pc``,
+    ``pstate``, and ``fp`` for x29); None when the kernel saved none for that CPU."""
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    arch = prog.platform.arch.name if prog.platform is not None else ""
+    names = {"X86_64": X86_64_REGS, "AARCH64": ARM64_REGS}.get(arch)
+    if names is None:
+        return None
+    try:
+        at = per_cpu_ptr(prog["crash_notes"], cpu).value_()
+        data = prog.read(at, NOTE_BYTES)
+    except (KeyError, LookupError, FaultError, ValueError):
+        return None
+    for note in parse_notes(data):
+        if note.type != NT_PRSTATUS or note.name != b"CORE":
+            continue
+        size = PR_REG_OFFSET + 8 * len(names)
+        if len(note.desc) < size:
+            return None
+        pid, = struct.unpack_from("<i", note.desc, PR_PID_OFFSET)
+        values = struct.unpack_from(f"<{len(names)}Q", note.desc, PR_REG_OFFSET)
+        regs = dict(zip(names, values, strict=True))
+        if arch == "AARCH64":
+            regs["fp"] = regs["x29"]
+        return pid, regs
+    return None
