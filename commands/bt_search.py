@@ -184,22 +184,14 @@ def _renderer(body: Callable[[StackScan], Iterable[str]]) -> Callable[[Result], 
     return render
 
 
-def _render_cpu_stacks(result: Result) -> Iterable[str]:
-    for i, scan in enumerate(result.rows):
-        if i:
-            yield ""
-        yield scan.header
-        if scan.error:
-            yield f"bt: {scan.error}"
-        elif not scan.entries:
-            yield "(none found)"
-        else:
-            for slot, _cs, text in scan.entries:
-                yield ""
-                yield f"  {text} AT: {slot:x}"
-                yield from scan.exceptions[slot].lines()
+def _cpu_stack_lines(scan: StackScan) -> Iterable[str]:
+    if not scan.entries:
+        yield "(none found)"
+    else:
+        yield from _exception_lines(scan)
 
 
 _render_text = _renderer(_text_lines)
 _render_raw = _renderer(_raw_lines)
 _render_exc = _renderer(_exception_lines)
+_render_cpu_stacks = _renderer(_cpu_stack_lines)

@@ -444,20 +444,28 @@ def _exception_of(prog: Program, regs: dict[str, int], addr: int | None) -> Exce
 
 
 def _source_of(prog: Program, pc: int) -> tuple[str | None, int | None]:
-    try:
-        loc = prog.source_location(pc)
-    except (LookupError, ValueError):
-        return None, None
-    if not len(loc):
-        return None, None
-    name = loc[0].filename
+    """Return the file and line of a pc as crash's ``bt -l`` shows them: a relative
+    file name under the kernel's compilation directory."""
+    from pycrash.kernel.symbols import _source
+
+    name, line = _source(prog, pc)
     if name and not name.startswith("/"):
         from pycrash.kernel.compdir import comp_dir
 
         base = comp_dir(prog)
         if base:
             name = f"{base}/{name}"
-    return name, loc[0].line
+    return name, line
+
+
+def _frame_of(prog: Program, raw: Any, level: int, with_source: bool) -> Frame:
+    """Return the named :class:`Frame` of a raw frame (file and line with ``with_source``)."""
+    name, offset, module = _frame_name(prog, raw.pc, raw.interrupted)
+    file = line = None
+    if with_source:
+        file, line = _source_of(prog, raw.pc)
+    return Frame(level=level, stack_addr=raw.slot, function=name, pc=raw.pc,
+                 offset=offset, module=module, file=file, line=line, marker=raw.marker)
 
 
 def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None,
@@ -475,12 +483,7 @@ def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None
     _mem, raws, note = _raw_trace(prog, task, regs, panic)
     out: list[Frame] = []
     for raw in raws:
-        name, offset, module = _frame_name(prog, raw.pc, raw.interrupted)
-        file = line = None
-        if with_source:
-            file, line = _source_of(prog, raw.pc)
-        frame = Frame(level=len(out), stack_addr=raw.slot, function=name, pc=raw.pc,
-                      offset=offset, module=module, file=file, line=line, marker=raw.marker)
+        frame = _frame_of(prog, raw, len(out), with_source)
         if raw.regs is not None:
             frame.exception = _exception_of(prog, raw.regs, raw.regs_addr)
             if with_source and frame.exception.kernel_rip:
@@ -650,12 +653,7 @@ def engine_trace_arm64(prog: Program, task: Object, regs: dict[str, int] | None 
     add_markers(mem, raws)
     out: list[Frame] = []
     for raw in raws:
-        name, offset, module = _frame_name(prog, raw.pc, True)
-        file = line = None
-        if with_source:
-            file, line = _source_of(prog, raw.pc)
-        frame = Frame(level=len(out), stack_addr=raw.slot, function=name, pc=raw.pc,
-                      offset=offset, module=module, file=file, line=line, marker=raw.marker)
+        frame = _frame_of(prog, raw, len(out), with_source)  # arm64's raw pcs are exact
         if raw.regs is not None:
             named = crash_names(raw.regs)
             kernel = raw.regs["pstate"] & 0xF != 0
