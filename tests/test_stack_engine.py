@@ -451,3 +451,17 @@ def test_orc_lookup_index_agrees_with_the_whole_table(name: str) -> None:
     assert [lookup.find(ip) for ip in ips] == [whole.find(ip) for ip in ips]
     types = {whole.find(ip).type for ip in ips}  # type: ignore[union-attr]
     assert orc.CALL in types
+
+
+def test_sym_names_a_frame_as_bt_does(zoo: Dump) -> None:
+    """sym of any frame's pc gives bt's name (labels such as
+    entry_SYSCALL_64_after_hwframe, module functions from kallsyms without debuginfo)."""
+    s = _open(zoo)
+    frames = s.run("bt").rows[0].frames
+    for f in frames:
+        if not f.offset:
+            continue
+        # a return address may lie just past its function (a call that never returns):
+        # the call instruction's last byte is inside it, as bt looks it up
+        row = s.run(f"sym {f.pc - 1:x}").rows[0]
+        assert (row.name, row.offset, row.module) == (f.function, f.offset - 1, f.module), f

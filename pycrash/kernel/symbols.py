@@ -99,10 +99,28 @@ def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
             raise CommandError(f"sym: {spec}: symbol not found") from None
         address = sym.address
     else:
+        from pycrash.kernel.modtext import module_at
+        from pycrash.kernel.symindex import find_symbol
+
+        try:  # as bt names it: assembler labels, module kallsyms, no .part.N endings
+            near = find_symbol(prog, address)
+        except LookupError:
+            near = None
         try:
             sym = prog.symbol(address)
-        except LookupError:
-            raise CommandError(f"sym: {spec}: no symbol contains this address") from None
+        except LookupError:  # drgn knows neither module symbols without debuginfo nor
+            if near is None:  # the ends of assembler code without a size
+                raise CommandError(f"sym: {spec}: no symbol contains this address") from None
+            rng = module_at(prog, address)
+            text = bounds.get("text", (0, 0))
+            letter = (("t" if rng.text else "d") if rng is not None
+                      else "T" if text[0] <= address < text[1] else "D")
+            return SymbolRow(address, letter, near.name, address - near.address,
+                             rng.name if rng is not None else None, None, None)
+        if near is not None and sym.address <= near.address <= address:
+            file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
+            return SymbolRow(address, type_letter(sym, bounds), near.name,
+                             address - near.address, _module_of(prog, address), file, line)
     file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
     return SymbolRow(address, type_letter(sym, bounds), sym.name, address - sym.address,
                      _module_of(prog, address), file, line)
