@@ -33,7 +33,9 @@ class StackRegion:
     lo: int
     hi: int
     name: str | None
+    #: the words read so far: ``[read_lo, hi)`` (a sleeping task uses only the top)
     data: bytes | None = None
+    read_lo: int = 0
 
 
 class StackMemory:
@@ -50,22 +52,30 @@ class StackMemory:
                 return r
         return None
 
-    def data(self, r: StackRegion) -> bytes:
-        """Return the bytes of a region; an unreadable page reads as zeros."""
+    def _read(self, lo: int, hi: int) -> bytes:
+        """Return ``[lo, hi)`` of the dump; an unreadable page reads as zeros."""
+        try:
+            return self.prog.read(lo, hi - lo)
+        except FaultError:
+            parts = []
+            at = lo
+            while at < hi:  # page by page, so one missing page costs only itself
+                end = min((at | 4095) + 1, hi)
+                try:
+                    parts.append(self.prog.read(at, end - at))
+                except FaultError:
+                    parts.append(bytes(end - at))
+                at = end
+            return b"".join(parts)
+
+    def data(self, r: StackRegion, lo: int | None = None) -> bytes:
+        """Return the bytes of a region from ``read_lo`` up, reading from the page of
+        ``lo`` (default: the whole region) when that is not read yet."""
+        want = r.lo if lo is None else max(r.lo, lo & ~4095)
         if r.data is None:
-            try:
-                r.data = self.prog.read(r.lo, r.hi - r.lo)
-            except FaultError:
-                parts = []
-                at = r.lo
-                while at < r.hi:  # page by page, so one missing page costs only itself
-                    end = min((at | 4095) + 1, r.hi)
-                    try:
-                        parts.append(self.prog.read(at, end - at))
-                    except FaultError:
-                        parts.append(bytes(end - at))
-                    at = end
-                r.data = b"".join(parts)
+            r.data, r.read_lo = self._read(want, r.hi), want
+        elif want < r.read_lo:
+            r.data, r.read_lo = self._read(want, r.read_lo) + r.data, want
         return r.data
 
     def word(self, addr: int) -> int | None:
@@ -73,12 +83,13 @@ class StackMemory:
         r = self.region(addr)
         if r is None or addr + 8 > r.hi or addr & 7:
             return None
-        return int(struct.unpack_from("<Q", self.data(r), addr - r.lo)[0])
+        data = self.data(r, addr) if r.data is None or addr < r.read_lo else r.data
+        return int(struct.unpack_from("<Q", data, addr - r.read_lo)[0])
 
     def words(self, r: StackRegion) -> list[tuple[int, int]]:
         """Return ``(address, value)`` of every word of a region, lowest first."""
         data = self.data(r)
-        return [(r.lo + 8 * i, v) for i, (v,) in enumerate(struct.iter_unpack("<Q", data))]
+        return [(r.read_lo + 8 * i, v) for i, (v,) in enumerate(struct.iter_unpack("<Q", data))]
 
 
 def thread_size(prog: Program) -> int:
