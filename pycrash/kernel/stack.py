@@ -422,7 +422,13 @@ def _raw_trace(prog: Program, task: Object, regs: dict[str, int] | None,
 
 
 def _frame_name(prog: Program, pc: int, exact: bool) -> tuple[str, int | None, str | None]:
-    """Return ``(function, offset, module)`` of a pc (a return address unless ``exact``)."""
+    """Return ``(function, offset, module)`` of a pc (a return address unless ``exact``),
+    remembered per pc for the session (thousands of tasks share their return addresses)."""
+    memo: dict[tuple[int, bool], tuple[str, int | None, str | None]] = prog.cache.setdefault(
+        "pycrash_frame_names", {})
+    found = memo.get((pc, exact))
+    if found is not None:
+        return found
     from pycrash.kernel.modtext import module_at
     from pycrash.kernel.symindex import find_symbol
 
@@ -430,9 +436,11 @@ def _frame_name(prog: Program, pc: int, exact: bool) -> tuple[str, int | None, s
     module = rng.name if rng is not None else None
     try:
         sym = find_symbol(prog, pc if exact else pc - 1)
+        found = (sys.intern(sym.name), pc - sym.address, module)
     except LookupError:
-        return sys.intern(f"{pc:x}"), None, module
-    return sys.intern(sym.name), pc - sym.address, module
+        found = (sys.intern(f"{pc:x}"), None, module)
+    memo[(pc, exact)] = found
+    return found
 
 
 def _exception_of(prog: Program, regs: dict[str, int], addr: int | None) -> ExceptionFrame:

@@ -16,6 +16,7 @@ exception that follows. :mod:`pycrash.kernel.stack` names them.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,13 +71,12 @@ class Start:
 
 def read_pt_regs(mem: StackMemory, addr: int) -> dict[str, int] | None:
     """Return the ``struct pt_regs`` at ``addr`` on a known stack, or None."""
-    out = {}
-    for i, name in enumerate(PT_REGS):
-        v = mem.word(addr + 8 * i)
-        if v is None:
-            return None
-        out[name] = v
-    return out
+    if mem.word(addr) is None or mem.word(addr + PT_REGS_SIZE - 8) is None:
+        return None
+    r = mem.region(addr)
+    assert r is not None and r.data is not None and r.read_lo <= addr
+    values = struct.unpack_from(f"<{len(PT_REGS)}Q", r.data, addr - r.read_lo)
+    return dict(zip(PT_REGS, values, strict=True))
 
 
 def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
