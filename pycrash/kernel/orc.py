@@ -257,13 +257,10 @@ class OrcIndex:
     """
 
     def __init__(self, prog: Program) -> None:
-        from pycrash.kernel.modtext import module_ranges
-
         self.prog = prog
         self.version = orc_version(prog)
         self.vmlinux = vmlinux_table(prog, self.version)
         self.modules: dict[int, OrcTable | None] = {}
-        self._module_objs = {r.module.value_(): (r.module, r.name) for r in module_ranges(prog)}
         self._cache: dict[int, OrcEntry | None] = {}
 
     def __bool__(self) -> bool:

@@ -111,13 +111,10 @@ def task_id(task: Object) -> TaskId:
 
 def stack_bounds(task: Object) -> tuple[int, int]:
     """Return ``(base, top)`` of a task's kernel stack (THREAD_SIZE, else four pages)."""
-    prog = task.prog_
-    try:
-        size = int(prog["THREAD_SIZE"].value_())
-    except KeyError:
-        size = 4 * int(prog["PAGE_SIZE"].value_())
+    from pycrash.kernel.stackmem import thread_size
+
     base = task.stack.value_()
-    return base, base + size
+    return base, base + thread_size(task.prog_)
 
 
 def parse_cpus(prog: Program, text: str, command: str) -> list[int]:
