@@ -415,7 +415,7 @@ def test_arm64_frame_records_hold_proc_stacks_and_drgns_frames() -> None:
 CRASH_SAME_510 = ("bt -a", "foreach bt", "bt", "bt -f", "bt -F", "bt -FF", "bt -t", "bt -T",
                   "bt -r", "bt -e", "bt -l", "bt -f 1", "bt -t 1", "bt -r 1", "bt -FF 1",
                   "bt -f {pcfix-sleeper1}", "bt -t {pcfix-files}", "bt -r {pcfix-files}",
-                  "foreach bt -R do_wait")
+                  "foreach bt -R do_wait", "bt -l 1", "foreach bt -l")
 
 
 @pytest.mark.skipif(shutil.which("crash") is None, reason="Debian's crash is not installed")

@@ -457,6 +457,14 @@ def _source_of(prog: Program, pc: int) -> tuple[str | None, int | None]:
     from pycrash.kernel.symbols import _source
 
     name, line = _source(prog, pc)
+    if name is not None:
+        from pycrash.kernel.linetable import gdb_line
+        from pycrash.kernel.modtext import module_at
+
+        if module_at(prog, pc) is None:
+            found = gdb_line(prog, pc)
+            if found is not None and found[0]:
+                name, line = found
     if name and not name.startswith("/"):
         from pycrash.kernel.compdir import comp_dir
 
