@@ -213,10 +213,32 @@ def build(name: str = "small") -> Path:
             if builder(name) == BUILDER:
                 argv.append(FLAVOUR)
             subprocess.run(argv, env=env, check=True, stdout=sys.stderr)
+        share_vmlinux(tmp, root)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
     return final
+
+
+def share_vmlinux(path: Path, root: Path) -> None:
+    """Make a fixture's vmlinux (600 MB or more) a hard link to one copy per kernel build
+    kept in ``ROOT/.vmlinux/``: the small, zoo and large fixtures of one release share it."""
+    import filecmp
+
+    store = root / ".vmlinux"
+    for vmlinux in path.glob("vmlinux-*"):
+        shared = store / f"{vmlinux.name}-{vmlinux.stat().st_size}"
+        try:
+            store.mkdir(exist_ok=True)
+            if not shared.exists():
+                os.link(vmlinux, shared)
+            elif not os.path.samefile(vmlinux, shared) and filecmp.cmp(vmlinux, shared,
+                                                                         shallow=False):
+                tmp = vmlinux.with_name(vmlinux.name + ".link")
+                os.link(shared, tmp)
+                tmp.replace(vmlinux)
+        except OSError:
+            continue  # another file system, or no hard links: keep the copy
 
 
 def ensure(name: str = "small") -> Path:
