@@ -161,38 +161,52 @@ def _references(stack: TaskStack, ref: str, value: int | None) -> bool:
 
 
 def _old_style(session: Session, stack: TaskStack) -> None:
-    """Replace a trace's frames with crash's ``-o`` view: every kernel text address
-    from frame 0's slot up, the exception blocks kept where the trace found them."""
+    """Replace a trace's frames with crash's ``-o`` view: frames 0 and 1 as the trace has
+    them, then every kernel text address above that is not a function's first byte (a
+    pointer to a function, not a return address): stale return addresses included, the
+    exception blocks where the trace found them."""
     from pycrash.kernel.stack import Frame, text_entries
+    from pycrash.kernel.symindex import find_symbol
     from pycrash.kernel.tasks import stack_bounds
+    from pycrash.kernel.unwind_x86_64 import PT_REGS_SIZE
 
     frames = stack.frames
     if not frames or frames[0].stack_addr is None:
         return
     task = session.find_task(f"{stack.task.task:x}")[0]
     base, top = stack_bounds(task)
-    lo = frames[0].stack_addr
-    if not base <= lo < top:
+    first = frames[0]
+    lo = first.stack_addr
+    if lo is None or not base <= lo < top:
         return
-    blocks = {f.exception.address: f.exception for f in frames
-              if f.exception is not None and f.exception.address is not None}
-    from pycrash.kernel.unwind_x86_64 import PT_REGS_SIZE
-
-    skip = [(a, a + PT_REGS_SIZE) for a in blocks]
-    out: list[Frame] = []
-    for slot, value, name, module in text_entries(session.prog, lo, top):
-        if any(a <= slot < b for a, b in skip):
+    blocks = sorted((f.exception.address, f.exception) for f in frames
+                    if f.exception is not None and f.exception.address is not None)
+    # frames 0 and 1 as the trace has them (crash knows frame 0's size), then every
+    # text address above frame 1's slot
+    out: list[Frame] = [Frame(level=i, stack_addr=f.stack_addr, function=f.function, pc=f.pc,
+                              offset=f.offset, module=f.module, exception=f.exception)
+                        for i, f in enumerate(frames[:2])]
+    start = out[-1].stack_addr
+    if start is None or not base <= start < top:
+        return
+    blocks = [(a, exc) for a, exc in blocks if a > start]
+    for slot, value, name, module in text_entries(session.prog, start + 8, top):
+        if any(a <= slot < a + PT_REGS_SIZE for a, _exc in blocks):
             continue
+        try:
+            if find_symbol(session.prog, value).address == value:
+                continue
+        except LookupError:
+            pass
+        while blocks and blocks[0][0] < slot:  # a pt_regs passed: its block follows
+            _a, exc = blocks.pop(0)
+            if out[-1].exception is None:
+                out[-1].exception = exc
         out.append(Frame(level=len(out), stack_addr=slot, function=name, pc=value,
                          offset=None, module=module))
-        for a, exc in blocks.items():
-            if out[-1].exception is None and slot < a and not any(
-                    o.stack_addr is not None and slot < o.stack_addr < a for o in out[:-1]):
-                nxt = [s for s, *_ in text_entries(session.prog, slot + 8, a)]
-                if not nxt:
-                    out[-1].exception = exc
-    if frames[-1].exception is not None and out and out[-1].exception is None:
-        out[-1].exception = frames[-1].exception
+    for _a, exc in blocks:
+        if out[-1].exception is None:
+            out[-1].exception = exc
     stack.frames = out
     stack.note = None
 

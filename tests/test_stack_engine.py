@@ -353,7 +353,7 @@ def test_bt_E_t_T_F_e_match_crash_on_the_oops() -> None:
     ours = re.findall(r"EXCEPTION FRAME AT: ([0-9a-f]+)", str(s.run("bt -E")))
     assert theirs and ours == theirs
     # -e, -t and -T: the same lines
-    for flags in ("bt -e", "bt -t", "bt -T"):
+    for flags in ("bt -e", "bt -t", "bt -T", "bt -o"):
         assert _lines(str(s.run(flags))) == _lines(_crash(d, flags)), flags
     # -F and -FF: each frame crash and pycrash both show has the same data words
     for flags in ("bt -F", "bt -FF"):
@@ -415,7 +415,8 @@ def test_arm64_frame_records_hold_proc_stacks_and_drgns_frames() -> None:
 CRASH_SAME_510 = ("bt -a", "foreach bt", "bt", "bt -f", "bt -F", "bt -FF", "bt -t", "bt -T",
                   "bt -r", "bt -e", "bt -l", "bt -f 1", "bt -t 1", "bt -r 1", "bt -FF 1",
                   "bt -f {pcfix-sleeper1}", "bt -t {pcfix-files}", "bt -r {pcfix-files}",
-                  "foreach bt -R do_wait", "bt -l 1", "foreach bt -l")
+                  "foreach bt -R do_wait", "bt -l 1", "foreach bt -l", "bt -o",
+                  "foreach bt -o")
 
 
 @pytest.mark.skipif(shutil.which("crash") is None, reason="Debian's crash is not installed")
