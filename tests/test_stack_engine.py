@@ -466,3 +466,26 @@ def test_sym_names_a_frame_as_bt_does(zoo: Dump) -> None:
         # the call instruction's last byte is inside it, as bt looks it up
         row = s.run(f"sym {f.pc - 1:x}").rows[0]
         assert (row.name, row.offset, row.module) == (f.function, f.offset - 1, f.module), f
+
+
+@pytest.mark.parametrize("name", ["small", "bullseye-small"])
+def test_replayed_traces_equal_fresh_unwinds(name: str) -> None:
+    """Sleeping tasks whose stacks repeat the words an earlier unwind read get that
+    trace replayed: it equals a fresh unwind of each task, registers included."""
+    d = _dump(name)
+    replayed, fresh = _open(d), _open(d)
+    tasks = replayed.tasks()
+
+    def view(trace):  # type: ignore[no-untyped-def]
+        return [(f.function, f.pc, f.stack_addr, f.module, f.marker,
+                 f.exception.regs if f.exception else None,
+                 f.exception.address if f.exception else None) for f in trace.frames]
+
+    for task in tasks:
+        ours = replayed.trace(task)
+        fresh.prog.cache.pop("pycrash_replay_memo", None)
+        again = fresh.trace(fresh.find_task(f"{task.value_():x}")[0])
+        assert view(ours) == view(again), task.pid.value_()
+    memo = replayed.prog.cache["pycrash_replay_memo"]
+    sleeping = len(tasks) - len(replayed.active_tasks())
+    assert 0 < memo.count < sleeping  # some traces were replayed, not unwound

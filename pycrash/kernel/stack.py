@@ -359,11 +359,12 @@ def _sleeping_start(prog: Program, task: Object, mem: Any) -> Any:
 
     sp0 = task.thread.sp.value_()
     bp_off, ret_off, size = _inactive_layout(prog)
-    bp, ret = mem.word(sp0 + bp_off), mem.word(sp0 + ret_off)
+    bp, ret = mem.peek(sp0 + bp_off), mem.word(sp0 + ret_off)
     if bp is None or ret is None:
         raise ValueError(f"saved stack pointer {sp0:#x} is outside the task's stack")
     fork = _function_range(prog, "ret_from_fork")
-    return Start(ret, sp0 + size, bp, sp0, interrupted=fork is not None and ret == fork[0])
+    return Start(ret, sp0 + size, bp, sp0, interrupted=fork is not None and ret == fork[0],
+                 bp_at=sp0 + bp_off)
 
 
 def _stop_candidates(prog: Program, mem: Any, names: tuple[str, ...],
@@ -388,8 +389,9 @@ def _stop_candidates(prog: Program, mem: Any, names: tuple[str, ...],
 
 
 def _raw_trace(prog: Program, task: Object, regs: dict[str, int] | None,
-               panic: bool) -> tuple[Any, list[Any], str | None]:
-    """Unwind a task with the ORC engine: ``(memory, raw frames, note)``."""
+               panic: bool, log: bool = False) -> tuple[Any, list[Any], str | None]:
+    """Unwind a task with the ORC engine: ``(memory, raw frames, note)``; with ``log``
+    the memory keeps the words the unwind read."""
     from drgn.helpers.linux.sched import task_cpu
 
     from pycrash.kernel.orc import orc_index
@@ -405,6 +407,8 @@ def _raw_trace(prog: Program, task: Object, regs: dict[str, int] | None,
     if regs is not None:
         regions += cpu_regions(prog, task_cpu(task))
     mem = StackMemory(prog, regions)
+    if log:
+        mem.log = []
     if regs is None:
         raws, note = unwind(mem, index, is_text, _sleeping_start(prog, task, mem), calls)
         add_markers(mem, raws)
@@ -484,6 +488,100 @@ def _frame_of(prog: Program, raw: Any, level: int, with_source: bool) -> Frame:
                  offset=offset, module=module, file=file, line=line, marker=raw.marker)
 
 
+class ReplayMemo:
+    """Sleeping tasks whose stacks agree where the unwinder looked are unwound once.
+
+    An unwind is a deterministic function of the stack words it reads (return
+    addresses, saved frame pointers, the registers of an entry) and of the
+    kernel's ORC tables. The memo keeps, per saved stack-pointer offset, the words
+    each unwind read (pointers into the task's own stack made relative to it) and
+    its trace; another task whose stack holds the same words there gets the same
+    trace, moved to its stack, with its own user registers. Thousands of tasks
+    sleeping in the same system call unwind once.
+    """
+
+    #: traces kept per saved stack-pointer offset, and in all
+    PER_KEY, LIMIT = 8, 20000
+
+    def __init__(self, prog: Program) -> None:
+        self.prog = prog
+        self.entries: dict[int, list[tuple[tuple[tuple[int, int, bool], ...], Trace]]] = {}
+        self.count = 0
+
+    @staticmethod
+    def _relative(log: list[tuple[int, int]], base: int,
+                  top: int) -> tuple[tuple[int, int, bool], ...]:
+        return tuple((addr - base, value - base if base <= value < top else value,
+                      base <= value < top) for addr, value in log)
+
+    def _bounds(self, task: Object) -> tuple[int, int, int]:
+        from pycrash.kernel.stackmem import thread_size
+
+        base = task.stack.value_()
+        return base, base + thread_size(self.prog), task.thread.sp.value_() - base
+
+    def replay(self, task: Object) -> Trace | None:
+        """Return the trace of a sleeping task from an unwind whose words its stack
+        repeats, or None."""
+        from pycrash.kernel.stackmem import StackMemory, task_region
+
+        base, top, key = self._bounds(task)
+        candidates = self.entries.get(key)
+        if not candidates:
+            return None
+        mem = StackMemory(self.prog, [task_region(task)])
+        for reads, trace in candidates:
+            if all((value + base if inside else value) == mem.word(off + base)
+                   for off, value, inside in reads):
+                return self._moved(trace, base, mem)
+        return None
+
+    def _moved(self, trace: Trace, base: int, mem: Any) -> Trace:
+        from dataclasses import replace
+
+        from pycrash.kernel.unwind_x86_64 import read_pt_regs
+
+        frames = []
+        for f in trace.frames:
+            exc = f.exception
+            if exc is not None and exc.address is not None:
+                regs = read_pt_regs(mem, exc.address + base)  # this task's own registers
+                exc = (_exception_of(self.prog, regs, exc.address + base) if regs is not None
+                       else replace(exc, address=exc.address + base))
+            frames.append(replace(f, stack_addr=None if f.stack_addr is None
+                                  else f.stack_addr + base, exception=exc))
+        return Trace(frames, trace.note)
+
+    def remember(self, task: Object, mem: Any, trace: Trace) -> None:
+        """Keep a sleeping task's trace and the words its unwind read."""
+        if mem.log is None or trace.note is not None or self.count >= self.LIMIT:
+            return  # a note names this stack's addresses: never another task's
+        base, top, key = self._bounds(task)
+        if any(not base <= addr < top for addr, _v in mem.log):
+            return
+        candidates = self.entries.setdefault(key, [])
+        if len(candidates) >= self.PER_KEY:
+            return
+        moved = self._moved(trace, -base, _NoRegs())
+        candidates.append((self._relative(mem.log, base, top), moved))
+        self.count += 1
+
+
+class _NoRegs:
+    """A stack with no words: makes :meth:`ReplayMemo._moved` keep register blocks."""
+
+    def region(self, addr: int) -> None:
+        return None
+
+
+def _replay_memo(prog: Program) -> ReplayMemo:
+    memo = prog.cache.get("pycrash_replay_memo")
+    if memo is None:
+        memo = ReplayMemo(prog)
+        prog.cache["pycrash_replay_memo"] = memo
+    return memo
+
+
 def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None,
                  panic: bool = False, with_source: bool = False) -> Trace:
     """Return crash's frames of a ``struct task_struct *`` from pycrash's ORC engine.
@@ -496,7 +594,12 @@ def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None
     each frame's file and line. Raises :class:`ValueError` when the kernel has
     no ORC tables or the task's saved state is unreadable.
     """
-    _mem, raws, note = _raw_trace(prog, task, regs, panic)
+    memo = None if regs is not None or with_source else _replay_memo(prog)
+    if memo is not None:
+        found = memo.replay(task)
+        if found is not None:
+            return found
+    mem, raws, note = _raw_trace(prog, task, regs, panic, log=memo is not None)
     out: list[Frame] = []
     for raw in raws:
         frame = _frame_of(prog, raw, len(out), with_source)
@@ -507,7 +610,10 @@ def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None
                 if efile:
                     frame.exception.source = f"{efile}: {eline}"
         out.append(frame)
-    return Trace(out, note)
+    trace = Trace(out, note)
+    if memo is not None:
+        memo.remember(task, mem, trace)
+    return trace
 
 
 # -- what bt -F, -v and -R look at -------------------------------------------------

@@ -44,6 +44,9 @@ class StackMemory:
     def __init__(self, prog: Program, regions: list[StackRegion]) -> None:
         self.prog = prog
         self.regions = regions
+        #: when a list: every ``(address, value)`` :meth:`word` returned, in order (what an
+        #: unwind's decisions rest on; see :mod:`pycrash.kernel.stack`'s replay memo)
+        self.log: list[tuple[int, int]] | None = None
 
     def region(self, addr: int) -> StackRegion | None:
         """Return the region holding ``addr``, or None (not on any known stack)."""
@@ -84,7 +87,19 @@ class StackMemory:
         if r is None or addr + 8 > r.hi or addr & 7:
             return None
         data = self.data(r, addr) if r.data is None or addr < r.read_lo else r.data
-        return int(struct.unpack_from("<Q", data, addr - r.read_lo)[0])
+        value = int(struct.unpack_from("<Q", data, addr - r.read_lo)[0])
+        if self.log is not None:
+            self.log.append((addr, value))
+        return value
+
+    def peek(self, addr: int) -> int | None:
+        """Return the word at ``addr`` like :meth:`word`, without logging it (a saved
+        frame pointer, which matters only once the unwinder uses it)."""
+        log, self.log = self.log, None
+        try:
+            return self.word(addr)
+        finally:
+            self.log = log
 
     def words(self, r: StackRegion) -> list[tuple[int, int]]:
         """Return ``(address, value)`` of every word of a region, lowest first."""

@@ -67,16 +67,22 @@ class Start:
     slot: int
     interrupted: bool = False
     regs: dict[str, int] | None = None
+    #: where ``bp`` was read from the stack, when it was (for the memory's log)
+    bp_at: int | None = None
 
 
 def read_pt_regs(mem: StackMemory, addr: int) -> dict[str, int] | None:
     """Return the ``struct pt_regs`` at ``addr`` on a known stack, or None."""
-    if mem.word(addr) is None or mem.word(addr + PT_REGS_SIZE - 8) is None:
-        return None
     r = mem.region(addr)
-    assert r is not None and r.data is not None and r.read_lo <= addr
-    values = struct.unpack_from(f"<{len(PT_REGS)}Q", r.data, addr - r.read_lo)
-    return dict(zip(PT_REGS, values, strict=True))
+    if r is None or r is not mem.region(addr + PT_REGS_SIZE - 8) or addr & 7:
+        return None
+    data = mem.data(r, addr)
+    values = struct.unpack_from(f"<{len(PT_REGS)}Q", data, addr - r.read_lo)
+    regs = dict(zip(PT_REGS, values, strict=True))
+    if mem.log is not None:  # user registers end the walk: only CS decides; else all do
+        at = [PT_REGS.index("cs")] if regs["cs"] & 3 else range(len(PT_REGS))
+        mem.log.extend((addr + 8 * i, values[i]) for i in at)
+    return regs
 
 
 def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
@@ -94,6 +100,14 @@ def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
         return [], f"the saved pc {start.pc:#x} at {start.slot:#x} is not kernel text"
     frames = [RawFrame(start.pc, start.slot, start.interrupted)]
     ip, sp, bp = start.pc, start.sp, start.bp
+    # where the current bp came from: logged only when the walk uses bp, since a saved
+    # frame pointer is often just a callee-saved register's old value
+    bp_src = (start.bp_at, bp) if start.bp_at is not None else None
+
+    def use_bp() -> None:
+        if bp_src is not None and mem.log is not None:
+            mem.log.append(bp_src)
+
     regs = start.regs
     signal = start.interrupted
     while True:
@@ -122,6 +136,8 @@ def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
                 bp = saved.get("bp", bp)  # the callee-saved bp, as the caller left it
             ip, sp, regs, signal = ret, slot + 8, None, False
             continue
+        if entry.sp_reg in (O.REG_BP, O.REG_BP_INDIRECT):
+            use_bp()
         cfa = _cfa(mem, entry, sp, bp, regs)
         if cfa is None:
             return frames, f"cannot find the caller's stack pointer at {ip:#x}"
@@ -165,11 +181,16 @@ def unwind(mem: StackMemory, index: O.OrcIndex, is_text: Callable[[int], bool],
         # the caller's frame pointer
         if entry.bp_reg == O.REG_UNDEFINED:
             if entry.type == O.REGS and regs is not None:
-                bp = regs["bp"]
+                bp, bp_src = regs["bp"], None  # logged with the registers
         elif entry.bp_reg == O.REG_PREV_SP:
-            bp = mem.word(cfa + entry.bp_offset) or 0
+            at = cfa + entry.bp_offset
+            bp = mem.peek(at) or 0
+            bp_src = (at, bp)
         elif entry.bp_reg == O.REG_BP:
-            bp = mem.word(bp + entry.bp_offset) or 0
+            use_bp()
+            at = bp + entry.bp_offset
+            bp = mem.peek(at) or 0
+            bp_src = (at, bp)
         if regs is not None and regs.get("cs", 0) & 3:
             return frames, None
         there = mem.region(new_sp)
