@@ -291,8 +291,6 @@ class OrcIndex:
 
 def orc_index(prog: Program) -> OrcIndex:
     """Return the program's :class:`OrcIndex`, read on first use."""
-    index = prog.cache.get("pycrash_orc")
-    if index is None:
-        index = OrcIndex(prog)
-        prog.cache["pycrash_orc"] = index
-    return index
+    from pycrash.kernel.progcache import per_program
+
+    return per_program(prog, "pycrash_orc", lambda: OrcIndex(prog))

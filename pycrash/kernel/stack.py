@@ -15,6 +15,8 @@ from typing import Any
 
 from drgn import FaultError, Object, Program, StackFrame, StackTrace
 
+from pycrash.kernel.progcache import per_program
+
 #: pt_regs members in crash's order for an x86-64 exception frame.
 X86_64_REGS = (
     ("RIP", "ip"), ("RSP", "sp"), ("RFLAGS", "flags"),
@@ -292,21 +294,22 @@ MAX_CANDIDATES = 8
 
 
 def _function_range(prog: Program, name: str) -> tuple[int, int] | None:
-    key = ("pycrash_function_range", name)
-    if key not in prog.cache:
+    """Return ``[start, end)`` of the kernel function ``name``, or None."""
+
+    def make() -> tuple[int, int] | None:
         try:
             sym = prog.symbol(name)
-            prog.cache[key] = (sym.address, sym.address + sym.size) if sym.size else None
         except LookupError:
-            prog.cache[key] = None
-    found: tuple[int, int] | None = prog.cache[key]
-    return found
+            return None
+        return (sym.address, sym.address + sym.size) if sym.size else None
+
+    return per_program(prog, f"pycrash_function_range {name}", make)
 
 
 def _text_check(prog: Program) -> Any:
     """Return a function telling whether an address is kernel or module text."""
-    check = prog.cache.get("pycrash_is_text")
-    if check is None:
+
+    def make() -> Any:
         from pycrash.kernel.modtext import module_at
         from pycrash.kernel.symbols import section_bounds
 
@@ -326,31 +329,28 @@ def _text_check(prog: Program) -> Any:
             rng = module_at(prog, addr)
             return rng is not None and rng.text
 
-        prog.cache["pycrash_is_text"] = check
-    return check
+        return check
+
+    return per_program(prog, "pycrash_is_text", make)
 
 
 def _call_sites(prog: Program) -> Any:
-    check = prog.cache.get("pycrash_call_sites")
-    if check is None:
-        from pycrash.kernel.unwind_x86_64 import call_site_checker
+    """Return the program's test of whether an address follows a call instruction."""
+    from pycrash.kernel.unwind_x86_64 import call_site_checker
 
-        check = call_site_checker(prog.read)
-        prog.cache["pycrash_call_sites"] = check
-    return check
+    return per_program(prog, "pycrash_call_sites", lambda: call_site_checker(prog.read))
 
 
 def _inactive_layout(prog: Program) -> tuple[int, int, int]:
     """Return ``(bp offset, ret_addr offset, size)`` of ``struct inactive_task_frame``."""
-    layout = prog.cache.get("pycrash_inactive_frame")
-    if layout is None:
+    def make() -> tuple[int, int, int]:
         try:
             t = prog.type("struct inactive_task_frame")
-            layout = (t.member("bp").offset, t.member("ret_addr").offset, t.size)
+            return (int(t.member("bp").offset), int(t.member("ret_addr").offset), int(t.size))
         except LookupError:  # Linux 4.9 and later, without frame pointers
-            layout = (0x28, 0x30, 0x38)
-        prog.cache["pycrash_inactive_frame"] = layout
-    return (int(layout[0]), int(layout[1]), int(layout[2]))
+            return (0x28, 0x30, 0x38)
+
+    return per_program(prog, "pycrash_inactive_frame", make)
 
 
 def _sleeping_start(prog: Program, task: Object, mem: Any) -> Any:
@@ -515,10 +515,11 @@ class ReplayMemo:
                       base <= value < top) for addr, value in log)
 
     def _bounds(self, task: Object) -> tuple[int, int, int]:
-        from pycrash.kernel.stackmem import thread_size
+        """Return the task's stack ``(base, top)`` and its saved stack pointer's offset."""
+        from pycrash.kernel.tasks import stack_bounds
 
-        base = task.stack.value_()
-        return base, base + thread_size(self.prog), task.thread.sp.value_() - base
+        base, top = stack_bounds(task)
+        return base, top, task.thread.sp.value_() - base
 
     def replay(self, task: Object) -> Trace | None:
         """Return the trace of a sleeping task from an unwind whose words its stack
@@ -575,11 +576,7 @@ class _NoRegs:
 
 
 def _replay_memo(prog: Program) -> ReplayMemo:
-    memo = prog.cache.get("pycrash_replay_memo")
-    if memo is None:
-        memo = ReplayMemo(prog)
-        prog.cache["pycrash_replay_memo"] = memo
-    return memo
+    return per_program(prog, "pycrash_replay_memo", lambda: ReplayMemo(prog))
 
 
 def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None,
@@ -640,14 +637,13 @@ def stack_overflow(task: Object) -> str | None:
 
 def _init_range(prog: Program) -> tuple[int, int]:
     """Return ``[__init_begin, __init_end)``, the kernel's init sections (or an empty range)."""
-    found = prog.cache.get("pycrash_init_range")
-    if found is None:
+    def make() -> tuple[int, int]:
         try:
-            found = (prog.symbol("__init_begin").address, prog.symbol("__init_end").address)
+            return (prog.symbol("__init_begin").address, prog.symbol("__init_end").address)
         except LookupError:
-            found = (0, 0)
-        prog.cache["pycrash_init_range"] = found
-    return (int(found[0]), int(found[1]))
+            return (0, 0)
+
+    return per_program(prog, "pycrash_init_range", make)
 
 
 def describe_word(prog: Program, value: int, with_address: bool = False,
@@ -708,27 +704,26 @@ def text_entries(prog: Program, lo: int, hi: int) -> list[tuple[int, int, str, s
 def _arm64_layout(prog: Program) -> Any:
     from pycrash.kernel.unwind_arm64 import PtRegsLayout
 
-    layout = prog.cache.get("pycrash_arm64_pt_regs")
-    if layout is None:
+    def make() -> PtRegsLayout:
         t = prog.type("struct pt_regs")
-        layout = PtRegsLayout(t.size, *(t.member(m).offset for m in (
+        return PtRegsLayout(t.size, *(t.member(m).offset for m in (
             "sp", "pc", "pstate", "orig_x0", "syscallno", "stackframe")))
-        prog.cache["pycrash_arm64_pt_regs"] = layout
-    return layout
+
+    return per_program(prog, "pycrash_arm64_pt_regs", make)
 
 
 def _va_bits(prog: Program) -> int:
     """Return the kernel's virtual address width (48 unless the kernel says otherwise)."""
-    info = ""
-    try:
-        info = prog["vmcoreinfo_data"].string_().decode("utf-8", "replace")
-    except (KeyError, LookupError, FaultError, ValueError):
-        pass
     for key in ("vabits_actual", "vabits_user"):
         try:
             return int(prog[key].value_())
         except (KeyError, LookupError, FaultError):
             continue
+    info = ""
+    try:
+        info = prog["vmcoreinfo_data"].string_().decode("utf-8", "replace")
+    except (KeyError, LookupError, FaultError, ValueError):
+        pass
     import re
 
     m = re.search(r"NUMBER\(VA_BITS\)=(\d+)", info)
@@ -742,30 +737,20 @@ def engine_trace_arm64(prog: Program, task: Object, regs: dict[str, int] | None 
     running; a sleeping task starts from ``thread.cpu_context``."""
     from drgn.helpers.linux.sched import task_cpu
 
-    from pycrash.kernel.stackmem import StackMemory, StackRegion, task_region, thread_size
+    from pycrash.kernel.stackmem import StackMemory, cpu_regions, task_region
     from pycrash.kernel.unwind_arm64 import crash_names, pac_stripper, unwind
     from pycrash.kernel.unwind_x86_64 import add_markers
 
     regions = [task_region(task)]
     if regs is not None:
-        from drgn.helpers.linux.percpu import per_cpu
-
-        try:
-            irq = per_cpu(prog["irq_stack_ptr"], task_cpu(task)).value_()
-            if irq:
-                regions.append(StackRegion(irq, irq + thread_size(prog), "IRQ stack"))
-        except (KeyError, LookupError, FaultError):
-            pass
+        regions += cpu_regions(prog, task_cpu(task))
     mem = StackMemory(prog, regions)
     if regs is not None:
         pc, fp, exact = regs["pc"], regs["fp"], True
     else:
         ctx = task.thread.cpu_context
         pc, fp, exact = ctx.pc.value_(), ctx.fp.value_(), False
-    strip = prog.cache.get("pycrash_pac_strip")
-    if strip is None:
-        strip = pac_stripper(_va_bits(prog))
-        prog.cache["pycrash_pac_strip"] = strip
+    strip = per_program(prog, "pycrash_pac_strip", lambda: pac_stripper(_va_bits(prog)))
     is_text = _text_check(prog)
 
     def name_of(addr: int) -> str:

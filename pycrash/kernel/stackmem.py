@@ -109,31 +109,45 @@ class StackMemory:
 
 def thread_size(prog: Program) -> int:
     """Return the size of a task's kernel stack (THREAD_SIZE, else four pages)."""
-    size = prog.cache.get("pycrash_thread_size")
-    if size is None:
+    from pycrash.kernel.progcache import per_program
+
+    def make() -> int:
         try:
-            size = int(prog["THREAD_SIZE"].value_())
+            return int(prog["THREAD_SIZE"].value_())
         except KeyError:
-            size = 4 * int(prog["PAGE_SIZE"].value_())
-        prog.cache["pycrash_thread_size"] = size
-    return int(size)
+            return 4 * int(prog["PAGE_SIZE"].value_())
+
+    return per_program(prog, "pycrash_thread_size", make)
 
 
 def task_region(task: Object) -> StackRegion:
     """Return the task's own kernel stack."""
-    base = task.stack.value_()
-    return StackRegion(base, base + thread_size(task.prog_), None)
+    from pycrash.kernel.tasks import stack_bounds
+
+    return StackRegion(*stack_bounds(task), None)
 
 
 def cpu_regions(prog: Program, cpu: int) -> list[StackRegion]:
-    """Return a CPU's IRQ and exception stacks (x86-64), those the kernel has."""
-    key = ("pycrash_cpu_stacks", cpu)
-    cached = prog.cache.get(key)
-    if cached is not None:
-        return [StackRegion(r.lo, r.hi, r.name) for r in cached]
+    """Return a CPU's IRQ stack and (x86-64) exception stacks, those the kernel has
+    (fresh regions, nothing read yet)."""
+    from pycrash.kernel.progcache import per_program
+
+    found = per_program(prog, f"pycrash_cpu_stacks {cpu}", lambda: _cpu_regions(prog, cpu))
+    return [StackRegion(r.lo, r.hi, r.name) for r in found]
+
+
+def _cpu_regions(prog: Program, cpu: int) -> list[StackRegion]:
     from drgn.helpers.linux.percpu import per_cpu
 
     out: list[StackRegion] = []
+    if prog.platform is not None and prog.platform.arch.name == "AARCH64":
+        try:  # arm64: irq_stack_ptr is the IRQ stack's base, THREAD_SIZE long
+            irq = per_cpu(prog["irq_stack_ptr"], cpu).value_()
+            if irq:
+                out.append(StackRegion(irq, irq + thread_size(prog), "IRQ stack"))
+        except (KeyError, LookupError, FaultError):
+            pass
+        return out
     try:
         try:
             top = per_cpu(prog["hardirq_stack_ptr"], cpu).value_()
@@ -156,5 +170,4 @@ def cpu_regions(prog: Program, cpu: int) -> list[StackRegion]:
                 out.append(StackRegion(lo, lo + sizeof(m), name))
     except (KeyError, LookupError, FaultError):
         pass
-    prog.cache[key] = out
-    return [StackRegion(r.lo, r.hi, r.name) for r in out]
+    return out

@@ -95,11 +95,9 @@ class SymbolIndex:
 
 def symbol_index(prog: Program) -> SymbolIndex:
     """Return the program's :class:`SymbolIndex`, made on first use."""
-    index = prog.cache.get("pycrash_symbol_index")
-    if index is None:
-        index = SymbolIndex(prog)
-        prog.cache["pycrash_symbol_index"] = index
-    return index
+    from pycrash.kernel.progcache import per_program
+
+    return per_program(prog, "pycrash_symbol_index", lambda: SymbolIndex(prog))
 
 
 def find_symbol(prog: Program, address: int) -> Sym:
