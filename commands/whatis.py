@@ -11,6 +11,7 @@ from pycrash.commands.struct import layout_lines
 
 from pycrash.command import Result, command
 from pycrash.errors import CommandError
+from pycrash.kernel.expr import complete_array
 from pycrash.session import Session
 
 
@@ -33,7 +34,7 @@ def declare(session: Session, text: str) -> Declaration:
     prog = session.prog
     if not text.startswith(("struct ", "union ", "enum ")):
         try:
-            obj = prog[text]
+            obj = complete_array(prog[text])
         except KeyError:
             obj = None
         if obj is not None:

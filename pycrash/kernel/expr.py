@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from drgn import FaultError, Object, Program, Type, TypeKind, cast
+from drgn import FaultError, Object, Program, Type, TypeKind, cast, sizeof
 
 from pycrash.errors import CommandError
 
@@ -171,7 +171,7 @@ class Parser:
             return Object(self.prog, "char", ord(tok.text[1:-1].encode().decode("unicode_escape")))
         if tok.kind == "id":
             try:
-                return self.prog[tok.text]
+                return complete_array(self.prog[tok.text])
             except KeyError:
                 raise CommandError(f"no symbol \"{tok.text}\" in current context") from None
         if tok.text == "(":
@@ -179,6 +179,27 @@ class Parser:
             self.take(")")
             return value
         raise CommandError(f"invalid expression: unexpected {tok.text!r}")
+
+
+def complete_array(obj: Object) -> Object:
+    """Return the global ``obj`` with an incomplete array type (``const char linux_banner[]``)
+    given the length its ELF symbol's size says, as gdb shows it.
+
+    drgn may find a declaration's DIE before the definition's: which one depends on its
+    parallel DWARF index, so without this ``p linux_banner`` printed ``""`` or the banner.
+    """
+    t = obj.type_
+    if t.kind != TypeKind.ARRAY or t.length is not None or obj.address_ is None:
+        return obj
+    try:
+        size = obj.prog_.symbol(obj.address_).size
+        elem = sizeof(t.type)
+    except (LookupError, ValueError):
+        return obj
+    if not size or not elem:
+        return obj
+    whole = obj.prog_.array_type(t.type, size // elem, qualifiers=t.qualifiers)
+    return Object(obj.prog_, whole, address=obj.address_)
 
 
 def _deref(obj: Object) -> Object:
