@@ -1,0 +1,83 @@
+"""crash text is byte-identical to the recorded baseline's (issue 12's refactor).
+
+The baseline is pycrash as it was before the refactor, commit :data:`BASELINE`, taken
+from git into a temporary directory; both it and the working tree run the same command
+lines (``tests/golden/commands.txt``) on the same real dump in one session each, and
+every command's stdout and stderr must be the same bytes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, Dump, _fixture_module
+
+#: main before issue 12's refactor began.
+BASELINE = "18591bb59e97ba521455f71b15ae33104c1df2be"
+HERE = Path(__file__).resolve().parent / "golden"
+
+
+def _baseline_tree(dest: Path) -> Path:
+    """Unpack the baseline's pycrash (with commands/ and plugins/ where the install puts them)
+    into ``dest``; return the directory to put first on ``sys.path``."""
+    try:
+        blob = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE,
+                               "pycrash", "commands", "plugins"],
+                              check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        err = getattr(exc, "stderr", b"") or b""
+        pytest.fail(f"the baseline commit {BASELINE[:12]} is not in this clone's history: "
+                    f"{err.decode(errors='replace').strip() or exc}")
+    with tarfile.open(fileobj=BytesIO(blob)) as tar:
+        tar.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else \
+            tar.extractall(dest)  # noqa: S202
+    (dest / "commands").rename(dest / "pycrash" / "commands")
+    (dest / "plugins").rename(dest / "pycrash" / "plugins")
+    return dest
+
+
+def _run(pythonpath: Path, dump: Dump, out: Path) -> dict:  # type: ignore[type-arg]
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    proc = subprocess.run([sys.executable, str(HERE / "driver.py"), str(dump.vmlinux),
+                           str(dump.vmcore), str(HERE / "commands.txt"), str(out)],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc: dict = json.loads(out.read_text())  # type: ignore[type-arg]
+    assert doc["pycrash"].startswith(str(pythonpath)), doc["pycrash"]
+    return doc
+
+
+def _dumps() -> list[str]:
+    names = ["small"]
+    if _fixture_module().find("large") is not None:  # bench's fixture, when this machine has it
+        names.append("large")
+    return names
+
+
+@pytest.mark.parametrize("name", _dumps())
+def test_crash_text_identical_to_baseline(name: str, tmp_path: Path) -> None:
+    fx = _fixture_module()
+    path = fx.ensure(name)
+    vmlinux, vmcore = fx.dump_files(path)
+    dump = Dump(path, vmlinux, vmcore, "")
+    old = _run(_baseline_tree(tmp_path / "baseline"), dump, tmp_path / "old.json")
+    new = _run(ROOT, dump, tmp_path / "new.json")
+    assert len(old["results"]) == len(new["results"]) > 100
+    diffs = []
+    for a, b in zip(old["results"], new["results"], strict=True):
+        for stream in ("out", "err"):
+            if a[stream] != b[stream]:
+                diff = difflib.unified_diff(a[stream].splitlines(), b[stream].splitlines(),
+                                            "baseline", "now", lineterm="", n=1)
+                diffs.append(f"$ {a['command']} ({stream})\n" + "\n".join(list(diff)[:20]))
+    assert not diffs, "\n\n".join(diffs[:10])
+    # the commands did real work: most wrote crash text
+    assert sum(1 for r in new["results"] if r["out"].count("\n") > 1) > 80
