@@ -25,16 +25,19 @@ class Result:
     """What a command returns: its records and how to show them as crash does.
 
     ``rows`` are records (usually frozen dataclasses); ``render`` yields crash's
-    text lines for them; ``errors`` are per-item problems (an unknown pid among
-    several) that do not stop the rest of the output; ``options`` are the
-    display choices the renderer needs (``bt -l``).
+    text lines for them (a module-level function of the command's module, or of
+    :mod:`pycrash.cmdlib.render`); ``errors`` are per-item problems (an unknown pid
+    among several) that do not stop the rest of the output, without the command's
+    name (the interpreter prefixes it); ``view`` is a frozen dataclass of the command's
+    own holding the display choices the renderer needs (``bt -l``), never data.
     """
 
     rows: list[Any]
     render: Callable[[Result], Iterable[str]] | None = None
     errors: list[str] = field(default_factory=list)
     name: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # being replaced by view
+    view: Any = None
 
     def __len__(self) -> int:
         return len(self.rows)

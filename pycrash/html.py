@@ -7,22 +7,17 @@ import html
 from typing import Any
 
 from pycrash.command import Result, to_plain
+from pycrash.records import hex_fields
 
 MAX_ROWS = 2000
 
 
-#: Record fields that hold kernel addresses: shown in hex, as crash shows them.
-HEX_FIELDS = frozenset({"task", "cache", "address", "module", "base", "mm", "pgd", "file",
-                        "dentry", "inode", "slab", "memory", "vma", "rq", "page", "object",
-                        "signal_struct", "pc", "stack_addr", "start", "end"})
-
-
-def _cell(value: Any, name: str) -> str:
+def _cell(value: Any, hex_: bool) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, int) and (name in HEX_FIELDS or value >= 1 << 40):
+    if isinstance(value, int) and hex_:  # declared Hex on the record's field
         return f"{value:x}"
     if isinstance(value, float):
         return f"{value:.1f}"
@@ -52,8 +47,9 @@ def result_html(result: Result) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = []
     for row in result.rows[:MAX_ROWS]:
-        plain = to_plain(row)
-        body.append("<tr>" + "".join(f"<td>{_cell(plain[c], c)}</td>" for c in cols) + "</tr>")
+        plain, hexes = to_plain(row), hex_fields(type(row))
+        body.append("<tr>" + "".join(f"<td>{_cell(plain[c], c in hexes)}</td>" for c in cols)
+                    + "</tr>")
     more = f"<p>... {len(result.rows) - MAX_ROWS} more rows</p>" \
         if len(result.rows) > MAX_ROWS else ""
     return (f"{title}{errors}<table class='pycrash'><thead><tr>{head}</tr></thead>"

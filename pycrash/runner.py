@@ -76,7 +76,7 @@ def run_one(session: Session, text: str, out: TextIO, err: TextIO,
         result = session.run(pipeline.command)
         deliver(render(result, fmt), pipeline, out)
         for msg in result.errors:
-            err.write(msg + "\n")
+            err.write((msg if msg.startswith(name + ":") else f"{name}: {msg}") + "\n")
         return not result.errors
     except PycrashError as exc:
         msg = str(exc)

@@ -14,6 +14,8 @@ from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cp
 from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.sched import cpu_curr, idle_task, task_cpu, task_state_to_char
 
+from pycrash.records import Hex
+
 PF_KTHREAD = 0x00200000
 
 #: drgn's one-letter task states (as in /proc/PID/stat) to crash's two-letter ones.
@@ -95,7 +97,7 @@ class TaskId:
     """The identity crash prints in task headers: ``PID: ... TASK: ... CPU: ... COMMAND:``."""
 
     pid: int
-    task: int
+    task: Hex
     cpu: int
     comm: str
 
