@@ -144,6 +144,8 @@ class Command:
     needs_kernel: bool = True
     raw: bool = False  # no flags: args.text is the rest of the line, verbatim (py)
     module: str = ""
+    #: The record types its Results hold (the README's JSON schema is made from them).
+    records: tuple[type, ...] = ()
     _parser: CrashArgumentParser | None = None
 
     @property
@@ -197,6 +199,7 @@ def command(
     arguments: Sequence[Arg] = (),
     needs_kernel: bool = True,
     raw: bool = False,
+    records: Sequence[type] = (),
 ) -> Callable[[RunFunc], RunFunc]:
     """Register the decorated ``(session, args) -> Result`` function as a command."""
 
@@ -214,6 +217,7 @@ def command(
                 needs_kernel=needs_kernel,
                 raw=raw,
                 module=func.__module__,
+                records=tuple(records),
             )
         )
         return func
