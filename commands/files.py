@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 from drgn import FaultError, Object
 from drgn.helpers.linux.fs import d_path, for_each_file
-from pycrash.commands.task import tasks_for
 
+from pycrash.cmdlib.render import per_task
+from pycrash.cmdlib.select import select_tasks
 from pycrash.command import Result, arg, command
-from pycrash.kernel.tasks import task_id
+from pycrash.kernel.tasks import TaskId, task_id
+from pycrash.records import Hex
 from pycrash.session import Session
 
 _TYPES = {0o140000: "SOCK", 0o120000: "LNK", 0o100000: "REG", 0o060000: "BLK",
@@ -23,9 +25,9 @@ class OpenFile:
     """One file descriptor: the struct file, its dentry and inode, type and path."""
 
     fd: int
-    file: int
-    dentry: int
-    inode: int
+    file: Hex
+    dentry: Hex
+    inode: Hex
     type: str
     path: str
 
@@ -34,11 +36,11 @@ class OpenFile:
 class TaskFiles:
     """A task's root and working directory and its open files."""
 
-    header: str
-    pid: int
+    task: TaskId
     root: str
     cwd: str
     files: list[OpenFile] = field(default_factory=list)
+    error: str | None = None
 
 
 def _path(obj: Object) -> str:
@@ -53,8 +55,7 @@ def task_files(task: Object) -> TaskFiles:
     fs = task.fs
     root = _path(fs.root.address_of_()) if fs else ""
     cwd = _path(fs.pwd.address_of_()) if fs else ""
-    out = TaskFiles(task_id(task).header(), task.pid.value_(), root,
-                    cwd + ("/" if cwd and not cwd.endswith("/") else ""))
+    out = TaskFiles(task_id(task), root, cwd + ("/" if cwd and not cwd.endswith("/") else ""))
     if not task.files:
         return out
     for fd, f in for_each_file(task):
@@ -67,18 +68,19 @@ def task_files(task: Object) -> TaskFiles:
     return out
 
 
-def _render(result: Result) -> Iterable[str]:
-    for i, tf in enumerate(result.rows):
-        if i:
-            yield ""
-        yield tf.header
-        yield f"ROOT: {tf.root}    CWD: {tf.cwd}"
-        if not tf.files:
-            yield "No open files"
-            continue
-        yield " FD       FILE            DENTRY           INODE       TYPE PATH"
-        for f in tf.files:
-            yield f"{f.fd:>3} {f.file:016x} {f.dentry:016x} {f.inode:016x} {f.type:<4} {f.path}"
+def _body(tf: TaskFiles) -> Iterable[str]:
+    yield f"ROOT: {tf.root}    CWD: {tf.cwd}"
+    if not tf.files:
+        yield "No open files"
+        return
+    yield " FD       FILE            DENTRY           INODE       TYPE PATH"
+    for f in tf.files:
+        yield f"{f.fd:>3} {f.file:016x} {f.dentry:016x} {f.inode:016x} {f.type:<4} {f.path}"
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's files output: per task, its root and cwd, then a line per open file."""
+    return per_task(result.rows, _body)
 
 
 @command(
@@ -93,9 +95,10 @@ descriptor: the struct file, dentry and inode addresses, the file's type
     examples="""
 crash> files pcfix-files
 """,
+    records=(TaskFiles, OpenFile),
     arguments=(arg("specs", nargs="*", metavar="pid|task"),),
 )
 def files(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`TaskFiles` per task."""
-    tasks, errors = tasks_for(session, args.specs, "files")
-    return Result([task_files(t) for t in tasks], render=_render, errors=errors)
+    sel = select_tasks(session, args.specs)
+    return Result([task_files(t) for t in sel.tasks], render=render, errors=sel.errors)

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drgn.helpers.linux.net import SOCKET_I, for_each_netdev, netdev_ipv4_addrs, netdev_name
-from pycrash.commands.task import tasks_for
 
+from pycrash.cmdlib.select import select_tasks
 from pycrash.command import Result, arg, command
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
@@ -17,7 +18,7 @@ from pycrash.session import Session
 class NetDevice:
     """A network device: its struct net_device, name and IPv4 addresses."""
 
-    net_device: int
+    net_device: Hex
     name: str
     addresses: list[str]
 
@@ -28,19 +29,21 @@ class SocketFile:
 
     pid: int
     fd: int
-    socket: int
-    sock: int
+    socket: Hex
+    sock: Hex
     family: int
     type: int
 
 
-def _render_devices(result: Result) -> Iterable[str]:
+def render_devices(result: Result) -> Iterable[str]:
+    """crash's net output: a line per network device."""
     yield "   NET_DEVICE     NAME   IP ADDRESS(ES)"
     for d in result.rows:
         yield f"{d.net_device:016x}  {d.name:<6} {', '.join(d.addresses)}".rstrip()
 
 
-def _render_sockets(result: Result) -> Iterable[str]:
+def render_sockets(result: Result) -> Iterable[str]:
+    """crash's net -s output: a line per socket file descriptor."""
     yield "FD      SOCKET            SOCK       FAMILY:TYPE"
     for s in result.rows:
         yield f"{s.fd:>2}  {s.socket:016x}  {s.sock:016x}  {s.family}:{s.type}"
@@ -59,6 +62,7 @@ addresses and IPv4 addresses; -n lists those of a task's network namespace;
 crash> net
 crash> net -s 1
 """,
+    records=(NetDevice, SocketFile),
     arguments=(
         arg("-s", dest="sockets", action="store_true", help="sockets of a task"),
         arg("-n", dest="namespace", action="store_true",
@@ -71,9 +75,9 @@ def net(session: Session, args: argparse.Namespace) -> Result:
     if args.sockets:
         from drgn.helpers.linux.fs import for_each_file
 
-        tasks, errors = tasks_for(session, args.specs, "net")
+        sel = select_tasks(session, args.specs)
         rows = []
-        for t in tasks:
+        for t in sel.tasks:
             for fd, f in for_each_file(t):
                 inode = f.f_inode
                 if (inode.i_mode.value_() & 0o170000) != 0o140000:
@@ -83,14 +87,16 @@ def net(session: Session, args: argparse.Namespace) -> Result:
                 rows.append(SocketFile(t.pid.value_(), fd, sock.value_(), sk.value_(),
                                        sk.__sk_common.skc_family.value_() if sk else 0,
                                        sock.type.value_()))
-        return Result(rows, render=_render_sockets, errors=errors)
+        return Result(rows, render=render_sockets, errors=sel.errors)
     problems: list[str] = []
     if args.namespace:
-        owners, problems = tasks_for(session, args.specs[:1], "net")
-        netdevs = for_each_netdev(owners[0].nsproxy.net_ns) if owners else iter(())
+        owners = select_tasks(session, args.specs[:1])
+        problems = owners.errors
+        netdevs = for_each_netdev(owners.tasks[0].nsproxy.net_ns) if owners.tasks \
+            else iter(())
     else:
         netdevs = for_each_netdev(session.prog)
     devices = [NetDevice(d.value_(), netdev_name(d).decode(),
                          [str(a) for a in netdev_ipv4_addrs(d)])
                for d in netdevs]
-    return Result(devices, render=_render_devices, errors=problems)
+    return Result(devices, render=render_devices, errors=problems)

@@ -6,47 +6,41 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn import Object
-
+from pycrash.cmdlib.render import per_task
+from pycrash.cmdlib.select import select_tasks
 from pycrash.command import Result, arg, command
-from pycrash.errors import CommandError
-from pycrash.kernel.format import object_lines
-from pycrash.kernel.tasks import task_id
+from pycrash.kernel.format import (
+    CValue,
+    Member,
+    member_values,
+    members_lines,
+    value_tree,
+    whole_lines,
+)
+from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.session import Session
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskView:
-    """A task's header and its task_struct text (``members`` selected with -R)."""
+    """A task and its task_struct: the whole struct's value, or the members named with -R."""
 
-    pid: int
-    task: int
-    header: str
-    members: list[str]
-    lines: list[str]
-
-
-def _render(result: Result) -> Iterable[str]:
-    for i, view in enumerate(result.rows):
-        if i:
-            yield ""
-        yield view.header
-        yield from view.lines
+    task: TaskId
+    type: str
+    value: CValue | None
+    members: list[Member]
+    error: str | None = None
 
 
-def tasks_for(session: Session, specs: list[str], cmd: str) -> tuple[list[Object], list[str]]:
-    """Return the tasks named by ``specs`` (the context task when none), and the errors."""
-    if not specs:
-        if session.context is None:
-            raise CommandError(f"{cmd}: no context task: give a pid or task")
-        return [session.context], []
-    tasks, errors = [], []
-    for spec in specs:
-        try:
-            tasks.extend(session.find_task(spec))
-        except CommandError as exc:
-            errors.append(f"{cmd}: {exc}")
-    return tasks, errors
+def _body(view: TaskView) -> list[str]:
+    if view.value is not None:
+        return whole_lines(view.type, view.value)
+    return members_lines(view.members)
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's task output: each task's header, then its task_struct or members."""
+    return per_task(result.rows, _body)
 
 
 @command(
@@ -60,6 +54,7 @@ as gdb prints it; -R shows only the named members (nested ones with '.').
     examples="""
 crash> task -R pid,comm,se.vruntime 102
 """,
+    records=(TaskView,),
     arguments=(
         arg("-R", dest="members", action="append", default=[], metavar="member[,member]"),
         arg("-x", dest="hex", action="store_true", help="hexadecimal integers"),
@@ -69,12 +64,16 @@ crash> task -R pid,comm,se.vruntime 102
 )
 def task(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`TaskView` per task."""
-    tasks, errors = tasks_for(session, args.specs, "task")
+    sel = select_tasks(session, args.specs)
     members = [m for text in args.members for m in text.split(",") if m]
     hex_mode = args.hex or (session.settings.get("radix") == 16 and not args.dec)
     rows = []
-    for t in tasks:
-        lines = object_lines(t[0], members, hex_mode)
-        tid = task_id(t)
-        rows.append(TaskView(tid.pid, tid.task, tid.header(), members, lines))
-    return Result(rows, render=_render, errors=errors)
+    for t in sel.tasks:
+        obj = t[0]
+        if members:
+            rows.append(TaskView(task_id(t), obj.type_.type_name(), None,
+                                 member_values(obj, members, hex_mode)))
+        else:
+            rows.append(TaskView(task_id(t), obj.type_.type_name(),
+                                 value_tree(obj, hex_mode), []))
+    return Result(rows, render=render, errors=sel.errors)
