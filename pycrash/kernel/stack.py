@@ -8,8 +8,8 @@ interrupted context's registers are attached to the last frame before it.
 
 from __future__ import annotations
 
+import enum
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,34 +53,14 @@ class ExceptionFrame:
     #: arm64: the names of the PC's and LR's functions (crash's ``[symbol+offset]``)
     names: tuple[str | None, str | None] = (None, None)
 
-    def lines(self) -> Iterator[str]:
-        """Yield crash's register block: ``[exception RIP: ...]`` and the registers."""
-        if self.arch == "arm64":
-            from pycrash.kernel.unwind_arm64 import exception_lines
 
-            kernel = self.regs.get("PSTATE", 0) & 0xF != 0
-            yield from exception_lines(self.regs, *self.names, kernel)
-            return
-        if self.kernel_rip:
-            yield f"    [exception RIP: {self.kernel_rip}]"
-        regs = self.regs
-        cells = [
-            f"RFLAGS: {regs[name]:08x}" if name == "RFLAGS" else f"{name:>3}: {regs[name]:016x}"
-            for name in ("RIP", "RSP", "RFLAGS", "RAX", "RBX", "RCX", "RDX", "RSI", "RDI",
-                         "RBP", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15")
-            if name in regs
-        ]
-        for i in range(0, len(cells), 3):
-            yield "    " + "  ".join(cells[i : i + 3])
-        tail = []
-        if "ORIG_RAX" in regs:
-            tail.append(f"ORIG_RAX: {regs['ORIG_RAX']:016x}")
-        if "CS" in regs:
-            tail.append(f"CS: {regs['CS']:04x}")
-        if "SS" in regs:
-            tail.append(f"SS: {regs['SS']:04x}")
-        if tail:
-            yield "    " + "  ".join(tail)
+class FrameKind(enum.Enum):
+    """Where a frame's code ran: a task's kernel stack, a kernel context an entry
+    interrupted, or user space."""
+
+    TASK = "TASK"
+    KERNEL = "KERNEL"
+    USER = "USER"
 
 
 @dataclass(slots=True, eq=False)
@@ -101,7 +81,7 @@ class Frame:
     file: str | None = None
     line: int | None = None
     inlined: list[str] = field(default_factory=list)
-    kind: str = "TASK"
+    kind: FrameKind = FrameKind.TASK
     exception: ExceptionFrame | None = None
     #: the stack crash names in a ``--- <IRQ stack> ---`` line before this frame
     marker: str | None = None
@@ -218,12 +198,12 @@ def _exception(prog: Program, after: StackFrame, interrupted: StackFrame) -> Exc
     return ExceptionFrame(values, kernel_rip, regs_obj.address_ if regs_obj is not None else None)
 
 
-def _segments(trace: StackTrace) -> list[tuple[str, list[StackFrame]]]:
+def _segments(trace: StackTrace) -> list[tuple[FrameKind, list[StackFrame]]]:
     """Split a trace where an entry interrupted a context: ``(kind, frames)``, innermost first.
 
     ``kind`` is ``USER`` for user-space frames, else ``KERNEL``.
     """
-    out: list[tuple[str, list[StackFrame]]] = []
+    out: list[tuple[FrameKind, list[StackFrame]]] = []
     current: list[StackFrame] = []
     for frame in trace:
         if current and frame.interrupted and not current[-1].is_inline:
@@ -235,9 +215,9 @@ def _segments(trace: StackTrace) -> list[tuple[str, list[StackFrame]]]:
     return out
 
 
-def _kind(frames: list[StackFrame]) -> tuple[str, list[StackFrame]]:
+def _kind(frames: list[StackFrame]) -> tuple[FrameKind, list[StackFrame]]:
     pc = frames[0].pc
-    return ("USER" if pc < 1 << 63 else "KERNEL"), frames
+    return (FrameKind.USER if pc < 1 << 63 else FrameKind.KERNEL), frames
 
 
 def task_frames(prog: Program, task: Object, regs: Object | None = None,
@@ -256,7 +236,7 @@ def task_frames(prog: Program, task: Object, regs: Object | None = None,
     out: list[Frame] = []
     segments = _segments(trace)
     for si, (kind, frames) in enumerate(segments):
-        if kind == "USER":
+        if kind == FrameKind.USER:
             break
         for group in _group_inline(frames):
             real = group[-1]

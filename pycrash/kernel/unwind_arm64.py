@@ -115,29 +115,6 @@ def unwind(mem: StackMemory, name_of: Callable[[int], str], is_text: Callable[[i
         fp = next_fp
 
 
-def exception_lines(regs: dict[str, int], pc_name: str | None, lr_name: str | None,
-                    kernel: bool) -> list[str]:
-    """Return crash's arm64 exception frame lines from crash-named registers (``PC``,
-    ``LR``, ``SP``, ``PSTATE``, ``X0``..``X29``, ``ORIG_X0``, ``SYSCALLNO``)."""
-    out = []
-    if kernel:
-        out.append(f"     PC: {regs['PC']:016x}  "
-                   + (f"[{pc_name}]" if pc_name else "[unknown or invalid address]"))
-        out.append(f"     LR: {regs['LR']:016x}  "
-                   + (f"[{lr_name}]" if lr_name else "[unknown or invalid address]"))
-        out.append(f"     SP: {regs['SP']:016x}  PSTATE: {regs['PSTATE']:08x}")
-    else:
-        out.append(f"     PC: {regs['PC']:016x}   LR: {regs['LR']:016x}   "
-                   f"SP: {regs['SP']:016x}")
-    cells = [f"{'' if i >= 10 else ' '}X{i}: {regs[f'X{i}']:016x}" for i in range(29, -1, -1)]
-    for j in range(0, len(cells), 3):
-        out.append("    " + "  ".join(cells[j : j + 3]))
-    if not kernel:
-        out.append(f"    ORIG_X0: {regs['ORIG_X0']:016x}  SYSCALLNO: {regs['SYSCALLNO']:x}"
-                   f"  PSTATE: {regs['PSTATE']:08x}")
-    return out
-
-
 def crash_names(regs: dict[str, int]) -> dict[str, int]:
     """Return pt_regs values under crash's names (``PC``, ``LR``, ``SP``, ``X0``...)."""
     out = {f"X{i}": regs[f"x{i}"] for i in range(31)}

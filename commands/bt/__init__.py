@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 from drgn import FaultError, Object, Program
 from drgn.helpers.linux.sched import cpu_curr
+from pycrash.commands.bt import search
+from pycrash.commands.bt.text import BtView, OffsetMode, frame_line, register_lines
 
+from pycrash.cmdlib.render import per_task
+from pycrash.cmdlib.select import online_cpus, parse_cpus, select_tasks
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.stack import Frame
@@ -30,6 +35,8 @@ class TaskStack:
     frame_data: dict[int, list[int]] = field(default_factory=dict)
     #: why the trace ended before the stack's end (a corrupt or unreadable stack)
     note: str | None = None
+    #: with -F/-FF: frame data words as crash names them (``symbol+off``, ``[cache]``)
+    word_names: dict[int, str] = field(default_factory=dict)
 
 
 def stack_of(session: Session, task: Object, want_data: bool = False,
@@ -59,73 +66,46 @@ def stack_of(session: Session, task: Object, want_data: bool = False,
     return stack
 
 
-def frame_line(frame: Frame, offsets: str = "") -> str:
-    """Return crash's ``#N [addr] function at pc`` line (with `` [module]`` when in one).
+def name_words(prog: Program, stack: TaskStack, addresses: bool) -> None:
+    """Fill ``stack.word_names`` for its frame data as ``bt -F`` shows it (``addresses``:
+    slab objects with their address, as ``-FF``)."""
+    from pycrash.kernel.stack import describe_word
 
-    ``offsets`` is ``s`` (decimal, as crash's -s), ``x`` or ``d`` to show
-    ``function+offset``.
-    """
-    addr = f"{frame.stack_addr:016x}" if frame.stack_addr is not None else "?" * 16
-    mod = f" [{frame.module}]" if frame.module else ""
-    name = frame.function
-    if offsets and frame.offset:
-        name += f"+{frame.offset:#x}" if offsets == "x" else f"+{frame.offset}"
-    return f"{'#' + str(frame.level):>3} [{addr}] {name} at {frame.pc:x}{mod}"
-
-
-def exception_lines(frame: Frame) -> Iterable[str]:
-    """Yield crash's register block for the exception after ``frame``."""
-    if frame.exception is not None:
-        yield from frame.exception.lines()
+    for words in stack.frame_data.values():
+        for w in words:
+            if w not in stack.word_names:
+                text = describe_word(prog, w, addresses)
+                if text is not None:
+                    stack.word_names[w] = text
 
 
-def _cell(word: int, prog: Program | None, addresses: bool) -> str:
-    if prog is not None:
-        from pycrash.kernel.stack import describe_word
-
-        text = describe_word(prog, word, addresses)
-        if text is not None:
-            return f"{text:<16}"
-    return f"{word:016x}"
-
-
-def stack_lines(stack: TaskStack, show_lines: bool = False, offsets: str = "",
-                symbolic: Program | None = None, addresses: bool = False) -> Iterable[str]:
-    """Yield crash's ``bt`` output for one task; with ``symbolic`` (the program), frame
-    data as ``bt -F`` shows it (``addresses``: as ``-FF``)."""
-    yield stack.task.header()
-    if stack.error:
-        yield f"bt: {stack.error}"
-        return
+def _stack_body(stack: TaskStack, view: BtView) -> Iterator[str]:
     for frame in stack.frames:
         if frame.marker:
             yield f"--- <{frame.marker}> ---"
-        yield frame_line(frame, offsets)
-        if show_lines and frame.file:
+        yield frame_line(frame, view.offsets)
+        if view.lines and frame.file:
             yield f"    {frame.file}: {frame.line}"
         words = stack.frame_data.get(frame.level)
-        yield from exception_lines(frame)
-        if show_lines and frame.exception is not None and frame.exception.source:
+        if frame.exception is not None:
+            yield from register_lines(frame.exception)
+        if view.lines and frame.exception is not None and frame.exception.source:
             yield f"    {frame.exception.source}"
         if words:
             base = (frame.stack_addr or 0) + 8
             for i in range(0, len(words), 2):
-                cells = " ".join(_cell(w, symbolic, addresses) for w in words[i : i + 2])
+                cells = " ".join(f"{stack.word_names[w]:<16}" if view.symbolic and
+                                 w in stack.word_names else f"{w:016x}"
+                                 for w in words[i : i + 2])
                 yield f"    {base + i * 8:x}: {cells} "
     if stack.note:
         yield f"bt: the trace ends here: {stack.note}"
 
 
-def _render(result: Result) -> Iterable[str]:
-    show_lines = bool(result.options.get("lines"))
-    offsets = str(result.options.get("offsets", ""))
-    symbolic = int(result.options.get("symbolic") or 0)
-    prog = result.options.get("prog")
-    for i, stack in enumerate(result.rows):
-        if i:
-            yield ""
-        yield from stack_lines(stack, show_lines, offsets, prog if symbolic else None,
-                               symbolic > 1)
+def render(result: Result) -> Iterable[str]:
+    """crash's bt output: per task, its header, then its frames (or why there are none)."""
+    view: BtView = result.view or BtView()
+    return per_task(result.rows, partial(_stack_body, view=view), "bt")
 
 
 @dataclass(slots=True, eq=False)
@@ -136,7 +116,8 @@ class Overflow:
     problem: str
 
 
-def _render_overflows(result: Result) -> Iterable[str]:
+def render_overflows(result: Result) -> Iterable[str]:
+    """crash's bt -v: each task whose stack end was overwritten, or that none was."""
     if not result.rows:
         yield "No stack overflows detected"
     for row in result.rows:
@@ -249,6 +230,7 @@ dump (modules need no debuginfo); a corrupt stack ends with a one-line note.
    -R ref  the stack trace only if it refers to this symbol or address.
        -s  symbol name plus its offset; -x in hexadecimal, -d in decimal.
 """,
+    records=(TaskStack, Overflow, *search.RECORDS),
     examples="""
 crash> bt
 PID: 139      TASK: ff276d7aeff10000  CPU: 1    COMMAND: "sh"
@@ -293,38 +275,29 @@ crash> foreach bt -R do_wait      (every task whose trace passes through do_wait
 )
 def bt(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`TaskStack` per selected task (or the records of -t/-T/-r/-e/-E/-v)."""
-    from drgn.helpers.linux.cpumask import for_each_online_cpu
-
-    from pycrash.kernel.tasks import parse_cpus
-
     errors: list[str] = []
     tasks: list[Object] = []
     if args.cpu_stacks:
-        from pycrash.commands import bt_search
-
-        cpus = (parse_cpus(session.prog, args.cpus, "bt") if args.cpus
-                else list(for_each_online_cpu(session.prog)))
-        return bt_search.cpu_stacks(session, cpus)
+        cpus = (parse_cpus(session.prog, args.cpus) if args.cpus
+                else online_cpus(session.prog))
+        return search.cpu_stacks(session, cpus)
     if args.cpus:
-        tasks = [cpu_curr(session.prog, c) for c in parse_cpus(session.prog, args.cpus, "bt")]
+        tasks = [cpu_curr(session.prog, c) for c in parse_cpus(session.prog, args.cpus)]
     elif args.all_cpus:
-        tasks = [cpu_curr(session.prog, cpu) for cpu in for_each_online_cpu(session.prog)]
+        tasks = [cpu_curr(session.prog, cpu) for cpu in online_cpus(session.prog)]
     elif args.specs:
-        for spec in args.specs:
-            try:
-                tasks.extend(session.find_task(spec))
-            except CommandError as exc:
-                errors.append(f"bt: {exc}")
+        sel = select_tasks(session, args.specs)
+        tasks, errors = sel.tasks, sel.errors
     elif args.panic:
         if session.panic_task is None:
-            raise CommandError("bt: no panic task in this dump")
+            raise CommandError("no panic task in this dump")
         tasks = [session.panic_task]
     elif args.overflow:
         tasks = session.tasks()
     else:
         ctx = session.context
         if ctx is None:
-            raise CommandError("bt: no panic task and no context set: give a pid or task")
+            raise CommandError("no panic task and no context set: give a pid or task")
         tasks = [ctx]
     if args.overflow:
         from pycrash.kernel.stack import stack_overflow
@@ -334,13 +307,11 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
             problem = stack_overflow(t)
             if problem is not None:
                 found.append(Overflow(task_id(t), problem))
-        return Result(found, render=_render_overflows, errors=errors)
+        return Result(found, render=render_overflows, errors=errors)
     if args.text or args.alltext or args.raw or args.exceptions:
-        from pycrash.commands import bt_search
-
-        kind = ("text" if args.text else "alltext" if args.alltext else "raw" if args.raw
-                else "exceptions")
-        return bt_search.search(session, tasks, kind, errors)
+        kind = (search.ScanKind.TEXT if args.text else search.ScanKind.ALLTEXT if args.alltext
+                else search.ScanKind.RAW if args.raw else search.ScanKind.EXCEPTIONS)
+        return search.search(session, tasks, kind, errors)
     want_data = args.frame_data or bool(args.symbolic) or bool(args.ref)
     rows = [stack_of(session, t, want_data, args.lines) for t in tasks]
     if args.ref:
@@ -359,7 +330,10 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
     if args.old:
         for r in rows:
             _old_style(session, r)
-    offsets = "x" if args.hex_offsets else "s" if (args.sym_offsets or args.dec_offsets) else ""
-    return Result(rows, render=_render, errors=errors,
-                  options={"lines": args.lines, "offsets": offsets,
-                           "symbolic": args.symbolic, "prog": session.prog})
+    if args.symbolic:
+        for r in rows:
+            name_words(session.prog, r, args.symbolic > 1)
+    offsets = OffsetMode.HEX if args.hex_offsets else OffsetMode.DECIMAL \
+        if (args.sym_offsets or args.dec_offsets) else OffsetMode.NONE
+    return Result(rows, render=render, errors=errors,
+                  view=BtView(args.lines, offsets, args.symbolic))

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from drgn import FaultError, Object
 from drgn.helpers.linux.mm import task_rss, task_vsize, totalram_pages
 from drgn.helpers.linux.sched import task_cpu
+from pycrash.commands.ps.views import RECORDS, VIEWS
 
+from pycrash.cmdlib.select import select_tasks
 from pycrash.command import Result, arg, command
-from pycrash.errors import CommandError
 from pycrash.kernel.tasks import comm, is_kernel_thread, parent_pid, task_state
+from pycrash.records import Hex
 from pycrash.session import Session
 
 HEADER = "      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM"
@@ -25,7 +27,7 @@ class TaskRow:
     pid: int
     ppid: int
     cpu: int
-    task: int
+    task: Hex
     state: str
     mem_pct: float
     vsz_kb: int
@@ -34,14 +36,16 @@ class TaskRow:
     active: bool
     kernel: bool
 
-    def line(self) -> str:
-        """Return crash's ``ps`` line for this task."""
-        mark = ">" if self.active else " "
-        name = f"[{self.comm}]" if self.kernel else self.comm
-        return (
-            f"{mark}{self.pid:>8} {self.ppid:>7} {self.cpu:>3}  {self.task:016x}  "
-            f"{self.state}  {self.mem_pct:4.1f} {self.vsz_kb:>8} {self.rss_kb:>8}  {name}"
-        )
+
+def ps_line(row: TaskRow) -> str:
+    """Return crash's ``ps`` line for a task (``>`` marks a CPU's running task, kernel
+    threads' names in brackets)."""
+    mark = ">" if row.active else " "
+    name = f"[{row.comm}]" if row.kernel else row.comm
+    return (
+        f"{mark}{row.pid:>8} {row.ppid:>7} {row.cpu:>3}  {row.task:016x}  "
+        f"{row.state}  {row.mem_pct:4.1f} {row.vsz_kb:>8} {row.rss_kb:>8}  {name}"
+    )
 
 
 def task_row(session: Session, task: Object, total_pages: int, page_kb: int) -> TaskRow:
@@ -69,10 +73,11 @@ def task_row(session: Session, task: Object, total_pages: int, page_kb: int) -> 
     )
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """crash's ps table: the header, then a line per task."""
     yield HEADER
     for row in result.rows:
-        yield row.line()
+        yield ps_line(row)
 
 
 @command(
@@ -99,6 +104,7 @@ crash> ps pcfix-sleeper1
 crash> ps -k          (kernel threads only)
 crash> ps -u 1 2      (user tasks among pids 1 and 2)
 """,
+    records=(TaskRow, *RECORDS),
     arguments=(
         arg("-k", dest="kernel", action="store_true", help="kernel threads only"),
         arg("-u", dest="user", action="store_true", help="user tasks only"),
@@ -115,35 +121,14 @@ crash> ps -u 1 2      (user tasks among pids 1 and 2)
 )
 def ps(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`TaskRow` for each selected task, sorted by pid."""
-    if args.kernel and args.user:
-        raise CommandError("ps: -k and -u are mutually exclusive")
-    errors: list[str] = []
-    if args.specs:
-        tasks: list[Object] = []
-        seen: set[int] = set()
-        for spec in args.specs:
-            try:
-                found = session.find_task(spec)
-            except CommandError as exc:
-                errors.append(f"ps: {exc}")
-                continue
-            for t in found:
-                if t.value_() not in seen:
-                    seen.add(t.value_())
-                    tasks.append(t)
-    else:
-        tasks = session.tasks()
+    sel = select_tasks(session, args.specs, default="all", kernel=args.kernel, user=args.user)
     prog = session.prog
     total = int(totalram_pages(prog))
     page_kb = int(prog["PAGE_SIZE"].value_()) // 1024
-    if args.kernel or args.user:
-        tasks = [t for t in tasks if is_kernel_thread(t) == bool(args.kernel)]
     view = next((v for v in ("parents", "children", "times", "last", "args", "group",
                              "rlimits", "summary") if getattr(args, v)), None)
     if view is not None:
-        from pycrash.commands import ps_views
-
-        return ps_views.VIEWS[view](session, tasks, errors)
-    rows = [task_row(session, t, total, page_kb) for t in tasks]
+        return VIEWS[view](session, sel.tasks, sel.errors)
+    rows = [task_row(session, t, total, page_kb) for t in sel.tasks]
     rows.sort(key=lambda r: r.pid)
-    return Result(rows, render=_render, errors=errors)
+    return Result(rows, render=render, errors=sel.errors)
