@@ -26,10 +26,10 @@ def test_pip_install_into_fresh_venv(tmp_path: Path, dump: Dump) -> None:
         check=True, capture_output=True, text=True, cwd=tmp_path).stdout.split()
     assert all(str(venv) in w for w in where), where
     out = subprocess.run([str(venv / "bin" / "pycrash"), "-s", str(dump.vmcore),
-                          str(dump.vmlinux), "-x", "ps 1; help"],
+                          str(dump.vmlinux), "-x", "ps 1; bt -t; help"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert " init" in out.stdout and "stacks" in out.stdout
+    assert " init" in out.stdout and "stacks" in out.stdout and "START: " in out.stdout
     mod = subprocess.run([str(py), "-m", "pycrash", "--version"], capture_output=True,
                          text=True, cwd=tmp_path)
     assert mod.returncode == 0 and mod.stdout.startswith("pycrash ")
