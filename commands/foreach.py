@@ -20,9 +20,10 @@ SUBCOMMANDS = {"bt": True, "ps": False, "task": False, "files": True, "vm": True
 @dataclass(slots=True)
 class ForeachItem:
     """One task's part of a foreach: the task, and the records and per-item errors of the
-    command run for it."""
+    command run for it (``task`` null: the command ran once for every selected task, as
+    ps does to print one table)."""
 
-    task: TaskId
+    task: TaskId | None
     rows: list[Any]
     errors: list[str]
 
@@ -44,7 +45,7 @@ def render(result: Result) -> Iterable[str]:
     for i, item in enumerate(result.rows):
         if i:
             yield ""
-        if not view.own_header:
+        if not view.own_header and item.task is not None:
             yield item.task.header()
         yield from Result(item.rows, render=view.render, view=view.sub_view).lines()
 
@@ -83,8 +84,11 @@ def foreach(session: Session, args: argparse.Namespace) -> Result:
     items: list[ForeachItem] = []
     if name == "ps":  # one table, as crash prints it
         sub = cmd.parse(rest + [f"{t.value_():x}" for t in tasks]) if tasks else None
-        result = cmd.func(session, sub) if sub else Result([])
-        return Result(result.rows, render=result.render, errors=result.errors)
+        if sub is None:
+            return Result([], render=render, view=ForeachView(None, True))
+        result = cmd.func(session, sub)
+        return Result([ForeachItem(None, result.rows, [])], render=render,
+                      errors=result.errors, view=ForeachView(result.render, True, result.view))
     import copy
 
     template = cmd.parse(rest)  # the subcommand's flags, parsed once

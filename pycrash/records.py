@@ -21,7 +21,18 @@ class HexMark:
         return "HEX"
 
 
+class ProseMark:
+    """The marker :data:`Prose` carries: this string is free text (a help page's
+    description), which may hold several lines."""
+
+    def __repr__(self) -> str:
+        return "PROSE"
+
+
 HEX = HexMark()
+PROSE = ProseMark()
+#: Free text that may span lines: a help page's description, a kernel message.
+Prose = Annotated[str, PROSE]
 #: An integer crash shows in hex: an address, a mask, a pfn.
 Hex = Annotated[int, HEX]
 #: An address that may be absent.

@@ -16,6 +16,7 @@ from typing import Any
 from drgn import FaultError, Object, Program, StackFrame, StackTrace
 
 from pycrash.kernel.progcache import per_program
+from pycrash.records import Hex, OptHex
 
 #: pt_regs members in crash's order for an x86-64 exception frame.
 X86_64_REGS = (
@@ -45,7 +46,7 @@ class ExceptionFrame:
 
     regs: dict[str, int]
     kernel_rip: str | None = None
-    address: int | None = None
+    address: OptHex = None
     #: the source position of a kernel RIP (with ``bt -l``)
     source: str | None = None
     #: the architecture whose register block this is (``x86_64`` or ``arm64``)
@@ -73,9 +74,9 @@ class Frame:
     """
 
     level: int
-    stack_addr: int | None
+    stack_addr: OptHex
     function: str
-    pc: int
+    pc: Hex
     offset: int | None
     module: str | None
     file: str | None = None
