@@ -14,7 +14,7 @@ from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.session import Session
 
 #: Commands foreach can run, and whether they print crash's per-task header themselves.
-SUBCOMMANDS = {"bt": True, "ps": False, "task": False, "files": True, "vm": True, "sig": True}
+SUBCOMMANDS = {"bt": True, "ps": False, "task": True, "files": True, "vm": True, "sig": True}
 
 
 @dataclass(slots=True)

@@ -176,6 +176,12 @@ def test_runq_and_sig(session) -> None:  # type: ignore[no-untyped-def]
     assert str(session.run("sig 1")).splitlines()[1].startswith("SIGNAL_STRUCT: ")
 
 
+def test_foreach_task_header_once(session) -> None:  # type: ignore[no-untyped-def]
+    lines = str(session.run("foreach 'kthread.*' task -R pid")).splitlines()
+    assert lines[0].startswith("PID: 2 ") and lines[1] == "  pid = 2,", lines[:3]
+    assert sum(1 for line in lines if line.startswith("PID: ")) == lines.count("") + 1
+
+
 def test_ps_views(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
     truth = parse_stat(dump.truth("stat.txt"))
     sleeper = _pid(dump, "pcfix-sleeper1")

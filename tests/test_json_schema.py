@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ROOT
+
 from pycrash.command import to_plain
 from pycrash.records import PROSE
 
