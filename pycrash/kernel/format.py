@@ -8,6 +8,10 @@ to ``<repeats N times>``, and a char array drops its final NUL, as gdb does.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+from dataclasses import dataclass
+
 from drgn import FaultError, Object, Type, TypeKind
 
 REPEAT_THRESHOLD = 10
@@ -69,15 +73,41 @@ def _int_text(value: int, hex_mode: bool) -> str:
     return str(value)
 
 
-def format_value(obj: Object, hex_mode: bool = False, indent: int = 0) -> str:
-    """Return the value of ``obj`` as gdb prints it (``{`` blocks for aggregates)."""
+class ValueKind(enum.Enum):
+    """How a :class:`CValue` is shown: a scalar's text, a struct's members, an array's elements."""
+
+    SCALAR = "scalar"
+    STRUCT = "struct"
+    ARRAY = "array"
+
+
+@dataclass(frozen=True)
+class CValue:
+    """A C value as gdb shows it, as data: a scalar (its gdb text, and its number when it
+    is an integer, pointer, enum or bool), or the members of a struct or union, or the
+    elements of an array (a run of more than ten equal ones is one item with ``repeats``)."""
+
+    kind: ValueKind
+    name: str = ""
+    text: str = ""
+    value: int | None = None
+    items: tuple[CValue, ...] = ()
+    repeats: int = 1
+
+
+def _scalar(text: str, value: int | None = None) -> CValue:
+    return CValue(ValueKind.SCALAR, text=text, value=value)
+
+
+def value_tree(obj: Object, hex_mode: bool = False) -> CValue:
+    """Return the :class:`CValue` of ``obj``; unreadable parts are ``<error: ...>`` scalars."""
     try:
         t = _underlying(obj.type_)
         kind = t.kind
         if kind in (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS):
-            return _format_members(obj, t, hex_mode, indent)
+            return _members_tree(obj, t, hex_mode)
         if kind == TypeKind.ARRAY:
-            return _format_array(obj, t, hex_mode, indent)
+            return _array_tree(obj, t, hex_mode)
         if kind == TypeKind.POINTER:
             value = obj.value_()
             target = _underlying(t.type)
@@ -85,57 +115,58 @@ def format_value(obj: Object, hex_mode: bool = False, indent: int = 0) -> str:
                 try:
                     sym = obj.prog_.symbol(value)
                     off = value - sym.address
-                    return f"{value:#x} <{sym.name}{'+' + str(off) if off else ''}>"
+                    return _scalar(f"{value:#x} <{sym.name}{'+' + str(off) if off else ''}>",
+                                   value)
                 except LookupError:
                     pass
-            return f"{value:#x}" if value else "0x0"
+            return _scalar(f"{value:#x}" if value else "0x0", value)
         if kind == TypeKind.ENUM:
             value = obj.value_()
             for e in t.enumerators or ():
                 if e.value == value:
-                    return e.name
-            return str(value)
+                    return _scalar(e.name, value)
+            return _scalar(str(value), value)
         if kind == TypeKind.BOOL:
-            return "true" if obj.value_() else "false"
+            value = obj.value_()
+            return _scalar("true" if value else "false", int(value))
         if kind == TypeKind.INT:
             value = obj.value_()
             if _is_char(t):
-                return f"{value} '{_char(value & 0xFF, chr(39))}'"
-            return _int_text(value, hex_mode)
+                return _scalar(f"{value} '{_char(value & 0xFF, chr(39))}'", value)
+            return _scalar(_int_text(value, hex_mode), value)
         if kind == TypeKind.FLOAT:
-            return repr(obj.value_())
+            return _scalar(repr(obj.value_()))
         if kind == TypeKind.FUNCTION:
-            return f"{{{t}}} {obj.address_:#x}"
-        return str(obj.value_())
+            return _scalar(f"{{{t}}} {obj.address_:#x}", obj.address_)
+        return _scalar(str(obj.value_()))
     except FaultError as exc:
-        return f"<error: Cannot access memory at address {exc.address:#x}>"
+        return _scalar(f"<error: Cannot access memory at address {exc.address:#x}>")
 
 
-def _format_array(obj: Object, t: Type, hex_mode: bool, indent: int) -> str:
+def _array_tree(obj: Object, t: Type, hex_mode: bool) -> CValue:
     length = t.length or 0
     if _is_char(t.type):
         try:
-            return format_char_array(obj.prog_.read(obj.address_, length)) if obj.address_ \
-                else format_char_array(bytes(obj.value_()))
+            return _scalar(format_char_array(obj.prog_.read(obj.address_, length))
+                           if obj.address_ else format_char_array(bytes(obj.value_())))
         except FaultError as exc:
-            return f"<error: Cannot access memory at address {exc.address:#x}>"
-    items = [format_value(obj[i], hex_mode, indent) for i in range(length)]
-    parts: list[str] = []
+            return _scalar(f"<error: Cannot access memory at address {exc.address:#x}>")
+    items = [value_tree(obj[i], hex_mode) for i in range(length)]
+    runs: list[CValue] = []
     i = 0
     while i < len(items):
         j = i
         while j < len(items) and items[j] == items[i]:
             j += 1
         if j - i > REPEAT_THRESHOLD:
-            parts.append(f"{items[i]} <repeats {j - i} times>")
+            runs.append(dataclasses.replace(items[i], repeats=j - i))
         else:
-            parts.extend(items[i:j])
+            runs.extend(items[i:j])
         i = j
-    return "{" + ", ".join(parts) + "}"
+    return CValue(ValueKind.ARRAY, items=tuple(runs))
 
 
-def _format_members(obj: Object, t: Type, hex_mode: bool, indent: int) -> str:
-    pad = " " * (indent + 2)
+def _members_tree(obj: Object, t: Type, hex_mode: bool) -> CValue:
     items = []
     for m in t.members or ():
         if m.name:
@@ -144,35 +175,77 @@ def _format_members(obj: Object, t: Type, hex_mode: bool, indent: int) -> str:
             member = Object(obj.prog_, m.type, address=obj.address_ + m.offset)
         else:
             continue
-        value = format_value(member, hex_mode, indent + 2)
-        items.append(f"{pad}{m.name} = {value}" if m.name else f"{pad}{value}")
-    return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+        items.append(dataclasses.replace(value_tree(member, hex_mode), name=m.name or ""))
+    return CValue(ValueKind.STRUCT, items=tuple(items))
 
 
-def member_lines(obj: Object, path: str, hex_mode: bool = False) -> list[str]:
-    """Return crash's lines for one member path of a struct: ``  pid = 102,``."""
-    value = obj
-    for part in path.split("."):
-        value = value.member_(part)
-    text = format_value(value, hex_mode, indent=2)
-    return [f"  {path} = {text},"] if "\n" not in text else (
-        [f"  {path} = " + text.splitlines()[0]] + text.splitlines()[1:-1]
-        + [text.splitlines()[-1] + ","]
-    )
+def value_text(value: CValue, indent: int = 0) -> str:
+    """Return gdb's text of a :class:`CValue` (``{`` blocks for aggregates, indented by
+    ``indent`` spaces after the first line)."""
+    if value.kind == ValueKind.STRUCT:
+        pad = " " * (indent + 2)
+        items = [f"{pad}{m.name} = {value_text(m, indent + 2)}" if m.name
+                 else f"{pad}{value_text(m, indent + 2)}" for m in value.items]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    if value.kind == ValueKind.ARRAY:
+        return "{" + ", ".join(
+            value_text(e, indent) + (f" <repeats {e.repeats} times>" if e.repeats > 1 else "")
+            for e in value.items) + "}"
+    return value.text
+
+
+def format_value(obj: Object, hex_mode: bool = False, indent: int = 0) -> str:
+    """Return the value of ``obj`` as gdb prints it (``{`` blocks for aggregates)."""
+    return value_text(value_tree(obj, hex_mode), indent)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member path of a struct (``se.vruntime``) and its value."""
+
+    path: str
+    value: CValue
+
+
+def member_values(obj: Object, paths: list[str], hex_mode: bool = False) -> list[Member]:
+    """Return the :class:`Member` of each member path of ``obj``; an unknown member raises
+    :class:`pycrash.errors.CommandError` naming it."""
+    from pycrash.errors import CommandError
+
+    out = []
+    for path in paths:
+        value = obj
+        try:
+            for part in path.split("."):
+                value = value.member_(part)
+        except LookupError:
+            raise CommandError(f"{obj.type_.type_name()} has no member {path!r}") from None
+        out.append(Member(path, value_tree(value, hex_mode)))
+    return out
+
+
+def members_lines(members: list[Member]) -> list[str]:
+    """Return crash's lines for member values: ``  pid = 102,`` (blocks indented)."""
+    lines: list[str] = []
+    for m in members:
+        text = value_text(m.value, indent=2)
+        if "\n" not in text:
+            lines.append(f"  {m.path} = {text},")
+        else:
+            split = text.splitlines()
+            lines += [f"  {m.path} = " + split[0]] + split[1:-1] + [split[-1] + ","]
+    return lines
+
+
+def whole_lines(type_name: str, value: CValue) -> list[str]:
+    """Return crash's lines for a whole object: ``struct NAME {`` ... ``}``."""
+    return f"{type_name} {value_text(value)}".splitlines()
 
 
 def object_lines(obj: Object, members: list[str], hex_mode: bool = False) -> list[str]:
     """Return crash's lines for an object: the named members (``  pid = 1,``), or the
     whole ``struct NAME {...}`` when none are named. An unknown member raises
     :class:`pycrash.errors.CommandError` naming it."""
-    from pycrash.errors import CommandError
-
     if not members:
-        return f"{obj.type_.type_name()} {format_value(obj, hex_mode)}".splitlines()
-    lines: list[str] = []
-    for m in members:
-        try:
-            lines += member_lines(obj, m, hex_mode)
-        except LookupError:
-            raise CommandError(f"{obj.type_.type_name()} has no member {m!r}") from None
-    return lines
+        return whole_lines(obj.type_.type_name(), value_tree(obj, hex_mode))
+    return members_lines(member_values(obj, members, hex_mode))
