@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 #: ``base+offset`` or ``base-offset``: a symbol or hex number, then a number.
 _PLUS_OFFSET = re.compile(r"(?P<base>.+?)\s*(?P<sign>[+-])\s*(?P<offset>0[xX][0-9a-fA-F]+|\d+)")
+#: A hexadecimal number as commands take them: no sign, ``0x`` optional.
+_HEX = re.compile(r"(?:0[xX])?[0-9a-fA-F]+")
 #: What makes an argument a C expression rather than a name: member access, subscripts.
 _EXPRESSION = re.compile(r"\.|->|\[")
 
@@ -26,10 +28,9 @@ def parse_hex(text: str, what: str = "address") -> int:
 
     Raises :class:`CommandError` (``invalid WHAT: TEXT``) for anything else.
     """
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise CommandError(f"invalid {what}: {text}") from None
+    if not _HEX.fullmatch(text):
+        raise CommandError(f"invalid {what}: {text}")
+    return int(text, 16)
 
 
 def parse_offset(text: str) -> int:
@@ -39,10 +40,8 @@ def parse_offset(text: str) -> int:
 
 def _named(prog: Program, text: str) -> int | None:
     """Return the address a hex number, a symbol or an object expression names, or None."""
-    try:
+    if _HEX.fullmatch(text):
         return int(text, 16)
-    except ValueError:
-        pass
     try:
         return prog.symbol(text).address
     except LookupError:
