@@ -12,7 +12,7 @@ from drgn import FaultError
 from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.records import Hex
+from pycrash.records import Hex, OptHex
 from pycrash.session import Session
 
 CHUNK = 1 << 20
@@ -25,7 +25,7 @@ class Match:
     40 bytes or a NUL, unprintable bytes as '.')."""
 
     address: Hex
-    value: int | None = None
+    value: OptHex = None
     text: str | None = None
 
 

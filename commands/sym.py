@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from drgn import SymbolKind
 
+from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line, type_letter
@@ -77,5 +78,13 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
         try:
             rows.append(lookup(prog, spec, bounds))
         except CommandError as exc:
-            errors.append(str(exc))
+            try:  # symbol+offset, or an object's expression: the symbol containing it
+                address = resolve_address(prog, spec)
+            except CommandError:
+                errors.append(str(exc))
+                continue
+            try:
+                rows.append(lookup(prog, f"{address:x}", bounds))
+            except CommandError as again:
+                errors.append(str(again))
     return Result(rows, render=render, errors=errors)
