@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from drgn import Object, Type, TypeKind
+from drgn import Object, Type
 
 from pycrash.errors import CommandError
 from pycrash.kernel.format import (
@@ -150,9 +150,3 @@ def layout_lines(layout: TypeLayout, offsets: bool) -> list[str]:
     lines += ["}", f"SIZE: {layout.size}"]
     return lines
 
-
-def is_aggregate(t: Type) -> bool:
-    """Return whether ``t`` (through typedefs) is a struct or union."""
-    while t.kind == TypeKind.TYPEDEF:
-        t = t.type
-    return t.kind in (TypeKind.STRUCT, TypeKind.UNION)
