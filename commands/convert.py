@@ -8,17 +8,19 @@ from dataclasses import dataclass
 
 from drgn import FaultError
 
+from pycrash.cmdlib.resolve import parse_hex, resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.expr import evaluate
+from pycrash.records import Hex, OptHex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class Number:
-    """An evaluated number in the bases crash shows."""
+    """The 64-bit value of an integer expression (eval)."""
 
-    value: int
+    value: Hex
 
 
 def _size(v: int) -> str:
@@ -28,63 +30,79 @@ def _size(v: int) -> str:
     return ""
 
 
+def render_number(result: Result) -> Iterable[str]:
+    """crash's eval output: the value in hex (with its size in GB/MB/KB when whole),
+    decimal (and signed when negative), octal and binary."""
+    for row in result.rows:
+        n = row.value
+        yield f"hexadecimal: {n:x}{_size(n)}"
+        yield f"    decimal: {n}" + (f"  ({n - (1 << 64)})" if n >= 1 << 63 else "")
+        yield f"      octal: {n:o}"
+        yield f"     binary: {n:064b}"
+
+
 @command("eval", summary="evaluate", synopsis="eval [-b] expression", raw=True,
          description="Evaluates an integer expression and shows it in hex, decimal, octal "
                      "and binary.",
-         examples="crash> eval 4096 * 3\ncrash> eval jiffies_64 - 100")
+         examples="crash> eval 4096 * 3\ncrash> eval jiffies_64 - 100",
+         records=(Number,))
 def eval_command(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`Number`."""
     text = args.text
     if text.startswith("-b "):
         text = text[3:]
     if not text:
-        raise CommandError("eval: no expression given")
+        raise CommandError("no expression given")
     obj, _ = evaluate(session.prog, text)
     try:
         v = obj.value_()
     except FaultError as exc:
-        raise CommandError(f"eval: cannot read memory at {exc.address:#x}") from None
+        raise CommandError(f"cannot read memory at {exc.address:#x}") from None
     if not isinstance(v, int):
-        raise CommandError(f"eval: {text} is not an integer")
-    v &= (1 << 64) - 1
+        raise CommandError(f"{text} is not an integer")
+    return Result([Number(v & ((1 << 64) - 1))], render=render_number)
 
-    def render(result: Result) -> Iterable[str]:
-        n = result.rows[0].value
-        yield f"hexadecimal: {n:x}{_size(n)}"
-        yield f"    decimal: {n}" + (f"  ({n - (1 << 64)})" if n >= 1 << 63 else "")
-        yield f"      octal: {n:o}"
-        yield f"     binary: {n:064b}"
 
-    return Result([Number(v)], render=render)
+@dataclass(frozen=True)
+class Characters:
+    """A number read as characters (ascii): the number, and its bytes lowest first as
+    Latin-1 text."""
+
+    value: Hex
+    text: str
+
+
+def render_characters(result: Result) -> Iterable[str]:
+    """crash's ascii output: ``VALUE: chars``, a byte that is not printable as ``<xx>``."""
+    for row in result.rows:
+        chars = "".join(c if 32 <= ord(c) < 127 else f"<{ord(c):02x}>" for c in row.text)
+        yield f"{row.value:x}: {chars}"
 
 
 @command("ascii", summary="translate a hexadecimal value to ASCII", synopsis="ascii value ...",
          description="Shows the characters a number holds, lowest byte first.",
          examples="crash> ascii 6f6c6c6568",
-         arguments=(arg("values", nargs="+"),))
+         arguments=(arg("values", nargs="+"),), records=(Characters,))
 def ascii_command(session: Session, args: argparse.Namespace) -> Result:
-    """Return one row per value: (value, text)."""
+    """Return a :class:`Characters` per value."""
     rows = []
     for spec in args.values:
-        try:
-            v = int(spec, 16)
-        except ValueError:
-            raise CommandError(f"ascii: invalid hexadecimal value: {spec}") from None
+        v = parse_hex(spec, "hexadecimal value")
         data = v.to_bytes(max((v.bit_length() + 7) // 8, 1), "little")
-        text = "".join(chr(b) if 32 <= b < 127 else f"<{b:02x}>" for b in data)
-        rows.append((v, text))
-    return Result(rows, render=lambda r: [f"{v:x}: {t}" for v, t in r.rows])
+        rows.append(Characters(v, data.decode("latin-1")))
+    return Result(rows, render=render_characters)
 
 
 @dataclass(frozen=True)
 class Translation:
-    """A virtual address and the physical address it maps (None if unmapped)."""
+    """A kernel virtual address and the physical address it maps (None: not mapped)."""
 
-    virtual: int
-    physical: int | None
+    virtual: Hex
+    physical: OptHex
 
 
-def _render_translation(result: Result) -> Iterable[str]:
+def render_translation(result: Result) -> Iterable[str]:
+    """crash's ptov/vtop output: a ``VIRTUAL PHYSICAL`` table."""
     yield "VIRTUAL           PHYSICAL"
     for t in result.rows:
         phys = "(not mapped)" if t.physical is None else f"{t.physical:x}"
@@ -93,12 +111,13 @@ def _render_translation(result: Result) -> Iterable[str]:
 
 @command("ptov", summary="physical to virtual", synopsis="ptov address ...",
          description="Translates physical addresses to their kernel direct-map addresses.",
-         examples="crash> ptov 1000", arguments=(arg("addresses", nargs="+"),))
+         examples="crash> ptov 1000", arguments=(arg("addresses", nargs="+"),),
+         records=(Translation,))
 def ptov(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`Translation` per address."""
     base = session.prog["page_offset_base"].value_()
-    rows = [Translation(base + _hex(a, "ptov"), _hex(a, "ptov")) for a in args.addresses]
-    return Result(rows, render=_render_translation)
+    physical = [parse_hex(a) for a in args.addresses]
+    return Result([Translation(base + p, p) for p in physical], render=render_translation)
 
 
 @command("vtop", summary="virtual to physical", synopsis="vtop [-u|-k] address ...",
@@ -108,7 +127,8 @@ def ptov(session: Session, args: argparse.Namespace) -> Result:
          examples="crash> vtop ffffffff81000000",
          arguments=(arg("-u", dest="user", action="store_true"),
                     arg("-k", dest="kernel", action="store_true"),
-                    arg("addresses", nargs="+")))
+                    arg("addresses", nargs="+")),
+         records=(Translation,))
 def vtop(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`Translation` per address."""
     from drgn.helpers.linux.mm import follow_phys
@@ -116,11 +136,11 @@ def vtop(session: Session, args: argparse.Namespace) -> Result:
     prog = session.prog
     rows = []
     for a in args.addresses:
-        addr = _hex(a, "vtop")
+        addr = resolve_address(prog, a)
         user = args.user or (not args.kernel and addr < 1 << 63)
         if user:
             if session.context is None or not session.context.mm:
-                raise CommandError("vtop: a user address needs a user task as the context")
+                raise CommandError("a user address needs a user task as the context")
             mm = session.context.mm
         else:
             mm = prog["init_mm"].address_of_()
@@ -128,38 +148,47 @@ def vtop(session: Session, args: argparse.Namespace) -> Result:
             rows.append(Translation(addr, follow_phys(mm, addr).value_()))
         except FaultError:
             rows.append(Translation(addr, None))
-    return Result(rows, render=_render_translation)
+    return Result(rows, render=render_translation)
+
+
+@dataclass(frozen=True)
+class PageAddress:
+    """A page frame number and the physical address of the page's first byte (ptob), or
+    of a byte in it (btop)."""
+
+    pfn: Hex
+    address: Hex
+
+
+def render_ptob(result: Result) -> Iterable[str]:
+    """crash's ptob output: ``PFN: ADDRESS``."""
+    for row in result.rows:
+        yield f"{row.pfn:x}: {row.address:x}"
+
+
+def render_btop(result: Result) -> Iterable[str]:
+    """crash's btop output: ``ADDRESS: PFN``."""
+    for row in result.rows:
+        yield f"{row.address:x}: {row.pfn:x}"
 
 
 @command("ptob", summary="page to bytes", synopsis="ptob page_number ...",
          description="Converts page frame numbers to byte addresses.",
-         examples="crash> ptob 1", arguments=(arg("values", nargs="+"),))
+         examples="crash> ptob 1", arguments=(arg("values", nargs="+"),),
+         records=(PageAddress,))
 def ptob(session: Session, args: argparse.Namespace) -> Result:
-    """Return (pfn, bytes) rows."""
+    """Return a :class:`PageAddress` per page frame number."""
     page = int(session.prog["PAGE_SIZE"].value_())
-    rows = [(v, v * page) for v in (_int(x, "ptob") for x in args.values)]
-    return Result(rows, render=lambda r: [f"{p:x}: {b:x}" for p, b in r.rows])
+    pfns = [parse_hex(x, "number") for x in args.values]
+    return Result([PageAddress(p, p * page) for p in pfns], render=render_ptob)
 
 
 @command("btop", summary="bytes to page", synopsis="btop address ...",
          description="Converts byte addresses to page frame numbers.",
-         examples="crash> btop 1000", arguments=(arg("values", nargs="+"),))
+         examples="crash> btop 1000", arguments=(arg("values", nargs="+"),),
+         records=(PageAddress,))
 def btop(session: Session, args: argparse.Namespace) -> Result:
-    """Return (bytes, pfn) rows."""
+    """Return a :class:`PageAddress` per address."""
     page = int(session.prog["PAGE_SIZE"].value_())
-    rows = [(v, v // page) for v in (_hex(x, "btop") for x in args.values)]
-    return Result(rows, render=lambda r: [f"{b:x}: {p:x}" for b, p in r.rows])
-
-
-def _hex(text: str, cmd: str) -> int:
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise CommandError(f"{cmd}: invalid address: {text}") from None
-
-
-def _int(text: str, cmd: str) -> int:
-    try:
-        return int(text, 0) if text.startswith("0x") else int(text, 16)
-    except ValueError:
-        raise CommandError(f"{cmd}: invalid number: {text}") from None
+    addresses = [parse_hex(x) for x in args.values]
+    return Result([PageAddress(a // page, a) for a in addresses], render=render_btop)

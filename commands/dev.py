@@ -8,31 +8,75 @@ from dataclasses import dataclass
 
 from drgn import Object
 
+from pycrash.cmdlib.resolve import symbol_name
 from pycrash.command import Result, arg, command
-from pycrash.kernel.stack import symbolize_address
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class Device:
-    """A registered device major (char or block), its name and operations."""
+    """A registered device major: ``chr`` (its char_device_struct, and the
+    file_operations of its cdev, 0 when none, with their symbol) or ``blk`` (its
+    blk_major_name), and its name."""
 
     kind: str
     major: int
     name: str
-    address: int
-    operations: str
+    address: Hex
+    operations: Hex = 0
+    operations_symbol: str | None = None
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's dev output: the CHRDEV table, then the BLKDEV table."""
+    yield "CHRDEV    NAME              CHAR_DEVICE_STRUCT  OPERATIONS"
+    for d in (x for x in result.rows if x.kind == "chr"):
+        ops = d.operations_symbol or (f"{d.operations:x}" if d.operations else "")
+        yield f" {d.major:>3}      {d.name:<17} {d.address:016x}    {ops}"
+    yield ""
+    yield "BLKDEV    NAME"
+    for d in (x for x in result.rows if x.kind == "blk"):
+        yield f" {d.major:>3}      {d.name}"
 
 
 @dataclass(frozen=True)
 class PciDevice:
-    """A PCI device: its struct pci_dev, slot name, vendor and device ids, class."""
+    """A PCI device: its struct pci_dev, slot name, vendor and device ids, class code."""
 
-    pci_dev: int
+    pci_dev: Hex
     slot: str
-    vendor: int
-    device: int
-    klass: int
+    vendor: Hex
+    device: Hex
+    klass: Hex
+
+
+def render_pci(result: Result) -> Iterable[str]:
+    """crash's dev -p output: a table of PCI devices."""
+    yield "    PCI_DEV        SLOT          VENDOR DEVICE CLASS"
+    for d in result.rows:
+        yield f"{d.pci_dev:016x}  {d.slot:<13} {d.vendor:04x}   {d.device:04x}   {d.klass:06x}"
+
+
+@dataclass(frozen=True)
+class Disk:
+    """A disk: its major number, struct gendisk, name, request_queue, and the reads and
+    writes in flight."""
+
+    major: int
+    gendisk: Hex
+    name: str
+    queue: Hex
+    reads: int
+    writes: int
+
+
+def render_disks(result: Result) -> Iterable[str]:
+    """crash's dev -d output: a table of disks and their I/O in flight."""
+    yield "MAJOR     GENDISK        NAME        REQUEST_QUEUE    TOTAL  READ WRITE"
+    for d in result.rows:
+        yield (f"{d.major:>5} {d.gendisk:016x} {d.name:<10} {d.queue:016x} "
+               f"{d.reads + d.writes:>6} {d.reads:>5} {d.writes:>5}")
 
 
 @command(
@@ -47,6 +91,7 @@ request queues and the reads and writes in flight (counted per CPU by
 bio-based drivers; blk-mq drivers count requests in their tags instead).
 """,
     examples="crash> dev\ncrash> dev -p",
+    records=(Device, PciDevice, Disk),
     arguments=(arg("-p", dest="pci", action="store_true", help="PCI devices"),
                arg("-d", dest="disks", action="store_true", help="disks and I/O in flight")),
 )
@@ -61,10 +106,7 @@ def dev(session: Session, args: argparse.Namespace) -> Result:
         rows = [PciDevice(d.value_(), pci_name(d), d.vendor.value_(), d.device.value_(),
                           d.__getattribute__("class").value_())
                 for d in for_each_pci_dev(prog)]
-        return Result(rows, render=lambda r: ["    PCI_DEV        SLOT          VENDOR DEVICE "
-                                              "CLASS"] + [
-            f"{d.pci_dev:016x}  {d.slot:<13} {d.vendor:04x}   {d.device:04x}   {d.klass:06x}"
-            for d in r.rows])
+        return Result(rows, render=render_pci)
     devices = []
     chrdevs = prog["chrdevs"]
     for i in range(len(chrdevs)):
@@ -72,39 +114,17 @@ def dev(session: Session, args: argparse.Namespace) -> Result:
         while cd:
             ops = cd.cdev.ops.value_() if cd.cdev else 0
             devices.append(Device("chr", cd.major.value_(), cd.name.string_().decode(),
-                                  cd.value_(), symbolize_address(prog, ops) if ops else ""))
+                                  cd.value_(), ops, symbol_name(prog, ops) if ops else None))
             cd = cd.next
     names = prog["major_names"]
     for i in range(len(names)):
         bd = names[i]
         while bd:
             devices.append(Device("blk", bd.major.value_(), bd.name.string_().decode(),
-                                  bd.value_(), ""))
+                                  bd.value_()))
             bd = bd.next
     devices.sort(key=lambda d: (d.kind != "chr", d.major))
-
-    def render(result: Result) -> Iterable[str]:
-        yield "CHRDEV    NAME              CHAR_DEVICE_STRUCT  OPERATIONS"
-        for d in (x for x in result.rows if x.kind == "chr"):
-            yield f" {d.major:>3}      {d.name:<17} {d.address:016x}    {d.operations}"
-        yield ""
-        yield "BLKDEV    NAME"
-        for d in (x for x in result.rows if x.kind == "blk"):
-            yield f" {d.major:>3}      {d.name}"
-
     return Result(devices, render=render)
-
-
-@dataclass(frozen=True)
-class Disk:
-    """A disk: major, gendisk, name, request queue, reads and writes in flight."""
-
-    major: int
-    gendisk: int
-    name: str
-    queue: int
-    reads: int
-    writes: int
 
 
 def _counter(obj: Object) -> int:
@@ -137,11 +157,4 @@ def disks(session: Session) -> Result:
             pass
         rows.append(Disk(MAJOR(disk_devt(disk)), disk.value_(), disk_name(disk).decode(),
                          disk.queue.value_(), reads, writes))
-
-    def render(result: Result) -> Iterable[str]:
-        yield "MAJOR     GENDISK        NAME        REQUEST_QUEUE    TOTAL  READ WRITE"
-        for d in result.rows:
-            yield (f"{d.major:>5} {d.gendisk:016x} {d.name:<10} {d.queue:016x} "
-                   f"{d.reads + d.writes:>6} {d.reads:>5} {d.writes:>5}")
-
-    return Result(rows, render=render)
+    return Result(rows, render=render_disks)

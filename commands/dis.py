@@ -7,32 +7,39 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drgn import FaultError
-from pycrash.commands.rd import resolve
 
+from pycrash.cmdlib.resolve import resolve_address, symbol_name
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.stack import symbolize_address
+from pycrash.kernel.symbols import source_line
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class Instruction:
-    """One instruction: address, symbol+offset, bytes, mnemonic and operands, source line."""
+    """One machine instruction of kernel code: its address, ``symbol+offset`` there, its
+    bytes (hex), mnemonic and operands (AT&T syntax, branch targets named), and with -l
+    the source file and line it was compiled from."""
 
-    address: int
+    address: Hex
     location: str
     bytes: str
     mnemonic: str
     operands: str
-    source: str | None
+    file: str | None = None
+    line: int | None = None
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """crash's dis output: ``0xADDRESS <symbol+off>:\tmnemonic operands``, with -l a
+    ``file: line`` line before the instructions of each source line."""
     last_source = None
     for ins in result.rows:
-        if ins.source and ins.source != last_source:
-            yield ins.source
-            last_source = ins.source
+        source = f"{ins.file}: {ins.line}" if ins.file else None
+        if source and source != last_source:
+            yield source
+            last_source = source
         yield f"0x{ins.address:x} <{ins.location}>:\t{ins.mnemonic:<6} {ins.operands}".rstrip()
 
 
@@ -42,9 +49,8 @@ def _annotate(session: Session, operands: str) -> str:
 
     m = re.fullmatch(r"\*?\$?0x([0-9a-f]{16})", operands)
     if m:
-        target = int(m.group(1), 16)
-        name = symbolize_address(session.prog, target)
-        if name != f"{target:x}":
+        name = symbol_name(session.prog, int(m.group(1), 16))
+        if name is not None:
             return f"{operands} <{name}>"
     return operands
 
@@ -65,6 +71,7 @@ crash> dis panic 5
 crash> dis -l sysrq_handle_crash
 crash> dis -r ffffffff8836475a
 """,
+    records=(Instruction,),
     arguments=(
         arg("-l", dest="lines", action="store_true", help="source lines"),
         arg("-r", dest="reverse", action="store_true", help="from the function start"),
@@ -78,7 +85,7 @@ def dis(session: Session, args: argparse.Namespace) -> Result:
     import capstone
 
     prog = session.prog
-    addr = resolve(session, args.address)
+    addr = resolve_address(prog, args.address)
     end = None
     count = int(args.count, 0) if args.count else None
     try:
@@ -87,14 +94,15 @@ def dis(session: Session, args: argparse.Namespace) -> Result:
         sym = None
     if args.reverse:
         if sym is None:
-            raise CommandError(f"dis: {addr:x} is in no function")
+            raise CommandError(f"{addr:x} is in no function")
         end, addr = addr + 1, sym.address
     elif count is None:
         if sym is not None and sym.address == addr and sym.size:
             end = addr + sym.size
         else:
             count = 1
-    length = (end - addr) if end else count * 15  # type: ignore[operator]
+    # -r: the instruction at the address given may end past it
+    length = (end - addr + (15 if args.reverse else 0)) if end else count * 15  # type: ignore[operator]
     try:
         if args.user:
             from drgn.helpers.linux.mm import access_process_vm
@@ -103,7 +111,7 @@ def dis(session: Session, args: argparse.Namespace) -> Result:
         else:
             code = prog.read(addr, length)
     except FaultError as exc:
-        raise CommandError(f"dis: cannot read memory at {exc.address:x}: "
+        raise CommandError(f"cannot read memory at {exc.address:x}: "
                            f"{session.explain_fault(exc)}") from None
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     md.syntax = capstone.CS_OPT_SYNTAX_ATT  # gdb's (and so crash's) syntax
@@ -111,19 +119,13 @@ def dis(session: Session, args: argparse.Namespace) -> Result:
     for ins in md.disasm(code, addr):
         if end is not None and ins.address >= end:
             break
-        source = None
-        if args.lines:
-            try:
-                loc = prog.source_location(ins.address)
-                if len(loc):
-                    source = f"{loc[0].filename}: {loc[0].line}"
-            except (LookupError, ValueError):
-                pass
-        rows.append(Instruction(ins.address, symbolize_address(prog, ins.address),
+        file, line = source_line(prog, ins.address) if args.lines else (None, None)
+        rows.append(Instruction(ins.address, symbol_name(prog, ins.address) or f"{ins.address:x}",
                                 ins.bytes.hex(), ins.mnemonic, _annotate(session, ins.op_str),
-                                source))
+                                file, line))
         if count is not None and len(rows) >= count:
             break
     if not rows:
-        raise CommandError(f"dis: no instruction decoded at {addr:x}")
-    return Result(rows, render=_render)
+        raise CommandError(f"no instruction decoded at {addr:x}")
+    return Result(rows, render=render)
+

@@ -16,21 +16,49 @@ from drgn.helpers.linux.irq import (
 )
 
 from pycrash.command import Result, arg, command
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class Irq:
-    """An interrupt: number, irq_desc, first irqaction, handler names, chip, affinity,
-    and the count on each online CPU."""
+    """An interrupt with handlers: its number, struct irq_desc, first irqaction, handler
+    names, irq chip name, the CPUs of its affinity, and its count on each online CPU."""
 
     irq: int
-    desc: int
-    action: int
+    desc: Hex
+    action: Hex
     names: list[str]
     chip: str
     affinity: list[int]
-    counts: list[int]
+    counts: dict[int, int]
+
+
+@dataclass(frozen=True)
+class IrqView:
+    """Which irq table to show: ``stats`` (-s, per-CPU counts over these CPUs),
+    ``affinity`` (-a), or ``handlers``."""
+
+    table: str
+    cpus: tuple[int, ...]
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's irq output: the handlers table, or the -s counts, or the -a affinities."""
+    view = result.view
+    if view.table == "stats":
+        yield "     " + "".join(f"{'CPU' + str(c):>11}" for c in view.cpus)
+        for r in result.rows:
+            yield (f"{r.irq:>3}: " + "".join(f"{r.counts[c]:>11}" for c in view.cpus)
+                   + f"  {r.chip:<10} {', '.join(r.names)}")
+    elif view.table == "affinity":
+        yield "IRQ NAME                 AFFINITY"
+        for r in result.rows:
+            yield f"{r.irq:>3} {', '.join(r.names):<20} {','.join(map(str, r.affinity))}"
+    else:
+        yield " IRQ   IRQ_DESC/_DATA      IRQACTION      NAME"
+        for r in result.rows:
+            yield f"{r.irq:>4}  {r.desc:016x}  {r.action:016x}  \"{', '.join(r.names)}\""
 
 
 @command(
@@ -43,6 +71,7 @@ irqaction and handler names. -s shows per-CPU counts and the chip, as
 /proc/interrupts does; -a shows each interrupt's CPU affinity.
 """,
     examples="crash> irq -s",
+    records=(Irq,),
     arguments=(
         arg("-a", dest="affinity", action="store_true", help="CPU affinity"),
         arg("-s", dest="stats", action="store_true", help="per-CPU counts"),
@@ -66,21 +95,7 @@ def irq(session: Session, args: argparse.Namespace) -> Result:
         rows.append(Irq(n, desc.value_(), desc.action.value_(),
                         [x.decode() for x in irq_desc_action_names(desc)],
                         chip.decode() if chip else "", aff,
-                        [irq_desc_kstat_cpu(desc, c) for c in cpus]))
+                        {c: irq_desc_kstat_cpu(desc, c) for c in cpus}))
+    table = "stats" if args.stats else "affinity" if args.affinity else "handlers"
+    return Result(rows, render=render, view=IrqView(table, tuple(cpus)))
 
-    def render(result: Result) -> Iterable[str]:
-        if args.stats:
-            yield "     " + "".join(f"{'CPU' + str(c):>11}" for c in cpus)
-            for r in result.rows:
-                yield (f"{r.irq:>3}: " + "".join(f"{x:>11}" for x in r.counts)
-                       + f"  {r.chip:<10} {', '.join(r.names)}")
-        elif args.affinity:
-            yield "IRQ NAME                 AFFINITY"
-            for r in result.rows:
-                yield f"{r.irq:>3} {', '.join(r.names):<20} {','.join(map(str, r.affinity))}"
-        else:
-            yield " IRQ   IRQ_DESC/_DATA      IRQACTION      NAME"
-            for r in result.rows:
-                yield f"{r.irq:>4}  {r.desc:016x}  {r.action:016x}  \"{', '.join(r.names)}\""
-
-    return Result(rows, render=render)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from drgn import FaultError, Object
+from drgn import FaultError, Object, Program
 
+from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel import meminfo, slabs
+from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line
+from pycrash.kernel.tasks import TaskId, task_id
+from pycrash.records import Hex, OptHex
 from pycrash.session import Session
 
 CACHE_HEADER = "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME"
@@ -27,10 +30,24 @@ def cache_line(r: slabs.CacheRow) -> str:
             f"{_ssize(r.slab_size):>6}  {r.name}")
 
 
+def render_caches(result: Result) -> Iterable[str]:
+    """crash's kmem -s output: a table of slab caches."""
+    yield CACHE_HEADER
+    yield from map(cache_line, result.rows)
+
+
 # -- -i -------------------------------------------------------------------------
 
-def _render_info(result: Result) -> Iterable[str]:
-    page = result.options["page_size"]
+@dataclass(frozen=True)
+class InfoView:
+    """The page size kmem -i turns page counts into bytes with."""
+
+    page_size: int
+
+
+def render_info(result: Result) -> Iterable[str]:
+    """crash's kmem -i output: pages, bytes and share of each line of the summary."""
+    page = result.view.page_size
     yield "                 PAGES        TOTAL      PERCENTAGE"
     for r in result.rows:
         if r.name in ("TOTAL HUGE", "TOTAL SWAP", "COMMIT LIMIT"):
@@ -44,13 +61,14 @@ def _render_info(result: Result) -> Iterable[str]:
 
 @dataclass
 class CacheDetail:
-    """A cache and the slabs of it that could be found, with their objects."""
+    """A slab cache and those of its slabs that could be found, with their objects."""
 
     cache: slabs.CacheRow
     slabs: list[slabs.SlabView] = field(default_factory=list)
 
 
-def _render_detail(result: Result) -> Iterable[str]:
+def render_detail(result: Result) -> Iterable[str]:
+    """crash's kmem -S output: each cache, its slabs and their objects ([allocated])."""
     for detail in result.rows:
         yield CACHE_HEADER
         yield cache_line(detail.cache)
@@ -61,13 +79,14 @@ def _render_detail(result: Result) -> Iterable[str]:
             yield (f"  {s.slab:016x}  {s.memory:016x} {s.node:>5} {n:>6} {s.allocated:>10} "
                    f"{n - s.allocated:>5}")
             yield "  FREE / [ALLOCATED]"
-            for addr, used in s.objects:
-                yield f"  [{addr:016x}]" if used else f"   {addr:016x}"
+            for o in s.objects:
+                yield f"  [{o.address:016x}]" if o.allocated else f"   {o.address:016x}"
 
 
 # -- -z, -V, -f, -n ------------------------------------------------------------------
 
-def _render_zones(result: Result) -> Iterable[str]:
+def render_zones(result: Result) -> Iterable[str]:
+    """crash's kmem -z output: each zone's sizes, watermarks and free pages."""
     for z in result.rows:
         yield f'NODE: {z.node}  ZONE: {z.index}  ADDR: {z.address:016x}  NAME: "{z.name}"'
         if not z.present:
@@ -81,14 +100,15 @@ def _render_zones(result: Result) -> Iterable[str]:
 
 @dataclass(frozen=True)
 class Counter:
-    """A vm counter: its group (VM_ZONE_STAT...), name and value."""
+    """A vm counter: its group (VM_ZONE_STAT, VM_NODE_STAT, ...), name and value."""
 
     group: str
     name: str
     value: int
 
 
-def _render_counters(result: Result) -> Iterable[str]:
+def render_counters(result: Result) -> Iterable[str]:
+    """crash's kmem -V output: the counters of each group."""
     group = None
     width = max((len(c.name) for c in result.rows), default=10)
     for c in result.rows:
@@ -100,43 +120,70 @@ def _render_counters(result: Result) -> Iterable[str]:
         yield f"  {c.name:>{width}}: {c.value}"
 
 
-def _render_free(result: Result) -> Iterable[str]:
-    zone = None
-    for f in result.rows:
-        if f.zone != zone:
-            zone = f.zone
-            yield ""
-            yield f"ZONE  {zone}"
-            yield "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES"
-        yield (f"{f.order:>3} {4 << f.order:>6}k  {f.address:016x} {f.blocks:>7} "
-               f"{f.blocks << f.order:>6}")
-    total = sum(f.blocks << f.order for f in result.rows)
-    yield ""
-    yield f"nr_free_pages: {result.options['nr_free']}  " + (
-        "(verified)" if total == result.options["nr_free"] else f"(free lists hold {total})")
+@dataclass(frozen=True)
+class FreeLists:
+    """The free lists of every zone and order, and the free pages the kernel counts
+    (NR_FREE_PAGES), which the blocks on the lists should add up to."""
+
+    nr_free_pages: int
+    areas: tuple[meminfo.FreeArea, ...]
 
 
-def _render_nodes(result: Result) -> Iterable[str]:
+def render_free(result: Result) -> Iterable[str]:
+    """crash's kmem -f output: each zone's free areas, and whether they add up."""
+    for lists in result.rows:
+        zone = None
+        for f in lists.areas:
+            if f.zone != zone:
+                zone = f.zone
+                yield ""
+                yield f"ZONE  {zone}"
+                yield "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES"
+            yield (f"{f.order:>3} {4 << f.order:>6}k  {f.address:016x} {f.blocks:>7} "
+                   f"{f.blocks << f.order:>6}")
+        total = sum(f.blocks << f.order for f in lists.areas)
+        nr_free = lists.nr_free_pages
+        yield ""
+        yield f"nr_free_pages: {nr_free}  " + (
+            "(verified)" if total == nr_free else f"(free lists hold {total})")
+
+
+@dataclass(frozen=True)
+class MemoryNode:
+    """A NUMA memory node: its id, spanned pages, struct pglist_data and its zones'
+    struct zone addresses."""
+
+    node: int
+    size: int
+    pglist_data: Hex
+    zones: tuple[int, ...]
+
+
+def render_nodes(result: Result) -> Iterable[str]:
+    """crash's kmem -n output: a table of memory nodes."""
     yield "NODE    SIZE      PGLIST_DATA       ZONES"
-    for node, size, pgdat, zones in result.rows:
-        yield f"{node:>3} {size:>9}  {pgdat:016x}  " + " ".join(f"{z:016x}" for z in zones)
+    for n in result.rows:
+        yield (f"{n.node:>3} {n.size:>9}  {n.pglist_data:016x}  "
+               + " ".join(f"{z:016x}" for z in n.zones))
 
 
 # -- -p -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class PageRow:
-    """A ``struct page``: its address, physical address, mapping, index, count, flags."""
+    """A struct page: its address, the physical address of its page, its mapping and
+    index, its reference count, and its flags (the value, and their PG_ names)."""
 
-    page: int
-    physical: int
-    mapping: int
-    index: int
+    page: Hex
+    physical: Hex
+    mapping: Hex
+    index: Hex
     count: int
-    flags: str
+    flags: Hex
+    flag_names: tuple[str, ...]
 
 
-def page_row(prog: object, page: Object) -> PageRow:
+def page_row(prog: Program, page: Object) -> PageRow:
     """Return the :class:`PageRow` of a ``struct page *``."""
     from drgn.helpers.linux.mm import decode_page_flags, page_to_phys
 
@@ -146,35 +193,46 @@ def page_row(prog: object, page: Object) -> PageRow:
     except AttributeError:
         mapping = index = 0
     return PageRow(page.value_(), page_to_phys(page).value_(), mapping, index,
-                   page._refcount.counter.value_(), decode_page_flags(page))
+                   page._refcount.counter.value_(), page.flags.value_(),
+                   tuple(decode_page_flags(page).split("|")))
 
 
-def _render_pages(result: Result) -> Iterable[str]:
-    yield "      PAGE        PHYSICAL      MAPPING       INDEX CNT FLAGS"
-    for p in result.rows:
-        yield (f"{p.page:016x} {p.physical:>9x} {p.mapping:016x} {p.index:>8x} {p.count:>3} "
-               f"{p.flags}")
+PAGE_HEADER = "      PAGE        PHYSICAL      MAPPING       INDEX CNT FLAGS"
+
+
+def page_line(p: PageRow) -> str:
+    """Return crash's kmem -p line of one page."""
+    return (f"{p.page:016x} {p.physical:>9x} {p.mapping:016x} {p.index:>8x} {p.count:>3} "
+            f"{'|'.join(p.flag_names)}")
+
+
+def render_pages(result: Result) -> Iterable[str]:
+    """crash's kmem -p output: a table of pages."""
+    yield PAGE_HEADER
+    yield from map(page_line, result.rows)
 
 
 # -- ADDRESS --------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class AddressInfo:
-    """What an address is: ``kind`` is slab, stack, vmalloc, symbol or page."""
+    """What a kernel address is: ``kind`` is slab (the object it is in), stack (the task
+    whose kernel stack it is in, and any vmalloc area), vmalloc (the area's range),
+    symbol (the symbol it is in) or page (the page it is in)."""
 
-    address: int
+    address: Hex
     kind: str
     slab: slabs.SlabHit | None = None
-    task_pid: int | None = None
-    task: int | None = None
-    task_comm: str | None = None
-    vmap_start: int | None = None
-    vmap_end: int | None = None
-    symbol: str | None = None
+    task: TaskId | None = None
+    vmap_start: OptHex = None
+    vmap_end: OptHex = None
+    symbol: SymbolRow | None = None
     page: PageRow | None = None
 
 
-def _render_address(result: Result) -> Iterable[str]:
+def render_address(result: Result) -> Iterable[str]:
+    """crash's kmem ADDRESS output: the slab object, task stack, vmalloc area, symbol or
+    page the address is in."""
     for info in result.rows:
         if info.slab is not None:
             hit = info.slab
@@ -184,16 +242,17 @@ def _render_address(result: Result) -> Iterable[str]:
             state = f"[{hit.object:016x}]" if hit.allocated else f" {hit.object:016x}  (free)"
             yield f"  {hit.slab:016x}  {state}"
         if info.task is not None:
-            yield (f"{info.address:x}: kernel stack of PID: {info.task_pid}  TASK: "
-                   f'{info.task:x}  COMMAND: "{info.task_comm}"')
+            yield (f"{info.address:x}: kernel stack of PID: {info.task.pid}  TASK: "
+                   f'{info.task.task:x}  COMMAND: "{info.task.comm}"')
         if info.vmap_start is not None:
             yield "    VMAP_AREA RANGE                         SIZE"
             yield (f"    {info.vmap_start:016x} - {info.vmap_end:016x}  "
                    f"{(info.vmap_end or 0) - info.vmap_start:>8}")
         if info.symbol is not None:
-            yield info.symbol
+            yield symbol_line(info.symbol)
         if info.page is not None:
-            yield from _render_pages(Result([info.page]))
+            yield PAGE_HEADER
+            yield page_line(info.page)
 
 
 def _task_of_stack(session: Session, addr: int) -> Object | None:
@@ -211,44 +270,35 @@ def describe_address(session: Session, addr: int) -> AddressInfo:
     from drgn.helpers.linux.mm import find_vmap_area, virt_to_page
 
     prog = session.prog
-    info = AddressInfo(addr, "")
     task = _task_of_stack(session, addr)
-    if task is not None:
-        from pycrash.kernel.tasks import comm
-
-        info.kind = "stack"
-        info.task, info.task_pid, info.task_comm = task.value_(), task.pid.value_(), comm(task)
+    vmap_start = vmap_end = None
     try:
         va = find_vmap_area(prog, addr)
         if va:
-            info.vmap_start, info.vmap_end = va.va_start.value_(), va.va_end.value_()
-            info.kind = info.kind or "vmalloc"
+            vmap_start, vmap_end = va.va_start.value_(), va.va_end.value_()
     except (LookupError, FaultError, ValueError):
         pass
-    if info.kind:
-        return info
+    if task is not None or vmap_start is not None:
+        return AddressInfo(addr, "stack" if task is not None else "vmalloc",
+                           task=task_id(task) if task is not None else None,
+                           vmap_start=vmap_start, vmap_end=vmap_end)
     hit = slabs.find_slab_object(prog, addr)
     if hit is not None:
-        info.kind, info.slab = "slab", hit
-        return info
+        return AddressInfo(addr, "slab", slab=hit)
     try:
-        sym = prog.symbol(addr)
-        from pycrash.kernel.symbols import lookup, section_bounds
-
-        info.kind, info.symbol = "symbol", lookup(prog, f"{addr:x}", section_bounds(prog)).text()
-        del sym
-        return info
+        prog.symbol(addr)
+        return AddressInfo(addr, "symbol",
+                           symbol=lookup(prog, f"{addr:x}", section_bounds(prog)))
     except (LookupError, CommandError):
         pass
     try:
         page = virt_to_page(prog, addr)
         prog.read(page.value_(), 8)
         prog.read(addr, 1)
-        info.kind, info.page = "page", page_row(prog, page)
-        return info
+        return AddressInfo(addr, "page", page=page_row(prog, page))
     except (FaultError, LookupError, ValueError):
         pass
-    raise CommandError(f"kmem: {addr:x}: not a kernel address this dump maps "
+    raise CommandError(f"{addr:x}: not a kernel address this dump maps "
                        f"(no slab object, stack, vmalloc area, symbol or page)")
 
 
@@ -285,14 +335,15 @@ crash> kmem ff2a8725d63e8808
         arg("-p", dest="pages", action="store_true", help="page structs"),
         arg("args", nargs="*", metavar="cache|address"),
     ),
+    records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, meminfo.ZoneRow, Counter, FreeLists,
+             MemoryNode, PageRow, AddressInfo),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
     prog = session.prog
-    page = int(prog["PAGE_SIZE"].value_())
-    rows: list[Any]
     if args.info:
-        return Result(meminfo.summary(prog), render=_render_info, options={"page_size": page})
+        page = int(prog["PAGE_SIZE"].value_())
+        return Result(meminfo.summary(prog), render=render_info, view=InfoView(page))
     if args.caches or args.detail:
         found = list(slabs.caches(prog))
         if args.args:
@@ -300,68 +351,71 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
             for spec in args.args:
                 cache = slabs.find_cache(prog, spec)
                 if cache is None:
-                    raise CommandError(f"kmem: invalid slab cache: {spec}")
+                    raise CommandError(f"invalid slab cache: {spec}")
                 wanted.append(cache)
             found = wanted
         if args.detail:
             details = [CacheDetail(slabs.cache_row(c), slabs.cache_slabs(c)) for c in found]
-            return Result(details, render=_render_detail)
-        return Result([slabs.cache_row(c) for c in found],
-                      render=lambda r: [CACHE_HEADER, *map(cache_line, r.rows)])
+            return Result(details, render=render_detail)
+        return Result([slabs.cache_row(c) for c in found], render=render_caches)
     if args.zones:
-        return Result(meminfo.zones(prog), render=_render_zones)
+        return Result(meminfo.zones(prog), render=render_zones)
     if args.vmstat:
-        rows = [Counter(g, n, v) for g, n, v in meminfo.vm_counters(prog)]
-        return Result(rows, render=_render_counters)
+        counters = [Counter(g, n, v) for g, n, v in meminfo.vm_counters(prog)]
+        return Result(counters, render=render_counters)
     if args.free:
-        return Result(meminfo.free_areas(prog), render=_render_free,
-                      options={"nr_free": meminfo.zone_state(prog, "NR_FREE_PAGES")})
+        lists = FreeLists(meminfo.zone_state(prog, "NR_FREE_PAGES"),
+                          tuple(meminfo.free_areas(prog)))
+        return Result([lists], render=render_free)
     if args.nodes:
-        from drgn.helpers.linux.mmzone import for_each_online_pgdat
-
-        rows = [(p.node_id.value_(), p.node_spanned_pages.value_(), p.value_(),
-                 [p.node_zones[i].address_of_().value_() for i in range(len(p.node_zones))])
-                for p in for_each_online_pgdat(prog)]
-        return Result(rows, render=_render_nodes)
+        return Result(_nodes(prog), render=render_nodes)
     if args.pages:
-        from drgn.helpers.linux.mm import for_each_page, virt_to_page
-
-        if args.args:
-            rows = []
-            for spec in args.args:
-                addr = _parse_address(spec)
-                page_obj = virt_to_page(prog, addr) if addr >= 1 << 63 and not \
-                    _is_page_struct(prog, addr) else Object(prog, "struct page *", addr)
-                rows.append(page_row(prog, page_obj))
-            return Result(rows, render=_render_pages)
-        rows = []
-        for p in for_each_page(prog):
-            try:
-                rows.append(page_row(prog, p))
-            except FaultError:
-                continue
-        return Result(rows, render=_render_pages)
+        return Result(_pages(prog, args.args), render=render_pages)
     if not args.args:
-        raise CommandError("kmem: give a flag (-i, -s, -S, -z, -V, -n, -f, -p) or an address")
+        raise CommandError("give a flag (-i, -s, -S, -z, -V, -n, -f, -p) or an address")
     rows, errors = [], []
     for spec in args.args:
         try:
-            rows.append(describe_address(session, _parse_address(spec)))
+            rows.append(describe_address(session, resolve_address(prog, spec)))
         except CommandError as exc:
             errors.append(str(exc))
-    return Result(rows, render=_render_address, errors=errors)
+    return Result(rows, render=render_address, errors=errors)
 
 
-def _parse_address(spec: str) -> int:
+def _nodes(prog: Program) -> list[MemoryNode]:
+    """Return a :class:`MemoryNode` per online node."""
+    from drgn.helpers.linux.mmzone import for_each_online_pgdat
+
+    return [MemoryNode(p.node_id.value_(), p.node_spanned_pages.value_(), p.value_(),
+                       tuple(p.node_zones[i].address_of_().value_()
+                             for i in range(len(p.node_zones))))
+            for p in for_each_online_pgdat(prog)]
+
+
+def _pages(prog: Program, specs: list[str]) -> list[PageRow]:
+    """Return the :class:`PageRow` of each page named (a struct page, or an address in
+    the page), or of every page."""
+    from drgn.helpers.linux.mm import for_each_page, virt_to_page
+
+    rows = []
+    if specs:
+        for spec in specs:
+            addr = resolve_address(prog, spec)
+            page_obj = virt_to_page(prog, addr) if addr >= 1 << 63 and not \
+                _is_page_struct(prog, addr) else Object(prog, "struct page *", addr)
+            rows.append(page_row(prog, page_obj))
+        return rows
+    for p in for_each_page(prog):
+        try:
+            rows.append(page_row(prog, p))
+        except FaultError:
+            continue
+    return rows
+
+
+def _is_page_struct(prog: Program, addr: int) -> bool:
     try:
-        return int(spec, 16)
-    except ValueError:
-        raise CommandError(f"kmem: invalid address: {spec}") from None
-
-
-def _is_page_struct(prog: object, addr: int) -> bool:
-    try:
-        base = prog["vmemmap_base"].value_()  # type: ignore[index]
+        base = prog["vmemmap_base"].value_()
     except (KeyError, TypeError):
         return False
     return bool(base <= addr < base + (1 << 40))

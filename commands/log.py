@@ -17,7 +17,8 @@ from pycrash.session import Session
 
 @dataclass(frozen=True, slots=True)
 class LogRecord:
-    """One printk record: ``timestamp_ns`` since boot, syslog ``level`` and ``facility``."""
+    """One message of the kernel's printk ring buffer: its sequence number, time since
+    boot in ns, syslog level and facility, text, and the thread id or CPU that logged it."""
 
     seq: int
     timestamp_ns: int
@@ -33,7 +34,7 @@ def log_records(session: Session) -> list[LogRecord]:
     try:
         records = get_printk_records(session.prog)
     except (LookupError, ValueError) as exc:
-        raise CommandError(f"log: cannot read the kernel log: {exc}") from None
+        raise CommandError(f"cannot read the kernel log: {exc}") from None
     return [
         LogRecord(r.seq, r.timestamp, r.level, r.facility,
                   r.text.decode("utf-8", "replace"), r.caller_tid, r.caller_cpu)
@@ -41,23 +42,32 @@ def log_records(session: Session) -> list[LogRecord]:
     ]
 
 
-def _prefix(rec: LogRecord, mode: str, boot_time: float) -> str:
-    if mode == "none":
+@dataclass(frozen=True)
+class LogView:
+    """How log shows each message: its time (``plain`` seconds since boot, ``human``
+    wall-clock time from the boot time given, ``none``) and its level (-m)."""
+
+    time: str
+    levels: bool
+    boot_time: float = 0.0
+
+
+def _prefix(rec: LogRecord, view: LogView) -> str:
+    if view.time == "none":
         return ""
-    if mode == "human":
-        when = time.localtime(boot_time + rec.timestamp_ns / 1e9)
+    if view.time == "human":
+        when = time.localtime(view.boot_time + rec.timestamp_ns / 1e9)
         return time.strftime("[%a %b %e %H:%M:%S %Y] ", when)
     secs, nsec = divmod(rec.timestamp_ns, 1_000_000_000)
     return f"[{secs:5d}.{nsec // 1000:06d}] "
 
 
-def _render(result: Result) -> Iterable[str]:
-    mode = result.options.get("time", "plain")
-    levels = result.options.get("levels", False)
-    boot_time = result.options.get("boot_time", 0.0)
+def render(result: Result) -> Iterable[str]:
+    """crash's log output: each message's lines, after its time (and level with -m)."""
+    view = result.view
     for rec in result.rows:
-        prefix = _prefix(rec, mode, boot_time)
-        level = f"<{rec.level}>" if levels else ""
+        prefix = _prefix(rec, view)
+        level = f"<{rec.level}>" if view.levels else ""
         for text in rec.text.split("\n"):  # as the kernel prints it: the prefix on every line
             yield f"{prefix}{level}{text}"
 
@@ -67,6 +77,7 @@ def _render(result: Result) -> Iterable[str]:
     summary="dump system message buffer",
     synopsis="log [-T | -t] [-m]",
     aliases=("dmesg",),
+    records=(LogRecord,),
     description="""
 Dumps the kernel log buffer, oldest message first, each prefixed with its
 time since boot in seconds.
@@ -88,10 +99,10 @@ crash> log -m | head -1    (with log levels)
 def log(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`LogRecord` per message."""
     if args.human and args.no_time:
-        raise CommandError("log: -T and -t are mutually exclusive")
+        raise CommandError("-T and -t are mutually exclusive")
     mode = "human" if args.human else "none" if args.no_time else "plain"
-    options: dict[str, object] = {"time": mode, "levels": args.levels}
+    boot_time = 0.0
     if args.human:
         prog = session.prog
-        options["boot_time"] = system.crash_time(prog) - system.uptime_seconds(prog)
-    return Result(log_records(session), render=_render, options=options)
+        boot_time = system.crash_time(prog) - system.uptime_seconds(prog)
+    return Result(log_records(session), render=render, view=LogView(mode, args.levels, boot_time))

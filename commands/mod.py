@@ -13,21 +13,24 @@ from drgn.helpers.linux.module import find_module, module_taints
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.modules import modules
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class ModuleRow:
-    """A module as ``mod`` lists it; ``object_file`` is None until its debuginfo is loaded."""
+    """A loaded kernel module: its struct module, name, base address of its text, size in
+    bytes (as /proc/modules counts it), and the debuginfo file loaded for it (None: none)."""
 
-    module: int
+    module: Hex
     name: str
-    base: int
+    base: Hex
     size: int
     object_file: str | None
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """crash's mod output: a table of modules with their object files."""
     rows = result.rows
     name_w = max([len(r.name) for r in rows] + [4])
     size_w = max([len(str(r.size)) for r in rows] + [4])
@@ -58,16 +61,16 @@ def load_module_file(session: Session, name: str, path: str) -> str:
     except LookupError:
         mod = None
     if not mod:
-        raise CommandError(f"mod: module not loaded: {name}")
+        raise CommandError(f"module not loaded: {name}")
     if not os.path.isfile(path):
-        raise CommandError(f"mod: {path}: no such file")
+        raise CommandError(f"{path}: no such file")
     m = _drgn_module(session, mod)
     try:
         m.try_file(path)
     except Exception as exc:
-        raise CommandError(f"mod: {path}: cannot load: {exc}") from None
+        raise CommandError(f"{path}: cannot load: {exc}") from None
     if m.debug_file_path is None:
-        raise CommandError(f"mod: {path} is not {name}'s debuginfo (another build?)")
+        raise CommandError(f"{path} is not {name}'s debuginfo (another build?)")
     return path
 
 
@@ -95,10 +98,21 @@ def find_module_file(name: str, dirs: list[str]) -> str | None:
 
 @dataclass(frozen=True)
 class Taint:
-    """A module's taint flags (crash's ``mod -t``)."""
+    """A module that taints the kernel: its name and taint flags (letters, as
+    /proc/modules shows them)."""
 
     name: str
     taints: str
+
+
+def render_taints(result: Result) -> Iterable[str]:
+    """crash's mod -t output: a table of the tainting modules, or that there are none."""
+    if not result.rows:
+        yield "no tainted modules"
+        return
+    yield f"{'NAME':<20} TAINTS"
+    for x in result.rows:
+        yield f"{x.name:<20} {x.taints}"
 
 
 @command(
@@ -106,6 +120,7 @@ class Taint:
     summary="module information and loading of symbols and debugging data",
     synopsis="mod [-s module [objfile] | -S [directory] | -t] [name ...]",
     aliases=("lsmod",),
+    records=(ModuleRow, Taint),
     description="""
 Lists the loaded kernel modules: the address of each struct module, its
 name, the base address of its text, its size in bytes as /proc/modules
@@ -137,15 +152,13 @@ def mod(session: Session, args: argparse.Namespace) -> Result:
     if args.taints:
         taints = [Taint(m.name.string_().decode(), module_taints(m))
                   for m in _modules(prog) if module_taints(m)]
-        return Result(taints, render=lambda r: [f"{'NAME':<20} TAINTS"]
-                      + [f"{x.name:<20} {x.taints}" for x in r.rows] if r.rows
-                      else ["no tainted modules"])
+        return Result(taints, render=render_taints)
     found = modules(prog)
     if args.load_one:
         path = args.names[0] if args.names else find_module_file(
             args.load_one, search_dirs(session, None))
         if path is None:
-            raise CommandError(f"mod: cannot find a debuginfo file for {args.load_one}")
+            raise CommandError(f"cannot find a debuginfo file for {args.load_one}")
         load_module_file(session, args.load_one, path)
         found = [m for m in found if m.name == args.load_one]
     elif args.load_all:
@@ -153,7 +166,7 @@ def mod(session: Session, args: argparse.Namespace) -> Result:
         for m in found:
             path = find_module_file(m.name, dirs)
             if path is None:
-                errors.append(f"mod: cannot find a debuginfo file for {m.name}")
+                errors.append(f"cannot find a debuginfo file for {m.name}")
                 continue
             try:
                 load_module_file(session, m.name, path)
@@ -163,12 +176,12 @@ def mod(session: Session, args: argparse.Namespace) -> Result:
         known = {m.name for m in found}
         missing = [n for n in args.names if n not in known]
         if missing:
-            raise CommandError(f"mod: module not loaded: {', '.join(missing)}")
+            raise CommandError(f"module not loaded: {', '.join(missing)}")
         found = [m for m in found if m.name in args.names]
     rows = [ModuleRow(m.module, m.name, m.base, m.size,
                       loaded_file(session, Object(prog, "struct module *", m.module)))
             for m in found]
-    return Result(rows, render=_render, errors=errors)
+    return Result(rows, render=render, errors=errors)
 
 
 def _modules(prog: Program) -> list[Object]:

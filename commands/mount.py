@@ -9,18 +9,27 @@ from dataclasses import dataclass
 from drgn.helpers.linux.fs import for_each_mount, mount_dst, mount_fstype, mount_src
 
 from pycrash.command import Result, command
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class Mount:
-    """A mount: struct mount and super_block addresses, type, device and mount point."""
+    """A mount: its struct mount and super_block, filesystem type, device name and mount
+    point."""
 
-    mount: int
-    superblock: int
+    mount: Hex
+    superblock: Hex
     type: str
     devname: str
     dirname: str
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's mount output: a table of mounts."""
+    yield "     MOUNT           SUPERBLK     TYPE   DEVNAME   DIRNAME"
+    for m in result.rows:
+        yield f"{m.mount:016x} {m.superblock:016x} {m.type:<6} {m.devname:<9} {m.dirname}"
 
 
 @command(
@@ -29,6 +38,7 @@ class Mount:
     synopsis="mount",
     description="Lists the mounts of the initial mount namespace, as /proc/mounts does.",
     examples="crash> mount",
+    records=(Mount,),
 )
 def mount(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`Mount` per mount."""
@@ -37,10 +47,4 @@ def mount(session: Session, args: argparse.Namespace) -> Result:
         rows.append(Mount(mnt.value_(), mnt.mnt.mnt_sb.value_(),
                           mount_fstype(mnt).decode(), mount_src(mnt).decode(),
                           mount_dst(mnt).decode()))
-
-    def render(result: Result) -> Iterable[str]:
-        yield "     MOUNT           SUPERBLK     TYPE   DEVNAME   DIRNAME"
-        for m in result.rows:
-            yield f"{m.mount:016x} {m.superblock:016x} {m.type:<6} {m.devname:<9} {m.dirname}"
-
     return Result(rows, render=render)

@@ -17,7 +17,9 @@ from pycrash.session import Session
 
 @dataclass(frozen=True)
 class Printed:
-    """An evaluated expression: its number ($N), type, text, and integer value if any."""
+    """A value printed by p: its history number ($N), the expression, the symbol when the
+    expression is one, its C type, its value as gdb prints it, and the number it holds
+    (integers, pointers, enums, bools; None for others)."""
 
     number: int
     expression: str
@@ -27,7 +29,8 @@ class Printed:
     value: int | None
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """crash's p output: ``[symbol = ]$N = value``, a struct's value over several lines."""
     for p in result.rows:
         prefix = f"{p.symbol} = " if p.symbol else ""
         yield from f"{prefix}${p.number} = {p.text}".splitlines()
@@ -52,11 +55,11 @@ def print_value(session: Session, text: str, hex_mode: bool) -> Printed:
         else:
             shown = format_value(obj, hex_mode)
             if shown.startswith("<error:"):
-                raise CommandError(f"p: {text}: {shown[1:-1]}")
+                raise CommandError(f"{text}: {shown[1:-1]}")
             value = obj.value_() if t.kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM,
                                                TypeKind.POINTER) else None
     except FaultError as exc:
-        raise CommandError(f"p: cannot read memory at {exc.address:#x}: "
+        raise CommandError(f"cannot read memory at {exc.address:#x}: "
                            f"{session.explain_fault(exc)}") from None
     n = session._cache.get("p_counter", 0) + 1
     session._cache["p_counter"] = n
@@ -68,6 +71,7 @@ def print_value(session: Session, text: str, hex_mode: bool) -> Printed:
     summary="print the value of an expression",
     synopsis="p [-x|-d] expression | symbol[:cpu]",
     raw=True,
+    records=(Printed,),
     description="""
 Evaluates a C expression over the kernel's symbols and types: globals,
 member access (. and ->), subscripts, * and &, casts such as
@@ -94,5 +98,5 @@ def p(session: Session, args: argparse.Namespace) -> Result:
         hex_mode = text[1] == "x"
         text = text[2:].lstrip()
     if not text:
-        raise CommandError("p: no expression given")
-    return Result([print_value(session, text, hex_mode)], render=_render)
+        raise CommandError("no expression given")
+    return Result([print_value(session, text, hex_mode)], render=render)

@@ -8,35 +8,71 @@ from dataclasses import dataclass
 
 from drgn import FaultError
 
+from pycrash.cmdlib.resolve import parse_offset, resolve_address, symbol_name
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.stack import symbolize_address
-from pycrash.kernel.symbols import address_of
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
-class MemLine:
-    """One line of ``rd``: its address, the values read, their text, and the ASCII column."""
+class MemoryLine:
+    """One line of memory as rd reads it: the address of its first unit, the units'
+    values (8, 16, 32 or 64 bits each, read little-endian), and with -s/-S what each
+    unit points to (``symbol+offset`` or ``[slab cache]``; None: nothing known)."""
 
-    address: int
-    values: list[int]
-    cells: list[str]
-    ascii: str
+    address: Hex
+    values: tuple[int, ...]
+    symbols: tuple[str | None, ...] = ()
 
 
-def _render(result: Result) -> Iterable[str]:
-    width = result.options["cell_width"]
+@dataclass(frozen=True)
+class MemoryString:
+    """A NUL-terminated string in memory (rd -a): its address and its text."""
+
+    address: Hex
+    text: str
+
+
+@dataclass(frozen=True)
+class RdView:
+    """How rd shows units: their size in bits, in decimal or hex, with symbols (-s/-S),
+    and the width of a cell."""
+
+    bits: int
+    decimal: bool
+    symbols: bool
+    cell_width: int
+
+
+def _cell(view: RdView, value: int, symbol: str | None) -> str:
+    if symbol is not None:
+        return symbol
+    if view.symbols and view.bits == 64 and value >= 1 << 63:
+        return f"{value:016x}"
+    return str(value) if view.decimal else f"{value:0{view.bits // 4}x}"
+
+
+def _ascii(view: RdView, values: tuple[int, ...]) -> str:
+    size = view.bits // 8
+    data = b"".join(v.to_bytes(size, "little") for v in values)
+    return "".join(chr(b) if 32 <= b < 127 else "." for b in data)
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's rd output: ``ADDRESS:  cell  cell ...   ASCII`` (no ASCII with -s/-S);
+    a string (-a) as ``ADDRESS:  TEXT``."""
+    view = result.view
     for m in result.rows:
-        cells = "  ".join(c.rjust(width) if not result.options["symbols"] else c.ljust(width)
-                          for c in m.cells)
-        tail = f"   {m.ascii}" if m.ascii else ""
+        if isinstance(m, MemoryString):
+            yield f"{m.address:x}:  {m.text}"
+            continue
+        symbols = m.symbols or (None,) * len(m.values)
+        cells = "  ".join(_cell(view, v, s).ljust(view.cell_width) if view.symbols
+                          else _cell(view, v, s).rjust(view.cell_width)
+                          for v, s in zip(m.values, symbols, strict=True))
+        tail = "" if view.symbols else f"   {_ascii(view, m.values)}"
         yield f"{m.address:x}:  {cells}{tail}".rstrip()
-
-
-def resolve(session: Session, spec: str) -> int:
-    """Return the address of a hex number, or of a kernel symbol."""
-    return address_of(session.prog, spec, "rd")
 
 
 @command(
@@ -58,6 +94,7 @@ crash> rd -s ff4a70ccc04fbbf8 8      (a stack, with symbolic return addresses)
 crash> rd -a linux_banner
 crash> rd -p 1000 4
 """,
+    records=(MemoryLine, MemoryString),
     arguments=(
         arg("-8", dest="bits", action="store_const", const=8),
         arg("-16", dest="bits", action="store_const", const=16),
@@ -77,14 +114,14 @@ crash> rd -p 1000 4
     ),
 )
 def rd(session: Session, args: argparse.Namespace) -> Result:
-    """Return :class:`MemLine` rows (or one string for -a)."""
+    """Return :class:`MemoryLine` rows (or one :class:`MemoryString` for -a)."""
     prog = session.prog
-    addr = resolve(session, args.address) + int(args.offset, 0)
+    addr = resolve_address(prog, args.address) + _offset(args.offset)
     bits = args.bits or 64
     size = bits // 8
     count = int(args.count, 0) if args.count else 1
     if args.end:
-        count = max((resolve(session, args.end) - addr) // size, 1)
+        count = max((resolve_address(prog, args.end) - addr) // size, 1)
     symbols = args.symbols or args.slab_symbols
 
     def read(at: int, n: int) -> bytes:
@@ -93,42 +130,53 @@ def rd(session: Session, args: argparse.Namespace) -> Result:
                 from drgn.helpers.linux.mm import access_process_vm
 
                 if session.context is None:
-                    raise CommandError("rd: -u needs a context task")
+                    raise CommandError("-u needs a context task")
                 return access_process_vm(session.context, at, n)
             return prog.read(at, n, args.physical)
         except FaultError as exc:
             space = "physical" if args.physical else "user" if args.user else "kernel virtual"
-            raise CommandError(f"rd: invalid {space} address: {exc.address:x}: "
+            raise CommandError(f"invalid {space} address: {exc.address:x}: "
                                f"{session.explain_fault(exc)}") from None
 
     if args.ascii:
         data = read(addr, 4096 if not args.count else count)
         text = data.split(b"\0", 1)[0].decode("latin-1").rstrip("\n")
-        return Result([MemLine(addr, [], [text], "")], render=lambda r: [
-            f"{r.rows[0].address:x}:  {r.rows[0].cells[0]}"], options={})
+        return Result([MemoryString(addr, text)], render=render)
     data = read(addr, count * size)
     per_line = {8: 16, 16: 8, 32: 4, 64: 2}[bits]
     rows = []
     for i in range(0, count, per_line):
         chunk = data[i * size : (i + per_line) * size]
-        values = [int.from_bytes(chunk[j : j + size], "little")
-                  for j in range(0, len(chunk), size)]
-        cells = []
-        for v in values:
-            if symbols and bits == 64 and v >= 1 << 63:
-                name = symbolize_address(prog, v)
-                if args.slab_symbols and name == f"{v:x}":
-                    from pycrash.kernel.slabs import find_slab_object
+        values = tuple(int.from_bytes(chunk[j : j + size], "little")
+                       for j in range(0, len(chunk), size))
+        names = tuple(_points_to(session, v, args.slab_symbols) if symbols and bits == 64
+                      else None for v in values) if symbols else ()
+        rows.append(MemoryLine(addr + i * size, values, names))
+    view = RdView(bits, bool(args.dec), bool(symbols), size * 2)
+    if symbols:
+        width = max((len(_cell(view, v, s)) for r in rows
+                     for v, s in zip(r.values, r.symbols, strict=True)), default=size * 2)
+        view = RdView(bits, bool(args.dec), True, width)
+    return Result(rows, render=render, view=view)
 
-                    hit = find_slab_object(prog, v)
-                    name = f"[{hit.cache.name}]" if hit else name
-                cells.append(name if name != f"{v:x}" else f"{v:016x}")
-            elif args.dec:
-                cells.append(str(v))
-            else:
-                cells.append(f"{v:0{size * 2}x}")
-        ascii_col = "" if symbols else "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        rows.append(MemLine(addr + i * size, values, cells, ascii_col))
-    width = max((len(c) for r in rows for c in r.cells), default=size * 2)
-    return Result(rows, render=_render, options={"cell_width": width if symbols else size * 2,
-                                                 "symbols": symbols})
+
+def _offset(text: str) -> int:
+    """Return rd -o's offset (decimal, or hex after 0x)."""
+    try:
+        return parse_offset(text)
+    except ValueError:
+        raise CommandError(f"invalid offset: {text}") from None
+
+
+def _points_to(session: Session, value: int, slabs: bool) -> str | None:
+    """Return what a kernel address points into, for rd -s/-S: ``symbol+offset``, or
+    ``[cache]`` of a slab object (with -S); None for anything else."""
+    if value < 1 << 63:
+        return None
+    name = symbol_name(session.prog, value)
+    if name is None and slabs:
+        from pycrash.kernel.slabs import find_slab_object
+
+        hit = find_slab_object(session.prog, value)
+        name = f"[{hit.cache.name}]" if hit else None
+    return name

@@ -4,58 +4,66 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from drgn.helpers.linux.cpumask import for_each_online_cpu
 from drgn.helpers.linux.sched import cpu_rq, rq_for_each_fair_task, rq_for_each_rt_task
 
+from pycrash.cmdlib.select import online_cpus, parse_cpus
 from pycrash.command import Result, arg, command
-from pycrash.kernel.tasks import comm, parse_cpus
+from pycrash.kernel.tasks import TaskId, task_id
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class QueuedTask:
-    """A task waiting on a run queue: its priority, pid, address and name."""
+    """A task waiting on a run queue: its priority and identity."""
 
     prio: int
-    pid: int
-    task: int
-    comm: str
+    task: TaskId
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunQueue:
-    """One CPU's run queue: its address, current task, timestamp and queued tasks."""
+    """One CPU's run queue (struct rq): its address, clock (ns), the task running, the RT
+    prio_array and CFS rb_root, and the tasks queued on each (the running one excluded)."""
 
     cpu: int
-    rq: int
+    rq: Hex
     clock: int
-    current_pid: int
-    current: int
-    current_comm: str
-    rt_array: int
-    cfs_root: int
-    rt: list[QueuedTask] = field(default_factory=list)
-    cfs: list[QueuedTask] = field(default_factory=list)
+    current: TaskId
+    rt_array: Hex
+    cfs_root: Hex
+    rt: tuple[QueuedTask, ...]
+    cfs: tuple[QueuedTask, ...]
 
 
-def _render(result: Result) -> Iterable[str]:
+@dataclass(frozen=True)
+class RunqView:
+    """Whether runq shows each run queue's clock (-t)."""
+
+    clock: bool
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's runq output: per CPU the run queue, its current task, and its RT and CFS
+    queues."""
     for i, q in enumerate(result.rows):
         if i:
             yield ""
         yield f"CPU {q.cpu} RUNQUEUE: {q.rq:x}"
-        if result.options.get("times"):
+        if result.view.clock:
             yield f"  CLOCK: {q.clock}"
-        yield f'  CURRENT: PID: {q.current_pid:<6} TASK: {q.current:x}  COMMAND: "{q.current_comm}"'
+        cur = q.current
+        yield f'  CURRENT: PID: {cur.pid:<6} TASK: {cur.task:x}  COMMAND: "{cur.comm}"'
         for label, addr, tasks in (("RT PRIO_ARRAY", q.rt_array, q.rt),
                                    ("CFS RB_ROOT", q.cfs_root, q.cfs)):
             yield f"  {label}: {addr:x}"
             if not tasks:
                 yield "     [no tasks queued]"
             for t in tasks:
-                yield (f'     [{t.prio:>3}] PID: {t.pid:<6} TASK: {t.task:x}  '
-                       f'COMMAND: "{t.comm}"')
+                yield (f'     [{t.prio:>3}] PID: {t.task.pid:<6} TASK: {t.task.task:x}  '
+                       f'COMMAND: "{t.task.comm}"')
 
 
 @command(
@@ -75,23 +83,20 @@ crash> runq -c 1
         arg("-t", dest="times", action="store_true", help="show the run queue clock"),
         arg("-c", dest="cpus", metavar="cpus", help="only these CPUs"),
     ),
+    records=(RunQueue, QueuedTask),
 )
 def runq(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`RunQueue` per CPU."""
     prog = session.prog
-    cpus = parse_cpus(prog, args.cpus, "runq") if args.cpus else \
-        list(for_each_online_cpu(prog))
+    cpus = parse_cpus(prog, args.cpus) if args.cpus else online_cpus(prog)
     rows = []
     for cpu in cpus:
         rq = cpu_rq(prog, cpu)
         cur = rq.curr
-        q = RunQueue(cpu, rq.value_(), rq.clock.value_(), cur.pid.value_(),
-                     cur.value_(), comm(cur), rq.rt.active.address_of_().value_(),
-                     rq.cfs.tasks_timeline.address_of_().value_())
-        for t in rq_for_each_rt_task(rq):
-            q.rt.append(QueuedTask(t.prio.value_(), t.pid.value_(), t.value_(), comm(t)))
-        for t in rq_for_each_fair_task(rq):
-            if t.value_() != cur.value_():
-                q.cfs.append(QueuedTask(t.prio.value_(), t.pid.value_(), t.value_(), comm(t)))
-        rows.append(q)
-    return Result(rows, render=_render, options={"times": args.times})
+        rt = tuple(QueuedTask(t.prio.value_(), task_id(t)) for t in rq_for_each_rt_task(rq))
+        cfs = tuple(QueuedTask(t.prio.value_(), task_id(t)) for t in rq_for_each_fair_task(rq)
+                    if t.value_() != cur.value_())
+        rows.append(RunQueue(cpu, rq.value_(), rq.clock.value_(), task_id(cur),
+                             rq.rt.active.address_of_().value_(),
+                             rq.cfs.tasks_timeline.address_of_().value_(), rt, cfs))
+    return Result(rows, render=render, view=RunqView(args.times))

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from drgn import FaultError
 
+from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
+from pycrash.records import Hex, OptHex
 from pycrash.session import Session
 
 CHUNK = 1 << 20
@@ -18,10 +20,19 @@ CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class Match:
-    """Where a value was found, and what is there (the value, or the string in context)."""
+    """A hit of search: the address in the space searched (kernel, user or physical),
+    and the value found there, or for -c the string found and what follows it (up to
+    40 bytes or a NUL, unprintable bytes as '.')."""
 
-    address: int
-    value: str
+    address: Hex
+    value: OptHex = None
+    text: str | None = None
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's search output: ``ADDRESS: VALUE`` (hex) or ``ADDRESS: STRING``."""
+    for m in result.rows:
+        yield f"{m.address:x}: {m.text if m.value is None else f'{m.value:x}'}"
 
 
 def _ram_ranges(session: Session) -> Iterator[tuple[int, int]]:
@@ -46,7 +57,7 @@ def _chunks(session: Session, space: str) -> Iterator[tuple[int, bytes]]:
 
         task = session.context
         if task is None or not task.mm:
-            raise CommandError("search: -u needs a user task as the context (set PID)")
+            raise CommandError("-u needs a user task as the context (set PID)")
         for vma in for_each_vma(task.mm):
             start, end = vma.vm_start.value_(), vma.vm_end.value_()
             for at in range(start, end, CHUNK):
@@ -91,26 +102,19 @@ crash> search -c pycrash-fixture
         arg("-h", dest="u16", action="store_true", help="16-bit values"),
         arg("values", nargs="+", metavar="value"),
     ),
+    records=(Match,),
 )
 def search(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`Match` per hit."""
     prog = session.prog
     space = "user" if args.user else "physical" if args.physical else "kernel"
-    lo = int(args.start, 16) if args.start else 0
-    hi = int(args.end, 16) if args.end else 1 << 64
+    lo = resolve_address(prog, args.start) if args.start else 0
+    hi = resolve_address(prog, args.end) if args.end else 1 << 64
     width = 4 if args.u32 else 2 if args.u16 else 8
     if args.strings:
         pattern = re.compile(b"|".join(re.escape(v.encode()) for v in args.values))
     else:
-        wanted = []
-        for v in args.values:
-            try:
-                wanted.append(int(v, 16))
-            except ValueError:
-                try:
-                    wanted.append(prog.symbol(v).address)
-                except LookupError:
-                    raise CommandError(f"search: invalid value or symbol: {v}") from None
+        wanted = [resolve_address(prog, v, "value") for v in args.values]
         pattern = re.compile(b"|".join(re.escape(w.to_bytes(width, "little"))
                                        for w in wanted))
     rows = []
@@ -125,13 +129,7 @@ def search(session: Session, args: argparse.Namespace) -> Result:
                 continue
             if args.strings:
                 tail = data[m.start() : m.start() + 40].split(b"\0", 1)[0]
-                text = re.sub(rb"[^ -~]", b".", tail).decode("ascii")
+                rows.append(Match(addr, text=re.sub(rb"[^ -~]", b".", tail).decode("ascii")))
             else:
-                text = f"{int.from_bytes(m.group(0), 'little'):x}"
-            rows.append(Match(addr, text))
-    return Result(rows, render=_render)
-
-
-def _render(result: Result) -> Iterable[str]:
-    for m in result.rows:
-        yield f"{m.address:x}: {m.value}"
+                rows.append(Match(addr, value=int.from_bytes(m.group(0), "little")))
+    return Result(rows, render=render)

@@ -8,31 +8,36 @@ from dataclasses import dataclass
 
 from drgn import FaultError, Object, Type, TypeKind
 
+from pycrash.cmdlib.resolve import resolve_address
+from pycrash.cmdlib.structs import (
+    StructDump,
+    TypeLayout,
+    dump_lines,
+    layout_lines,
+    member_offset,
+    struct_dump,
+    type_layout,
+)
 from pycrash.command import Arg, Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.format import object_lines
-from pycrash.kernel.symbols import address_of
 from pycrash.session import Session
 
 
-@dataclass
+@dataclass(frozen=True)
 class StructView:
-    """What ``struct`` printed: the type, and for an address the object's text.
+    """How struct shows a type's layout: with each member's offset (-o) or as C."""
 
-    ``address`` is None for a layout (``struct NAME`` or ``-o``); ``members``
-    are the selected member paths (all when empty); ``lines`` the crash text.
-    """
-
-    type_name: str
-    size: int
-    address: int | None
-    members: list[str]
-    lines: list[str]
+    offsets: bool
 
 
-def _render(result: Result) -> Iterable[str]:
-    for view in result.rows:
-        yield from view.lines
+def render(result: Result) -> Iterable[str]:
+    """crash's struct output: a type's definition (with offsets for -o) and size, or each
+    object's ``struct NAME {...}`` or named members."""
+    for row in result.rows:
+        if isinstance(row, TypeLayout):
+            yield from layout_lines(row, result.view.offsets)
+        else:
+            yield from dump_lines(row)
 
 
 def resolve_type(session: Session, keyword: str, name: str) -> Type:
@@ -48,57 +53,38 @@ def resolve_type(session: Session, keyword: str, name: str) -> Type:
             t = t.type
         if t.kind in (TypeKind.STRUCT, TypeKind.UNION):
             return t
-    raise CommandError(f"{keyword or '*'}: invalid data structure reference: {name}")
-
-
-def layout_lines(t: Type, offsets: bool) -> list[str]:
-    """Return the type's definition (with ``[offset]`` before each member for ``-o``)."""
-    if not offsets:
-        return str(t).replace("\t", "    ").splitlines() + [f"SIZE: {t.size}"]
-    lines = [f"{t.kind.name.lower()} {t.tag or ''} {{".replace("  ", " ")]
-    for m in t.members or ():
-        decl = str(m.type.type_name()) if m.type is not None else "?"
-        name = m.name or ""
-        text = f"{decl} {name}" if not decl.endswith("*") else f"{decl}{name}"
-        if m.bit_field_size:
-            text += f" : {m.bit_field_size}"
-        lines.append(f"  [{m.offset}] {text};")
-    lines += ["}", f"SIZE: {t.size}"]
-    return lines
+    raise CommandError(f"invalid data structure reference: {name}")
 
 
 def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Result:
-    """Shared body of ``struct``, ``union`` and ``*``."""
+    """Shared body of ``struct``, ``union`` and ``*``: a :class:`TypeLayout` without an
+    address, else a :class:`StructDump` per object."""
     name, _, members_text = args.name.partition(".")
     members = [m for m in members_text.split(",") if m]
     t = resolve_type(session, keyword, name)
     hex_mode = args.hex or (session.settings.get("radix") == 16 and not args.dec)
     kw = t.kind.name.lower()
     if args.address is None:
-        return Result([StructView(f"{kw} {t.tag}", t.size, None, members,
-                                  layout_lines(t, args.offsets))], render=_render)
-    base = address_of(session.prog, args.address, keyword or "struct")
+        return Result([type_layout(t)], render=render, view=StructView(args.offsets))
+    base = resolve_address(session.prog, args.address)
     if args.list_offset:
-        from pycrash.commands.list import _offset
-
-        base -= _offset(session, args.list_offset, None)[0]
+        base -= member_offset(session.prog, args.list_offset)
         if base < 0:
-            raise CommandError(f"{keyword or 'struct'}: invalid address: {args.address}")
+            raise CommandError(f"invalid address: {args.address}")
     count = int(args.count) if args.count else 1
-    views = []
+    dumps: list[StructDump] = []
     for i in range(count):
         addr = base + i * t.size
-        obj = Object(session.prog, t, address=addr)
         try:
             session.prog.read(addr, 1)
-            lines = object_lines(obj, members, hex_mode)
+            dumps.append(struct_dump(Object(session.prog, t, address=addr), members, hex_mode))
         except FaultError as exc:
-            raise CommandError(f"{kw}: cannot read {kw} {t.tag} at {addr:#x}: "
+            raise CommandError(f"cannot read {kw} {t.tag} at {addr:#x}: "
                                f"{session.explain_fault(exc)}") from None
-        views.append(StructView(f"{kw} {t.tag}", t.size, addr, members, lines))
-    return Result(views, render=_render)
+    return Result(dumps, render=render, view=StructView(args.offsets))
 
 
+RECORDS = (TypeLayout, StructDump)
 ARGUMENTS: tuple[Arg, ...] = (
     arg("-o", dest="offsets", action="store_true", help="show member offsets"),
     arg("-l", dest="list_offset", metavar="offset|struct.member",
@@ -119,7 +105,7 @@ objects.
 """
 
 
-@command("struct", summary="structure contents", arguments=ARGUMENTS,
+@command("struct", summary="structure contents", arguments=ARGUMENTS, records=RECORDS,
          synopsis="struct struct_name[.member[,member]] [-o] [-x|-d] [address | symbol] [count]",
          description=DESCRIPTION,
          examples="""
@@ -129,19 +115,20 @@ crash> struct task_struct.pid,comm ffff888003c9c180
 crash> struct list_head -o
 """)
 def struct(session: Session, args: argparse.Namespace) -> Result:
-    """Return a :class:`StructView` per object shown (or one for the layout)."""
+    """Return a :class:`StructDump` per object shown, or the :class:`TypeLayout`."""
     return run_struct(session, args, "struct")
 
 
-@command("union", summary="union contents", arguments=ARGUMENTS,
+@command("union", summary="union contents", arguments=ARGUMENTS, records=RECORDS,
          synopsis="union union_name[.member[,member]] [-o] [-x|-d] [address | symbol] [count]",
          description=DESCRIPTION)
 def union(session: Session, args: argparse.Namespace) -> Result:
-    """Return a :class:`StructView` per union shown."""
+    """Return a :class:`TypeLayout` or :class:`StructDump` per union shown."""
     return run_struct(session, args, "union")
 
 
 @command("*", summary="pointer-to shortcut for struct or union", arguments=ARGUMENTS,
+         records=RECORDS,
          synopsis="*name[.member[,member]] [-o] [-x|-d] [address | symbol] [count]",
          description="Shorthand for struct or union, whichever the name is.")
 def pointer_to(session: Session, args: argparse.Namespace) -> Result:

@@ -14,19 +14,30 @@ from drgn.helpers.linux.swap import (
 )
 
 from pycrash.command import Result, command
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class Swap:
-    """A swap area: its swap_info_struct, kind, size and use in KiB, priority, path."""
+    """A swap area: its swap_info_struct, kind (FILE or PARTITION), size and use in KiB,
+    priority and path."""
 
-    swap_info: int
+    swap_info: Hex
     type: str
     size_kb: int
     used_kb: int
     priority: int
     filename: str
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's swap output: a table of swap areas with their use in percent."""
+    yield "SWAP_INFO_STRUCT    TYPE       SIZE       USED    PCT  PRI  FILENAME"
+    for s in result.rows:
+        pct = s.used_kb * 100 // s.size_kb if s.size_kb else 0
+        yield (f"{s.swap_info:016x}  {s.type:<9} {s.size_kb:>8}k {s.used_kb:>8}k "
+               f"{pct:>4}%  {s.priority:>3}  {s.filename}")
 
 
 @command(
@@ -35,6 +46,7 @@ class Swap:
     synopsis="swap",
     description="Lists the swap areas in use: size, use, priority and file.",
     examples="crash> swap",
+    records=(Swap,),
 )
 def swap(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`Swap` per swap area."""
@@ -43,12 +55,4 @@ def swap(session: Session, args: argparse.Namespace) -> Result:
                  si.pages.value_() * kb, swap_usage_in_pages(si) * kb, si.prio.value_(),
                  swap_file_path(si).decode())
             for si in for_each_swap_info(session.prog)]
-
-    def render(result: Result) -> Iterable[str]:
-        yield "SWAP_INFO_STRUCT    TYPE       SIZE       USED    PCT  PRI  FILENAME"
-        for s in result.rows:
-            pct = s.used_kb * 100 // s.size_kb if s.size_kb else 0
-            yield (f"{s.swap_info:016x}  {s.type:<9} {s.size_kb:>8}k {s.used_kb:>8}k "
-                   f"{pct:>4}%  {s.priority:>3}  {s.filename}")
-
     return Result(rows, render=render)

@@ -8,15 +8,17 @@ from collections.abc import Iterable
 
 from drgn import SymbolKind
 
+from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, type_letter
+from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line, type_letter
 from pycrash.session import Session
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """crash's sym output: one ``ADDRESS (T) symbol+off [module] file: line`` per row."""
     for row in result.rows:
-        yield row.text()
+        yield symbol_line(row)
 
 
 @command(
@@ -37,6 +39,7 @@ crash> sym ffffffffad1cd010
 ffffffffad1cd010 (T) panic+16 kernel/panic.c: 276
 crash> sym -q sysrq_handle_cr
 """,
+    records=(SymbolRow,),
     arguments=(
         arg("-l", dest="list_all", action="store_true", help="list all symbols"),
         arg("-q", dest="query", metavar="string", help="symbols containing string"),
@@ -61,19 +64,27 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
             except LookupError:
                 mod = None
             if not mod:
-                raise CommandError(f"sym: module not loaded: {args.module}")
+                raise CommandError(f"module not loaded: {args.module}")
             found = [s for s in module_kallsyms(mod)  # the module's own symbol table
                      if s.name and re.search(pattern, s.name)]
         found.sort(key=lambda s: (s.address, s.name))
         rows = [SymbolRow(s.address, type_letter(s, bounds), s.name, 0, None, None, None)
                 for s in found]
-        return Result(rows, render=_render)
+        return Result(rows, render=render)
     if not args.specs:
-        raise CommandError("sym: give a symbol or an address (or -l, -q string)")
+        raise CommandError("give a symbol or an address (or -l, -q string)")
     rows, errors = [], []
     for spec in args.specs:
         try:
             rows.append(lookup(prog, spec, bounds))
         except CommandError as exc:
-            errors.append(str(exc))
-    return Result(rows, render=_render, errors=errors)
+            try:  # symbol+offset, or an object's expression: the symbol containing it
+                address = resolve_address(prog, spec)
+            except CommandError:
+                errors.append(str(exc))
+                continue
+            try:
+                rows.append(lookup(prog, f"{address:x}", bounds))
+            except CommandError as again:
+                errors.append(str(again))
+    return Result(rows, render=render, errors=errors)

@@ -8,20 +8,21 @@ from dataclasses import dataclass
 
 from pycrash.command import Result, command
 from pycrash.kernel import system
-from pycrash.kernel.tasks import STATE_LONG, cpu_count, task_id, task_state
+from pycrash.kernel.tasks import STATE_LONG, TaskId, cpu_count, task_id, task_state
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class SysInfo:
-    """The system summary of one dump (crash's ``sys``)."""
+    """The system summary of one dump (crash's ``sys``): the vmlinux and dump files, CPUs,
+    the time of the dump (seconds since the epoch), uptime in seconds, 1/5/15-minute load
+    averages, tasks, the kernel's utsname, CPU MHz, memory in bytes, the panic message,
+    and the task that panicked with its state (crash's RU, UN...)."""
 
     kernel: str
     dumpfile: str
     cpus: int
-    date: str
     crash_time: int
-    uptime: str
     uptime_seconds: float
     load_average: tuple[float, float, float]
     tasks: int
@@ -31,12 +32,8 @@ class SysInfo:
     machine: str
     mhz: int | None
     memory_bytes: int
-    memory: str
     panic: str | None
-    panic_pid: int | None = None
-    panic_command: str | None = None
-    panic_task: int | None = None
-    panic_cpu: int | None = None
+    panic_task: TaskId | None = None
     panic_state: str | None = None
 
 
@@ -44,18 +41,14 @@ def sys_info(session: Session) -> SysInfo:
     """Compute the :class:`SysInfo` of the session's dump."""
     prog = session.prog
     uts = system.utsname(prog)
-    when = system.crash_time(prog)
-    up = system.uptime_seconds(prog)
     page_size = int(prog["PAGE_SIZE"].value_())
-    mem = system.present_pages(prog) * page_size
-    info = dict(
+    task = session.panic_task
+    return SysInfo(
         kernel=session.target.vmlinux,
         dumpfile=session.target.dumpfile_label,
         cpus=cpu_count(prog),
-        date=system.format_date(when),
-        crash_time=when,
-        uptime=system.format_uptime(up),
-        uptime_seconds=up,
+        crash_time=system.crash_time(prog),
+        uptime_seconds=system.uptime_seconds(prog),
         load_average=system.load_average(prog),
         tasks=len(session.tasks()),
         nodename=uts.nodename,
@@ -63,22 +56,11 @@ def sys_info(session: Session) -> SysInfo:
         version=uts.version,
         machine=uts.machine,
         mhz=system.cpu_mhz(prog),
-        memory_bytes=mem,
-        memory=system.format_memory(mem),
+        memory_bytes=system.present_pages(prog) * page_size,
         panic=system.panic_text(prog),
+        panic_task=task_id(task) if task is not None else None,
+        panic_state=task_state(task) if task is not None else None,
     )
-    task = session.panic_task
-    if task is not None:
-        tid = task_id(task)
-        state = task_state(task)
-        info.update(
-            panic_pid=tid.pid,
-            panic_command=tid.comm,
-            panic_task=tid.task,
-            panic_cpu=tid.cpu,
-            panic_state=f"{STATE_LONG.get(state, state)} (PANIC)",
-        )
-    return SysInfo(**info)  # type: ignore[arg-type]
 
 
 def sys_lines(info: SysInfo, banner: bool = False) -> Iterable[str]:
@@ -89,31 +71,34 @@ def sys_lines(info: SysInfo, banner: bool = False) -> Iterable[str]:
         ("KERNEL", info.kernel),
         ("DUMPFILE", info.dumpfile),
         ("CPUS", str(info.cpus)),
-        ("DATE", info.date),
-        ("UPTIME", info.uptime),
+        ("DATE", system.format_date(info.crash_time)),
+        ("UPTIME", system.format_uptime(info.uptime_seconds)),
         ("LOAD AVERAGE", f"{one:.2f}, {five:.2f}, {fifteen:.2f}"),
         ("TASKS", str(info.tasks)),
         ("NODENAME", info.nodename),
         ("RELEASE", info.release),
         ("VERSION", info.version),
         ("MACHINE", machine),
-        ("MEMORY", info.memory),
+        ("MEMORY", system.format_memory(info.memory_bytes)),
     ]
     if info.panic:
         pairs.append(("PANIC", f'"{info.panic}"'))
-    if banner and info.panic_task is not None:
+    task = info.panic_task
+    if banner and task is not None:
+        state = str(info.panic_state)
         pairs += [
-            ("PID", str(info.panic_pid)),
-            ("COMMAND", f'"{info.panic_command}"'),
-            ("TASK", f"{info.panic_task:x}  [THREAD_INFO: {info.panic_task:x}]"),
-            ("CPU", str(info.panic_cpu)),
-            ("STATE", str(info.panic_state)),
+            ("PID", str(task.pid)),
+            ("COMMAND", f'"{task.comm}"'),
+            ("TASK", f"{task.task:x}  [THREAD_INFO: {task.task:x}]"),
+            ("CPU", str(task.cpu)),
+            ("STATE", f"{STATE_LONG.get(state, state)} (PANIC)"),
         ]
     for label, value in pairs:
         yield f"{label:>12}: {value}"
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """crash's sys output."""
     for info in result.rows:
         yield from sys_lines(info)
 
@@ -122,6 +107,7 @@ def _render(result: Result) -> Iterable[str]:
     "sys",
     summary="system data",
     synopsis="sys",
+    records=(SysInfo,),
     description="""
 Displays essential system information: the vmlinux and dump files, number of
 CPUs, the time of the dump, uptime, load average, number of tasks, the
@@ -138,4 +124,4 @@ crash> sys
 )
 def sys_command(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`SysInfo` row."""
-    return Result([sys_info(session)], render=_render)
+    return Result([sys_info(session)], render=render)

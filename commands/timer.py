@@ -6,25 +6,57 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn import FaultError
+from drgn import FaultError, Object, Program
 from drgn.helpers.linux.cpumask import for_each_online_cpu
 from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.timer import hrtimer_clock_base_for_each, timer_base_for_each
 
+from pycrash.cmdlib.resolve import symbol_name
 from pycrash.command import Result, arg, command
-from pycrash.kernel.stack import symbolize_address
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class Timer:
-    """A pending timer: CPU, base, expiry (jiffies, or ns for hrtimers), struct, function."""
+    """A pending kernel timer: its base (timer_bases[] index, or hrtimer clock base), when
+    it expires (jiffies; ns for hrtimers), its timer_list or hrtimer, and its function with
+    the function's symbol."""
+
+    base: int
+    expires: int
+    timer: Hex
+    function: Hex
+    function_symbol: str | None
+
+
+@dataclass(frozen=True)
+class CpuTimers:
+    """One CPU's pending timers, soonest first, and the jiffies count of the dump."""
 
     cpu: int
-    base: str
-    expires: int
-    timer: int
-    function: str
+    jiffies: int
+    timers: tuple[Timer, ...]
+
+
+@dataclass(frozen=True)
+class TimerView:
+    """Whether timer shows hrtimers (-r, no JIFFIES header) or the timer wheel."""
+
+    hrtimers: bool
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's timer output: JIFFIES (not for -r), then each CPU's pending timers."""
+    if not result.view.hrtimers and result.rows:
+        yield f"JIFFIES\n{result.rows[0].jiffies}"
+    for q in result.rows:
+        if not q.timers:
+            continue
+        yield f"TIMER_BASES[{q.cpu}]"
+        yield "  EXPIRES        TIMER_LIST        FUNCTION"
+        for t in q.timers:
+            yield f"  {t.expires:<12}  {t.timer:016x}  {t.function_symbol or f'{t.function:x}'}"
 
 
 @command(
@@ -38,40 +70,34 @@ its function), soonest first; -r lists the high-resolution timers instead
 """,
     examples="crash> timer\ncrash> timer -r",
     arguments=(arg("-r", dest="hrtimers", action="store_true", help="hrtimers"),),
+    records=(CpuTimers, Timer),
 )
 def timer(session: Session, args: argparse.Namespace) -> Result:
-    """Return a :class:`Timer` per pending timer."""
+    """Return a :class:`CpuTimers` per online CPU."""
     prog = session.prog
+    jiffies = prog["jiffies"].value_()
     rows = []
     for cpu in for_each_online_cpu(prog):
+        found: list[Timer] = []
         if args.hrtimers:
             bases = per_cpu(prog["hrtimer_bases"], cpu).clock_base
             for i in range(len(bases)):
                 try:
                     for t in hrtimer_clock_base_for_each(bases[i].address_of_()):
-                        rows.append(Timer(cpu, f"clock {i}", t.node.expires.value_(),
-                                          t.value_(), symbolize_address(prog,
-                                                                        t.function.value_())))
+                        found.append(_timer(prog, i, t.node.expires.value_(), t))
                 except (FaultError, LookupError):
                     continue
-            continue
-        bases = per_cpu(prog["timer_bases"], cpu)
-        for i in range(len(bases)):
-            for t in timer_base_for_each(bases[i].address_of_()):
-                rows.append(Timer(cpu, f"base {i}", t.expires.value_(), t.value_(),
-                                  symbolize_address(prog, t.function.value_())))
-    rows.sort(key=lambda t: (t.cpu, t.expires))
-    jiffies = prog["jiffies"].value_()
+        else:
+            bases = per_cpu(prog["timer_bases"], cpu)
+            for i in range(len(bases)):
+                for t in timer_base_for_each(bases[i].address_of_()):
+                    found.append(_timer(prog, i, t.expires.value_(), t))
+        found.sort(key=lambda t: t.expires)
+        rows.append(CpuTimers(cpu, jiffies, tuple(found)))
+    return Result(rows, render=render, view=TimerView(args.hrtimers))
 
-    def render(result: Result) -> Iterable[str]:
-        if not args.hrtimers:
-            yield f"JIFFIES\n{jiffies}"
-        cpu = None
-        for t in result.rows:
-            if t.cpu != cpu:
-                cpu = t.cpu
-                yield f"TIMER_BASES[{cpu}]"
-                yield "  EXPIRES        TIMER_LIST        FUNCTION"
-            yield f"  {t.expires:<12}  {t.timer:016x}  {t.function}"
 
-    return Result(rows, render=render)
+def _timer(prog: Program, base: int, expires: int, timer: Object) -> Timer:
+    """Return the :class:`Timer` of a ``struct timer_list *`` or ``struct hrtimer *``."""
+    function = timer.function.value_()
+    return Timer(base, expires, timer.value_(), function, symbol_name(prog, function))

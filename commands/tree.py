@@ -4,30 +4,34 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from drgn import FaultError, Object
-from pycrash.commands.list import _start
 
+from pycrash.cmdlib.resolve import resolve_address
+from pycrash.cmdlib.structs import StructDump, dump_lines, entry_view, struct_dump
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.format import object_lines
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
-@dataclass
+@dataclass(frozen=True)
 class TreeEntry:
-    """A tree entry: its index (radix/xarray/maple), its address, shown members."""
+    """An entry of a kernel tree: its index (radix tree, xarray, maple tree; None in a
+    red-black tree), its address, and with -s the struct there."""
 
     index: int | None
-    address: int
-    lines: list[str] = field(default_factory=list)
+    address: Hex
+    struct: StructDump | None = None
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """crash's tree output: each entry's ``[index] address``, then its struct with -s."""
     for e in result.rows:
         yield f"{e.address:x}" if e.index is None else f"[{e.index}] {e.address:x}"
-        yield from e.lines
+        if e.struct is not None:
+            yield from dump_lines(e.struct)
 
 
 @command(
@@ -47,6 +51,7 @@ naming it.
 crash> tree -t rbtree -o vmap_area.rb_node vmap_area_root
 crash> tree -t xarray -s page init_mm.mm_mt    (maple: tree -t maple)
 """,
+    records=(TreeEntry,),
     arguments=(
         arg("-t", dest="kind", required=True, choices=("rbtree", "radix", "xarray", "maple")),
         arg("-o", dest="offset", help="offset of the node in the struct (or struct.member)"),
@@ -60,11 +65,11 @@ def tree(session: Session, args: argparse.Namespace) -> Result:
     from drgn.helpers.linux.radixtree import radix_tree_for_each
     from drgn.helpers.linux.rbtree import rbtree_inorder_for_each
     from drgn.helpers.linux.xarray import xa_for_each
-    from pycrash.commands.list import entry_view
 
     prog = session.prog
-    offset, struct_name, members = entry_view(session, args.offset, args.struct)
-    root = _start(session, args.root)
+    view = entry_view(prog, args.offset, args.struct)
+    offset = view.offset
+    root = resolve_address(prog, args.root)
     entries: list[TreeEntry] = []
     errors: list[str] = []
     try:
@@ -83,12 +88,13 @@ def tree(session: Session, args: argparse.Namespace) -> Result:
             for first, _last, entry in mt_for_each(Object(prog, "struct maple_tree *", root)):
                 entries.append(TreeEntry(first, entry.value_()))
     except FaultError as exc:
-        errors.append(f"tree: invalid pointer {exc.address:x} after {len(entries)} entries: "
+        errors.append(f"invalid pointer {exc.address:x} after {len(entries)} entries: "
                       f"{session.explain_fault(exc)}")
     except (LookupError, TypeError, ValueError) as exc:
-        raise CommandError(f"tree: {exc}") from None
-    if struct_name:
-        for e in entries:
-            e.lines = object_lines(Object(prog, f"struct {struct_name}", address=e.address),
-                                   members)
-    return Result(entries, render=_render, errors=errors)
+        raise CommandError(str(exc)) from None
+    if view.struct:
+        entries = [TreeEntry(e.index, e.address,
+                             struct_dump(Object(prog, f"struct {view.struct}",
+                                                address=e.address), view.members))
+                   for e in entries]
+    return Result(entries, render=render, errors=errors)

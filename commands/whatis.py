@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drgn import TypeKind
-from pycrash.commands.struct import layout_lines
 
+from pycrash.cmdlib.structs import definition_lines
 from pycrash.command import Result, command
 from pycrash.errors import CommandError
 from pycrash.kernel.expr import complete_array
@@ -17,16 +17,30 @@ from pycrash.session import Session
 
 @dataclass(frozen=True)
 class Declaration:
-    """What ``whatis`` found: a variable, function or type, and its C text."""
+    """What a name is in the kernel's debuginfo: a ``variable``, ``function``, ``typedef``,
+    ``struct``, ``union``, ``enum`` or other ``type``; its C declaration or definition as
+    gdb prints it; and the size in bytes of a struct, union or other type (else None)."""
 
     name: str
     kind: str
-    lines: list[str]
+    text: str
+    size: int | None = None
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """crash's whatis output: the declaration; a struct's or union's definition and
+    ``SIZE:``; ``type = NAME`` and ``SIZE:`` for other types."""
     for d in result.rows:
-        yield from d.lines
+        if d.kind in ("struct", "union"):
+            yield from definition_lines(d.text)
+            yield f"SIZE: {d.size}"
+        elif d.kind == "enum":
+            yield from definition_lines(d.text)
+        elif d.kind == "type":
+            yield f"type = {d.text}"
+            yield f"SIZE: {d.size}"
+        else:
+            yield d.text
 
 
 def declare(session: Session, text: str) -> Declaration:
@@ -43,19 +57,19 @@ def declare(session: Session, text: str) -> Declaration:
                 params = ", ".join(p.type.type_name() for p in t.parameters) or "void"
                 if t.is_variadic:
                     params += ", ..."
-                return Declaration(text, "function", [f"{t.type.type_name()} {text}({params});"])
-            return Declaration(text, "variable", [t.variable_declaration(text) + ";"])
+                return Declaration(text, "function", f"{t.type.type_name()} {text}({params});")
+            return Declaration(text, "variable", t.variable_declaration(text) + ";")
     try:
         t = prog.type(text)
     except (LookupError, SyntaxError, ValueError):
-        raise CommandError(f"whatis: {text}: not a symbol or type") from None
-    if t.kind in (TypeKind.STRUCT, TypeKind.UNION, TypeKind.ENUM):
-        lines = layout_lines(t, False) if t.kind != TypeKind.ENUM else \
-            str(t).replace("\t", "    ").splitlines()
-        return Declaration(text, "type", lines)
+        raise CommandError(f"{text}: not a symbol or type") from None
+    if t.kind in (TypeKind.STRUCT, TypeKind.UNION):
+        return Declaration(text, t.kind.name.lower(), str(t), t.size)
+    if t.kind == TypeKind.ENUM:
+        return Declaration(text, "enum", str(t))
     if t.kind == TypeKind.TYPEDEF:
-        return Declaration(text, "typedef", [f"typedef {t.type.type_name()} {text};"])
-    return Declaration(text, "type", [f"type = {t.type_name()}", f"SIZE: {t.size}"])
+        return Declaration(text, "typedef", f"typedef {t.type.type_name()} {text};")
+    return Declaration(text, "type", str(t.type_name()), t.size)
 
 
 @command(
@@ -63,6 +77,7 @@ def declare(session: Session, text: str) -> Declaration:
     summary="search symbol table for data or type information",
     synopsis="whatis [struct | union | enum] name | symbol",
     raw=True,
+    records=(Declaration,),
     description="""
 For a kernel variable or function, shows its declaration; for a struct,
 union or enum (or a typedef), its definition and size.
@@ -78,5 +93,5 @@ crash> whatis struct list_head
 def whatis(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`Declaration`."""
     if not args.text:
-        raise CommandError("whatis: give a symbol or a type")
-    return Result([declare(session, args.text)], render=_render)
+        raise CommandError("give a symbol or a type")
+    return Result([declare(session, args.text)], render=render)

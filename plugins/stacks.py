@@ -20,7 +20,9 @@ from pycrash.session import Session
 
 @dataclass(frozen=True)
 class StackGroup:
-    """Tasks whose kernel stacks list the same functions, with their state."""
+    """Tasks in one state whose kernel stacks pass through the same functions: how many,
+    the state (crash's RU, UN...), the functions innermost first, and the tasks' pids and
+    command names."""
 
     count: int
     state: str
@@ -29,7 +31,8 @@ class StackGroup:
     comms: tuple[str, ...]
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """stacks' output: a line per group, then (up to eight of) its tasks."""
     yield f"{'COUNT':>6}  ST  STACK (innermost first)"
     for g in result.rows:
         yield f"{g.count:>6}  {g.state}  " + " <- ".join(g.functions or ("(no stack)",))
@@ -55,11 +58,12 @@ crash> stacks -c do_wait
         arg("-t", dest="state", help="only tasks in this state (RU, IN, UN, ID, ...)"),
         arg("-c", dest="function", help="only stacks that contain this function"),
     ),
+    records=(StackGroup,),
 )
 def stacks(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`StackGroup` per distinct (state, stack), largest first."""
     if args.state and args.state.upper() not in STATE_NAMES.values():
-        raise CommandError(f"stacks: unknown state {args.state!r}")
+        raise CommandError(f"unknown state {args.state!r}")
     groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, str]]] = {}
     for task in session.tasks():
         state = task_state(task)
@@ -78,4 +82,4 @@ def stacks(session: Session, args: argparse.Namespace) -> Result:
         for (state, funcs), members in groups.items()
     ]
     rows.sort(key=lambda g: (-g.count, g.state, g.functions))
-    return Result(rows, render=_render)
+    return Result(rows, render=render)

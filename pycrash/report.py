@@ -42,14 +42,15 @@ def sections(session: Session) -> list[tuple[str, str, Result | None, Any]]:
     panic: dict[str, Any] = {"message": None, "pid": None, "command": None, "cpu": None}
     if info is not None and info.rows:
         row = info.rows[0]
-        panic = {"message": row.panic, "pid": row.panic_pid, "command": row.panic_command,
-                 "cpu": row.panic_cpu, "task": row.panic_task}
+        task = row.panic_task
+        panic = {"message": row.panic, "pid": task and task.pid, "command": task and task.comm,
+                 "cpu": task and task.cpu, "task": task and task.task}
     out.append(("panic", "Panic", None, panic))
     if panic_task is not None:
         add("crashed_task_bt", "Backtrace of the task that panicked", "bt")
     add("bt_all", "Backtraces of every CPU's task", "bt -a")
     log = session.run("log")
-    tail = Result(log.rows[-LOG_LINES:], render=log.render, name="log", options=log.options)
+    tail = Result(log.rows[-LOG_LINES:], render=log.render, name="log", view=log.view)
     out.append(("log_tail", f"The last {LOG_LINES} lines of the kernel log", tail,
                 tail.to_data()))
     add("blocked", "Tasks in D state, grouped by stack", "stacks -t UN")

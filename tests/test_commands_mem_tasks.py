@@ -84,7 +84,7 @@ def _pid(dump: Dump, comm: str) -> int:
 
 def test_kmem_address_names_slab_object_and_task_stack(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
     detail = session.run("kmem -S kmalloc-1k").rows[0]
-    addr = next(a for s in detail.slabs for a, used in s.objects if used)
+    addr = next(o.address for s in detail.slabs for o in s.objects if o.allocated)
     info = session.run(f"kmem {addr + 16:x}").rows[0]
     assert info.kind == "slab" and info.slab.cache.name == "kmalloc-1k"
     assert info.slab.object == addr and info.slab.allocated
@@ -92,7 +92,7 @@ def test_kmem_address_names_slab_object_and_task_stack(session, dump: Dump) -> N
     assert f"[{addr:016x}]" in text and "kmalloc-1k" in text
     frame = session.run("bt pcfix-sleeper1").rows[0].frames[1]
     stack = session.run(f"kmem {frame.stack_addr:x}").rows[0]
-    assert stack.kind == "stack" and stack.task_comm == "pcfix-sleeper1"
+    assert stack.kind == "stack" and stack.task.comm == "pcfix-sleeper1"
     pid = _pid(dump, "pcfix-sleeper1")
     assert f"kernel stack of PID: {pid} " in str(session.run(f"kmem {frame.stack_addr:x}"))
 
@@ -105,7 +105,7 @@ def test_kmem_other_views(session) -> None:  # type: ignore[no-untyped-def]
     assert str(session.run("kmem -f")).rstrip().endswith(f"nr_free_pages: {free}  (verified)")
     counters = {c.name: c.value for c in session.run("kmem -V").rows}
     assert counters["NR_FREE_PAGES"] == free
-    assert session.run("kmem -n").rows[0][0] == 0
+    assert session.run("kmem -n").rows[0].node == 0
 
 
 def test_files_of_pcfix_files(session) -> None:  # type: ignore[no-untyped-def]
@@ -170,7 +170,7 @@ def test_vm_matches_proc_stat(session, dump: Dump) -> None:  # type: ignore[no-u
 def test_runq_and_sig(session) -> None:  # type: ignore[no-untyped-def]
     queues = session.run("runq").rows
     assert [q.cpu for q in queues] == [0, 1]
-    assert queues[1].current == session.panic_task.value_()
+    assert queues[1].current.task == session.panic_task.value_()
     ts = session.run("sig 1").rows[0]
     assert len(ts.actions) == 64 and ts.nr_threads == 1
     assert str(session.run("sig 1")).splitlines()[1].startswith("SIGNAL_STRUCT: ")

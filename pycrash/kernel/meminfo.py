@@ -8,6 +8,8 @@ from drgn import FaultError, Object, Program
 from drgn.helpers.linux.mm import totalram_pages
 from drgn.helpers.linux.vmstat import global_node_page_state, global_zone_page_state
 
+from pycrash.records import Hex
+
 
 def _enum(prog: Program, name: str) -> int | None:
     try:
@@ -66,7 +68,8 @@ def committed_pages(prog: Program) -> int:
 
 @dataclass(frozen=True)
 class MemRow:
-    """One line of ``kmem -i``: ``pages`` (None for an undefined line) and its share."""
+    """One line of the memory summary (kmem -i): what it counts (TOTAL MEM, FREE, ...),
+    its pages, and its share in percent of another line (``of``; None: no share)."""
 
     name: str
     pages: int
@@ -132,12 +135,13 @@ def format_bytes(nbytes: int) -> str:
 
 @dataclass(frozen=True)
 class ZoneRow:
-    """A memory zone: its node, index, name, address and page counts."""
+    """A memory zone: its node, index and name, its struct zone, its spanned, present and
+    managed pages, free pages, min/low/high watermarks, first pfn and mem_map."""
 
     node: int
     index: int
     name: str
-    address: int
+    address: Hex
     spanned: int
     present: int
     managed: int
@@ -146,7 +150,7 @@ class ZoneRow:
     low: int
     high: int
     start_pfn: int
-    mem_map: int
+    mem_map: Hex
 
 
 def zones(prog: Program) -> list[ZoneRow]:
@@ -193,12 +197,13 @@ def vm_counters(prog: Program) -> list[tuple[str, str, int]]:
 
 @dataclass(frozen=True)
 class FreeArea:
-    """A zone's free list of one order and migrate type: blocks and pages."""
+    """A zone's free list of one order and migrate type: its free_area struct and the
+    free blocks on it (each 2**order pages)."""
 
     zone: str
     order: int
     migratetype: int
-    address: int
+    address: Hex
     blocks: int
 
 

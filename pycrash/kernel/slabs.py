@@ -13,6 +13,8 @@ from drgn.helpers.linux.slab import (
     slab_object_info,
 )
 
+from pycrash.records import Hex
+
 
 @dataclass(frozen=True)
 class CacheRow:
@@ -22,7 +24,7 @@ class CacheRow:
     shows the padded ``size``); ``slab_size`` is the bytes of one slab.
     """
 
-    cache: int
+    cache: Hex
     objsize: int
     allocated: int
     total: int
@@ -141,23 +143,30 @@ def find_cache(prog: Program, spec: str) -> Object | None:
     return None
 
 
+@dataclass(frozen=True)
+class SlabObject:
+    """An object of a slab: its address, and whether it is allocated (else free)."""
+
+    address: Hex
+    allocated: bool
+
+
 @dataclass
 class SlabView:
-    """One slab of a cache: where it sits, and which of its objects are allocated.
-
-    ``where`` is ``cpu N``, ``cpu N partial``, ``node N partial`` or ``full``.
-    """
+    """One slab of a cache: where it sits (``cpu N``, ``cpu N partial``, ``node N
+    partial`` or ``full``), its struct slab (or page), the memory its objects are in, its
+    NUMA node, and its objects."""
 
     where: str
-    slab: int
-    memory: int
+    slab: Hex
+    memory: Hex
     node: int
-    objects: list[tuple[int, bool]] = field(default_factory=list)
+    objects: list[SlabObject] = field(default_factory=list)
 
     @property
     def allocated(self) -> int:
         """How many objects of the slab are in use."""
-        return sum(1 for _, used in self.objects if used)
+        return sum(1 for o in self.objects if o.allocated)
 
 
 def slab_objects(cache: Object, slab: Object, where: str) -> SlabView:
@@ -174,7 +183,7 @@ def slab_objects(cache: Object, slab: Object, where: str) -> SlabView:
     for i in range(n):
         addr = base + i * size
         info = slab_object_info(prog, addr)
-        objs.append((addr, bool(info and info.allocated)))
+        objs.append(SlabObject(addr, bool(info and info.allocated)))
     node = 0
     try:
         from drgn.helpers.linux.mm import page_to_pfn
@@ -228,11 +237,12 @@ def cache_slabs(cache: Object) -> list[SlabView]:
 
 @dataclass(frozen=True)
 class SlabHit:
-    """An address inside a slab object: the cache, the object, and whether it is in use."""
+    """An address inside a slab object: the cache, the slab, the object, and whether it
+    is in use."""
 
     cache: CacheRow
-    slab: int
-    object: int
+    slab: Hex
+    object: Hex
     allocated: bool
 
 

@@ -439,9 +439,9 @@ def _exception_of(prog: Program, regs: dict[str, int], addr: int | None) -> Exce
 def _source_of(prog: Program, pc: int) -> tuple[str | None, int | None]:
     """Return the file and line of a pc as crash's ``bt -l`` shows them: a relative
     file name under the kernel's compilation directory."""
-    from pycrash.kernel.symbols import _source
+    from pycrash.kernel.symbols import source_line
 
-    name, line = _source(prog, pc)
+    name, line = source_line(prog, pc)
     if name is not None:
         from pycrash.kernel.linetable import gdb_line
         from pycrash.kernel.modtext import module_at

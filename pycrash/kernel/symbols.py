@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from drgn import Program, Symbol, SymbolBinding, SymbolKind
 
 from pycrash.errors import CommandError
+from pycrash.records import Hex
 
 
 @dataclass(frozen=True)
 class SymbolRow:
-    """A symbol, or an address within one: ``address`` is what was asked for."""
+    """A kernel symbol, or an address within one: the address asked for, nm's type letter
+    (T/t text, D/d data, R/r read-only data, B/b bss), the symbol's name, the address's
+    offset in it, its module (None: the kernel image), and for text the source file and
+    line."""
 
-    address: int
+    address: Hex
     type: str
     name: str
     offset: int
@@ -21,12 +25,13 @@ class SymbolRow:
     file: str | None
     line: int | None
 
-    def text(self) -> str:
-        """Return crash's ``sym`` line."""
-        label = f"{self.name}+{self.offset}" if self.offset else self.name
-        mod = f" [{self.module}]" if self.module else ""
-        where = f" {self.file}: {self.line}" if self.file else ""
-        return f"{self.address:016x} ({self.type}) {label}{mod}{where}"
+
+def symbol_line(row: SymbolRow) -> str:
+    """Return crash's ``sym`` line of a symbol: ``ADDRESS (T) name+off [module] file: line``."""
+    label = f"{row.name}+{row.offset}" if row.offset else row.name
+    mod = f" [{row.module}]" if row.module else ""
+    where = f" {row.file}: {row.line}" if row.file else ""
+    return f"{row.address:016x} ({row.type}) {label}{mod}{where}"
 
 
 Bounds = dict[str, tuple[int, int]]
@@ -72,7 +77,9 @@ def _module_of(prog: Program, address: int) -> str | None:
     return None if mod.name == "kernel" else mod.name
 
 
-def _source(prog: Program, address: int) -> tuple[str | None, int | None]:
+def source_line(prog: Program, address: int) -> tuple[str | None, int | None]:
+    """Return the source file and line the code at ``address`` was compiled from (the
+    innermost, inlined position), or (None, None)."""
     try:
         loc = prog.source_location(address)
     except (LookupError, ValueError):
@@ -96,7 +103,7 @@ def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
         try:
             sym = prog.symbol(spec)
         except LookupError:
-            raise CommandError(f"sym: {spec}: symbol not found") from None
+            raise CommandError(f"{spec}: symbol not found") from None
         address = sym.address
     else:
         from pycrash.kernel.modtext import module_at
@@ -110,7 +117,7 @@ def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
             sym = prog.symbol(address)
         except LookupError:  # drgn knows neither module symbols without debuginfo nor
             if near is None:  # the ends of assembler code without a size
-                raise CommandError(f"sym: {spec}: no symbol contains this address") from None
+                raise CommandError(f"{spec}: no symbol contains this address") from None
             rng = module_at(prog, address)
             text = bounds.get("text", (0, 0))
             letter = (("t" if rng.text else "d") if rng is not None
@@ -118,24 +125,10 @@ def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
             return SymbolRow(address, letter, near.name, address - near.address,
                              rng.name if rng is not None else None, None, None)
         if near is not None and sym.address <= near.address <= address:
-            file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
+            file, line = source_line(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
             return SymbolRow(address, type_letter(sym, bounds), near.name,
                              address - near.address, _module_of(prog, address), file, line)
-    file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
+    file, line = source_line(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
     return SymbolRow(address, type_letter(sym, bounds), sym.name, address - sym.address,
                      _module_of(prog, address), file, line)
 
-
-def address_of(prog: Program, spec: str, command: str) -> int:
-    """Return the address a command argument names: a hex number, or a kernel symbol.
-
-    Raises :class:`CommandError` (``COMMAND: invalid address or symbol: SPEC``).
-    """
-    try:
-        return int(spec, 16)
-    except ValueError:
-        pass
-    try:
-        return prog.symbol(spec).address
-    except LookupError:
-        raise CommandError(f"{command}: invalid address or symbol: {spec}") from None
