@@ -32,7 +32,6 @@ def _render(result: Result) -> Iterable[str]:
     "alias",
     summary="command aliases",
     synopsis='alias [alias] ["command string"]',
-    needs_kernel=False,
     description="""
 With no argument, lists every alias: those built in (crash's, such as
 dmesg for log) and those defined in this session. With a name and a

@@ -302,11 +302,11 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
     if args.cpu_stacks:
         from pycrash.commands import bt_search
 
-        cpus = (parse_cpus(session.prog, args.cpus, "bt") if args.cpus
+        cpus = (parse_cpus(session.prog, args.cpus) if args.cpus
                 else list(for_each_online_cpu(session.prog)))
         return bt_search.cpu_stacks(session, cpus)
     if args.cpus:
-        tasks = [cpu_curr(session.prog, c) for c in parse_cpus(session.prog, args.cpus, "bt")]
+        tasks = [cpu_curr(session.prog, c) for c in parse_cpus(session.prog, args.cpus)]
     elif args.all_cpus:
         tasks = [cpu_curr(session.prog, cpu) for cpu in for_each_online_cpu(session.prog)]
     elif args.specs:

@@ -47,7 +47,6 @@ def _render_pages(result: Result) -> Iterable[str]:
     summary="get help",
     synopsis="help [command] ...",
     aliases=("?", "man"),
-    needs_kernel=False,
     description="""
 With no argument, lists every command, built-in and plugin. With command
 names, shows each one's help page: synopsis, description and examples.

@@ -143,7 +143,7 @@ def _start(session: Session, spec: str) -> int:
 
         obj, _ = evaluate(session.prog, f"&{spec}")
         return obj.value_()
-    return address_of(session.prog, spec, "list")
+    return address_of(session.prog, spec)
 
 
 def _next(session: Session, node: int, offset: int) -> int | str:

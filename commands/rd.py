@@ -36,7 +36,7 @@ def _render(result: Result) -> Iterable[str]:
 
 def resolve(session: Session, spec: str) -> int:
     """Return the address of a hex number, or of a kernel symbol."""
-    return address_of(session.prog, spec, "rd")
+    return address_of(session.prog, spec)
 
 
 @command(

@@ -79,7 +79,7 @@ crash> runq -c 1
 def runq(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`RunQueue` per CPU."""
     prog = session.prog
-    cpus = parse_cpus(prog, args.cpus, "runq") if args.cpus else \
+    cpus = parse_cpus(prog, args.cpus) if args.cpus else \
         list(for_each_online_cpu(prog))
     rows = []
     for cpu in cpus:

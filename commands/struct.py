@@ -77,7 +77,7 @@ def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Resu
     if args.address is None:
         return Result([StructView(f"{kw} {t.tag}", t.size, None, members,
                                   layout_lines(t, args.offsets))], render=_render)
-    base = address_of(session.prog, args.address, keyword or "struct")
+    base = address_of(session.prog, args.address)
     if args.list_offset:
         from pycrash.commands.list import _offset
 

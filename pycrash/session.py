@@ -35,8 +35,6 @@ class Session:
         self._cache: dict[str, Any] = {}
         #: crash's ``alias NAME "command"`` definitions of this session.
         self.aliases: dict[str, str] = {}
-        #: modules loaded with ``extend``: name -> (path, module name, command names).
-        self.extensions: dict[str, tuple[str, str, list[str]]] = {}
 
     @classmethod
     def open(

@@ -126,10 +126,10 @@ def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
                      _module_of(prog, address), file, line)
 
 
-def address_of(prog: Program, spec: str, command: str) -> int:
+def address_of(prog: Program, spec: str) -> int:
     """Return the address a command argument names: a hex number, or a kernel symbol.
 
-    Raises :class:`CommandError` (``COMMAND: invalid address or symbol: SPEC``).
+    Raises :class:`CommandError` (``invalid address or symbol: SPEC``).
     """
     try:
         return int(spec, 16)
@@ -138,4 +138,4 @@ def address_of(prog: Program, spec: str, command: str) -> int:
     try:
         return prog.symbol(spec).address
     except LookupError:
-        raise CommandError(f"{command}: invalid address or symbol: {spec}") from None
+        raise CommandError(f"invalid address or symbol: {spec}") from None
