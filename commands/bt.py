@@ -10,7 +10,7 @@ from drgn import FaultError, Object, Program
 from drgn.helpers.linux.sched import cpu_curr
 
 from pycrash.command import Result, arg, command
-from pycrash.errors import CommandError
+from pycrash.errors import CommandError, named
 from pycrash.kernel.stack import Frame
 from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.session import Session
@@ -302,11 +302,13 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
     if args.cpu_stacks:
         from pycrash.commands import bt_search
 
-        cpus = (parse_cpus(session.prog, args.cpus) if args.cpus
-                else list(for_each_online_cpu(session.prog)))
+        with named("bt"):
+            cpus = (parse_cpus(session.prog, args.cpus) if args.cpus
+                    else list(for_each_online_cpu(session.prog)))
         return bt_search.cpu_stacks(session, cpus)
     if args.cpus:
-        tasks = [cpu_curr(session.prog, c) for c in parse_cpus(session.prog, args.cpus)]
+        with named("bt"):
+            tasks = [cpu_curr(session.prog, c) for c in parse_cpus(session.prog, args.cpus)]
     elif args.all_cpus:
         tasks = [cpu_curr(session.prog, cpu) for cpu in for_each_online_cpu(session.prog)]
     elif args.specs:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from drgn import FaultError, Object
 
 from pycrash.command import Result, arg, command
-from pycrash.errors import CommandError
+from pycrash.errors import CommandError, named
 from pycrash.kernel.format import object_lines
 from pycrash.kernel.symbols import address_of
 from pycrash.session import Session
@@ -143,7 +143,8 @@ def _start(session: Session, spec: str) -> int:
 
         obj, _ = evaluate(session.prog, f"&{spec}")
         return obj.value_()
-    return address_of(session.prog, spec)
+    with named("list"):
+        return address_of(session.prog, spec)
 
 
 def _next(session: Session, node: int, offset: int) -> int | str:

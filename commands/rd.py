@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from drgn import FaultError
 
 from pycrash.command import Result, arg, command
-from pycrash.errors import CommandError
+from pycrash.errors import CommandError, named
 from pycrash.kernel.stack import symbolize_address
 from pycrash.kernel.symbols import address_of
 from pycrash.session import Session
@@ -36,7 +36,8 @@ def _render(result: Result) -> Iterable[str]:
 
 def resolve(session: Session, spec: str) -> int:
     """Return the address of a hex number, or of a kernel symbol."""
-    return address_of(session.prog, spec)
+    with named("rd"):
+        return address_of(session.prog, spec)
 
 
 @command(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from drgn import FaultError, Object, Type, TypeKind
 
 from pycrash.command import Arg, Result, arg, command
-from pycrash.errors import CommandError
+from pycrash.errors import CommandError, named
 from pycrash.kernel.format import object_lines
 from pycrash.kernel.symbols import address_of
 from pycrash.session import Session
@@ -77,7 +77,8 @@ def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Resu
     if args.address is None:
         return Result([StructView(f"{kw} {t.tag}", t.size, None, members,
                                   layout_lines(t, args.offsets))], render=_render)
-    base = address_of(session.prog, args.address)
+    with named(keyword or "struct"):
+        base = address_of(session.prog, args.address)
     if args.list_offset:
         from pycrash.commands.list import _offset
 
