@@ -51,9 +51,9 @@ def alias(session: Session, args: argparse.Namespace) -> Result:
     if defined:
         if reg.has(args.name):
             raise CommandError(f"alias: {args.name} is already a command")
-        session.aliases[args.name] = " ".join(args.words)
+        session.state.aliases[args.name] = " ".join(args.words)
     rows = [AliasRow("builtin", a, c.name) for c in reg.commands() for a in c.aliases]
-    rows += [AliasRow("runtime", a, c) for a, c in sorted(session.aliases.items())]
+    rows += [AliasRow("runtime", a, c) for a, c in sorted(session.state.aliases.items())]
     if args.name:
         rows = [r for r in rows if r.alias == args.name]
         if not rows:

@@ -71,7 +71,7 @@ def task(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`TaskView` per task."""
     tasks, errors = tasks_for(session, args.specs, "task")
     members = [m for text in args.members for m in text.split(",") if m]
-    hex_mode = args.hex or (session.settings.get("radix") == 16 and not args.dec)
+    hex_mode = args.hex or (session.state.settings.get("radix") == 16 and not args.dec)
     rows = []
     for t in tasks:
         lines = object_lines(t[0], members, hex_mode)

@@ -38,7 +38,7 @@ class CrashCompleter(Completer):
 
     def _command_names(self) -> list[str]:
         reg = self.session.registry
-        names = set(reg.names()) | set(SHELL_WORDS) | set(self.session.aliases)
+        names = set(reg.names()) | set(SHELL_WORDS) | set(self.session.state.aliases)
         return sorted(names)
 
     def get_completions(self, document: Document,
@@ -65,7 +65,7 @@ class CrashCompleter(Completer):
 
     def _arguments(self, cmd_name: str, words: list[str], partial: str) -> Iterable[Completion]:
         reg = self.session.registry
-        name = self.session.aliases.get(cmd_name, cmd_name)
+        name = self.session.state.aliases.get(cmd_name, cmd_name)
         try:
             cmd = reg.lookup(name)
         except Exception:
