@@ -243,12 +243,6 @@ class Interpreter:
         self._run(lambda: self._interpret(line.strip()), _Line(out, err, kept))
         return kept
 
-    def run_file(self, path: str | Path, out: TextIO | None = None,
-                 err: TextIO | None = None) -> bool:
-        """Run the command lines of a file (``< file``); return False if one failed or
-        the file cannot be read."""
-        return self._run(lambda: self._file(Path(path)), _Line(out, err))
-
     def _run(self, body: Callable[[], None], where: _Line) -> bool:
         """Run ``body`` with the output going ``where``; return False if a command failed."""
         before, saved = self._failures, self._line
