@@ -32,7 +32,6 @@ def _render(result: Result) -> Iterable[str]:
     "alias",
     summary="command aliases",
     synopsis='alias [alias] ["command string"]',
-    needs_kernel=False,
     description="""
 With no argument, lists every alias: those built in (crash's, such as
 dmesg for log) and those defined in this session. With a name and a
@@ -52,9 +51,9 @@ def alias(session: Session, args: argparse.Namespace) -> Result:
     if defined:
         if reg.has(args.name):
             raise CommandError(f"alias: {args.name} is already a command")
-        session.aliases[args.name] = " ".join(args.words)
+        session.state.aliases[args.name] = " ".join(args.words)
     rows = [AliasRow("builtin", a, c.name) for c in reg.commands() for a in c.aliases]
-    rows += [AliasRow("runtime", a, c) for a, c in sorted(session.aliases.items())]
+    rows += [AliasRow("runtime", a, c) for a, c in sorted(session.state.aliases.items())]
     if args.name:
         rows = [r for r in rows if r.alias == args.name]
         if not rows:

@@ -8,7 +8,6 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pycrash import command as command_api
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.session import Session
@@ -34,24 +33,20 @@ def load(session: Session, path: str) -> Extension:
     if not os.path.isfile(path):
         raise CommandError(f"extend: {path}: no such file")
     name = os.path.splitext(os.path.basename(path))[0]
-    if name in session.extensions:
+    reg = session.registry
+    if name in reg.extensions:
         raise CommandError(f"extend: {name} is already loaded (extend -u {name} first)")
     module_name = f"pycrash_extension_{name}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise CommandError(f"extend: {path}: not a Python module")
     module = importlib.util.module_from_spec(spec)
-    start = len(command_api.DECLARED)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        del command_api.DECLARED[start:]
         raise CommandError(f"extend: {path}: {type(exc).__name__}: {exc}") from None
-    declared = command_api.DECLARED[start:]
-    for cmd in declared:
-        session.registry.add(cmd)
-    names = [c.name for c in declared]
-    session.extensions[name] = (path, module_name, names)
+    names = [c.name for c in reg.register_module(module)]
+    reg.extensions[name] = (path, module_name, names)
     return Extension(name, path, names)
 
 
@@ -59,7 +54,6 @@ def load(session: Session, path: str) -> Extension:
     "extend",
     summary="extend the command set",
     synopsis="extend [path.py ...] | -u name ...",
-    needs_kernel=False,
     description="""
 Loads Python files that declare commands (the same API as the built-in
 commands and plugins) into the running session; -u unloads one by its name
@@ -80,15 +74,16 @@ def extend(session: Session, args: argparse.Namespace) -> Result:
         if not args.paths:
             raise CommandError("extend: -u needs a name")
         gone = []
+        reg = session.registry
         for spec in args.paths:
             name = os.path.splitext(os.path.basename(spec))[0]
-            if name not in session.extensions:
+            if name not in reg.extensions:
                 raise CommandError(f"extend: {spec}: not loaded")
-            path, module_name, _names = session.extensions.pop(name)
-            removed = session.registry.remove_module(module_name)
+            path, module_name, _names = reg.extensions.pop(name)
+            removed = reg.remove_module(module_name)
             gone.append(Extension(name, path, removed))
         return Result(gone, render=_render, options={"action": "unloaded"})
     if not args.paths:
-        rows = [Extension(n, p, c) for n, (p, _m, c) in session.extensions.items()]
+        rows = [Extension(n, p, c) for n, (p, _m, c) in session.registry.extensions.items()]
         return Result(rows, render=_render)
     return Result([load(session, p) for p in args.paths], render=_render)

@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from drgn import Object
+
 from pycrash.cmdlib.select import select_tasks
-from pycrash.command import Result, arg, command
+from pycrash.command import Command, Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.session import Session
@@ -81,6 +83,15 @@ def foreach(session: Session, args: argparse.Namespace) -> Result:
     tasks = select_tasks(session, selectors, default="all", classes=True, regex=True,
                          strict=True).tasks
     cmd = session.registry.lookup(name)
+    try:
+        return _run_each(session, cmd, name, rest, tasks)
+    except CommandError as exc:  # name the command that failed, as the interpreter would
+        raise CommandError(f"{name}: {exc}") from None
+
+
+def _run_each(session: Session, cmd: Command, name: str, rest: list[str],
+              tasks: list[Object]) -> Result:
+    """Run ``name`` with flags ``rest`` for each task; return the foreach Result."""
     items: list[ForeachItem] = []
     if name == "ps":  # one table, as crash prints it
         sub = cmd.parse(rest + [f"{t.value_():x}" for t in tasks]) if tasks else None

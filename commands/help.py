@@ -47,7 +47,6 @@ def _render_pages(result: Result) -> Iterable[str]:
     summary="get help",
     synopsis="help [command] ...",
     aliases=("?", "man"),
-    needs_kernel=False,
     description="""
 With no argument, lists every command, built-in and plugin. With command
 names, shows each one's help page: synopsis, description and examples.
@@ -60,7 +59,8 @@ crash> help ps
 def help_command(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`HelpEntry` per command (all, or those named)."""
     reg = session.registry
-    cmds = [reg.lookup(n) for n in args.names] if args.names else reg.commands()
+    cmds = ([reg.lookup(n) for n in args.names] if args.names
+            else [c for c in reg.commands() if c.listed])
     rows = [HelpEntry(c.name, c.summary, list(c.aliases), c.module, c.help_lines())
             for c in cmds]
     if args.names:

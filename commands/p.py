@@ -61,9 +61,7 @@ def print_value(session: Session, text: str, hex_mode: bool) -> Printed:
     except FaultError as exc:
         raise CommandError(f"cannot read memory at {exc.address:#x}: "
                            f"{session.explain_fault(exc)}") from None
-    n = session._cache.get("p_counter", 0) + 1
-    session._cache["p_counter"] = n
-    return Printed(n, text, symbol, obj.type_.type_name(), shown, value)
+    return Printed(session.state.next_value(), text, symbol, obj.type_.type_name(), shown, value)
 
 
 @command(
@@ -92,7 +90,7 @@ crash> p ((struct task_struct *)&init_task)->pid
 def p(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`Printed`."""
     text = args.text
-    hex_mode = session.settings.get("radix") == 16
+    hex_mode = session.state.settings.get("radix") == 16
     while text.startswith("-") and len(text) > 1 and text[1] in "xd" and \
             (len(text) == 2 or text[2] == " "):
         hex_mode = text[1] == "x"

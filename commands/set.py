@@ -54,7 +54,7 @@ def _render(result: Result) -> Iterable[str]:
 
 
 def _show_value(session: Session, name: str) -> str:
-    value = session.settings[name]
+    value = session.state.settings[name]
     if name == "scroll":
         return "on" if value else "off"
     return str(value)
@@ -64,12 +64,13 @@ def _apply(session: Session, name: str, value: str) -> None:
     allowed = SETTINGS[name]
     if value not in allowed:
         raise CommandError(f"set: {name}: invalid value {value!r} (one of: {', '.join(allowed)})")
+    settings = session.state.settings
     if name == "scroll":
-        session.settings[name] = value == "on"
+        settings[name] = value == "on"
     elif name == "radix":
-        session.settings[name] = int(value)
+        settings[name] = int(value)
     else:
-        session.settings[name] = value
+        settings[name] = value
 
 
 @command(

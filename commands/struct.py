@@ -62,7 +62,7 @@ def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Resu
     name, _, members_text = args.name.partition(".")
     members = [m for m in members_text.split(",") if m]
     t = resolve_type(session, keyword, name)
-    hex_mode = args.hex or (session.settings.get("radix") == 16 and not args.dec)
+    hex_mode = args.hex or (session.state.settings.get("radix") == 16 and not args.dec)
     kw = t.kind.name.lower()
     if args.address is None:
         return Result([type_layout(t)], render=render, view=StructView(args.offsets))

@@ -66,7 +66,7 @@ def task(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`TaskView` per task."""
     sel = select_tasks(session, args.specs)
     members = [m for text in args.members for m in text.split(",") if m]
-    hex_mode = args.hex or (session.settings.get("radix") == 16 and not args.dec)
+    hex_mode = args.hex or (session.state.settings.get("radix") == 16 and not args.dec)
     rows = []
     for t in sel.tasks:
         obj = t[0]

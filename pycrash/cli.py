@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from pycrash import __version__
 
 if TYPE_CHECKING:
+    from pycrash.interpreter import Interpreter
     from pycrash.session import Session
     from pycrash.shell.app import Shell
 
@@ -100,26 +101,19 @@ def _run_rc(shell: Shell, files: list[Path], skipped: list[str]) -> bool:
     return True
 
 
-def _run_x(session: Session, args: argparse.Namespace) -> int:
-    """Run the ``-x`` commands; return 0, or 1 when one failed."""
-    from pycrash.registry import QUIT_WORDS
-    from pycrash.runner import run_line
-
+def _run_x(interpreter: Interpreter, args: argparse.Namespace) -> int:
+    """Run the ``-x`` lines until one has a quit word; return 0, or 1 when a command failed."""
     ok = True
-    for cmds in args.commands:
-        if any(t.strip() in QUIT_WORDS for t in cmds.split(";")):
-            parts = cmds.split(";")
-            cut = next(i for i, t in enumerate(parts) if t.strip() in QUIT_WORDS)
-            ok = run_line(session, ";".join(parts[:cut]), fmt=args.output,
-                          debug=args.debug) and ok
+    for line in args.commands:
+        ok = interpreter.run_line(line) and ok
+        if interpreter.finished:
             break
-        ok = run_line(session, cmds, fmt=args.output, debug=args.debug) and ok
     return 0 if ok else 1
 
 
 def _commands(shell: Shell, args: argparse.Namespace) -> int:
     """Run the ``-x`` commands after start-up files ran; return 0, or 1 when one failed."""
-    return 1 if _run_x(shell.session, args) or shell.failed else 0
+    return 1 if _run_x(shell.interpreter, args) or shell.failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,8 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"pycrash: {note}\n")
     if session.target.vmlinux_found:
         sys.stderr.write(f"pycrash: using vmlinux {session.target.vmlinux}\n")
-    session.settings["output"] = args.output
+    from pycrash.interpreter import Interpreter
     from pycrash.shell.rc import startup_files
+
+    interpreter = Interpreter(session, debug=args.debug)
+    interpreter.state.settings["output"] = args.output
 
     files, skipped = ([], []) if args.no_rc else startup_files()
     interactive = not (args.commands or args.script)
@@ -164,11 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.silent and args.output == "crash":
                 _print_banner(session)
             if args.script:
-                status = _run_x(session, args) if args.commands else 0
+                status = _run_x(interpreter, args) if args.commands else 0
                 from pycrash.script import run_script
 
                 return run_script(session, args.script, script_args) or status
-            return _run_x(session, args)
+            return _run_x(interpreter, args)
         except BrokenPipeError:
             return 0
         except KeyboardInterrupt:
@@ -176,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
     from pycrash.shell.app import Shell
 
-    shell = Shell(session, prompt=args.prompt, vi=args.editing == "vi", debug=args.debug)
+    shell = Shell(interpreter, prompt=args.prompt, vi=args.editing == "vi")
     try:
         if not args.silent and args.output == "crash":
             _print_banner(session)

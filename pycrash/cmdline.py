@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Words that end the session where a command would stand (crash's q, quit and exit).
+QUIT_WORDS = frozenset({"q", "quit", "exit"})
+
 
 @dataclass(frozen=True)
 class Pipeline:

@@ -4,6 +4,10 @@ A command module calls :func:`command` on a function ``(session, args) -> Result
 ``args`` is the :class:`argparse.Namespace` parsed from crash's flags; the
 function computes records (dataclasses) and names a renderer that turns them
 into crash's text. JSON and other views are generic over the records.
+
+The decorator only attaches a :class:`Command` to the function; the registry
+(:mod:`pycrash.registry`) finds the commands of a module by scanning its
+attributes with :func:`command_of`.
 """
 
 from __future__ import annotations
@@ -144,11 +148,11 @@ class Command:
     examples: str = ""
     aliases: tuple[str, ...] = ()
     arguments: tuple[Arg, ...] = ()
-    needs_kernel: bool = True
     raw: bool = False  # no flags: args.text is the rest of the line, verbatim (py)
     module: str = ""
     #: The record types its Results hold (the README's JSON schema is made from them).
     records: tuple[type, ...] = ()
+    listed: bool = True  # shown in help's list of every command
     _parser: CrashArgumentParser | None = None
 
     @property
@@ -187,8 +191,8 @@ class Command:
         return lines
 
 
-#: Commands declared by modules as they are imported; the registry collects them.
-DECLARED: list[Command] = []
+#: The attribute of a command function that holds its :class:`Command`.
+COMMAND_ATTRIBUTE = "__pycrash_command__"
 
 
 def command(
@@ -200,29 +204,38 @@ def command(
     examples: str = "",
     aliases: Sequence[str] = (),
     arguments: Sequence[Arg] = (),
-    needs_kernel: bool = True,
     raw: bool = False,
     records: Sequence[type] = (),
+    listed: bool = True,
 ) -> Callable[[RunFunc], RunFunc]:
-    """Register the decorated ``(session, args) -> Result`` function as a command."""
+    """Declare the decorated ``(session, args) -> Result`` function as a command.
 
-    def register(func: RunFunc) -> RunFunc:
-        DECLARED.append(
-            Command(
-                name=name,
-                func=func,
-                summary=summary,
-                synopsis=synopsis,
-                description=description,
-                examples=examples,
-                aliases=tuple(aliases),
-                arguments=tuple(arguments),
-                needs_kernel=needs_kernel,
-                raw=raw,
-                module=func.__module__,
-                records=tuple(records),
-            )
+    Returns the function itself, with its :class:`Command` attached; registering
+    it is the registry's job (:meth:`pycrash.registry.Registry.register_module`).
+    """
+
+    def declare(func: RunFunc) -> RunFunc:
+        cmd = Command(
+            name=name,
+            func=func,
+            summary=summary,
+            synopsis=synopsis,
+            description=description,
+            examples=examples,
+            aliases=tuple(aliases),
+            arguments=tuple(arguments),
+            raw=raw,
+            module=func.__module__,
+            records=tuple(records),
+            listed=listed,
         )
+        setattr(func, COMMAND_ATTRIBUTE, cmd)
         return func
 
-    return register
+    return declare
+
+
+def command_of(value: object) -> Command | None:
+    """Return the :class:`Command` that :func:`command` attached to ``value``, or None."""
+    cmd = getattr(value, COMMAND_ATTRIBUTE, None)
+    return cmd if isinstance(cmd, Command) else None

@@ -1,5 +1,7 @@
 """Errors that pycrash reports to the user as one line, never as a traceback."""
 
+from __future__ import annotations
+
 
 class PycrashError(Exception):
     """A failure the user can act on; ``str(err)`` is the whole message."""

@@ -6,10 +6,9 @@ The opened session is ``session`` in the notebook, and its drgn Program ``prog``
 from __future__ import annotations
 
 import shlex
+import sys
 from typing import Any
 
-from pycrash.cmdline import split_commands
-from pycrash.command import Result
 from pycrash.errors import PycrashError
 from pycrash.html import Results
 
@@ -52,25 +51,23 @@ class CrashMagics:
               f"(release {session.target.release}) as {name!r}")
         return None
 
-    def _run(self, text: str) -> Result | None:
+    def crash(self, line: str, cell: str | None = None) -> Any:
+        """``%crash CMD`` returns the command's Result (several for ``a; b``); ``%%crash``
+        runs each line of the cell and returns all the Results. They run as the shell
+        runs lines (the session's interpreter); errors print as one line each."""
         try:
-            return self._session().run(text)
+            interpreter = self._session().interpreter
         except PycrashError as exc:
             print(str(exc))
-        except Exception as exc:  # noqa: BLE001  (one line, like the shell)
-            print(f"{text.split()[0] if text.split() else ''}: internal error: "
-                  f"{type(exc).__name__}: {exc}")
-        return None
-
-    def crash(self, line: str, cell: str | None = None) -> Any:
-        """``%crash CMD`` returns the command's Result; ``%%crash`` runs each line."""
+            return None
         if cell is None:
-            return self._run(line)
+            results = interpreter.results(line, err=sys.stdout)
+            if len(results) == 1:
+                return results[0]
+            return Results(results) if results else None
         out = Results()
-        for text in (c for raw in cell.splitlines() for c in split_commands(raw)):
-            result = self._run(text)
-            if result is not None:
-                out.append(result)
+        for raw in cell.splitlines():
+            out.extend(interpreter.results(raw, err=sys.stdout))
         return out
 
 

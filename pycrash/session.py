@@ -1,12 +1,13 @@
-"""A Session: one opened dump, its drgn Program, the current context and settings.
+"""A Session: one opened dump, its drgn Program, the current context and the kernel's facts.
 
-Commands receive the session; they never open files or parse argv themselves.
+Commands receive the session; they never open files or parse argv themselves. What
+the user changes while working (settings, aliases, history) is not the session's:
+it is the :class:`pycrash.interpreter.State` of the interpreter running the
+commands, reached as ``session.state`` (see :mod:`pycrash.interpreter`).
 """
 
 from __future__ import annotations
 
-import argparse
-import shlex
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,12 @@ from pycrash.registry import Registry, registry
 if TYPE_CHECKING:
     from drgn import Object, Program
 
+    from pycrash.interpreter import Interpreter, State
     from pycrash.target import Target
 
 
 class Session:
-    """An open dump: ``prog`` (drgn), ``target`` (what was opened), settings, context."""
+    """An open dump: ``prog`` (drgn), ``target`` (what was opened), the context task."""
 
     def __init__(self, prog: Program, target: Target, reg: Registry | None = None) -> None:
         self.prog = prog
@@ -30,13 +32,9 @@ class Session:
         if target.vmlinux:  # for pycrash.kernel.symindex: the vmlinux's own symbol table
             prog.cache["pycrash_vmlinux"] = (target.vmlinux, target.build_id)
         self.registry = reg or registry()
-        self.settings: dict[str, Any] = {"output": "crash", "radix": 10, "scroll": False}
         self._context: Object | None = None
         self._cache: dict[str, Any] = {}
-        #: crash's ``alias NAME "command"`` definitions of this session.
-        self.aliases: dict[str, str] = {}
-        #: modules loaded with ``extend``: name -> (path, module name, command names).
-        self.extensions: dict[str, tuple[str, str, list[str]]] = {}
+        self._interpreter: Interpreter | None = None
 
     @classmethod
     def open(
@@ -55,20 +53,29 @@ class Session:
     # -- running commands -------------------------------------------------
 
     def run(self, line: str) -> Result:
-        """Run one crash command line (no ``;``, pipes or redirection) and return its Result."""
-        word, _, rest = line.strip().partition(" ")
-        if word and self.registry.has(word) and self.registry.lookup(word).raw:
-            cmd = self.registry.lookup(word)  # its argument is the rest of the line, verbatim
-            result = cmd.func(self, argparse.Namespace(text=rest.strip()))
-            result.name = cmd.name
-            return result
-        try:
-            argv = shlex.split(line, posix=True)
-        except ValueError as exc:
-            raise CommandError(f"cannot parse {line!r}: {exc}") from None
-        if not argv:
-            return Result([])
-        return self.execute(argv)
+        """Run one crash command (no ``;``, pipes or redirection; a user alias is
+        expanded) with :attr:`interpreter` and return its Result. Raises
+        :class:`pycrash.errors.PycrashError` when the command fails."""
+        return self.interpreter.run(line)
+
+    @property
+    def interpreter(self) -> Interpreter:
+        """The interpreter that runs this session's commands: the last one made over
+        the session, or one made now (the Python API)."""
+        if self._interpreter is None:
+            from pycrash.interpreter import Interpreter
+
+            return Interpreter(self)  # it makes itself the session's interpreter
+        return self._interpreter
+
+    @interpreter.setter
+    def interpreter(self, interp: Interpreter) -> None:
+        self._interpreter = interp
+
+    @property
+    def state(self) -> State:
+        """The user's settings, aliases, history and ``$N`` counter: the interpreter's."""
+        return self.interpreter.state
 
     @property
     def live(self) -> bool:
@@ -76,21 +83,6 @@ class Session:
         from drgn import ProgramFlags
 
         return bool(self.prog.flags & ProgramFlags.IS_LIVE)
-
-    def expand_alias(self, text: str) -> str:
-        """Return ``text`` with a leading user alias replaced by its command."""
-        word, _, rest = text.strip().partition(" ")
-        if word in self.aliases:
-            return f"{self.aliases[word]} {rest}".strip()
-        return text
-
-    def execute(self, argv: Sequence[str]) -> Result:
-        """Run the command ``argv[0]`` with arguments ``argv[1:]``."""
-        cmd = self.registry.lookup(argv[0])
-        args = cmd.parse(argv[1:])
-        result = cmd.func(self, args)
-        result.name = cmd.name
-        return result
 
     # -- look-ups for scripts ----------------------------------------------
 

@@ -29,25 +29,47 @@ CHANGED = {
     "foreach 'kthread.*' task -R pid":
         "each task's header once, as crash prints it; the baseline printed it twice "
         "(tests/test_commands_mem_tasks.py::test_foreach_task_header_once)",
+    "dis -r panic+20":
+        "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
+        "doubled prefix (tests/commands/test_dis.py::"
+        "test_dis_r_ends_with_the_instruction_holding_the_address)",
 }
 
 
-def _baseline_tree(dest: Path) -> Path:
-    """Unpack the baseline's pycrash (with commands/ and plugins/ where the install puts them)
-    into ``dest``; return the directory to put first on ``sys.path``."""
+def _git(*args: str) -> bytes:
+    """Return the output of a git command on the baseline (failing the test without it)."""
     try:
-        blob = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE,
-                               "pycrash", "commands", "plugins"],
-                              check=True, capture_output=True).stdout
+        return subprocess.run(["git", "-C", str(ROOT), *args], check=True,
+                              capture_output=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         err = getattr(exc, "stderr", b"") or b""
         pytest.fail(f"the baseline commit {BASELINE[:12]} is not in this clone's history: "
                     f"{err.decode(errors='replace').strip() or exc}")
+
+
+def _baseline_tree(dest: Path) -> Path:
+    """Unpack the baseline's pycrash (with commands/ and plugins/ where the install puts them)
+    into ``dest``; return the directory to put first on ``sys.path``.
+
+    The baseline gets its own distribution metadata there too, with the entry points its
+    pyproject.toml declared: the installed metadata is the working tree's, and the
+    baseline must not try to import command modules it does not have.
+    """
+    blob = _git("archive", "--format=tar", BASELINE, "pycrash", "commands", "plugins")
     with tarfile.open(fileobj=BytesIO(blob)) as tar:
         tar.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else \
             tar.extractall(dest)  # noqa: S202
     (dest / "commands").rename(dest / "pycrash" / "commands")
     (dest / "plugins").rename(dest / "pycrash" / "plugins")
+    pyproject = _git("show", f"{BASELINE}:pyproject.toml").decode()
+    group = pyproject.split('[project.entry-points."pycrash.commands"]\n', 1)[1].split("\n[")[0]
+    entries = [line.replace('"', "") for line in group.splitlines()
+               if "=" in line and not line.startswith("#")]
+    info = dest / "pycrash_kdump-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pycrash-kdump\n"
+                                   "Version: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[pycrash.commands]\n" + "\n".join(entries) + "\n")
     return dest
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Dump, pycrash
+from conftest import ROOT, Dump, pycrash
 
 from pycrash.errors import CommandError
 from pycrash.registry import Registry
@@ -82,18 +82,56 @@ def test_help_page_of_a_command(session) -> None:  # type: ignore[no-untyped-def
         session.run("help nosuchcommand")
 
 
-def test_the_lazy_index_matches_the_modules() -> None:
-    import pycrash.commands as pkg
+def test_the_entry_points_name_every_command_of_ours() -> None:
+    """pyproject.toml lists one entry point per command name and alias of commands/ and
+    plugins/, naming its module; the installed metadata (what the registry reads) agrees."""
+    import importlib
+    import pkgutil
+    import re
+    from importlib.metadata import entry_points
 
+    import pycrash.commands
+    import pycrash.plugins
+
+    from pycrash.registry import ENTRY_POINT_GROUP, declared
+
+    modules: dict[str, str] = {}
+    for pkg in (pycrash.commands, pycrash.plugins):
+        for info in pkgutil.iter_modules(pkg.__path__):
+            module = importlib.import_module(f"{pkg.__name__}.{info.name}")
+            for cmd in declared(module):
+                for name in (cmd.name, *cmd.aliases):
+                    modules[name] = module.__name__
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text.split(f'[project.entry-points."{ENTRY_POINT_GROUP}"]\n', 1)[1].split("\n[")[0]
+    listed = dict(re.findall(r'^"?([^"=\s]+)"? = "([^"]+)"$', section, re.M))
+    assert listed == modules
+    installed = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)
+                 if ep.value.startswith("pycrash.")}
+    assert installed == modules, "the installed metadata is stale: pip install -e ."
+
+
+def test_a_module_declares_only_its_own_commands() -> None:
+    import types
+
+    from pycrash.command import command
+    from pycrash.registry import declared
+
+    mod = types.ModuleType("pycrash_test_declares")
+
+    def one(session, args):  # type: ignore[no-untyped-def]
+        raise AssertionError
+
+    one.__module__ = mod.__name__
+    mod.one = command("one", summary="s", synopsis="one")(one)  # type: ignore[attr-defined]
+    import pycrash.commands.log as log
+
+    mod.log = log.log  # type: ignore[attr-defined]  # imported, not declared here
+    mod.again = mod.one  # type: ignore[attr-defined]
+    assert [c.name for c in declared(mod)] == ["one"]
     reg = Registry()
-    reg.load_builtins()
-    declared = {}
-    for cmd in reg.commands():
-        if cmd.module.startswith("pycrash.commands."):
-            mod = cmd.module.rsplit(".", 1)[1]
-            for name in (cmd.name, *cmd.aliases):
-                declared[name] = mod
-    assert declared == pkg.INDEX
+    assert [c.name for c in reg.register_module(mod)] == ["one"]
+    assert reg.lookup("one").func is one
 
 
 def test_running_one_command_imports_only_its_module() -> None:

@@ -117,24 +117,3 @@ def stack_bounds(task: Object) -> tuple[int, int]:
 
     base = task.stack.value_()
     return base, base + thread_size(task.prog_)
-
-
-def parse_cpus(prog: Program, text: str, command: str) -> list[int]:
-    """Return the CPUs of a crash CPU list (``1``, ``0,2``, ``0-3``); each must be online.
-
-    Raises :class:`pycrash.errors.CommandError` naming ``command`` otherwise.
-    """
-    from pycrash.errors import CommandError
-
-    cpus: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        try:
-            cpus += list(range(int(lo), int(hi or lo) + 1))
-        except ValueError:
-            raise CommandError(f"{command}: invalid cpu list: {text}") from None
-    online = set(for_each_online_cpu(prog))
-    bad = [c for c in cpus if c not in online]
-    if bad:
-        raise CommandError(f"{command}: invalid cpu: {bad[0]}")
-    return cpus

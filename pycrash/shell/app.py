@@ -1,18 +1,13 @@
-"""The interactive loop: read a line, run crash's shell conveniences or commands, show output."""
+"""The interactive loop: read a line, hand it to the interpreter, show the output."""
 
 from __future__ import annotations
 
-import io
 import os
-import subprocess
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from pycrash.cmdline import split_commands
-from pycrash.registry import QUIT_WORDS
-from pycrash.runner import run_one
+from pycrash.interpreter import Interpreter
 from pycrash.session import Session
 
 HISTORY_FILE = "~/.pycrash_history"
@@ -36,30 +31,38 @@ def _key_bindings() -> Any:
 
 
 class Shell:
-    """crash's prompt over one session.
+    """crash's prompt over one interpreter: prompt_toolkit's line editing, completion and
+    history file, and a pager for each command's output; the lines themselves are
+    the interpreter's.
 
     ``input``/``output`` are prompt_toolkit objects (pipe input and a dummy
     output in tests); by default the terminal.
     """
 
-    def __init__(self, session: Session, *, prompt: str = "crash> ", vi: bool = False,
-                 debug: bool = False, history_file: str | None = None,
-                 input: Any = None, output: Any = None) -> None:
-        self.session = session
-        self.debug = debug
+    def __init__(self, interpreter: Interpreter, *, prompt: str = "crash> ", vi: bool = False,
+                 history_file: str | None = None, input: Any = None,
+                 output: Any = None) -> None:
+        self.interpreter = interpreter
         self.prompt_text = prompt
         self.vi = vi
-        self.lines: list[str] = []  # this session's commands, for h and r
         self.failed = False  # a command failed (the exit status of a non-interactive run)
         self.history_path = os.path.expanduser(
             history_file or os.environ.get("PYCRASH_HISTORY", HISTORY_FILE))
         self._input = input
         self._output = output
         self.tty = output is None and sys.stdout.isatty()
-        session.settings.setdefault("color", "on" if self.tty else "off")
+        settings = interpreter.state.settings
+        settings.setdefault("color", "on" if self.tty else "off")
         if self.tty:
-            session.settings["scroll"] = True
+            settings["scroll"] = True
+        interpreter.prompt = prompt
+        interpreter.pager = self._show
         self._prompt_session: Any = None
+
+    @property
+    def session(self) -> Session:
+        """The session the interpreter runs commands on."""
+        return self.interpreter.session
 
     def prompt_session(self) -> Any:
         """The prompt_toolkit PromptSession, made on first use (it is not needed for -x)."""
@@ -91,68 +94,12 @@ class Shell:
 
     def handle(self, line: str) -> bool:
         """Run one input line; return False when the user asked to leave."""
-        line = line.strip()
-        if not line:
-            return True
-        if line in QUIT_WORDS:
-            return False
-        if line.startswith("!"):
-            self._shell_escape(line[1:].strip())
-            return True
-        if line.startswith("<"):
-            return self.run_file(Path(line[1:].strip()).expanduser())
-        word, _, rest = line.partition(" ")
-        if word == "h":
-            self.lines.append(line)
-            self._write("".join(f"[{i}] {cmd}\n" for i, cmd in enumerate(self.lines, 1)))
-            return True
-        if word == "r":
-            again = self._recall(rest.strip())
-            if again is None:
-                sys.stderr.write(f"r: no such command in the history: {rest.strip()}\n")
-                return True
-            self._write(f"{self.prompt_text}{again}\n")
-            line = again
-        self.lines.append(line)
-        fmt = str(self.session.settings.get("output", "crash"))
-        for text in split_commands(line):  # each command's output shows when it is done
-            buf = io.StringIO()
-            try:
-                ok = run_one(self.session, text, out=buf, err=sys.stderr, fmt=fmt,
-                             debug=self.debug)
-                self.failed = self.failed or not ok
-            except KeyboardInterrupt:
-                self.failed = True  # the runner said "interrupted"; back to the prompt
-                return True
-            if not self._show(buf.getvalue()):
-                # Ctrl-C while the output was shown: drop the rest of the line
-                sys.stdout.write("\n")
-                sys.stderr.write(f"{text.split()[0]}: interrupted\n")
-                self.failed = True
-                return True
-        return True
-
-    def _recall(self, spec: str) -> str | None:
-        """crash's ``r``: the last command, command number N, or the last starting with text."""
-        if not self.lines:
-            return None
-        if not spec:
-            return self.lines[-1]
-        if spec.isdigit():
-            n = int(spec)
-            return self.lines[n - 1] if 0 < n <= len(self.lines) else None
-        for cmd in reversed(self.lines):
-            if cmd.startswith(spec):
-                return cmd
-        return None
-
-    def _shell_escape(self, command: str) -> None:
-        shell = os.environ.get("SHELL", "/bin/sh")
         try:
-            subprocess.run(command if command else shell, shell=bool(command), check=False,
-                           executable=shell if command else None)
+            ok = self.interpreter.run_line(line)
         except KeyboardInterrupt:
-            sys.stdout.write("\n")
+            ok = False  # the interpreter said "interrupted"; back to the prompt
+        self.failed = self.failed or not ok
+        return not self.interpreter.finished
 
     def _write(self, text: str) -> None:
         sys.stdout.write(text)
@@ -162,9 +109,10 @@ class Shell:
         """Show a command's output; False when Ctrl-C stopped it."""
         from pycrash.shell.output import show
 
+        settings = self.interpreter.state.settings
         try:
-            return show(text, scroll=bool(self.session.settings.get("scroll")) and self.tty,
-                        colour=self.tty and self.session.settings.get("color") == "on")
+            return show(text, scroll=bool(settings.get("scroll")) and self.tty,
+                        colour=self.tty and settings.get("color") == "on")
         except KeyboardInterrupt:
             return False
 
@@ -177,17 +125,9 @@ class Shell:
                 return False
         return True
 
-    def run_file(self, path: Path | str) -> bool:
-        """Run the commands of a file (``< file``, ``-i file``, a start-up file)."""
-        from pycrash.shell.rc import commands_of
-
-        try:
-            lines = commands_of(Path(path))
-        except OSError as exc:
-            sys.stderr.write(f"{path}: {exc.strerror or exc}\n")
-            self.failed = True
-            return True
-        return self.run_lines(lines)
+    def run_file(self, path: str) -> bool:
+        """Run the commands of a file (``-i file``); return False if one was a quit word."""
+        return self.handle(f"< {path}")
 
     def read_stdin(self) -> int:
         """Run commands read from a non-terminal standard input; return 1 if one failed."""

@@ -14,6 +14,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion, Path
 from prompt_toolkit.document import Document
 
 from pycrash.cmdline import _split_unquoted
+from pycrash.interpreter import HISTORY_WORD, RECALL_WORD
 from pycrash.session import Session
 from pycrash.shell.names import NameIndex, prefixed
 
@@ -24,8 +25,9 @@ TYPE_COMMANDS = {"struct": ("struct",), "union": ("union",), "*": ("struct", "un
 SYMBOL_COMMANDS = {"sym", "dis", "rd", "p", "px", "pd", "whatis", "list", "tree", "kmem"}
 #: Commands whose arguments are tasks.
 TASK_COMMANDS = {"ps", "bt", "set", "foreach", "task", "files", "vm", "sig"}
-#: Words the shell itself understands.
-SHELL_WORDS = ("h", "r", "q", "quit", "exit", "alias", "extend", "py", "repeat")
+#: Words the interpreter understands that are not commands (the registry's names
+#: include the quit words).
+SHELL_WORDS = (HISTORY_WORD, RECALL_WORD)
 
 
 class CrashCompleter(Completer):
@@ -38,7 +40,7 @@ class CrashCompleter(Completer):
 
     def _command_names(self) -> list[str]:
         reg = self.session.registry
-        names = set(reg.names()) | set(SHELL_WORDS) | set(self.session.aliases)
+        names = set(reg.names()) | set(SHELL_WORDS) | set(self.session.state.aliases)
         return sorted(names)
 
     def get_completions(self, document: Document,
@@ -65,7 +67,7 @@ class CrashCompleter(Completer):
 
     def _arguments(self, cmd_name: str, words: list[str], partial: str) -> Iterable[Completion]:
         reg = self.session.registry
-        name = self.session.aliases.get(cmd_name, cmd_name)
+        name = self.session.state.aliases.get(cmd_name, cmd_name)
         try:
             cmd = reg.lookup(name)
         except Exception:

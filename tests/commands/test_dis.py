@@ -20,3 +20,14 @@ def test_instructions_and_source_lines() -> None:
         "0xffffffff8ebccf36 <panic+5>:\tpushq  %rbp",
         "kernel/panic.c: 277",
         "0xffffffff8ebccf37 <panic+6>:\tretq"]
+
+
+def test_dis_r_ends_with_the_instruction_holding_the_address(session) -> None:  # type: ignore[no-untyped-def]
+    """dis -r SYMBOL+OFF: from the function's start through the instruction that holds the
+    address, as crash does (before issue 12, symbol+offset was not taken at all)."""
+    start = session.prog.symbol("panic").address
+    rows = session.run("dis -r panic+20").rows
+    assert rows[0].address == start and rows[0].location == "panic"
+    last = rows[-1]
+    assert last.address <= start + 20 < last.address + len(bytes.fromhex(last.bytes))
+    assert all(a.address < b.address for a, b in zip(rows, rows[1:], strict=False))
