@@ -53,7 +53,7 @@ def _answers(dump: Dump, args: list[str]) -> tuple[str, list[str], list[str]]:
             for r in ps_doc["rows"]]
     frames = [f"{f['stack_addr']:x} {f['function']} {f['pc']:x}"
               for f in bt_doc["rows"][0]["frames"]]
-    return f"{info['release']} | {info['panic']} | {info['panic_pid']}", rows, frames
+    return f"{info['release']} | {info['panic']} | {info['panic_task']['pid']}", rows, frames
 
 
 @pytest.mark.parametrize("form", ["elf", "flattened", "split", "full-elf", "oldmem", "raw",
