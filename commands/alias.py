@@ -20,8 +20,16 @@ class AliasRow:
     command: str
 
 
-def _render(result: Result) -> Iterable[str]:
-    if result.options.get("defined"):
+@dataclass(frozen=True)
+class AliasView:
+    """Whether the command defined an alias (then it prints nothing, as crash)."""
+
+    defined: bool
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's alias table: origin, alias and command of each."""
+    if result.view is not None and result.view.defined:
         return  # defining an alias is silent, as in crash
     yield "ORIGIN   ALIAS    COMMAND"
     for row in result.rows:
@@ -42,6 +50,7 @@ alias's own arguments are appended when it is used.
 crash> alias kd "bt -a"
 crash> kd
 """,
+    records=(AliasRow,),
     arguments=(arg("name", nargs="?"), arg("words", nargs="*")),
 )
 def alias(session: Session, args: argparse.Namespace) -> Result:
@@ -50,12 +59,12 @@ def alias(session: Session, args: argparse.Namespace) -> Result:
     defined = bool(args.name and args.words)
     if defined:
         if reg.has(args.name):
-            raise CommandError(f"alias: {args.name} is already a command")
+            raise CommandError(f"{args.name} is already a command")
         session.state.aliases[args.name] = " ".join(args.words)
     rows = [AliasRow("builtin", a, c.name) for c in reg.commands() for a in c.aliases]
     rows += [AliasRow("runtime", a, c) for a, c in sorted(session.state.aliases.items())]
     if args.name:
         rows = [r for r in rows if r.alias == args.name]
         if not rows:
-            raise CommandError(f"alias: {args.name}: no such alias")
-    return Result(rows, render=_render, options={"defined": defined})
+            raise CommandError(f"{args.name}: no such alias")
+    return Result(rows, render=render, view=AliasView(defined))

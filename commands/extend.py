@@ -22,29 +22,37 @@ class Extension:
     commands: list[str]
 
 
-def _render(result: Result) -> Iterable[str]:
+@dataclass(frozen=True)
+class ExtendView:
+    """What happened to the extensions listed: ``loaded`` or ``unloaded``."""
+
+    action: str = "loaded"
+
+
+def render(result: Result) -> Iterable[str]:
+    """crash's extend output: a line per extension, with the commands it added."""
+    action = (result.view or ExtendView()).action
     for ext in result.rows:
-        action = result.options.get("action", "loaded")
         yield f"{ext.path}: {action} ({', '.join(ext.commands) or 'no commands'})"
 
 
 def load(session: Session, path: str) -> Extension:
     """Import the Python file ``path`` and register the commands it declares."""
     if not os.path.isfile(path):
-        raise CommandError(f"extend: {path}: no such file")
+        raise CommandError(f"{path}: no such file")
     name = os.path.splitext(os.path.basename(path))[0]
     reg = session.registry
     if name in reg.extensions:
-        raise CommandError(f"extend: {name} is already loaded (extend -u {name} first)")
+        raise CommandError(f"{name} is already loaded (extend -u {name} first)")
     module_name = f"pycrash_extension_{name}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise CommandError(f"extend: {path}: not a Python module")
+        raise CommandError(f"{path}: not a Python module")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise CommandError(f"extend: {path}: {type(exc).__name__}: {exc}") from None
+        raise CommandError(f"{path}: {type(exc).__name__}: {exc}") from None
     names = [c.name for c in reg.register_module(module)]
     reg.extensions[name] = (path, module_name, names)
     return Extension(name, path, names)
@@ -52,6 +60,7 @@ def load(session: Session, path: str) -> Extension:
 
 @command(
     "extend",
+    records=(Extension,),
     summary="extend the command set",
     synopsis="extend [path.py ...] | -u name ...",
     description="""
@@ -72,18 +81,18 @@ def extend(session: Session, args: argparse.Namespace) -> Result:
     """Return the :class:`Extension` rows loaded, unloaded or (with no argument) present."""
     if args.unload:
         if not args.paths:
-            raise CommandError("extend: -u needs a name")
+            raise CommandError("-u needs a name")
         gone = []
         reg = session.registry
         for spec in args.paths:
             name = os.path.splitext(os.path.basename(spec))[0]
             if name not in reg.extensions:
-                raise CommandError(f"extend: {spec}: not loaded")
+                raise CommandError(f"{spec}: not loaded")
             path, module_name, _names = reg.extensions.pop(name)
             removed = reg.remove_module(module_name)
             gone.append(Extension(name, path, removed))
-        return Result(gone, render=_render, options={"action": "unloaded"})
+        return Result(gone, render=render, view=ExtendView("unloaded"))
     if not args.paths:
         rows = [Extension(n, p, c) for n, (p, _m, c) in session.registry.extensions.items()]
-        return Result(rows, render=_render)
-    return Result([load(session, p) for p in args.paths], render=_render)
+        return Result(rows, render=render)
+    return Result([load(session, p) for p in args.paths], render=render)

@@ -11,29 +11,27 @@ from drgn import FaultError, TypeKind
 from pycrash.command import Result, command
 from pycrash.errors import CommandError
 from pycrash.kernel.expr import evaluate
-from pycrash.kernel.format import format_value
+from pycrash.kernel.format import CValue, ValueKind, value_text, value_tree
 from pycrash.session import Session
 
 
 @dataclass(frozen=True)
 class Printed:
     """A value printed by p: its history number ($N), the expression, the symbol when the
-    expression is one, its C type, its value as gdb prints it, and the number it holds
-    (integers, pointers, enums, bools; None for others)."""
+    expression is one, its C type, and its value (a number's in ``value.value``)."""
 
     number: int
     expression: str
     symbol: str | None
     type: str
-    text: str
-    value: int | None
+    value: CValue
 
 
 def render(result: Result) -> Iterable[str]:
     """crash's p output: ``[symbol = ]$N = value``, a struct's value over several lines."""
     for p in result.rows:
         prefix = f"{p.symbol} = " if p.symbol else ""
-        yield from f"{prefix}${p.number} = {p.text}".splitlines()
+        yield from f"{prefix}${p.number} = {value_text(p.value)}".splitlines()
 
 
 def print_value(session: Session, text: str, hex_mode: bool) -> Printed:
@@ -52,16 +50,15 @@ def print_value(session: Session, text: str, hex_mode: bool) -> Printed:
                     shown += f" <{sym.name}>"
             except LookupError:
                 pass
+            tree = CValue(ValueKind.SCALAR, text=shown, value=value)
         else:
-            shown = format_value(obj, hex_mode)
-            if shown.startswith("<error:"):
-                raise CommandError(f"{text}: {shown[1:-1]}")
-            value = obj.value_() if t.kind in (TypeKind.INT, TypeKind.BOOL, TypeKind.ENUM,
-                                               TypeKind.POINTER) else None
+            tree = value_tree(obj, hex_mode)
+            if tree.kind == ValueKind.SCALAR and tree.text.startswith("<error:"):
+                raise CommandError(f"{text}: {tree.text[1:-1]}")
     except FaultError as exc:
         raise CommandError(f"cannot read memory at {exc.address:#x}: "
                            f"{session.explain_fault(exc)}") from None
-    return Printed(session.state.next_value(), text, symbol, obj.type_.type_name(), shown, value)
+    return Printed(session.state.next_value(), text, symbol, obj.type_.type_name(), tree)
 
 
 @command(

@@ -11,6 +11,7 @@ from typing import Any
 
 from pycrash.command import Result, command
 from pycrash.errors import CommandError
+from pycrash.records import Prose
 from pycrash.session import Session
 
 
@@ -18,8 +19,8 @@ from pycrash.session import Session
 class PyOutput:
     """What one ``py`` line printed, and the repr of its value (for an expression)."""
 
-    output: str
-    value: str | None
+    output: Prose
+    value: Prose | None
 
 
 def namespace(session: Session) -> dict[str, Any]:
@@ -36,7 +37,8 @@ def namespace(session: Session) -> dict[str, Any]:
     return ns
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """What the Python line printed, then its value's repr."""
     for row in result.rows:
         if row.output:
             yield from row.output.rstrip("\n").split("\n")
@@ -46,6 +48,7 @@ def _render(result: Result) -> Iterable[str]:
 
 @command(
     "py",
+    records=(PyOutput,),
     summary="Python prompt with the session in scope",
     synopsis="py [python statement or expression]",
     description="""
@@ -87,5 +90,5 @@ def py(session: Session, args: argparse.Namespace) -> Result:
                     value = repr(result)
                     ns["_"] = result
     except Exception as exc:
-        raise CommandError(f"py: {type(exc).__name__}: {exc}") from None
-    return Result([PyOutput(buf.getvalue(), value)], render=_render)
+        raise CommandError(f"{type(exc).__name__}: {exc}") from None
+    return Result([PyOutput(buf.getvalue(), value)], render=render)

@@ -29,9 +29,6 @@ def parse(text: str) -> tuple[float, str]:
     summary="repeat a command",
     synopsis="repeat [-seconds] command",
     raw=True,
-    # kept out of help's list so that help shows what it showed before repeat became
-    # a command module (issue 12: output unchanged); help repeat shows this page
-    listed=False,
     description="""
 Runs the command again and again, one second apart or the given number of
 seconds apart, until Ctrl-C or until it fails. A dump does not change, so

@@ -12,6 +12,7 @@ from drgn.helpers.linux.sched import cpu_curr
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.tasks import STATE_LONG, task_id, task_state
+from pycrash.records import Hex
 from pycrash.session import Session
 
 #: Settings ``set NAME VALUE`` accepts, with their allowed values.
@@ -24,13 +25,15 @@ SETTINGS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Context:
-    """The current context task, as ``set`` shows it."""
+    """The current context task, as ``set`` shows it: its state's long name
+    (``TASK_RUNNING``), and whether it is the task that panicked."""
 
     pid: int
     command: str
-    task: int
+    task: Hex
     cpu: int
     state: str
+    panic: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,15 @@ class Setting:
     value: str
 
 
-def _render(result: Result) -> Iterable[str]:
+def render(result: Result) -> Iterable[str]:
+    """crash's set output: the context task's block, or a line per setting."""
     for row in result.rows:
         if isinstance(row, Context):
             yield f"    PID: {row.pid}"
             yield f'COMMAND: "{row.command}"'
             yield f"   TASK: {row.task:x}  [THREAD_INFO: {row.task:x}]"
             yield f"    CPU: {row.cpu}"
-            yield f"  STATE: {row.state}"
+            yield f"  STATE: {row.state}{' (PANIC)' if row.panic else ''}"
         else:
             yield f"{row.name:>10}: {row.value}"
 
@@ -63,7 +67,7 @@ def _show_value(session: Session, name: str) -> str:
 def _apply(session: Session, name: str, value: str) -> None:
     allowed = SETTINGS[name]
     if value not in allowed:
-        raise CommandError(f"set: {name}: invalid value {value!r} (one of: {', '.join(allowed)})")
+        raise CommandError(f"{name}: invalid value {value!r} (one of: {', '.join(allowed)})")
     settings = session.state.settings
     if name == "scroll":
         settings[name] = value == "on"
@@ -75,6 +79,7 @@ def _apply(session: Session, name: str, value: str) -> None:
 
 @command(
     "set",
+    records=(Context, Setting),
     summary="set a process context or internal variable",
     synopsis="set [pid | task | -c cpu | -p] | [scroll on|off | radix 10|16 | "
              "output crash|json] | -v",
@@ -101,35 +106,34 @@ crash> set radix 16
 def set_command(session: Session, args: argparse.Namespace) -> Result:
     """Return the (new) :class:`Context`, or the :class:`Setting` rows."""
     if args.show_vars:
-        return Result([Setting(n, _show_value(session, n)) for n in SETTINGS], render=_render)
+        return Result([Setting(n, _show_value(session, n)) for n in SETTINGS], render=render)
     words = args.words
     if words and words[0] in SETTINGS:
         if len(words) == 1:
-            return Result([Setting(words[0], _show_value(session, words[0]))], render=_render)
+            return Result([Setting(words[0], _show_value(session, words[0]))], render=render)
         _apply(session, words[0], words[1])
-        return Result([Setting(words[0], _show_value(session, words[0]))], render=_render)
+        return Result([Setting(words[0], _show_value(session, words[0]))], render=render)
     if args.panic:
         if session.panic_task is None:
-            raise CommandError("set: no panic task in this dump")
+            raise CommandError("no panic task in this dump")
         session.context = None
     elif args.cpu is not None:
         cpus = list(for_each_online_cpu(session.prog))
         if args.cpu not in cpus:
-            raise CommandError(f"set: invalid cpu: {args.cpu}")
+            raise CommandError(f"invalid cpu: {args.cpu}")
         session.context = cpu_curr(session.prog, args.cpu)
     elif words:
         if len(words) > 1:
-            raise CommandError(f"set: unknown setting {words[0]!r}")
+            raise CommandError(f"unknown setting {words[0]!r}")
         found = session.find_task(words[0])
         if len(found) > 1:
-            raise CommandError(f"set: {words[0]} names {len(found)} tasks; give a task address")
+            raise CommandError(f"{words[0]} names {len(found)} tasks; give a task address")
         session.context = found[0]
     task = session.context
     if task is None:
-        raise CommandError("set: no context: give a pid or task")
+        raise CommandError("no context: give a pid or task")
     tid = task_id(task)
     state = task_state(task)
-    text = STATE_LONG.get(state, state)
-    if session.panic_task is not None and task.value_() == session.panic_task.value_():
-        text += " (PANIC)"
-    return Result([Context(tid.pid, tid.comm, tid.task, tid.cpu, text)], render=_render)
+    panic = session.panic_task is not None and task.value_() == session.panic_task.value_()
+    return Result([Context(tid.pid, tid.comm, tid.task, tid.cpu, STATE_LONG.get(state, state),
+                           panic)], render=render)

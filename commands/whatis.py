@@ -12,6 +12,7 @@ from pycrash.cmdlib.structs import definition_lines
 from pycrash.command import Result, command
 from pycrash.errors import CommandError
 from pycrash.kernel.expr import complete_array
+from pycrash.records import CSource
 from pycrash.session import Session
 
 
@@ -23,7 +24,7 @@ class Declaration:
 
     name: str
     kind: str
-    text: str
+    text: CSource
     size: int | None = None
 
 

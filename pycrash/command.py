@@ -111,13 +111,14 @@ def to_plain(value: Any) -> Any:
 
 
 class CrashArgumentParser(argparse.ArgumentParser):
-    """An argparse parser whose errors raise :class:`CommandError` instead of exiting."""
+    """An argparse parser whose errors raise :class:`CommandError` instead of exiting
+    (without the command's name: the interpreter adds it)."""
 
     def error(self, message: str) -> NoReturn:
-        raise CommandError(f"{self.prog}: {message}")
+        raise CommandError(message)
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise CommandError(f"{self.prog}: {message or 'invalid arguments'}".strip())
+        raise CommandError((message or "invalid arguments").strip())
 
 
 @dataclass(eq=False, repr=False)
@@ -152,7 +153,6 @@ class Command:
     module: str = ""
     #: The record types its Results hold (the README's JSON schema is made from them).
     records: tuple[type, ...] = ()
-    listed: bool = True  # shown in help's list of every command
     _parser: CrashArgumentParser | None = None
 
     @property
@@ -172,24 +172,6 @@ class Command:
         except TypeError:  # a parser with REMAINDER arguments cannot intermix
             return self.parser.parse_args(list(argv))
 
-    def help_lines(self) -> list[str]:
-        """Return crash-style help: NAME, SYNOPSIS, DESCRIPTION, EXAMPLES."""
-        lines = ["NAME", f"  {self.name} - {self.summary}", "", "SYNOPSIS", f"  {self.synopsis}"]
-        if self.aliases:
-            lines += ["", "ALIASES", "  " + ", ".join(self.aliases)]
-        lines += ["", "DESCRIPTION"]
-        lines += [f"  {s}" if s else "" for s in self.description.strip("\n").splitlines()]
-        if self.arguments:
-            lines.append("")
-            for a in self.arguments:
-                flag = ", ".join(a.names)
-                if a.options.get("help"):
-                    lines.append(f"  {flag:>12}  {a.options['help']}")
-        if self.examples.strip():
-            lines += ["", "EXAMPLES"]
-            lines += [f"  {s}" if s else "" for s in self.examples.strip("\n").splitlines()]
-        return lines
-
 
 #: The attribute of a command function that holds its :class:`Command`.
 COMMAND_ATTRIBUTE = "__pycrash_command__"
@@ -206,7 +188,6 @@ def command(
     arguments: Sequence[Arg] = (),
     raw: bool = False,
     records: Sequence[type] = (),
-    listed: bool = True,
 ) -> Callable[[RunFunc], RunFunc]:
     """Declare the decorated ``(session, args) -> Result`` function as a command.
 
@@ -227,7 +208,6 @@ def command(
             raw=raw,
             module=func.__module__,
             records=tuple(records),
-            listed=listed,
         )
         setattr(func, COMMAND_ATTRIBUTE, cmd)
         return func

@@ -99,18 +99,11 @@ class State:
         return next((line for line in reversed(self.history) if line.startswith(spec)), None)
 
 
-def error_line(word: str, message: str, name: str = "") -> str:
+def error_line(word: str, message: str) -> str:
     """Return a command's error message as the line the user sees: ``"word: message"``,
-    ``word`` being the command as typed (an alias of it stays as typed).
-
-    Transitional (issue 12) until the command modules drop their own ``"cmd: "``
-    prefixes: a message that already starts with ``word:`` is left as it is, and so
-    is a per-item error of a Result (``name`` given) that starts with the command's
-    own name (``lsmod -S`` reports ``mod: ...``), so that no prefix is doubled and
-    the output stays as it was.
-    """
-    if message.startswith(f"{word}:") or (name and message.startswith(f"{name}:")):
-        return message
+    ``word`` being the command as typed (an alias of it stays as typed). Commands and
+    kernel helpers never name themselves in their messages; this is the one place that
+    does."""
     return f"{word}: {message}"
 
 
@@ -327,7 +320,7 @@ class Interpreter:
                 fmt = str(self.state.settings.get("output", "crash"))
                 deliver(render(result, fmt), pipeline, out)
             for msg in result.errors:
-                err.write(error_line(word, msg, result.name) + "\n")
+                err.write(error_line(word, msg) + "\n")
             return not result.errors
         except PycrashError as exc:
             err.write(error_line(word, str(exc)) + "\n")

@@ -31,8 +31,11 @@ class ProseMark:
 
 HEX = HexMark()
 PROSE = ProseMark()
-#: Free text that may span lines: a help page's description, a kernel message.
+#: Free text that may span lines: a help page's description, Python's output.
 Prose = Annotated[str, PROSE]
+#: C source that may span lines: a type's definition or a declaration, as drgn writes
+#: C (crash's text is made from it: tabs become four spaces).
+CSource = Annotated[str, PROSE]
 #: An integer crash shows in hex: an address, a mask, a pfn.
 Hex = Annotated[int, HEX]
 #: An address that may be absent.

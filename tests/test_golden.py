@@ -29,6 +29,9 @@ CHANGED = {
     "foreach 'kthread.*' task -R pid":
         "each task's header once, as crash prints it; the baseline printed it twice "
         "(tests/test_commands_mem_tasks.py::test_foreach_task_header_once)",
+    "help":
+        "repeat is a registered command now and help lists it, as crash's does "
+        "(tests/shell/test_interpreter.py::test_repeat_is_a_listed_command)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"

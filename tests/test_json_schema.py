@@ -53,20 +53,22 @@ def text_blocks(value: Any, where: str = "row") -> list[str]:
 def test_every_command_declares_its_records() -> None:
     from pycrash.registry import registry
 
-    missing = [c.name for c in registry().commands() if not c.records]
+    # repeat writes the output of the command it repeats and returns no rows itself
+    missing = [c.name for c in registry().commands() if not c.records and c.name != "repeat"]
     assert not missing, f"commands without records=(...): {missing}"
 
 
 @pytest.mark.parametrize("line", COMMANDS)
 def test_json_holds_data_not_crash_text(session, line: str) -> None:  # type: ignore[no-untyped-def]
+    from drgn import FaultError
+
     from pycrash.errors import PycrashError
 
-    name = line.split()[0]
     try:
         result = session.run(line)
-    except PycrashError:
+    except (PycrashError, FaultError):
         return  # an error line, no rows (the golden test checks its text)
-    cmd = session.registry.lookup(name)
+    cmd = session.registry.lookup(result.name)  # an alias's command
     for row in result.rows:
         assert isinstance(row, cmd.records), f"{type(row).__name__} not in {cmd.name}'s records"
     problems = [p for i, row in enumerate(result.rows[:200]) for p in text_blocks(row, f"[{i}]")]

@@ -338,7 +338,7 @@ def test_bt_r_ref_and_panic_flags(zoo: Dump) -> None:
     assert s.run("bt -R machine_kexec").rows and not s.run("bt -R do_wait").rows
     waiting = s.run("foreach bt -R do_wait").rows
     assert waiting and all(
-        any(f.function == "do_wait" for f in item.result.rows[0].frames) for item in waiting)
+        any(f.function == "do_wait" for f in item.rows[0].frames) for item in waiting)
     kexec = s.prog.symbol("machine_kexec").address
     pc = s.run("bt").rows[0].frames[0].pc
     assert s.run(f"bt -R {pc:x}").rows and kexec < pc

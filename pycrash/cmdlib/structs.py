@@ -21,7 +21,7 @@ from pycrash.kernel.format import (
     value_tree,
     whole_lines,
 )
-from pycrash.records import Hex
+from pycrash.records import CSource, Hex
 
 if TYPE_CHECKING:
     from drgn import Program
@@ -118,7 +118,7 @@ class TypeLayout:
     kind: str
     tag: str
     size: int
-    definition: str
+    definition: CSource
     members: tuple[MemberLayout, ...]
 
 

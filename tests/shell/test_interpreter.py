@@ -45,7 +45,7 @@ def fail(session: Session, args: argparse.Namespace) -> Result:
          aliases=("its",))
 def items(session: Session, args: argparse.Namespace) -> Result:
     """Return two rows and two per-item errors, one already prefixed with the name."""
-    return Result(["one", "two"], errors=["3: no such item", "items: 4: no such item"])
+    return Result(["one", "two"], errors=["3: no such item", "4: no such item"])
 
 
 @command("boom", summary="a bug", synopsis="boom")
@@ -146,12 +146,12 @@ def test_quit_words_stop_the_line_and_tell_the_caller(interp: Interpreter) -> No
 
 def test_errors_are_one_line_named_after_the_typed_command(interp: Interpreter) -> None:
     assert run(interp, "fail bad input") == (False, "", "fail: bad input\n")
-    # transitional: a message that names its command already is not prefixed twice
-    assert run(interp, "fail fail: bad input") == (False, "", "fail: bad input\n")
+    # the interpreter names the command; a command never does (its text is its own)
+    assert run(interp, "fail fail: bad input") == (False, "", "fail: fail: bad input\n")
     assert run(interp, "items") == (False, "one\ntwo\n",
                                     "items: 3: no such item\nitems: 4: no such item\n")
     assert run(interp, "its") == (False, "one\ntwo\n",
-                                  "its: 3: no such item\nitems: 4: no such item\n")
+                                  "its: 3: no such item\nits: 4: no such item\n")
     assert run(interp, "say -z") == (False, "", "say: unrecognized arguments: -z\n")
     assert run(interp, "boom") == (
         False, "", "boom: internal error: RuntimeError: kaput (--debug shows the traceback)\n")
@@ -162,10 +162,9 @@ def test_errors_are_one_line_named_after_the_typed_command(interp: Interpreter) 
 
 
 def test_error_line_rule() -> None:
+    """The interpreter alone names the command: as typed, never doubled by the command."""
     assert error_line("dmesg", "bad") == "dmesg: bad"
-    assert error_line("dmesg", "dmesg: bad") == "dmesg: bad"
-    assert error_line("dmesg", "log: bad") == "dmesg: log: bad"
-    assert error_line("lsmod", "mod: bad", "mod") == "mod: bad"
+    assert error_line("lsmod", "no module named x") == "lsmod: no module named x"
 
 
 def test_unknown_command_is_one_line(interp: Interpreter) -> None:
@@ -203,7 +202,7 @@ def test_json_output_setting(interp: Interpreter) -> None:
     ok, out, _err = run(interp, "its")
     assert not ok
     assert json.loads(out) == {"command": "items", "rows": ["one", "two"],
-                               "errors": ["3: no such item", "items: 4: no such item"]}
+                               "errors": ["3: no such item", "4: no such item"]}
 
 
 def test_results_keep_what_has_nowhere_else_to_go(interp: Interpreter) -> None:
@@ -258,3 +257,21 @@ def test_repeat_runs_until_the_command_fails(no_sleep: list[float]) -> None:
     assert (ok, out, err) == (False, "1\n2\n", "count: limit reached\n")
     assert no_sleep == [3.0, 3.0]
     assert interp.state.history == ["repeat -3 count 2"]
+
+
+
+def test_repeat_is_a_listed_command() -> None:
+    """repeat is found and listed like any command (before issue 12 the runner special-cased
+    it by name and help did not list it)."""
+    from pycrash.commands.help import HelpView, entry, render_list
+
+    from pycrash.command import Result
+    from pycrash.registry import registry
+
+    reg = registry()
+    cmd = reg.lookup("repeat")
+    assert cmd.module == "pycrash.commands.repeat" and cmd.raw
+    rows = [entry(c) for c in reg.commands()]
+    assert "repeat" in [r.name for r in rows]
+    text = list(render_list(Result(rows, view=HelpView([]))))
+    assert "repeat     repeat a command" in text
