@@ -41,7 +41,6 @@ class Result:
     render: Callable[[Result], Iterable[str]] | None = None
     errors: list[str] = field(default_factory=list)
     name: str = ""
-    options: dict[str, Any] = field(default_factory=dict)  # being replaced by view
     view: Any = None
 
     def __len__(self) -> int:
