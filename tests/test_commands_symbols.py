@@ -37,7 +37,8 @@ def test_p_prints_as_crash_does(session) -> None:  # type: ignore[no-untyped-def
                           "&init_task.tasks")).strip()
     assert pid.endswith("= 1")
     per_cpu = session.run("p runqueues:1").rows[0]
-    assert "cpu = 1" in per_cpu.text
+    assert {m.name: m.value for m in per_cpu.value.items}["cpu"] == 1
+    assert "  cpu = 1," in str(session.run("p runqueues:1")).splitlines()
     numbers = [session.run("p 1").rows[0].number for _ in range(2)]
     assert numbers[1] == numbers[0] + 1
 

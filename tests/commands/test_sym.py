@@ -5,6 +5,7 @@ from __future__ import annotations
 from pycrash.commands import p, sym
 
 from pycrash.command import Result
+from pycrash.kernel.format import CValue, ValueKind
 from pycrash.kernel.symbols import SymbolRow
 
 
@@ -17,9 +18,12 @@ def test_sym_lines() -> None:
 
 
 def test_p_values() -> None:
-    rows = [p.Printed(1, "jiffies", "jiffies", "volatile unsigned long", "4294893556",
-                      4294893556),
+    scalar = ValueKind.SCALAR
+    rows = [p.Printed(1, "jiffies", "jiffies", "volatile unsigned long",
+                      CValue(scalar, text="4294893556", value=4294893556)),
             p.Printed(2, "init_task.tasks", None, "struct list_head",
-                      "{\n  next = 0x10,\n  prev = 0x20\n}", None)]
+                      CValue(ValueKind.STRUCT, items=(
+                          CValue(scalar, "next", "0x10", 0x10),
+                          CValue(scalar, "prev", "0x20", 0x20))))]
     assert list(p.render(Result(rows))) == [
         "jiffies = $1 = 4294893556", "$2 = {", "  next = 0x10,", "  prev = 0x20", "}"]
