@@ -12,10 +12,9 @@ import struct
 
 from drgn import FaultError, Program
 
-from pycrash.memory.elfcore import NT_PRSTATUS, parse_notes
+from pycrash.memory.elfcore import NT_PRSTATUS, PR_PID_OFFSET, PR_REG_OFFSET
+from pycrash.memory.elffile import parse_notes
 
-#: offsetof(struct elf_prstatus, pr_pid) and (pr_reg) on x86-64 and arm64
-PR_PID_OFFSET, PR_REG_OFFSET = 32, 112
 #: the general registers of each architecture, in ``pr_reg`` order
 X86_64_REGS = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx",
                "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss")
