@@ -184,8 +184,9 @@ def parse_notes(data: bytes, little_endian: bool = True) -> Iterator[Note]:
 @contextmanager
 def open_elf(path: str) -> Iterator[ELFFile]:
     """Yield ``path`` opened with pyelftools. Whatever pyelftools raises on a damaged
-    file, in this block or inside the ``with`` body, becomes one :class:`DumpError`
-    line naming the file; a missing or unreadable file raises :class:`OSError`."""
+    file, in this block or inside the ``with`` body (also an :class:`OSError` from a
+    seek to an offset no file has), becomes one :class:`DumpError` line naming the
+    file; a missing or unreadable file raises :class:`OSError`."""
     from elftools.common.exceptions import ELFError
     from elftools.construct import ConstructError
     from elftools.elf.elffile import ELFFile
@@ -194,7 +195,7 @@ def open_elf(path: str) -> Iterator[ELFFile]:
         try:
             yield ELFFile(f)
         except (ELFError, ConstructError, struct.error, zlib.error, IndexError, KeyError,
-                ValueError, TypeError, OverflowError, EOFError, MemoryError) as exc:
+                ValueError, TypeError, OverflowError, EOFError, MemoryError, OSError) as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise DumpError(f"{path}: damaged ELF file ({type(exc).__name__}"
                             f"{': ' + detail if detail else ''})") from None
