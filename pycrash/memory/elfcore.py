@@ -21,7 +21,7 @@ from pycrash.memory.source import ByteSource
 NT_PRSTATUS = 1
 #: offsetof(struct elf_prstatus, pr_pid) and (pr_reg), the same on x86-64 and arm64
 PR_PID_OFFSET, PR_REG_OFFSET = 32, 112
-PT_REGS_SIZE = 21 * 8  # x86-64's struct pt_regs is the first 21 words of pr_reg
+PT_REGS_WORDS = 21  # x86-64's struct pt_regs is the first 21 words of pr_reg
 PHDR_SIZE = 56  # sizeof(Elf64_Phdr), all kexec and makedumpfile write
 
 
@@ -51,10 +51,11 @@ def read_header(source: ByteSource, at: int = 0) -> list[Segment]:
     return found
 
 
-def prstatus(note: Note) -> PrStatus:
-    """Return the :class:`PrStatus` of an NT_PRSTATUS note (x86-64 layout)."""
+def prstatus(note: Note, words: int = PT_REGS_WORDS) -> PrStatus:
+    """Return the :class:`PrStatus` of an NT_PRSTATUS note: its pid and the first
+    ``words`` words of ``pr_reg`` (x86-64's ``struct pt_regs`` by default)."""
     pid, = struct.unpack_from("<i", note.desc, PR_PID_OFFSET)
-    return PrStatus(pid, note.desc[PR_REG_OFFSET : PR_REG_OFFSET + PT_REGS_SIZE])
+    return PrStatus(pid, note.desc[PR_REG_OFFSET : PR_REG_OFFSET + 8 * words])
 
 
 def collect(notes: Iterable[Note]) -> tuple[list[PrStatus], bytes | None]:

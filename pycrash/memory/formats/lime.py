@@ -18,11 +18,12 @@ from pycrash.memory.source import ByteSource, FileSource
 
 MAGIC, VERSION = 0x4C694D45, 1
 HEADER = struct.Struct("<IIQQ8s")  # magic, version, start, end (inclusive), reserved
+_IDENT = HEADER.pack(MAGIC, VERSION, 0, 0, b"")[:8]  # how every header starts
 
 
 def probe(head: bytes) -> bool:
     """Return whether ``head`` (a file's first bytes) starts with a LiME range header."""
-    return len(head) >= 8 and struct.unpack_from("<II", head) == (MAGIC, VERSION)
+    return head.startswith(_IDENT)
 
 
 def inspect(path: str, source: ByteSource, head: bytes) -> Identified:
