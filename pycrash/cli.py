@@ -24,7 +24,7 @@ USAGE = ("pycrash [options] [VMLINUX] VMCORE [VMCORE...]\n"
 
 def _address(text: str) -> int:
     """Parse an address as the kernel's command line writes it: 0x2df5d000, 753012K, 735M."""
-    from pycrash.memory.physmem import elfcorehdr_from_cmdline
+    from pycrash.memory.formats.oldmem import elfcorehdr_from_cmdline
 
     value = elfcorehdr_from_cmdline(f"elfcorehdr={text}")
     if value is None:

@@ -154,7 +154,7 @@ class Session:
         addr, reason = exc.address, exc.message
         kd = self.target.kdump
         physical = self.target.own_reader  # pycrash's readers fault on physical addresses
-        from pycrash.memory.kdump import excluded_reason
+        from pycrash.memory.formats.kdump import excluded_reason
 
         if "Excluded page" in reason and kd is not None:  # libkdumpfile's words for it
             return excluded_reason(kd.header.dump_level)

@@ -12,8 +12,8 @@ from types import ModuleType
 import pytest
 from conftest import ROOT, Dump, assert_one_line_error, pycrash
 
-from pycrash.memory.kdump import KdumpFile
-from pycrash.memory.source import open_source
+from pycrash.memory.formats.flattened import open_source
+from pycrash.memory.formats.kdump import KdumpFile
 
 
 def _derive() -> ModuleType:

@@ -17,10 +17,9 @@ MAX_UNITS = 50
 
 
 def _read(vmlinux: str) -> str:
-    from elftools.elf.elffile import ELFFile
+    from pycrash.memory.elffile import open_elf
 
-    with open(vmlinux, "rb") as f:
-        elf = ELFFile(f)
+    with open_elf(vmlinux) as elf:
         if not elf.has_dwarf_info():
             return ""
         dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)

@@ -12,10 +12,9 @@ import struct
 
 from drgn import FaultError, Program
 
-from pycrash.memory.elfcore import NT_PRSTATUS, parse_notes
+from pycrash.memory.elfcore import NT_PRSTATUS, PR_REG_OFFSET, prstatus
+from pycrash.memory.elffile import parse_notes
 
-#: offsetof(struct elf_prstatus, pr_pid) and (pr_reg) on x86-64 and arm64
-PR_PID_OFFSET, PR_REG_OFFSET = 32, 112
 #: the general registers of each architecture, in ``pr_reg`` order
 X86_64_REGS = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx",
                "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss")
@@ -42,13 +41,11 @@ def saved_registers(prog: Program, cpu: int) -> tuple[int, dict[str, int]] | Non
     for note in parse_notes(data):
         if note.type != NT_PRSTATUS or note.name != b"CORE":
             continue
-        size = PR_REG_OFFSET + 8 * len(names)
-        if len(note.desc) < size:
+        if len(note.desc) < PR_REG_OFFSET + 8 * len(names):
             return None
-        pid, = struct.unpack_from("<i", note.desc, PR_PID_OFFSET)
-        values = struct.unpack_from(f"<{len(names)}Q", note.desc, PR_REG_OFFSET)
-        regs = dict(zip(names, values, strict=True))
+        status = prstatus(note, len(names))
+        regs = dict(zip(names, struct.unpack(f"<{len(names)}Q", status.regs), strict=True))
         if arch == "AARCH64":
             regs["fp"] = regs["x29"]
-        return pid, regs
+        return status.pid, regs
     return None

@@ -29,7 +29,7 @@ class Bitmap:
         out = bytearray(len(self.data))
         lo, hi = start >> 3, min((end + 7) >> 3, len(self.data))
         out[lo:hi] = self.data[lo:hi]
-        if start & 7:
+        if start & 7 and lo < len(out):
             out[lo] &= (0xFF << (start & 7)) & 0xFF
         if end & 7 and (end >> 3) < len(out):
             out[end >> 3] &= (1 << (end & 7)) - 1

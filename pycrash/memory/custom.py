@@ -1,4 +1,4 @@
-"""Make a drgn Program over memory that pycrash reads itself.
+"""Make drgn Programs: over a dump drgn opens itself, or over memory pycrash serves.
 
 drgn opens ELF vmcores and kdump files natively. For everything else (a
 flattened stream, a split set, /dev/oldmem, raw images, LiME), pycrash
@@ -8,17 +8,29 @@ tells drgn the kernel's VMCOREINFO so that it can walk the page tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pycrash.errors import DumpError
-from pycrash.memory.kdump import KdumpFile, excluded_reason
-from pycrash.memory.physmem import Extent
 
 if TYPE_CHECKING:
     import drgn
 
+    from pycrash.memory.physmem import Extent
+
 ReadFn = Callable[[int, int, int, bool], bytes]
+
+
+def core_dump_program(path: str) -> drgn.Program:
+    """Return a Program over an ELF vmcore or kdump file that drgn reads itself."""
+    import drgn
+
+    prog = drgn.Program()
+    try:
+        prog.set_core_dump(path)
+    except Exception as exc:
+        raise DumpError(f"{path}: cannot open dump: {exc}") from None
+    return prog
 
 
 def new_program() -> drgn.Program:
@@ -37,7 +49,7 @@ def finish(prog: drgn.Program, vmcoreinfo: bytes) -> None:
         raise DumpError(f"cannot use this dump's VMCOREINFO: {exc}") from None
 
 
-def add_extents(prog: drgn.Program, extents: list[Extent]) -> None:
+def add_extents(prog: drgn.Program, extents: Sequence[Extent]) -> None:
     """Register each extent as a physical memory segment read straight from its file."""
     for ext in extents:
         prog.add_memory_segment(ext.paddr, ext.size, _extent_reader(ext), True)
@@ -55,37 +67,17 @@ def _extent_reader(ext: Extent) -> ReadFn:
     return read
 
 
-def add_kdump(prog: drgn.Program, parts: list[KdumpFile], zero_excluded: bool) -> None:
-    """Register the physical memory of a kdump file, or of all parts of a split set.
+def images_program(extents: Sequence[Extent]) -> drgn.Program:
+    """Return a Program over RAM images (raw or LiME): the extents must not overlap, and
+    the VMCOREINFO is found by scanning them."""
+    from pycrash.memory.physmem import check_overlaps, scan_vmcoreinfo
 
-    A page makedumpfile left out raises a FaultError saying so (or reads as
-    zeros with ``zero_excluded``); so does a page of a part that was not given.
-    """
-    first = parts[0]
-    page = first.page_size
-    level = first.header.dump_level
-
-    def read(address: int, count: int, offset: int, physical: bool) -> bytes:
-        import drgn
-
-        out = bytearray()
-        pos, end = address, address + count
-        while pos < end:
-            pfn, within = divmod(pos, page)
-            take = min(page - within, end - pos)
-            part = next((p for p in parts if pfn in p.own), None)
-            if part is not None:
-                out += part.read_page(pfn)[within : within + take]
-            elif pfn not in first.ram:
-                raise drgn.FaultError("not in the crashed machine's RAM", pos)
-            elif pfn in first.dumped:
-                raise drgn.FaultError("page is in a part of the split dump that was not given",
-                                      pos)
-            elif zero_excluded:
-                out += bytes(take)
-            else:
-                raise drgn.FaultError(excluded_reason(level), pos)
-            pos += take
-        return bytes(out)
-
-    prog.add_memory_segment(0, first.header.max_mapnr * page, read, True)
+    ordered = check_overlaps(list(extents))
+    info = scan_vmcoreinfo(ordered)
+    if info is None:
+        raise DumpError("no VMCOREINFO found in the memory image(s): is this a Linux "
+                        "kernel's RAM, all of it?")
+    prog = new_program()
+    add_extents(prog, ordered)
+    finish(prog, info)
+    return prog

@@ -1,101 +1,65 @@
-"""Facts about a vmlinux read straight from its ELF file: build id and release."""
+"""Facts about a vmlinux read from its ELF file: debug info, build id, release, sections.
+
+:func:`has_debug_info` and :func:`build_id` run at every session start and read
+only the section headers and the build-id note (:mod:`pycrash.memory.elffile`
+says why directly); the rest goes through pyelftools. A damaged file raises
+one-line :class:`~pycrash.errors.DumpError`.
+"""
 
 from __future__ import annotations
 
 import re
-import struct
-from typing import BinaryIO
+
+from pycrash.memory import elffile
+from pycrash.memory.source import FileSource
 
 NT_GNU_BUILD_ID = 3
 _BANNER = re.compile(rb"Linux version (\S+)")
-
-
-SHF_COMPRESSED = 0x800
-
-
-def _sections(f: BinaryIO) -> list[tuple[str, int, int, int, int]]:
-    """Return ``(name, type, offset, size, flags)`` for each section of a 64-bit ELF file."""
-    fh = f
-    fh.seek(0)
-    hdr = fh.read(64)
-    endian = "<" if hdr[5] == 1 else ">"
-    e_shoff, = struct.unpack_from(endian + "Q", hdr, 40)
-    e_shentsize, e_shnum, e_shstrndx = struct.unpack_from(endian + "HHH", hdr, 58)
-    fh.seek(e_shoff)
-    table = fh.read(e_shentsize * e_shnum)
-    raw = []
-    for i in range(e_shnum):
-        name, stype, flags, _addr, offset, size = struct.unpack_from(
-            endian + "IIQQQQ", table, i * e_shentsize
-        )
-        raw.append((name, stype, offset, size, flags))
-    _n, _t, str_off, str_size, _f = raw[e_shstrndx]
-    fh.seek(str_off)
-    strtab = fh.read(str_size)
-    out = []
-    for name, stype, offset, size, flags in raw:
-        end = strtab.find(b"\0", name)
-        out.append((strtab[name:end].decode(), stype, offset, size, flags))
-    return out
+#: how much of ``.rodata`` is searched for the banner at a time
+_CHUNK = 1 << 22
 
 
 def build_id(path: str) -> str | None:
     """Return the GNU build id of an ELF file as hex, or None when it has none."""
-    with open(path, "rb") as f:
-        for _name, stype, offset, size, _flags in _sections(f):
-            if stype != 7:  # SHT_NOTE
-                continue
-            f.seek(offset)
-            data = f.read(size)
-            pos = 0
-            while pos + 12 <= len(data):
-                namesz, descsz, ntype = struct.unpack_from("<III", data, pos)
-                pos += 12
-                note_name = data[pos : pos + namesz].rstrip(b"\0")
-                pos += (namesz + 3) & ~3
-                desc = data[pos : pos + descsz]
-                pos += (descsz + 3) & ~3
-                if ntype == NT_GNU_BUILD_ID and note_name == b"GNU":
-                    return desc.hex()
-    return None
-
-
-def release(path: str) -> str | None:
-    """Return the kernel release in the vmlinux's ``linux_banner`` (``6.1.0-56-cloud-amd64``)."""
-    with open(path, "rb") as f:
-        for name, _stype, offset, size, _flags in _sections(f):
-            if name != ".rodata":
-                continue
-            f.seek(offset)
-            chunk = 1 << 22
-            done = 0
-            while done < size:
-                f.seek(offset + done)
-                data = f.read(min(chunk + 256, size - done))
-                m = _BANNER.search(data)
-                if m:
-                    return m.group(1).decode("ascii", "replace")
-                done += chunk
+    notes = [s for s in elffile.sections(path) if s.type == elffile.SHT_NOTE]
+    if not notes:
+        return None
+    with FileSource(path) as src:
+        hdr = elffile.header(src.pread(0, elffile.EHDR_SIZE))
+        little = hdr is None or hdr.little_endian
+        for sec in notes:
+            for note in elffile.parse_notes(src.pread(sec.offset, sec.size), little):
+                if note.type == NT_GNU_BUILD_ID and note.name == b"GNU":
+                    return note.desc.hex()
     return None
 
 
 def has_debug_info(path: str) -> bool:
     """Return whether the ELF file carries DWARF (a ``.debug_info`` section)."""
-    with open(path, "rb") as f:
-        return any(name == ".debug_info" for name, *_ in _sections(f))
+    return any(s.name == ".debug_info" for s in elffile.sections(path))
+
+
+def release(path: str) -> str | None:
+    """Return the kernel release in the vmlinux's ``linux_banner`` (``6.1.0-56-cloud-amd64``)."""
+    with elffile.open_elf(path) as elf:
+        for sec in elf.iter_sections():
+            if sec.name != ".rodata":
+                continue
+            offset, size = sec["sh_offset"], sec["sh_size"]
+            done = 0
+            while done < size:
+                elf.stream.seek(offset + done)
+                m = _BANNER.search(elf.stream.read(min(_CHUNK + 256, size - done)))
+                if m:
+                    return m.group(1).decode("ascii", "replace")
+                done += _CHUNK
+    return None
 
 
 def section_data(path: str, section: str) -> bytes | None:
-    """Return the contents of one section of an ELF file (decompressed), or None."""
-    import zlib
-
-    with open(path, "rb") as f:
-        for name, _stype, offset, size, flags in _sections(f):
-            if name != section:
-                continue
-            f.seek(offset)
-            data = f.read(size)
-            if flags & SHF_COMPRESSED:  # an Elf64_Chdr (24 bytes), then zlib data
-                return zlib.decompress(data[24:])
-            return data
+    """Return the contents of the first section named ``section`` (decompressed), or None."""
+    with elffile.open_elf(path) as elf:
+        for sec in elf.iter_sections():
+            if sec.name == section:
+                return sec.data()
     return None

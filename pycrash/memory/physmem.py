@@ -1,28 +1,21 @@
 """Physical memory maps for the sources drgn cannot open itself.
 
-Each source becomes a list of :class:`Extent` (a physical range and where its
-bytes are) or, for kdump data, page readers; then :mod:`pycrash.memory.custom`
-turns it into a drgn Program. Raw ``/dev/oldmem`` (offset = physical
-address), raw RAM images (``file@paddr``) and LiME images are described here.
+Raw ``/dev/oldmem`` (offset = physical address), raw RAM images
+(``file@paddr``), LiME images and ELF dumps in a flattened stream become lists
+of :class:`Extent` (a physical range and where its bytes are); then
+:mod:`pycrash.memory.custom` turns them into a drgn Program.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pycrash.errors import DumpError
-from pycrash.memory import elfcore
-from pycrash.memory.source import ByteSource, FileSource
-
-LIME_MAGIC = 0x4C694D45
-LIME_HEADER = struct.Struct("<IIQQ8s")
+from pycrash.memory.source import ByteSource
 
 
-@dataclass(frozen=True)
-class Extent:
+class Extent(NamedTuple):
     """Physical memory ``[paddr, paddr + size)`` is at ``offset`` in ``source``."""
 
     paddr: int
@@ -43,95 +36,6 @@ def check_overlaps(extents: list[Extent]) -> list[Extent]:
     return ordered
 
 
-def raw_images(specs: list[str]) -> list[Extent]:
-    """Return the extents of raw RAM images given as ``file@paddr`` (crash's syntax)."""
-    extents = []
-    for spec in specs:
-        path, sep, addr = spec.rpartition("@")
-        if not sep or not path:
-            raise DumpError(f"{spec}: a raw memory image is given as FILE@PHYSADDR")
-        try:
-            paddr = int(addr, 0)
-        except ValueError:
-            raise DumpError(f"{spec}: bad physical address {addr!r}") from None
-        if not os.path.isfile(path):
-            raise DumpError(f"{path}: no such file")
-        src = FileSource(path)
-        if src.size() == 0:
-            raise DumpError(f"{path}: empty memory image")
-        extents.append(Extent(paddr, src.size(), src, 0))
-    return check_overlaps(extents)
-
-
-def lime_image(path: str) -> list[Extent]:
-    """Return the extents of a LiME image: each range has a 32-byte header, then its data."""
-    src = FileSource(path)
-    total = src.size()
-    pos = 0
-    extents = []
-    while pos < total:
-        hdr = src.pread(pos, LIME_HEADER.size)
-        if len(hdr) < LIME_HEADER.size:
-            raise DumpError(f"{path}: truncated LiME header at byte {pos:#x}")
-        magic, version, start, end, _ = LIME_HEADER.unpack(hdr)
-        if magic != LIME_MAGIC or version != 1:
-            raise DumpError(f"{path}: bad LiME header at byte {pos:#x}")
-        if end < start:
-            raise DumpError(f"{path}: LiME range at byte {pos:#x} ends before it starts")
-        size = end - start + 1
-        if pos + LIME_HEADER.size + size > total:
-            raise DumpError(f"{path}: LiME range {start:#x}-{end:#x} claims {size} bytes "
-                            f"but the file ends first")
-        extents.append(Extent(start, size, src, pos + LIME_HEADER.size))
-        pos += LIME_HEADER.size + size
-    if not extents:
-        raise DumpError(f"{path}: empty LiME image")
-    return check_overlaps(extents)
-
-
-def is_lime(path: str) -> bool:
-    """Whether the file starts with a LiME range header."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-    return len(head) == 8 and struct.unpack_from("<II", head) == (LIME_MAGIC, 1)
-
-
-@dataclass
-class OldmemInfo:
-    """What the ELF core header at ``elfcorehdr=`` says about an oldmem image."""
-
-    extents: list[Extent]
-    prstatus: list[elfcore.PrStatus]
-    vmcoreinfo: bytes | None
-
-
-def oldmem(path: str, elfcorehdr: int) -> OldmemInfo:
-    """Read kexec's ELF core header inside an oldmem image (file offset = physical address).
-
-    Its PT_LOADs are the RAM ranges (read at their physical addresses); its
-    PT_NOTEs, also at physical addresses, hold the CPUs' registers and VMCOREINFO.
-    """
-    src = FileSource(path)
-    phdrs = elfcore.read_header(src, elfcorehdr)
-    extents = []
-    notes: list[elfcore.Note] = []
-    for ph in phdrs:
-        if ph.type == elfcore.PT_LOAD and ph.memsz:
-            if ph.paddr >= src.size():
-                continue  # RAM beyond what the image holds
-            size = min(ph.memsz, src.size() - ph.paddr)
-            extents.append(Extent(ph.paddr, size, src, ph.paddr))
-        elif ph.type == elfcore.PT_NOTE and ph.filesz:
-            data = src.pread(ph.offset, ph.filesz)
-            if len(data) < ph.filesz:
-                raise DumpError(f"{path}: note at {ph.offset:#x} lies beyond the image")
-            notes.extend(elfcore.parse_notes(data))
-    if not extents:
-        raise DumpError(f"{path}: the ELF core header at {elfcorehdr:#x} names no memory")
-    regs, info = elfcore.collect(iter(notes))
-    return OldmemInfo(merge(extents), regs, info)
-
-
 def merge(extents: list[Extent]) -> list[Extent]:
     """Merge overlapping extents of one identity-mapped file (kexec's header lists the
     kernel's text range as well as the RAM range that contains it)."""
@@ -144,16 +48,6 @@ def merge(extents: list[Extent]) -> list[Extent]:
         else:
             out.append(ext)
     return out
-
-
-def elfcorehdr_from_cmdline(cmdline: str) -> int | None:
-    """Return the ``elfcorehdr=`` address of a kernel command line (``753012K`` or ``0x...``)."""
-    m = re.search(r"(?:^|\s)elfcorehdr=(?:[0-9a-fA-Fx]+@)?([0-9a-fA-Fx]+)([KMG]?)(?:\s|$)",
-                  cmdline)
-    if not m:
-        return None
-    value = int(m.group(1), 0)
-    return value << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
 
 
 _VMCOREINFO_START = re.compile(rb"OSRELEASE=[^\n\0]{1,64}\n")

@@ -1,0 +1,60 @@
+"""ELF vmcores (``/proc/vmcore`` copied, ``makedumpfile -E``, QEMU's dump-guest-memory).
+
+drgn reads them itself; pycrash checks at open that the program headers and
+every segment are in the file (a truncated copy is refused here, not in the
+middle of a command), and that there are notes (VMCOREINFO, the CPUs' registers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pycrash.errors import DumpError
+from pycrash.memory import custom, elffile
+from pycrash.memory.formats.base import DumpKind, Identified, Opened, Options
+from pycrash.memory.source import ByteSource, FileSource
+
+
+def probe(head: bytes) -> bool:
+    """Return whether ``head`` (a file's first bytes) starts a 64-bit ELF core file."""
+    hdr = elffile.header(head)
+    return hdr is not None and hdr.type == elffile.ET_CORE
+
+
+def _partial(segments: Sequence[elffile.Segment]) -> bool:
+    """Whether makedumpfile left pages out: a PT_LOAD with less in the file than in memory."""
+    return any(s.type == elffile.PT_LOAD and s.filesz < s.memsz for s in segments)
+
+
+def _segments(path: str, source: ByteSource, head: bytes) -> list[elffile.Segment]:
+    """Return the program headers of the ELF core whose first bytes are ``head``."""
+    hdr = elffile.header(head)
+    assert hdr is not None  # probe() said so
+    found = elffile.segments(source, hdr)
+    if found is None:
+        raise DumpError(f"{path}: truncated vmcore (program headers cut off)")
+    return found
+
+
+def inspect(path: str, source: ByteSource, head: bytes) -> Identified:
+    """Return what the ELF vmcore ``path`` is (filtered?), refusing a truncated file or a
+    core file without notes (not a kernel's)."""
+    size = source.size()
+    segments = _segments(path, source, head)
+    for s in segments:
+        if s.type in (elffile.PT_LOAD, elffile.PT_NOTE) and s.offset + s.filesz > size:
+            raise DumpError(
+                f"{path}: truncated vmcore: a segment ends at byte {s.offset + s.filesz:#x} "
+                f"but the file has {size:#x} bytes"
+            )
+    if not any(s.type == elffile.PT_NOTE for s in segments):
+        raise DumpError(f"{path}: an ELF core file without notes, not a kernel vmcore")
+    return Identified(path, DumpKind.ELF, partial=_partial(segments))
+
+
+def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
+    """Open one ELF vmcore with drgn's reader."""
+    path = paths[0]
+    with FileSource(path) as src:
+        partial = _partial(_segments(path, src, src.pread(0, elffile.EHDR_SIZE)))
+    return Opened(custom.core_dump_program(path), DumpKind.ELF, (path,), partial)

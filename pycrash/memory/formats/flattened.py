@@ -1,0 +1,135 @@
+"""makedumpfile's flattened format (``makedumpfile -F``): a kdump or ELF dump as a stream.
+
+A 4 KiB header ("makedumpfile", type, version), then records of (offset: s64
+big-endian, size: s64 big-endian, data) that say where each piece of the dump
+file goes, ended by a record of offset -1. :class:`FlatSource` reads the dump
+file the stream describes at any offset, without rearranging it on disk
+(``makedumpfile -R`` would); pycrash serves its memory.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections.abc import Sequence
+
+from pycrash.errors import DumpError
+from pycrash.memory import custom, elfcore, elffile
+from pycrash.memory.formats import kdump
+from pycrash.memory.formats.base import DumpKind, Identified, Opened, Options
+from pycrash.memory.physmem import Extent, check_overlaps
+from pycrash.memory.source import ByteSource, FileSource
+
+SIGNATURE = b"makedumpfile"
+HEADER_SIZE = 4096
+RECORD = struct.Struct(">qq")  # offset, size of the data that follows; offset -1 ends
+#: every flattened dump counts as filtered ([PARTIAL DUMP]), as it always has in pycrash
+PARTIAL = True
+
+
+def probe(head: bytes) -> bool:
+    """Return whether ``head`` (a file's first bytes) starts a flattened stream."""
+    return head.startswith(SIGNATURE)
+
+
+def inspect(path: str, source: ByteSource, head: bytes) -> Identified:
+    """Return what the flattened file ``path`` is (its records are read when opened)."""
+    return Identified(path, DumpKind.FLATTENED, partial=PARTIAL)
+
+
+class FlatSource:
+    """The dump file that a flattened stream describes, readable at any offset.
+
+    Record headers are indexed once (only headers are read); a later write to
+    the same range wins, as when makedumpfile's stream is replayed with -R.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file = FileSource(path)
+        if not probe(self._file.pread(0, 16)):
+            raise DumpError(f"{path}: not a makedumpfile flattened file")
+        self._starts: list[int] = []  # dump offsets, sorted
+        self._records: list[tuple[int, int, int]] = []  # (dump offset, size, file position)
+        self._end = 0
+        self._index()
+
+    def _index(self) -> None:
+        pos = HEADER_SIZE
+        total = self._file.size()
+        records: dict[int, tuple[int, int]] = {}
+        while True:
+            hdr = self._file.pread(pos, RECORD.size)
+            if len(hdr) < RECORD.size:
+                raise DumpError(f"{self.path}: truncated flattened file (no end marker)")
+            offset, size = RECORD.unpack(hdr)
+            if offset == -1:
+                break
+            if offset < 0 or size < 0 or pos + RECORD.size + size > total:
+                raise DumpError(f"{self.path}: truncated or corrupt flattened file "
+                                f"(record at byte {pos:#x})")
+            records[offset] = (size, pos + RECORD.size)
+            self._end = max(self._end, offset + size)
+            pos += RECORD.size + size
+        for offset in sorted(records):
+            size, where = records[offset]
+            self._starts.append(offset)
+            self._records.append((offset, size, where))
+
+    def pread(self, offset: int, size: int) -> bytes:
+        out = bytearray()
+        end = min(offset + size, self._end)
+        i = max(bisect.bisect_right(self._starts, offset) - 1, 0)
+        cur = offset
+        while cur < end and i < len(self._records):
+            rec_off, rec_size, where = self._records[i]
+            if rec_off > cur:  # a hole: never written, reads as zeros
+                gap = min(rec_off, end) - cur
+                out += bytes(gap)
+                cur += gap
+                continue
+            if cur < rec_off + rec_size:
+                take = min(rec_off + rec_size, end) - cur
+                out += self._file.pread(where + (cur - rec_off), take)
+                cur += take
+            i += 1
+        if cur < end:
+            out += bytes(end - cur)
+        return bytes(out)
+
+    def size(self) -> int:
+        return self._end
+
+
+def open_source(path: str) -> ByteSource:
+    """Return the bytes of the dump file ``path``: a flattened stream unflattened on the
+    fly, any other file as it is."""
+    with FileSource(path) as f:
+        head = f.pread(0, len(SIGNATURE))
+    return FlatSource(path) if probe(head) else FileSource(path)
+
+
+def _open_elf(path: str, source: ByteSource) -> Opened:
+    """Serve an ELF dump in a flattened stream (``makedumpfile -F -E``) by its PT_LOADs."""
+    prog = custom.new_program()
+    segs = elfcore.read_header(source)
+    extents = [Extent(s.paddr, s.filesz, source, s.offset)
+               for s in segs if s.type == elffile.PT_LOAD and s.filesz]
+    notes = [n for s in segs if s.type == elffile.PT_NOTE
+             for n in elffile.parse_notes(source.pread(s.offset, s.filesz))]
+    regs, info = elfcore.collect(notes)
+    custom.add_extents(prog, check_overlaps(extents))
+    if info is None:
+        raise DumpError(f"{path}: no VMCOREINFO note")
+    custom.finish(prog, info)
+    return Opened(prog, DumpKind.FLATTENED, (path,), PARTIAL, tuple(regs), own_reader=True)
+
+
+def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
+    """Open one flattened file: the kdump or ELF dump in it, served by pycrash."""
+    path = paths[0]
+    source = FlatSource(path)
+    if elffile.is_elf(source.pread(0, len(elffile.ELF_MAGIC))):
+        return _open_elf(path, source)
+    kd = kdump.KdumpFile(source)
+    return kdump.own_reader(DumpKind.FLATTENED, path, kd, PARTIAL, options.zero_excluded)

@@ -1,0 +1,294 @@
+"""makedumpfile's compressed kdump format (``diskdump``), identified, checked and read.
+
+Layout: a header block (``disk_dump_header``), the ``kdump_sub_header``, two
+bitmaps (pages that exist in RAM; pages that were written), one page
+descriptor per written page, then page data, each page compressed with
+zlib, LZO, snappy or zstd, or stored as is. The sub-header also locates the
+ELF notes (per-CPU NT_PRSTATUS) and VMCOREINFO.
+
+drgn reads a kdump file itself; pycrash's :class:`KdumpFile` serves it when
+excluded pages must read as zeros (``--zero-excluded``), for flattened files
+and split sets, and tells which pages makedumpfile left out.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from pycrash.errors import DumpError
+from pycrash.memory import custom
+from pycrash.memory.bitmap import Bitmap
+from pycrash.memory.formats.base import DumpKind, Identified, Opened, Options
+from pycrash.memory.source import ByteSource, FileSource
+
+if TYPE_CHECKING:
+    import drgn
+
+    from pycrash.memory.elfcore import PrStatus
+
+SIGNATURES = (b"KDUMP   ", b"DISKDUMP")
+#: struct disk_dump_header (makedumpfile's diskdump.h): signature, header_version,
+#: utsname (6 x 65 bytes), timestamp, status, block_size, sub_hdr_size, bitmap_blocks,
+#: max_mapnr, total_ram_blocks, device_blocks, written_blocks, current_cpu, nr_cpus
+DISK_DUMP_HEADER = struct.Struct("<8si390s6x16sIiiIIIIIii")
+#: struct kdump_sub_header, 64-bit: phys_base, dump_level, split, start_pfn, end_pfn;
+#: then offset_vmcoreinfo, size_vmcoreinfo, offset_note, size_note; then (header
+#: version 6 and later, at byte 80) start_pfn_64, end_pfn_64, max_mapnr_64
+SUB_HEADER = struct.Struct("<QiiQQ")
+SUB_HEADER_NOTES = struct.Struct("<QQQQ")
+SUB_HEADER_PFN64 = struct.Struct("<QQQ")
+SUB_HEADER_PFN64_AT, SUB_HEADER_SIZE = 80, 104
+#: struct page_desc: offset, size, flags, page_flags
+PAGE_DESC = struct.Struct("<qIIQ")
+COMPRESSED_ZLIB, COMPRESSED_LZO, COMPRESSED_SNAPPY, COMPRESSED_ZSTD = 0x1, 0x2, 0x4, 0x20
+UTS_FIELD = 65  # each of struct new_utsname's six strings; the release is the third
+
+
+class KdumpHeader(NamedTuple):
+    """The fields of the headers that locate everything else."""
+
+    version: int
+    release: str
+    block_size: int
+    sub_hdr_size: int
+    bitmap_blocks: int
+    max_mapnr: int
+    nr_cpus: int
+    dump_level: int
+    split: bool
+    start_pfn: int
+    end_pfn: int
+    offset_vmcoreinfo: int
+    size_vmcoreinfo: int
+    offset_note: int
+    size_note: int
+
+    @property
+    def bitmap_offset(self) -> int:
+        """Where the two bitmaps start: after the header block and the sub-header."""
+        return self.block_size * (1 + self.sub_hdr_size)
+
+    @property
+    def bitmap_size(self) -> int:
+        """The size of both bitmaps together."""
+        return self.block_size * self.bitmap_blocks
+
+    @property
+    def descs_offset(self) -> int:
+        """Where the page descriptors start, after the bitmaps."""
+        return self.bitmap_offset + self.bitmap_size
+
+
+def probe(head: bytes) -> bool:
+    """Return whether ``head`` (a file's first bytes) starts a kdump compressed file."""
+    return head[:8] in SIGNATURES
+
+
+def read_header(source: ByteSource, sub_needed: int = 32) -> KdumpHeader:
+    """Return the header of the kdump file in ``source``; :class:`DumpError` when it is
+    not one, or damaged. Telling what a file is needs ``sub_needed`` = 32 bytes of the
+    sub-header; a reader also needs the notes' offsets and asks for 80."""
+    path = source.path
+    head = source.pread(0, DISK_DUMP_HEADER.size)
+    if not probe(head):
+        raise DumpError(f"{path}: not a kdump compressed file")
+    if len(head) < DISK_DUMP_HEADER.size:
+        raise DumpError(f"{path}: truncated kdump header")
+    (_sig, version, utsname, _time, _status, block_size, sub_hdr_size, bitmap_blocks,
+     max_mapnr, _ram, _dev, _written, _cpu, nr_cpus) = DISK_DUMP_HEADER.unpack(head)
+    if block_size <= 0 or block_size & (block_size - 1) or sub_hdr_size < 0:
+        raise DumpError(f"{path}: corrupt kdump header (block size {block_size})")
+    sub = source.pread(block_size, SUB_HEADER_SIZE)
+    if len(sub) < max(sub_needed, SUB_HEADER.size):
+        raise DumpError(f"{path}: truncated kdump file (sub-header cut off)")
+    _phys_base, dump_level, split, start_pfn, end_pfn = SUB_HEADER.unpack_from(sub)
+    notes = (SUB_HEADER_NOTES.unpack_from(sub, SUB_HEADER.size)
+             if len(sub) >= SUB_HEADER.size + SUB_HEADER_NOTES.size else (0, 0, 0, 0))
+    if version >= 6 and len(sub) >= SUB_HEADER_SIZE:
+        start_pfn, end_pfn, max_mapnr = SUB_HEADER_PFN64.unpack_from(sub, SUB_HEADER_PFN64_AT)
+    release = utsname[UTS_FIELD * 2 : UTS_FIELD * 3].split(b"\0", 1)[0]
+    return KdumpHeader(version, release.decode("ascii", "replace"), block_size, sub_hdr_size,
+                       bitmap_blocks, max_mapnr, nr_cpus, dump_level, bool(split),
+                       start_pfn if split else 0, end_pfn if split else max_mapnr, *notes)
+
+
+def inspect(path: str, source: ByteSource, head: bytes) -> Identified:
+    """Return what the kdump file ``path`` is (filtered? one part of a split set?),
+    refusing one whose bitmaps, page table or page data the file's end cuts off."""
+    h = read_header(source)
+    size = source.size()
+    if h.descs_offset > size:
+        raise DumpError(f"{path}: truncated kdump file (bitmap cut off)")
+    # the second half of the bitmap marks the pages that were written (by this part)
+    half = h.bitmap_size // 2
+    written = Bitmap(source.pread(h.bitmap_offset + half, half), max(h.max_mapnr, h.end_pfn))
+    npages = written.masked(h.start_pfn, h.end_pfn).count()
+    if npages:
+        desc = source.pread(h.descs_offset + (npages - 1) * PAGE_DESC.size, PAGE_DESC.size)
+        if len(desc) < PAGE_DESC.size:
+            raise DumpError(f"{path}: truncated kdump file (page table cut off)")
+        offset, length, _flags, _page_flags = PAGE_DESC.unpack(desc)
+        if offset + length > size:
+            raise DumpError(
+                f"{path}: truncated kdump file: page data ends at byte {offset + length:#x} "
+                f"but the file has {size:#x} bytes"
+            )
+    return Identified(path, DumpKind.KDUMP, partial=h.dump_level > 0, split=h.split)
+
+
+def excluded_reason(dump_level: int) -> str:
+    """Return pycrash's one wording for a page that makedumpfile left out."""
+    return (f"page excluded from the dump by makedumpfile (dump level {dump_level}; "
+            f"--zero-excluded reads it as zeros)")
+
+
+def decompressor(flags: int, page_size: int) -> Callable[[bytes], bytes]:
+    """Return the function that decompresses one page stored with descriptor ``flags``."""
+    if flags & COMPRESSED_ZLIB:
+        return zlib.decompress
+    if flags & COMPRESSED_LZO:
+        from lzallright import LZOCompressor
+
+        return lambda data: bytes(LZOCompressor.decompress(data, output_size_hint=page_size))
+    if flags & COMPRESSED_SNAPPY:
+        import cramjam
+
+        return lambda data: bytes(cramjam.snappy.decompress_raw(data))
+    if flags & COMPRESSED_ZSTD:
+        import cramjam
+
+        return lambda data: bytes(cramjam.zstd.decompress(data))
+    return bytes
+
+
+class KdumpFile:
+    """One kdump compressed file (or one part of a ``--split`` set), read-only.
+
+    ``pfn`` arguments are page frame numbers; :meth:`read_page` returns the
+    page's bytes, raising :class:`KeyError` for a page not in this file.
+    """
+
+    def __init__(self, source: ByteSource) -> None:
+        self.source = source
+        self.path = source.path
+        self.header = h = read_header(source, sub_needed=80)
+        self.page_size = h.block_size
+        half = h.bitmap_size // 2
+        #: pages that existed in RAM, pages written (by any part), pages written in this file
+        self.ram = Bitmap(source.pread(h.bitmap_offset, half), h.max_mapnr)
+        self.dumped = Bitmap(source.pread(h.bitmap_offset + half, half), h.max_mapnr)
+        self.own = self.dumped.masked(h.start_pfn, h.end_pfn) if h.split else self.dumped
+        self._decompress: dict[int, Callable[[bytes], bytes]] = {}
+
+    def excluded_runs(self) -> Iterator[tuple[int, int]]:
+        """Yield ``(first pfn, count)`` of RAM pages that makedumpfile left out."""
+        return self.ram.minus(self.dumped).runs()
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019  (one reader per dump, kept for its life)
+    def read_page(self, pfn: int) -> bytes:
+        """Return the page ``pfn``; :class:`KeyError` when this file does not hold it."""
+        if pfn not in self.own:
+            raise KeyError(pfn)
+        at = self.header.descs_offset + self.own.rank(pfn) * PAGE_DESC.size
+        desc = self.source.pread(at, PAGE_DESC.size)
+        if len(desc) < PAGE_DESC.size:
+            raise DumpError(f"{self.path}: truncated: page {pfn:#x} descriptor missing")
+        offset, size, flags, _page_flags = PAGE_DESC.unpack(desc)
+        data = self.source.pread(offset, size)
+        if len(data) < size:
+            raise DumpError(f"{self.path}: truncated: page {pfn:#x} data missing")
+        if size == self.page_size and not flags:
+            return data
+        if flags not in self._decompress:
+            self._decompress[flags] = decompressor(flags, self.page_size)
+        page = self._decompress[flags](data)
+        if len(page) != self.page_size:
+            raise DumpError(f"{self.path}: corrupt page {pfn:#x}")
+        return page
+
+    def vmcoreinfo(self) -> bytes:
+        """Return the VMCOREINFO text saved in the sub-header area."""
+        return self.source.pread(self.header.offset_vmcoreinfo, self.header.size_vmcoreinfo)
+
+    def notes(self) -> bytes:
+        """Return the ELF notes saved in the file (per-CPU NT_PRSTATUS and others)."""
+        if not self.header.size_note:
+            return b""
+        return self.source.pread(self.header.offset_note, self.header.size_note)
+
+    def regs(self) -> tuple[PrStatus, ...]:
+        """Return the CPUs' NT_PRSTATUS registers from the file's notes, in CPU order."""
+        from pycrash.memory import elfcore, elffile
+
+        regs, _info = elfcore.collect(elffile.parse_notes(self.notes()))
+        return tuple(regs)
+
+
+def add_to_program(prog: drgn.Program, parts: Sequence[KdumpFile], zero_excluded: bool) -> None:
+    """Register the physical memory of a kdump file, or of all parts of a split set
+    (``parts`` sorted by first page frame).
+
+    A page makedumpfile left out raises a FaultError saying so (or reads as
+    zeros with ``zero_excluded``); so does a page of a part that was not given.
+    """
+    first = parts[0]
+    page = first.page_size
+    level = first.header.dump_level
+
+    def read(address: int, count: int, offset: int, physical: bool) -> bytes:
+        import drgn
+
+        out = bytearray()
+        pos, end = address, address + count
+        while pos < end:
+            pfn, within = divmod(pos, page)
+            take = min(page - within, end - pos)
+            part = next((p for p in parts if pfn in p.own), None)
+            if part is not None:
+                out += part.read_page(pfn)[within : within + take]
+            elif pfn not in first.ram:
+                raise drgn.FaultError("not in the crashed machine's RAM", pos)
+            elif pfn in first.dumped:
+                raise drgn.FaultError("page is in a part of the split dump that was not given",
+                                      pos)
+            elif zero_excluded:
+                out += bytes(take)
+            else:
+                raise drgn.FaultError(excluded_reason(level), pos)
+            pos += take
+        return bytes(out)
+
+    prog.add_memory_segment(0, first.header.max_mapnr * page, read, True)
+
+
+def own_reader(kind: DumpKind, path: str, kd: KdumpFile, partial: bool,
+               zero_excluded: bool) -> Opened:
+    """Return a Program whose memory pycrash serves from ``kd`` (``--zero-excluded``,
+    or a flattened file: drgn's kdump reader can do neither)."""
+    prog = custom.new_program()
+    add_to_program(prog, [kd], zero_excluded)
+    regs = kd.regs()
+    custom.finish(prog, kd.vmcoreinfo())
+    return Opened(prog, kind, (path,), partial, regs, kd, own_reader=True)
+
+
+def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
+    """Open one kdump file: with drgn's reader, or pycrash's with ``--zero-excluded``.
+
+    One part of a split set alone is refused, naming the part that is missing.
+    """
+    path = paths[0]
+    if options.zero_excluded:
+        kd = KdumpFile(FileSource(path))
+        return own_reader(DumpKind.KDUMP, path, kd, kd.header.dump_level > 0, True)
+    with FileSource(path) as src:
+        h = read_header(src)
+    if h.split:
+        from pycrash.memory.formats import split
+
+        split.parts(paths)  # names the missing part
+    return Opened(custom.core_dump_program(path), DumpKind.KDUMP, (path,), h.dump_level > 0)

@@ -1,0 +1,86 @@
+"""``/dev/oldmem`` (or a file laid out like it): the crashed machine's RAM, file offset =
+physical address, read in a capture kernel through kexec's ELF core header.
+
+The header lies in that memory at the capture kernel's ``elfcorehdr=`` address:
+its PT_LOADs are the RAM ranges, its PT_NOTEs (also at physical addresses) the
+CPUs' registers and VMCOREINFO. Chosen by ``--oldmem``, not by magic: there is
+no ``probe``; pycrash serves the memory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from pycrash.errors import DumpError
+from pycrash.memory import custom, elfcore, elffile
+from pycrash.memory.elffile import Note
+from pycrash.memory.formats.base import DumpKind, Opened, Options
+from pycrash.memory.physmem import Extent, merge, scan_vmcoreinfo
+from pycrash.memory.source import FileSource
+
+_ELFCOREHDR = re.compile(
+    r"(?:^|\s)elfcorehdr=(?:[0-9a-fA-Fx]+@)?([0-9a-fA-Fx]+)([KMG]?)(?:\s|$)")
+
+
+def elfcorehdr_from_cmdline(cmdline: str) -> int | None:
+    """Return the ``elfcorehdr=`` address of a kernel command line (``753012K`` or ``0x...``)."""
+    m = _ELFCOREHDR.search(cmdline)
+    if not m:
+        return None
+    value = int(m.group(1), 0)
+    return value << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+
+
+def read(path: str, elfcorehdr: int) -> tuple[list[Extent], list[elfcore.PrStatus], bytes | None]:
+    """Return the RAM extents (merged), the CPUs' registers and the VMCOREINFO note (None
+    when there is none) that the ELF core header at ``elfcorehdr`` in the image describes."""
+    src = FileSource(path)
+    found = []
+    notes: list[Note] = []
+    for ph in elfcore.read_header(src, elfcorehdr):
+        if ph.type == elffile.PT_LOAD and ph.memsz:
+            if ph.paddr >= src.size():
+                continue  # RAM beyond what the image holds
+            size = min(ph.memsz, src.size() - ph.paddr)
+            found.append(Extent(ph.paddr, size, src, ph.paddr))
+        elif ph.type == elffile.PT_NOTE and ph.filesz:
+            data = src.pread(ph.offset, ph.filesz)
+            if len(data) < ph.filesz:
+                raise DumpError(f"{path}: note at {ph.offset:#x} lies beyond the image")
+            notes.extend(elffile.parse_notes(data))
+    if not found:
+        raise DumpError(f"{path}: the ELF core header at {elfcorehdr:#x} names no memory")
+    regs, info = elfcore.collect(notes)
+    return merge(found), regs, info
+
+
+def _elfcorehdr(options: Options) -> int:
+    """Return the header's address: ``--elfcorehdr``, else the running kernel's command line."""
+    if options.elfcorehdr is not None:
+        return options.elfcorehdr
+    try:
+        addr = elfcorehdr_from_cmdline(Path("/proc/cmdline").read_text())
+    except OSError:
+        addr = None
+    if addr is None:
+        raise DumpError("--oldmem: no --elfcorehdr given and none on /proc/cmdline "
+                        "(this is not a capture kernel)")
+    return addr
+
+
+def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
+    """Open the oldmem image ``paths[0]`` through its ELF core header."""
+    path = paths[0]
+    if not os.path.exists(path):
+        raise DumpError(f"{path}: no such file")
+    extents, regs, info = read(path, _elfcorehdr(options))
+    vmcoreinfo = info or scan_vmcoreinfo(extents)
+    if vmcoreinfo is None:
+        raise DumpError(f"{path}: no VMCOREINFO in the notes or in memory")
+    prog = custom.new_program()
+    custom.add_extents(prog, extents)
+    custom.finish(prog, vmcoreinfo)
+    return Opened(prog, DumpKind.OLDMEM, (path,), regs=tuple(regs), own_reader=True)
