@@ -53,7 +53,11 @@ def read_header(source: ByteSource, at: int = 0) -> list[Segment]:
 
 def prstatus(note: Note, words: int = PT_REGS_WORDS) -> PrStatus:
     """Return the :class:`PrStatus` of an NT_PRSTATUS note: its pid and the first
-    ``words`` words of ``pr_reg`` (x86-64's ``struct pt_regs`` by default)."""
+    ``words`` words of ``pr_reg`` (x86-64's ``struct pt_regs`` by default); a note too
+    short to hold them gives pid -1 and no registers (no task has that pid, so the CPU's
+    task unwinds as if the dump held no registers for it)."""
+    if len(note.desc) < PR_REG_OFFSET + 8 * words:  # a damaged note: no registers
+        return PrStatus(-1, b"")
     pid, = struct.unpack_from("<i", note.desc, PR_PID_OFFSET)
     return PrStatus(pid, note.desc[PR_REG_OFFSET : PR_REG_OFFSET + 8 * words])
 

@@ -142,3 +142,18 @@ def test_open_elf_turns_pyelftools_errors_into_dump_errors(tmp_path: Path) -> No
     with pytest.raises(DumpError, match=f"{path}: damaged ELF file"), \
             elffile.open_elf(str(path)) as elf:
         list(elf.iter_sections())
+
+
+def test_a_short_prstatus_note_gives_no_registers() -> None:
+    """A damaged NT_PRSTATUS (its descriptor cut short) is a CPU without registers, in CPU
+    order, never a struct.error."""
+    from dumpgen import note, prstatus
+
+    from pycrash.memory.elfcore import collect
+    from pycrash.memory.elffile import parse_notes
+
+    data = (note(b"CORE", 1, prstatus(7)) + note(b"CORE", 1, prstatus(8)[:100])
+            + note(b"VMCOREINFO", 0, b"OSRELEASE=1\n"))
+    regs, info = collect(parse_notes(data))
+    assert [r.pid for r in regs] == [7, -1] and regs[1].regs == b""
+    assert len(regs[0].regs) == 21 * 8 and info == b"OSRELEASE=1\n"
