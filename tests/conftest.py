@@ -1,8 +1,18 @@
-"""Shared fixtures: the real kdump vmcore (found in the cache or built), and helpers."""
+"""Shared fixtures: the real kdump vmcores (found in the cache or built), and helpers.
+
+Test modules import these helpers as ``conftest``: ``tests/`` is on pytest's
+``pythonpath``. pytest itself imports this file as ``tests.conftest`` (its importlib
+mode, which lets test files of one name live in two folders), so the file registers
+itself under the short name too: one module, one guard, one set of helpers.
+
+The fast tier (``pytest -m fast``) needs no dump: a test marked ``fast`` that asks
+for a dump fixture, or reaches the fixture builder, fails instead of building one.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -10,10 +20,34 @@ from pathlib import Path
 
 import pytest
 
+sys.modules.setdefault("conftest", sys.modules[__name__])
+pytest_plugins = ("pytester",)  # tests/test_fast_tier.py runs pytest on a test file of its own
+
 ROOT = Path(__file__).resolve().parent.parent
+#: the fixtures that open a real dump (or need one): a fast test may use none of them
+DUMP_FIXTURES = frozenset({"dump", "session", "zoo", "crash_out"})
+#: the crash zoo: Debian 12's, 11's and 13's kernels crashed four ways by our module
+ZOO = tuple(f"{suite}{kind}" for suite in ("", "bullseye-", "trixie-")
+            for kind in ("zoo-oops", "zoo-bug", "zoo-timer", "zoo-warn"))
+#: the node id of the test marked fast now being set up or run, if any
+_fast_test: str | None = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test marked fast that uses a dump fixture, before the fixture is built."""
+    global _fast_test
+    _fast_test = item.nodeid if item.get_closest_marker("fast") else None
+    used = sorted(DUMP_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+    if _fast_test and used:
+        pytest.fail(f"{item.nodeid} is marked fast but uses the real-dump fixture "
+                    f"{', '.join(used)}: drop the fast mark or the fixture", pytrace=False)
 
 
 def _fixture_module():  # type: ignore[no-untyped-def]
+    if _fast_test is not None:
+        pytest.fail(f"{_fast_test} is marked fast but opens a real-dump fixture "
+                    "(testdata/fixture.py): drop the fast mark", pytrace=False)
     path = ROOT / "testdata" / "fixture.py"
     spec = importlib.util.spec_from_file_location("pycrash_testdata", path)
     assert spec and spec.loader
@@ -35,22 +69,58 @@ class Dump:
         """Return the text of a ground-truth file the guest wrote before the crash."""
         return (self.dir / "truth" / name).read_text(errors="replace")
 
+    def open(self):  # type: ignore[no-untyped-def]
+        """Return a new pycrash Session over this dump."""
+        import pycrash
 
-@pytest.fixture(scope="session")
-def dump() -> Dump:
-    """The small real fixture (building it, about a minute, when not cached)."""
+        return pycrash.open(str(self.vmcore), str(self.vmlinux))
+
+
+def fixture_dump(name: str = "small") -> Dump:
+    """Return the named fixture (``small``, ``zoo-oops``, ``bullseye-small``...), building
+    it when it is not cached (minutes)."""
     fx = _fixture_module()
-    path = fx.ensure("small")
+    path = fx.ensure(name)
     vmlinux, vmcore = fx.dump_files(path)
     return Dump(path, vmlinux, vmcore, (path / "kernel-release").read_text().strip())
 
 
 @pytest.fixture(scope="session")
+def dump() -> Dump:
+    """The small real fixture (building it, about a minute, when not cached)."""
+    return fixture_dump("small")
+
+
+@pytest.fixture(scope="session")
 def session(dump: Dump):  # type: ignore[no-untyped-def]
     """A pycrash Session over the small fixture, shared by the tests that only read."""
-    import pycrash
+    return dump.open()
 
-    return pycrash.open(str(dump.vmcore), str(dump.vmlinux))
+
+@pytest.fixture(scope="module", params=ZOO)
+def zoo(request: pytest.FixtureRequest) -> Dump:
+    """One crash-zoo dump: the fixture module crashed the kernel in one way."""
+    return fixture_dump(request.param)
+
+
+@pytest.fixture(scope="session")
+def crash_out(dump: Dump) -> str:
+    """Debian's crash's ``sys`` and ``mod`` on the small fixture (a second oracle)."""
+    if not shutil.which("crash"):
+        pytest.fail("the crash utility is not installed (the test command installs it)")
+    proc = subprocess.run(["crash", "-s", str(dump.vmlinux), str(dump.vmcore)],
+                          input="sys\nmod\nq\n", capture_output=True, text=True, timeout=300)
+    return proc.stdout
+
+
+@pytest.fixture
+def interp():  # type: ignore[no-untyped-def]
+    """An interpreter over a session with no kernel and :mod:`sessionstub`'s commands."""
+    from sessionstub import StubSession
+
+    from pycrash.interpreter import Interpreter
+
+    return Interpreter(StubSession())
 
 
 @dataclass(frozen=True)
@@ -89,3 +159,9 @@ def parse_stat(text: str) -> dict[int, tuple[str, str, int]]:
         fields = tail.split()
         out[int(pid)] = (comm, fields[0], int(fields[1]))
     return out
+
+
+def pid_of(dump: Dump, comm: str) -> int:
+    """The pid the guest gave a named process (pids differ from build to build)."""
+    return next(p for p, (c, _s, _pp) in parse_stat(dump.truth("stat.txt")).items()
+                if c == comm)

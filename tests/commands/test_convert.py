@@ -1,12 +1,15 @@
-"""eval, ascii, ptov/vtop, ptob and btop renderers (no dump needed)."""
+"""eval, ascii, ptov/vtop, ptob and btop: the renderers (no dump needed), and the commands
+on the real dump."""
 
 from __future__ import annotations
 
+import pytest
 from pycrash.commands import convert
 
 from pycrash.command import Result
 
 
+@pytest.mark.fast
 def test_eval() -> None:
     assert list(convert.render_number(Result([convert.Number(1 << 30)]))) == [
         "hexadecimal: 40000000  (1GB)", "    decimal: 1073741824", "      octal: 10000000000",
@@ -15,18 +18,33 @@ def test_eval() -> None:
         "    decimal: 18446744073709551615  (-1)"
 
 
+@pytest.mark.fast
 def test_ascii() -> None:
     rows = [convert.Characters(0x6F6C6C6568, "hello"), convert.Characters(0, "\0")]
     assert list(convert.render_characters(Result(rows))) == ["6f6c6c6568: hello", "0: <00>"]
 
 
+@pytest.mark.fast
 def test_translations() -> None:
     rows = [convert.Translation(0xFF3CF91680001000, 0x1000), convert.Translation(0, None)]
     assert list(convert.render_translation(Result(rows))) == [
         "VIRTUAL           PHYSICAL", "ff3cf91680001000  1000", "0                 (not mapped)"]
 
 
+@pytest.mark.fast
 def test_ptob_and_btop() -> None:
     rows = [convert.PageAddress(0x10, 0x10000)]
     assert list(convert.render_ptob(Result(rows))) == ["10: 10000"]
     assert list(convert.render_btop(Result(rows))) == ["10000: 10"]
+
+
+def test_eval_and_translations(session) -> None:  # type: ignore[no-untyped-def]
+    ev = str(session.run("eval 4096 * 3")).splitlines()
+    assert ev[0] == "hexadecimal: 3000  (12KB)" and ev[1] == "    decimal: 12288"
+    assert str(session.run("ascii 6f6c6c6568")).strip() == "6f6c6c6568: hello"
+    init = session.prog.symbol("init_task").address
+    phys = session.run(f"vtop {init:x}").rows[0].physical
+    assert phys is not None
+    assert session.prog.read(phys, 64, True) == session.prog.read(init, 64)
+    assert str(session.run("btop 10000")).strip() == "10000: 10"
+    assert str(session.run("ptob 10")).strip() == "10: 10000"

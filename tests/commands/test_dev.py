@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from pycrash.commands.dev import Device, Disk, PciDevice, render, render_disks, render_pci
 
 from pycrash.command import Result
+
+pytestmark = pytest.mark.fast
 
 
 def test_devices() -> None:

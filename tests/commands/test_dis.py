@@ -1,12 +1,16 @@
-"""dis's renderer: one record per instruction, crash's lines (no dump needed)."""
+"""dis: the renderer (no dump needed), and the command on the real dump."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from pycrash.commands.dis import Instruction, render
 
 from pycrash.command import Result
 
 
+@pytest.mark.fast
 def test_instructions_and_source_lines() -> None:
     rows = [Instruction(0xFFFFFFFF8EBCCF31, "panic", "0f1f440000", "nopl", "(%rax, %rax)",
                         "kernel/panic.c", 276),
@@ -31,3 +35,13 @@ def test_dis_r_ends_with_the_instruction_holding_the_address(session) -> None:  
     last = rows[-1]
     assert last.address <= start + 20 < last.address + len(bytes.fromhex(last.bytes))
     assert all(a.address < b.address for a, b in zip(rows, rows[1:], strict=False))
+
+
+def test_dis_panic_5(session) -> None:  # type: ignore[no-untyped-def]
+    rows = session.run("dis panic 5").rows
+    assert len(rows) == 5
+    assert rows[0].address == session.prog.symbol("panic").address
+    assert rows[0].location == "panic" and rows[1].location.startswith("panic+")
+    text = str(session.run("dis sysrq_handle_crash"))
+    assert re.search(r"call\w*\s+0x[0-9a-f]+ <panic>", text)
+    assert "drivers/tty/sysrq.c" in str(session.run("dis -l sysrq_handle_crash"))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from pycrash.commands.irq import Irq, IrqView, render
 
 from pycrash.command import Result
+
+pytestmark = pytest.mark.fast
 
 ROWS = [Irq(0, 0xFF3CF91681110000, 0xFF3CF91681100000, ["timer"], "IO-APIC", [0, 1],
             {0: 73, 1: 0}),

@@ -1,7 +1,13 @@
-"""log's renderer: one record per message, time and level as the view asks (no dump)."""
+"""log: the renderer (no dump needed), and the command on the real dump against the guest's
+dmesg."""
 
 from __future__ import annotations
 
+import re
+import time
+
+import pytest
+from conftest import Dump, pycrash
 from pycrash.commands.log import LogRecord, LogView, render
 
 from pycrash.command import Result
@@ -13,6 +19,7 @@ def _lines(view: LogView) -> list[str]:
     return list(render(Result(rows, view=view)))
 
 
+@pytest.mark.fast
 def test_times_and_levels() -> None:
     assert _lines(LogView("plain", False)) == [
         "[    0.000000] Linux version 6.1.0", "[    8.229030] sysrq: Trigger a crash",
@@ -21,9 +28,40 @@ def test_times_and_levels() -> None:
         "<5>Linux version 6.1.0", "<6>sysrq: Trigger a crash", "<6>second line"]
 
 
+@pytest.mark.fast
 def test_human_times_start_at_the_boot_time() -> None:
     import time
 
     first = _lines(LogView("human", False, 0.0))[0]
     assert first == time.strftime("[%a %b %e %H:%M:%S %Y] ", time.localtime(0)) + \
         "Linux version 6.1.0"
+
+
+def test_log_holds_the_guest_dmesg_and_the_marker(dump: Dump) -> None:
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "log")
+    assert run.rc == 0, run.err
+    ours = run.out.splitlines()
+    assert any("pycrash-fixture: marker before crash" in line for line in ours)
+    guest = [line for line in dump.truth("dmesg.txt").splitlines() if line.strip()]
+    assert len(guest) > 100
+    # every line the guest's dmesg printed is in our log, in the same order
+    pos = 0
+    for line in guest:
+        pos = ours.index(line, pos) + 1
+    assert any("sysrq: Trigger a crash" in line for line in ours[pos - 1:])
+
+
+def test_log_flags(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    plain = str(session.run("log")).splitlines()
+    bare = str(session.run("log -t")).splitlines()
+    levels = str(session.run("log -m")).splitlines()
+    human = str(session.run("log -T")).splitlines()
+    assert len(plain) == len(bare) == len(levels) == len(human)
+    assert all(p.endswith(b) for p, b in zip(plain, bare, strict=True))
+    assert re.match(r"^\[    0\.000000\] <5>Linux version ", levels[0])
+    marker = next(line for line in human if "marker before crash" in line)
+    stamp = re.match(r"^\[(\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4})\] ", marker)
+    assert stamp, marker
+    when = time.mktime(time.strptime(stamp.group(1), "%a %b %d %H:%M:%S %Y"))
+    guest_date = int(dump.truth("date.txt").split()[0])
+    assert abs(when - guest_date) <= 3  # the marker was written a second before `date` ran

@@ -8,6 +8,8 @@ from kernelstub import program
 from pycrash.cmdlib.resolve import parse_hex, parse_offset, resolve_address
 from pycrash.errors import CommandError
 
+pytestmark = pytest.mark.fast
+
 PANIC = 0xFFFFFFFF81000000
 
 

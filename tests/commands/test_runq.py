@@ -1,13 +1,15 @@
-"""runq's renderer (no dump needed)."""
+"""runq: the renderer (no dump needed), and runq and sig on the real dump."""
 
 from __future__ import annotations
 
+import pytest
 from pycrash.commands.runq import QueuedTask, RunQueue, RunqView, render
 
 from pycrash.command import Result
 from pycrash.kernel.tasks import TaskId
 
 
+@pytest.mark.fast
 def test_run_queues() -> None:
     idle = TaskId(0, 0xFFFFFFFF8FC1AA40, 0, "swapper/0")
     sh = TaskId(142, 0xFF3CF9169E460000, 1, "sh")
@@ -28,3 +30,12 @@ def test_run_queues() -> None:
         "  CFS RB_ROOT: 20",
         '     [120] PID: 142    TASK: ff3cf9169e460000  COMMAND: "sh"']
     assert list(render(Result(rows[:1], view=RunqView(True))))[1] == "  CLOCK: 5235103378"
+
+
+def test_runq_and_sig(session) -> None:  # type: ignore[no-untyped-def]
+    queues = session.run("runq").rows
+    assert [q.cpu for q in queues] == [0, 1]
+    assert queues[1].current.task == session.panic_task.value_()
+    ts = session.run("sig 1").rows[0]
+    assert len(ts.actions) == 64 and ts.nr_threads == 1
+    assert str(session.run("sig 1")).splitlines()[1].startswith("SIGNAL_STRUCT: ")

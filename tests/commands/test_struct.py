@@ -1,20 +1,18 @@
-"""struct/union/* and whatis renderers (no dump needed)."""
+"""struct, union and *: the renderers (no dump needed), and the command on the real dump."""
 
 from __future__ import annotations
 
-from pycrash.commands import struct, whatis
+import pytest
+from conftest import Dump, pid_of
+from pycrash.commands import struct
+from rows import LIST_HEAD
 
-from pycrash.cmdlib.structs import MemberLayout, StructDump, TypeLayout
+from pycrash.cmdlib.structs import StructDump
 from pycrash.command import Result
 from pycrash.kernel.format import CValue, ValueKind
 
-LIST_HEAD = TypeLayout("struct", "list_head", 16,
-                       "struct list_head {\n\tstruct list_head *next;\n"
-                       "\tstruct list_head *prev;\n}",
-                       (MemberLayout(0, "struct list_head *", "next", 0),
-                        MemberLayout(64, "struct list_head *", "prev", 0)))
 
-
+@pytest.mark.fast
 def test_struct_layout_with_and_without_offsets() -> None:
     assert list(struct.render(Result([LIST_HEAD], view=struct.StructView(True)))) == [
         "struct list_head {", "  [0] struct list_head *next;", "  [8] struct list_head *prev;",
@@ -24,6 +22,7 @@ def test_struct_layout_with_and_without_offsets() -> None:
         "}", "SIZE: 16"]
 
 
+@pytest.mark.fast
 def test_struct_objects() -> None:
     value = CValue(ValueKind.STRUCT, items=(CValue(ValueKind.SCALAR, "next", "0x0", 0),
                                             CValue(ValueKind.SCALAR, "prev", "0x4000", 0x4000)))
@@ -32,16 +31,18 @@ def test_struct_objects() -> None:
         "struct list_head {", "  next = 0x0,", "  prev = 0x4000", "}"]
 
 
-def test_whatis_declarations() -> None:
-    rows = [whatis.Declaration("init_task", "variable", "struct task_struct init_task;"),
-            whatis.Declaration("list_head", "struct", LIST_HEAD.definition, 16),
-            whatis.Declaration("pid_type", "enum", "enum pid_type {\n\tPIDTYPE_PID = 0,\n}"),
-            whatis.Declaration("pid_t", "typedef", "typedef __kernel_pid_t pid_t;"),
-            whatis.Declaration("int", "type", "int", 4)]
-    assert list(whatis.render(Result(rows))) == [
-        "struct task_struct init_task;",
-        "struct list_head {", "    struct list_head *next;", "    struct list_head *prev;",
-        "}", "SIZE: 16",
-        "enum pid_type {", "    PIDTYPE_PID = 0,", "}",
-        "typedef __kernel_pid_t pid_t;",
-        "type = int", "SIZE: 4"]
+def test_struct_members_of_a_task(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    task = session.task("pcfix-sleeper1").value_()
+    out = str(session.run(f"struct task_struct.pid,comm {task:x}")).splitlines()
+    assert out == [f"  pid = {pid_of(dump, 'pcfix-sleeper1')},", '  comm = "pcfix-sleeper1\\000",']
+    layout = str(session.run("struct list_head -o")).splitlines()
+    assert layout == ["struct list_head {", "  [0] struct list_head *next;",
+                      "  [8] struct list_head *prev;", "}", "SIZE: 16"]
+
+
+def test_struct_l_and_sym_m(session) -> None:  # type: ignore[no-untyped-def]
+    first = session.prog["init_task"].tasks.next.value_()
+    out = str(session.run(f"struct task_struct.pid -l task_struct.tasks {first:x}")).rstrip()
+    assert out == "  pid = 1,"
+    names = {r.name for r in session.run("sym -m dummy").rows}
+    assert "dummy_setup" in names and "panic" not in names

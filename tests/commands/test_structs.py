@@ -21,6 +21,8 @@ from pycrash.cmdlib.structs import (
 from pycrash.errors import CommandError
 from pycrash.kernel.format import CValue, Member, ValueKind
 
+pytestmark = pytest.mark.fast
+
 
 def test_member_offsets() -> None:
     prog = program()

@@ -1,14 +1,18 @@
-"""sym's and p's renderers (no dump needed)."""
+"""sym: the renderer (no dump needed), and the command on the real dump and the crash zoo."""
 
 from __future__ import annotations
 
-from pycrash.commands import p, sym
+import re
+
+import pytest
+from conftest import Dump
+from pycrash.commands import sym
 
 from pycrash.command import Result
-from pycrash.kernel.format import CValue, ValueKind
-from pycrash.kernel.symbols import SymbolRow
+from pycrash.kernel.symbols import SymbolRow, symbol_line
 
 
+@pytest.mark.fast
 def test_sym_lines() -> None:
     rows = [SymbolRow(0xFFFFFFFF8EBCCF41, "T", "panic", 16, None, "kernel/panic.c", 276),
             SymbolRow(0xFFFFFFFFC0402000, "t", "loop_init", 0, "loop", None, None)]
@@ -17,13 +21,25 @@ def test_sym_lines() -> None:
         "ffffffffc0402000 (t) loop_init [loop]"]
 
 
-def test_p_values() -> None:
-    scalar = ValueKind.SCALAR
-    rows = [p.Printed(1, "jiffies", "jiffies", "volatile unsigned long",
-                      CValue(scalar, text="4294893556", value=4294893556)),
-            p.Printed(2, "init_task.tasks", None, "struct list_head",
-                      CValue(ValueKind.STRUCT, items=(
-                          CValue(scalar, "next", "0x10", 0x10),
-                          CValue(scalar, "prev", "0x20", 0x20))))]
-    assert list(p.render(Result(rows))) == [
-        "jiffies = $1 = 4294893556", "$2 = {", "  next = 0x10,", "  prev = 0x20", "}"]
+def test_sym_of_an_address_inside_panic_round_trips(session) -> None:  # type: ignore[no-untyped-def]
+    panic = session.prog.symbol("panic")
+    row = session.run(f"sym {panic.address + 16:x}").rows[0]
+    text = symbol_line(row)
+    assert re.fullmatch(rf"{panic.address + 16:016x} \(T\) panic\+16 kernel/panic\.c: \d+",
+                        text)
+    back = session.run("sym panic").rows[0]
+    assert back.address == panic.address and back.name == "panic" and back.offset == 0
+
+
+def test_sym_names_a_frame_as_bt_does(zoo: Dump) -> None:
+    """sym of any frame's pc gives bt's name (labels such as
+    entry_SYSCALL_64_after_hwframe, module functions from kallsyms without debuginfo)."""
+    s = zoo.open()
+    frames = s.run("bt").rows[0].frames
+    for f in frames:
+        if not f.offset:
+            continue
+        # a return address may lie just past its function (a call that never returns):
+        # the call instruction's last byte is inside it, as bt looks it up
+        row = s.run(f"sym {f.pc - 1:x}").rows[0]
+        assert (row.name, row.offset, row.module) == (f.function, f.offset - 1, f.module), f

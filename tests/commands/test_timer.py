@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from pycrash.commands.timer import CpuTimers, Timer, TimerView, render
 
 from pycrash.command import Result
+
+pytestmark = pytest.mark.fast
 
 TIMERS = [CpuTimers(0, 4294893556, (Timer(0, 4294893573, 0xFF7C529D00433DB8, 0x10,
                                           "process_timeout"),

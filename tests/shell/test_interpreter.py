@@ -1,97 +1,18 @@
 """The command-line interpreter without a dump: a session with no kernel and a few
-stub commands (this module's own, registered as a plugin would be)."""
+stub commands (tests/sessionstub.py; the ``interp`` fixture runs them)."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from pycrash.commands import repeat as repeat_module
+from sessionstub import StubSession, run
 
-from pycrash.command import Result, arg, command
-from pycrash.errors import CommandError
 from pycrash.interpreter import Interpreter, error_line
-from pycrash.registry import Registry
-from pycrash.session import Session
 
-
-@command("say", summary="print the words", synopsis="say [-u] words...",
-         arguments=(arg("-u", dest="upper", action="store_true"), arg("words", nargs="*")))
-def say(session: Session, args: argparse.Namespace) -> Result:
-    """Return the words, one row (upper case with -u)."""
-    text = " ".join(args.words)
-    return Result([text.upper() if args.upper else text])
-
-
-@command("raw", summary="print the rest of the line", synopsis="raw text", raw=True)
-def raw(session: Session, args: argparse.Namespace) -> Result:
-    """Return the argument text as it was typed."""
-    return Result([args.text])
-
-
-@command("fail", summary="fail", synopsis="fail [message]", arguments=(arg("words", nargs="*"),))
-def fail(session: Session, args: argparse.Namespace) -> Result:
-    """Raise a CommandError with the words."""
-    raise CommandError(" ".join(args.words) or "it failed")
-
-
-@command("items", summary="rows and per-item errors", synopsis="items",
-         aliases=("its",))
-def items(session: Session, args: argparse.Namespace) -> Result:
-    """Return two rows and two per-item errors, one already prefixed with the name."""
-    return Result(["one", "two"], errors=["3: no such item", "4: no such item"])
-
-
-@command("boom", summary="a bug", synopsis="boom")
-def boom(session: Session, args: argparse.Namespace) -> Result:
-    """Raise an unexpected exception."""
-    raise RuntimeError("kaput")
-
-
-@command("stop", summary="Ctrl-C", synopsis="stop")
-def stop(session: Session, args: argparse.Namespace) -> Result:
-    """Raise KeyboardInterrupt, as Ctrl-C does."""
-    raise KeyboardInterrupt
-
-
-@command("count", summary="count the calls", synopsis="count [limit]",
-         arguments=(arg("limit", nargs="?", type=int),))
-def count(session: Session, args: argparse.Namespace) -> Result:
-    """Return the call's number; fail once it passes the limit."""
-    session.calls = getattr(session, "calls", 0) + 1  # type: ignore[attr-defined]
-    if args.limit is not None and session.calls > args.limit:  # type: ignore[attr-defined]
-        raise CommandError("limit reached")
-    return Result([session.calls])  # type: ignore[attr-defined]
-
-
-class StubSession(Session):
-    """A Session with no program: the interpreter and these commands need none."""
-
-    live = False  # type: ignore[assignment]
-
-    def __init__(self, live: bool = False) -> None:
-        reg = Registry()
-        reg.register_module(sys.modules[__name__])
-        super().__init__(None, SimpleNamespace(vmlinux=None), reg)  # type: ignore[arg-type]
-        self.live = live
-
-
-@pytest.fixture
-def interp() -> Interpreter:
-    return Interpreter(StubSession())
-
-
-def run(interp: Interpreter, line: str) -> tuple[bool, str, str]:
-    """Run a line; return whether it succeeded, its output and its errors."""
-    out, err = io.StringIO(), io.StringIO()
-    ok = interp.run_line(line, out=out, err=err)
-    return ok, out.getvalue(), err.getvalue()
+pytestmark = pytest.mark.fast
 
 
 def test_semicolons_split_commands_outside_quotes(interp: Interpreter) -> None:
@@ -233,45 +154,3 @@ def test_state_belongs_to_the_interpreter_the_session_exposes() -> None:
     assert (second.state.next_value(), second.state.next_value()) == (1, 2)
     assert first.state.last_value == 0
     assert second.state.settings == {"output": "crash", "radix": 10, "scroll": False}
-
-
-def test_repeat_argument_errors(interp: Interpreter) -> None:
-    assert run(interp, "repeat") == (False, "", "repeat: no command given\n")
-    assert run(interp, "repeat -2") == (False, "", "repeat: no command given\n")
-    assert run(interp, "repeat -2 say x") == (
-        False, "", "repeat: a dump does not change: repeat is for live systems (--live)\n")
-    assert repeat_module.parse("-0.5 say  x") == (0.5, "say x")
-    assert repeat_module.parse("-x say") == (1.0, "-x say")
-
-
-@pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
-    slept: list[float] = []
-    monkeypatch.setattr(repeat_module.time, "sleep", slept.append)
-    yield slept
-
-
-def test_repeat_runs_until_the_command_fails(no_sleep: list[float]) -> None:
-    interp = Interpreter(StubSession(live=True))
-    ok, out, err = run(interp, "repeat -3 count 2")
-    assert (ok, out, err) == (False, "1\n2\n", "count: limit reached\n")
-    assert no_sleep == [3.0, 3.0]
-    assert interp.state.history == ["repeat -3 count 2"]
-
-
-
-def test_repeat_is_a_listed_command() -> None:
-    """repeat is found and listed like any command (before issue 12 the runner special-cased
-    it by name and help did not list it)."""
-    from pycrash.commands.help import HelpView, entry, render_list
-
-    from pycrash.command import Result
-    from pycrash.registry import registry
-
-    reg = registry()
-    cmd = reg.lookup("repeat")
-    assert cmd.module == "pycrash.commands.repeat" and cmd.raw
-    rows = [entry(c) for c in reg.commands()]
-    assert "repeat" in [r.name for r in rows]
-    text = list(render_list(Result(rows, view=HelpView([]))))
-    assert "repeat     repeat a command" in text

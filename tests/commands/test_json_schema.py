@@ -50,6 +50,7 @@ def text_blocks(value: Any, where: str = "row") -> list[str]:
     return found
 
 
+@pytest.mark.fast
 def test_every_command_declares_its_records() -> None:
     from pycrash.registry import registry
 
@@ -77,6 +78,7 @@ def test_json_holds_data_not_crash_text(session, line: str) -> None:  # type: ig
     assert len(doc["rows"]) == min(len(result.rows), 200)
 
 
+@pytest.mark.fast
 def test_readme_schema_is_current() -> None:
     from pycrash.schema import BEGIN, END, markdown
 

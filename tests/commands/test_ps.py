@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import Dump, parse_stat, pycrash
+from conftest import Dump, parse_stat, pid_of, pycrash
 
 
 def _same_comm(ours: str, theirs: str, kernel: bool) -> bool:
@@ -57,8 +57,7 @@ def test_ps_filters_and_text_format(dump: Dump) -> None:
     parsed = [row.match(line) for line in lines[1:]]
     assert all(parsed), lines
     got = [(int(m.group(1)), int(m.group(2)), m.group(4)) for m in parsed if m]
-    sleeper = next(p for p, (c, _s, _pp) in parse_stat(dump.truth("stat.txt")).items()
-                   if c == "pcfix-sleeper1")
+    sleeper = pid_of(dump, "pcfix-sleeper1")
     assert got == [(1, 0, "init"), (2, 0, "[kthreadd]"), (sleeper, 1, "pcfix-sleeper1")]
 
 
@@ -83,3 +82,24 @@ def test_json_output_has_the_same_rows_as_text(dump: Dump) -> None:
     assert {r["comm"] for r in doc["rows"]} >= {"pcfix-sleeper1", "pcfix-files", "swapper/0"}
     for r in doc["rows"]:
         assert f"{r['task']:016x}" in text.out
+
+
+def test_ps_views(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    truth = parse_stat(dump.truth("stat.txt"))
+    sleeper = pid_of(dump, "pcfix-sleeper1")
+    child = next(p for p, (c, _s, pp) in truth.items() if pp == sleeper)
+    fam = session.run(f"ps -p {child}").rows[0]
+    assert [t.pid for t in fam.related] == [0, 1, sleeper, child]
+    kids = {t.pid for t in session.run("ps -c 1").rows[0].related}
+    assert {p for p, (_c, _s, pp) in truth.items() if pp == 1} <= kids
+    counts = {r.state: r.count for r in session.run("ps -S").rows}
+    assert sum(counts.values()) == len(session.run("ps").rows)
+    limits = {x.name: x for x in session.run("ps -r 1").rows[0].limits}
+    assert limits["NOFILE"].current == 1024 and limits["CPU"].current is None
+    assert session.run("ps -g 1").rows[0].related == []
+    t1, t2 = session.run(f"ps -t 1 {sleeper}").rows
+    assert t1.start_time < t2.start_time
+    last = [r.last_arrival for r in session.run("ps -l").rows]
+    assert last == sorted(last, reverse=True)
+    args = session.run("ps -a 1").rows[0]
+    assert args.arg is not None or "excluded" in (args.error or "")

@@ -1,4 +1,5 @@
-"""pycrash's own stack engine (ORC) on real dumps: the small fixture and the crash zoo.
+"""pycrash's own stack engine (pycrash/kernel/stack.py: ORC on x86-64, frame records on
+arm64) on real dumps: the small fixture, the crash zoo and arm64.
 
 Truth: the guest's /proc/PID/task/TID/stack just before the crash
 (truth/stacks.txt), the kernel's own oops report on the serial console, drgn's
@@ -13,32 +14,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Dump, _fixture_module
+from conftest import Dump, fixture_dump
 
-ZOO = tuple(f"{suite}{kind}" for suite in ("", "bullseye-", "trixie-")
-            for kind in ("zoo-oops", "zoo-bug", "zoo-timer", "zoo-warn"))
 #: a kernel stack-trace line: ``[  7.02] ? pcfix_write+0x122/0x130 [pcfix_oops]``
 TRACE_LINE = re.compile(
     r"^\[ *[\d.]+\]  (\? )?([\w.]+)\+0x([0-9a-f]+)/0x[0-9a-f]+( \[(\w+)\])?$")
-
-
-def _dump(name: str) -> Dump:
-    fx = _fixture_module()
-    path = fx.ensure(name)
-    vmlinux, vmcore = fx.dump_files(path)
-    return Dump(path, vmlinux, vmcore, (path / "kernel-release").read_text().strip())
-
-
-@pytest.fixture(scope="module", params=ZOO)
-def zoo(request: pytest.FixtureRequest) -> Dump:
-    """One crash-zoo dump: the fixture module crashed the kernel in one way."""
-    return _dump(request.param)
-
-
-def _open(d: Dump):  # type: ignore[no-untyped-def]
-    import pycrash
-
-    return pycrash.open(str(d.vmcore), str(d.vmlinux))
 
 
 def guest_stacks(d: Dump) -> dict[int, tuple[str, str, list[str]]]:
@@ -155,7 +135,7 @@ def test_panic_and_nmi_stopped_cpus_as_crash_shows_them(session) -> None:  # typ
 
 
 def test_zoo_panic_task_holds_the_kernels_own_call_trace(zoo: Dump) -> None:
-    s = _open(zoo)
+    s = zoo.open()
     trace, regs = oops_report(zoo)
     assert trace
     stack = s.run("bt").rows[0]
@@ -192,7 +172,7 @@ def test_zoo_panic_task_holds_the_kernels_own_call_trace(zoo: Dump) -> None:
 
 
 def test_zoo_every_task_holds_its_proc_stack(zoo: Dump) -> None:
-    s = _open(zoo)
+    s = zoo.open()
     assert _check_against_proc(s, zoo) > 40
     kt = s.run("bt pcfix_kt1").rows[0]
     mods = [(f.function, f.module) for f in kt.frames if f.module]
@@ -201,8 +181,8 @@ def test_zoo_every_task_holds_its_proc_stack(zoo: Dump) -> None:
 
 @pytest.mark.parametrize("name", ["zoo-timer", "bullseye-zoo-timer", "trixie-zoo-timer"])
 def test_timer_oops_crosses_the_irq_stack(name: str) -> None:
-    d = _dump(name)
-    s = _open(d)
+    d = fixture_dump(name)
+    s = d.open()
     frames = s.run("bt").rows[0].frames
     marked = [f for f in frames if f.marker]
     assert [f.marker for f in marked] == ["IRQ stack"]
@@ -215,12 +195,12 @@ def test_timer_oops_crosses_the_irq_stack(name: str) -> None:
 
 @pytest.mark.skipif(shutil.which("crash") is None, reason="Debian's crash is not installed")
 def test_panic_task_matches_crash_frame_by_frame() -> None:
-    d = _dump("zoo-oops")
+    d = fixture_dump("zoo-oops")
     run = subprocess.run(["crash", "-s", str(d.vmlinux), str(d.vmcore)], input="bt\nq\n",
                          capture_output=True, text=True, timeout=300, cwd="/tmp")
     theirs = [line for line in run.stdout.splitlines() if re.match(r"^ ?#\d+ \[", line)]
     assert len(theirs) > 10, run.stdout + run.stderr
-    ours_text = str(_open(d).run("bt"))
+    ours_text = str(d.open().run("bt"))
     ours = [line for line in ours_text.splitlines() if re.match(r"^ ?#\d+ \[", line)]
     strip = lambda line: line.split(" ", 1)[1] if line.startswith("#") else line.split(" ", 2)[2]  # noqa: E731
     stale = {f for f, _m in _stale_entries(d)}
@@ -251,7 +231,7 @@ def test_corrupt_stacks_end_with_a_note(dump: Dump) -> None:
     note; nothing loops and no data address is printed as a function."""
     from pycrash.kernel import orc
 
-    s = _open(dump)
+    s = dump.open()
     task = s.find_task("pcfix-sleeper2")[0]
     frames = s.trace(task).frames
     assert len(frames) > 4
@@ -290,7 +270,7 @@ def test_corrupt_stacks_end_with_a_note(dump: Dump) -> None:
 
 
 def test_no_orc_falls_back_to_drgn(dump: Dump) -> None:
-    s = _open(dump)
+    s = dump.open()
     s.prog.cache["pycrash_orc"] = type("NoOrc", (), {"__bool__": lambda self: False})()
     frames = s.frames(s.find_task("pcfix-sleeper1")[0])
     assert "do_wait" in [f.function for f in frames]
@@ -299,81 +279,9 @@ def test_no_orc_falls_back_to_drgn(dump: Dump) -> None:
 def test_stack_engine_survives_a_zoo_without_module_debuginfo(zoo: Dump) -> None:
     # the module's debug file is only beside the dump, never found on its own
     assert not (Path("/lib/modules") / zoo.release / "updates" / "pcfix_oops.ko").exists()
-    s = _open(zoo)
+    s = zoo.open()
     kt = s.run("bt pcfix_kt2").rows[0]
     assert all(f.function != f"{f.pc:x}" for f in kt.frames)
-
-
-def _crash(d: Dump, commands: str) -> str:
-    run = subprocess.run(["crash", "-s", str(d.vmlinux), str(d.vmcore)],
-                         input=commands + "\nq\n", capture_output=True, text=True,
-                         timeout=300, cwd="/tmp")
-    return run.stdout
-
-
-def _lines(text: str) -> list[str]:
-    return [line.rstrip() for line in text.splitlines()
-            if line.strip() and not line.startswith("WARNING:")]
-
-
-def test_bt_v_finds_an_overwritten_stack_end(dump: Dump) -> None:
-    s = _open(dump)
-    assert str(s.run("bt -v")).strip() == "No stack overflows detected"
-    task = s.find_task("pcfix-sleeper3")[0]
-    end = task.stack.value_()
-
-    def smashed(address: int, count: int, offs: int, physical: bool) -> bytes:
-        return (0x4141414141414141).to_bytes(8, "little")[offs : offs + count]
-
-    s.prog.add_memory_segment(end, 8, smashed, False)
-    rows = s.run("bt -v").rows
-    assert [r.task.pid for r in rows] == [task.pid.value_()]
-    assert "4141414141414141 != STACK_END_MAGIC" in str(s.run("bt -v"))
-
-
-def test_bt_r_ref_and_panic_flags(zoo: Dump) -> None:
-    s = _open(zoo)
-    panic = s.run("bt -p").rows
-    assert [r.task.task for r in panic] == [s.panic_task.value_()]
-    assert s.run("bt -R machine_kexec").rows and not s.run("bt -R do_wait").rows
-    waiting = s.run("foreach bt -R do_wait").rows
-    assert waiting and all(
-        any(f.function == "do_wait" for f in item.rows[0].frames) for item in waiting)
-    kexec = s.prog.symbol("machine_kexec").address
-    pc = s.run("bt").rows[0].frames[0].pc
-    assert s.run(f"bt -R {pc:x}").rows and kexec < pc
-
-
-@pytest.mark.skipif(shutil.which("crash") is None, reason="Debian's crash is not installed")
-def test_bt_E_t_T_F_e_match_crash_on_the_oops() -> None:
-    d = _dump("zoo-oops")
-    s = _open(d)
-    # -E: the exception frames found on the IRQ and exception stacks, at crash's addresses
-    theirs = re.findall(r"EXCEPTION FRAME AT: ([0-9a-f]+)", _crash(d, "bt -E"))
-    ours = re.findall(r"EXCEPTION FRAME AT: ([0-9a-f]+)", str(s.run("bt -E")))
-    assert theirs and ours == theirs
-    # -e, -t and -T: the same lines
-    for flags in ("bt -e", "bt -t", "bt -T", "bt -o"):
-        assert _lines(str(s.run(flags))) == _lines(_crash(d, flags)), flags
-    # -F and -FF: each frame crash and pycrash both show has the same data words
-    for flags in ("bt -F", "bt -FF"):
-        def blocks(text: str) -> dict[str, list[str]]:
-            out: dict[str, list[str]] = {}
-            key = ""
-            for line in _lines(text):
-                if re.match(r"^ ?#\d+ \[", line):
-                    key = line.split("] ", 1)[1]
-                    out[key] = []
-                elif key and re.match(r"^    [0-9a-f]{16}: ", line):
-                    out[key].append(line)
-            return out
-
-        mine, crash_blocks = blocks(str(s.run(flags))), blocks(_crash(d, flags))
-        shared = [k for k in mine if k in crash_blocks]
-        assert len(shared) >= 10
-        # the frame before one of crash's stale frames ends where that stale frame starts
-        same = [k for k in shared if mine[k] == crash_blocks[k]]
-        assert len(same) >= len(shared) - 2, [k for k in shared if k not in same]
 
 
 def test_arm64_frame_records_hold_proc_stacks_and_drgns_frames() -> None:
@@ -382,8 +290,8 @@ def test_arm64_frame_records_hold_proc_stacks_and_drgns_frames() -> None:
     registers at the end of a user task's trace, and a loop ends with a note."""
     from pycrash.kernel.stack import engine_trace_arm64, task_frames
 
-    d = _dump("arm64-small")
-    s = _open(d)
+    d = fixture_dump("arm64-small")
+    s = d.open()
     assert s.prog.platform.arch.name == "AARCH64"
     assert _check_against_proc(s, d) > 30
     for task in s.tasks():
@@ -410,70 +318,12 @@ def test_arm64_frame_records_hold_proc_stacks_and_drgns_frames() -> None:
     assert trace.note and "goes back" in trace.note and len(trace.frames) == 3
 
 
-#: crash 8.0.2 sees every task of Debian 11's 5.10 kernel: there, bt's outputs must be
-#: crash's (up to trailing blanks)
-CRASH_SAME_510 = ("bt -a", "foreach bt", "bt", "bt -f", "bt -F", "bt -FF", "bt -t", "bt -T",
-                  "bt -r", "bt -e", "bt -l", "bt -f 1", "bt -t 1", "bt -r 1", "bt -FF 1",
-                  "bt -f {pcfix-sleeper1}", "bt -t {pcfix-files}", "bt -r {pcfix-files}",
-                  "foreach bt -R do_wait", "bt -l 1", "foreach bt -l", "bt -o",
-                  "foreach bt -o")
-
-
-@pytest.mark.skipif(shutil.which("crash") is None, reason="Debian's crash is not installed")
-def test_bt_equals_crash_on_debian_11() -> None:
-    d = _dump("bullseye-small")
-    s = _open(d)
-    # crash's bt takes pids, not names
-    pids = {name: str(s.find_task(name)[0].pid.value_())
-            for name in ("pcfix-sleeper1", "pcfix-files")}
-    commands = [re.sub(r"\{([\w-]+)\}", lambda m: pids[m.group(1)], c)
-                for c in CRASH_SAME_510]
-    theirs = _crash(d, "\n".join(commands))
-    ours = "\n".join(str(s.run(c)) for c in commands)
-    assert _lines(ours) == _lines(theirs)
-    assert len(_lines(theirs)) > 3000
-
-
-@pytest.mark.parametrize("name", ["small", "bullseye-small", "trixie-small"])
-def test_orc_lookup_index_agrees_with_the_whole_table(name: str) -> None:
-    """The block-at-a-time look-up through orc_lookup finds the entry a search of the
-    whole table finds (ORC formats of 5.10, 6.1 and 6.12)."""
-    import random
-
-    from pycrash.kernel import orc
-
-    s = _open(_dump(name))
-    lookup = orc.orc_index(s.prog).vmlinux
-    assert isinstance(lookup, orc.LookupTable)
-    whole = lookup.whole()
-    assert whole is not None and whole.count > 100_000
-    rng = random.Random(7)
-    ips = [rng.randrange(*lookup.text) for _ in range(3000)]
-    assert [lookup.find(ip) for ip in ips] == [whole.find(ip) for ip in ips]
-    types = {whole.find(ip).type for ip in ips}  # type: ignore[union-attr]
-    assert orc.CALL in types
-
-
-def test_sym_names_a_frame_as_bt_does(zoo: Dump) -> None:
-    """sym of any frame's pc gives bt's name (labels such as
-    entry_SYSCALL_64_after_hwframe, module functions from kallsyms without debuginfo)."""
-    s = _open(zoo)
-    frames = s.run("bt").rows[0].frames
-    for f in frames:
-        if not f.offset:
-            continue
-        # a return address may lie just past its function (a call that never returns):
-        # the call instruction's last byte is inside it, as bt looks it up
-        row = s.run(f"sym {f.pc - 1:x}").rows[0]
-        assert (row.name, row.offset, row.module) == (f.function, f.offset - 1, f.module), f
-
-
 @pytest.mark.parametrize("name", ["small", "bullseye-small"])
 def test_replayed_traces_equal_fresh_unwinds(name: str) -> None:
     """Sleeping tasks whose stacks repeat the words an earlier unwind read get that
     trace replayed: it equals a fresh unwind of each task, registers included."""
-    d = _dump(name)
-    replayed, fresh = _open(d), _open(d)
+    d = fixture_dump(name)
+    replayed, fresh = d.open(), d.open()
     tasks = replayed.tasks()
 
     def view(trace):  # type: ignore[no-untyped-def]

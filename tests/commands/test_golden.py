@@ -18,20 +18,20 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Dump, _fixture_module
+from conftest import ROOT, Dump, _fixture_module, fixture_dump
 
 #: main before issue 12's refactor began.
 BASELINE = "18591bb59e97ba521455f71b15ae33104c1df2be"
-HERE = Path(__file__).resolve().parent / "golden"
+HERE = ROOT / "tests" / "golden"
 #: Lines whose text changed on purpose since the baseline, and why: each must differ from
 #: the baseline (so the list stays true) and is checked by its own test.
 CHANGED = {
     "foreach 'kthread.*' task -R pid":
         "each task's header once, as crash prints it; the baseline printed it twice "
-        "(tests/test_commands_mem_tasks.py::test_foreach_task_header_once)",
+        "(tests/commands/test_foreach.py::test_foreach_task_header_once)",
     "help":
         "repeat is a registered command now and help lists it, as crash's does "
-        "(tests/shell/test_interpreter.py::test_repeat_is_a_listed_command)",
+        "(tests/commands/test_repeat.py::test_repeat_is_a_listed_command)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"
@@ -96,10 +96,7 @@ def _dumps() -> list[str]:
 
 @pytest.mark.parametrize("name", _dumps())
 def test_crash_text_identical_to_baseline(name: str, tmp_path: Path) -> None:
-    fx = _fixture_module()
-    path = fx.ensure(name)
-    vmlinux, vmcore = fx.dump_files(path)
-    dump = Dump(path, vmlinux, vmcore, "")
+    dump = fixture_dump(name)
     old = _run(_baseline_tree(tmp_path / "baseline"), dump, tmp_path / "old.json")
     new = _run(ROOT, dump, tmp_path / "new.json")
     assert len(old["results"]) == len(new["results"]) > 100

@@ -1,0 +1,16 @@
+"""help on the real dump."""
+
+from __future__ import annotations
+
+import pytest
+
+from pycrash.errors import CommandError
+
+
+def test_help_page_of_a_command(session) -> None:  # type: ignore[no-untyped-def]
+    page = str(session.run("help bt")).splitlines()
+    assert page[:2] == ["NAME", "  bt - backtrace"]
+    assert "SYNOPSIS" in page and "EXAMPLES" in page
+    assert any(line.strip().startswith("-l") for line in page)
+    with pytest.raises(CommandError):
+        session.run("help nosuchcommand")

@@ -1,0 +1,40 @@
+"""p: the renderer (no dump needed), and the command on the real dump."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pycrash.commands import p
+
+from pycrash.command import Result
+from pycrash.kernel.format import CValue, ValueKind, value_text
+
+
+@pytest.mark.fast
+def test_p_values() -> None:
+    tasks = CValue(ValueKind.STRUCT, items=(CValue(ValueKind.SCALAR, "next", "0x10", 0x10),
+                                            CValue(ValueKind.SCALAR, "prev", "0x20", 0x20)))
+    rows = [p.Printed(1, "jiffies", "jiffies", "volatile unsigned long",
+                      CValue(ValueKind.SCALAR, text="4294893556", value=4294893556)),
+            p.Printed(2, "init_task.tasks", None, "struct list_head", tasks)]
+    assert list(p.render(Result(rows))) == [
+        "jiffies = $1 = 4294893556", "$2 = {", "  next = 0x10,", "  prev = 0x20", "}"]
+
+
+def test_p_prints_as_crash_does(session) -> None:  # type: ignore[no-untyped-def]
+    comm = str(session.run("p init_task.comm")).strip()
+    assert re.fullmatch(r'\$\d+ = "swapper/0\\000\\000\\000\\000\\000\\000"', comm)
+    jiffies = str(session.run("p jiffies")).strip()
+    m = re.fullmatch(r"jiffies = \$\d+ = (\d+)", jiffies)
+    assert m and int(m.group(1)) == session.prog["jiffies"].value_()
+    addr = str(session.run("p &init_task")).strip()
+    assert addr.endswith(f"(struct task_struct *) {session.prog['init_task'].address_:#x} "
+                         "<init_task>")
+    pid = str(session.run("p ((struct task_struct *)&init_task)->tasks.next->prev == "
+                          "&init_task.tasks")).strip()
+    assert pid.endswith("= 1")
+    per_cpu = session.run("p runqueues:1").rows[0]
+    assert "cpu = 1" in value_text(per_cpu.value)  # p holds its value as a CValue
+    numbers = [session.run("p 1").rows[0].number for _ in range(2)]
+    assert numbers[1] == numbers[0] + 1
