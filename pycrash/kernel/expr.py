@@ -128,8 +128,9 @@ class Parser:
                     return operand.address_of_()
                 except ValueError:
                     raise CommandError("invalid expression: cannot take that address") from None
-            return {"-": lambda o: -o, "~": lambda o: ~o, "!": lambda o: o.not_(),
-                    "+": lambda o: +o}[tok.text](operand)
+            if tok.text == "!":
+                return Object(operand.prog_, "int", int(not operand.value_()))
+            return {"-": lambda o: -o, "~": lambda o: ~o, "+": lambda o: +o}[tok.text](operand)
         if self.is_cast():
             self.take("(")
             t = self.type_name()
@@ -212,7 +213,8 @@ def _deref(obj: Object) -> Object:
 def _apply(op: str, a: Object, b: Object) -> Object:
     import operator
 
-    fns = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.floordiv,
+    # drgn's true division of integer Objects is C's integer division
+    fns = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
            "%": operator.mod, "<<": operator.lshift, ">>": operator.rshift, "&": operator.and_,
            "|": operator.or_, "^": operator.xor}
     try:

@@ -14,6 +14,8 @@ from pycrash.memory import elfcore
 from pycrash.memory.formats import DumpKind, Identified, Options, _choose, identify, oldmem
 from pycrash.memory.source import FileSource
 
+pytestmark = pytest.mark.fast
+
 
 def test_kind_labels() -> None:
     assert [k.label for k in DumpKind] == ["", "", "[FLATTENED]", "[SPLIT]", "[LIME]", "[RAW]",

@@ -16,6 +16,8 @@ from pycrash.memory.formats import DumpKind, identify
 from pycrash.memory.formats import elf as fmt
 from pycrash.memory.source import FileSource
 
+pytestmark = pytest.mark.fast
+
 NOTES = crash_notes([11, 12])
 
 

@@ -13,6 +13,8 @@ from pycrash.memory.formats import DumpKind, identify
 from pycrash.memory.formats import kdump as fmt
 from pycrash.memory.source import FileSource
 
+pytestmark = pytest.mark.fast
+
 PAGES = {1: b"A" * PAGE, 2: bytes(range(256)) * 16, 9: b"\0" * PAGE, 40: b"Z" * PAGE}
 
 

@@ -14,6 +14,8 @@ from pycrash.memory.formats import lime as lime_fmt
 from pycrash.memory.formats.kdump import KdumpFile
 from pycrash.memory.source import FileSource
 
+pytestmark = pytest.mark.fast
+
 PAGES = {0: b"x" * PAGE, 5: b"y" * PAGE}
 
 

@@ -1,4 +1,4 @@
-"""Parsers that need no dump: command lines and file identification (synthetic input)."""
+"""What a file is, told by its bytes: synthetic files and the real fixture's forms."""
 
 from __future__ import annotations
 
@@ -8,29 +8,12 @@ from pathlib import Path
 import pytest
 from elfgen import elf_core_without_notes, fake_vmlinux
 
-from pycrash.cmdline import Pipeline, parse_pipeline, split_commands
 from pycrash.errors import DumpError
 from pycrash.memory import elfinfo
 from pycrash.memory.formats import identify
 
 
-def test_split_commands_respects_quotes() -> None:
-    assert split_commands("ps; bt -a ;; log") == ["ps", "bt -a", "log"]
-    assert split_commands("foreach 'a;b' bt; sys") == ["foreach 'a;b' bt", "sys"]
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("ps", Pipeline("ps")),
-    ("ps | grep pcfix", Pipeline("ps", "grep pcfix")),
-    ("log > out.txt", Pipeline("log", None, "out.txt")),
-    ("log >> out.txt", Pipeline("log", None, "out.txt", True)),
-    ("bt -a | grep -c '#' > n.txt", Pipeline("bt -a", "grep -c '#'", "n.txt")),
-    ('ps | grep "a|b"', Pipeline("ps", 'grep "a|b"')),
-])
-def test_parse_pipeline(text: str, expected: Pipeline) -> None:
-    assert parse_pipeline(text) == expected
-
-
+@pytest.mark.fast
 def test_identify_synthetic_files(tmp_path: Path) -> None:
     vml = tmp_path / "vmlinux"
     vml.write_bytes(fake_vmlinux(b"\x01" * 20, "9.9.9-test"))
@@ -63,9 +46,3 @@ def test_real_dump_formats_identified(dump) -> None:  # type: ignore[no-untyped-
     assert kinds["vmcore.flat"].kind == "flattened"
     assert kinds["vmcore.split.1"].split
     assert identify(str(dump.vmlinux)).vmlinux
-
-
-def test_arrow_is_not_a_redirection() -> None:
-    assert parse_pipeline("p ((struct task_struct *)&init_task)->pid") == \
-        Pipeline("p ((struct task_struct *)&init_task)->pid")
-    assert parse_pipeline("p a->b > out") == Pipeline("p a->b", None, "out")
