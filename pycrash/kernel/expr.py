@@ -128,9 +128,12 @@ class Parser:
                     return operand.address_of_()
                 except ValueError:
                     raise CommandError("invalid expression: cannot take that address") from None
-            if tok.text == "!":
-                return Object(operand.prog_, "int", int(not operand.value_()))
-            return {"-": lambda o: -o, "~": lambda o: ~o, "+": lambda o: +o}[tok.text](operand)
+            try:
+                if tok.text == "!":
+                    return Object(operand.prog_, "int", int(not operand.value_()))
+                return {"-": lambda o: -o, "~": lambda o: ~o, "+": lambda o: +o}[tok.text](operand)
+            except (TypeError, ValueError) as exc:
+                raise CommandError(f"invalid operand to {tok.text}: {exc}") from None
         if self.is_cast():
             self.take("(")
             t = self.type_name()
