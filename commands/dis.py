@@ -1,12 +1,15 @@
-"""dis: disassemble kernel code (x86-64, with capstone), with symbols and source lines."""
+"""dis: disassemble kernel code (x86-64 and arm64, with capstone), with symbols and source
+lines."""
 
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from drgn import FaultError
+from drgn import FaultError, Program
 
 from pycrash.cmdlib.resolve import resolve_address, symbol_name
 from pycrash.command import Result, arg, command
@@ -43,16 +46,41 @@ def render(result: Result) -> Iterable[str]:
         yield f"0x{ins.address:x} <{ins.location}>:\t{ins.mnemonic:<6} {ins.operands}".rstrip()
 
 
-def _annotate(session: Session, operands: str) -> str:
-    """Add ``<symbol+off>`` after a call/jump target address, as gdb does."""
-    import re
+#: arm64 instructions whose last operand is a code or page address (gdb names it)
+_ARM64_TARGETS = re.compile(r"^(b|bl|b\.\w+|cbn?z|tbn?z|adrp?)$")
 
-    m = re.fullmatch(r"\*?\$?0x([0-9a-f]{16})", operands)
-    if m:
-        name = symbol_name(session.prog, int(m.group(1), 16))
-        if name is not None:
-            return f"{operands} <{name}>"
-    return operands
+
+def _annotate(session: Session, mnemonic: str, operands: str, arm64: bool) -> str:
+    """Add ``<symbol+off>`` after a call/jump target address, as gdb does (arm64: the
+    target written ``0x...`` as gdb writes it, not capstone's ``#0x...``)."""
+    if arm64:
+        m = re.search(r"#0x([0-9a-f]+)$", operands)
+        if not _ARM64_TARGETS.match(mnemonic) or m is None:
+            return operands
+        target = int(m.group(1), 16)
+        operands = operands[: m.start()] + f"0x{target:x}"
+    else:
+        m = re.fullmatch(r"\*?\$?0x([0-9a-f]{16})", operands)
+        if not m:
+            return operands
+        target = int(m.group(1), 16)
+    name = symbol_name(session.prog, target)
+    return f"{operands} <{name}>" if name is not None else operands
+
+
+def _disassembler(prog: Program) -> Any:
+    """Return a capstone disassembler for the dump's architecture (AT&T syntax on
+    x86-64, as gdb and crash show it)."""
+    import capstone
+
+    arch = prog.platform.arch.name if prog.platform is not None else "X86_64"
+    if arch == "AARCH64":
+        return capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
+    if arch != "X86_64":
+        raise CommandError(f"cannot disassemble {arch} code")
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md.syntax = capstone.CS_OPT_SYNTAX_ATT
+    return md
 
 
 @command(
@@ -82,9 +110,8 @@ crash> dis -r ffffffff8836475a
 )
 def dis(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`Instruction` per instruction."""
-    import capstone
-
     prog = session.prog
+    arm64 = prog.platform is not None and prog.platform.arch.name == "AARCH64"
     addr = resolve_address(prog, args.address)
     end = None
     count = int(args.count, 0) if args.count else None
@@ -113,15 +140,15 @@ def dis(session: Session, args: argparse.Namespace) -> Result:
     except FaultError as exc:
         raise CommandError(f"cannot read memory at {exc.address:x}: "
                            f"{session.explain_fault(exc)}") from None
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    md.syntax = capstone.CS_OPT_SYNTAX_ATT  # gdb's (and so crash's) syntax
+    md = _disassembler(prog)
     rows = []
     for ins in md.disasm(code, addr):
         if end is not None and ins.address >= end:
             break
         file, line = source_line(prog, ins.address) if args.lines else (None, None)
         rows.append(Instruction(ins.address, symbol_name(prog, ins.address) or f"{ins.address:x}",
-                                ins.bytes.hex(), ins.mnemonic, _annotate(session, ins.op_str),
+                                ins.bytes.hex(), ins.mnemonic,
+                                _annotate(session, ins.mnemonic, ins.op_str, arm64),
                                 file, line))
         if count is not None and len(rows) >= count:
             break

@@ -78,8 +78,10 @@ def resolve_address(prog: Program, spec: str, what: str = "address") -> int:
 
 def symbol_name(prog: Program, address: int) -> str | None:
     """Return ``symbol+offset`` of a kernel address (a return address just past a function
-    that does not return is named after it, as crash does), or None when in no symbol."""
-    from pycrash.kernel.stack import symbolize_address
+    that does not return is named after it, as crash does), or None when in no symbol.
+    An arm64 return address signed with pointer authentication is named as its code."""
+    from pycrash.kernel.stack import code_address, symbolize_address
 
+    address = code_address(prog, address)
     name = symbolize_address(prog, address)
     return None if name == f"{address:x}" else name

@@ -635,6 +635,7 @@ def describe_word(prog: Program, value: int, with_address: bool = False,
     into a slab object is ``[cache]`` (``[object:cache]`` with ``with_address``,
     crash's ``-FF``).
     """
+    value = code_address(prog, value)
     if value < 1 << 63 or value == (1 << 64) - 1:
         return None
     from pycrash.kernel.modtext import module_at
@@ -670,7 +671,8 @@ def text_entries(prog: Program, lo: int, hi: int) -> list[tuple[int, int, str, s
     is_text = _text_check(prog)
     mem = StackMemory(prog, [StackRegion(lo, hi, None)])
     out = []
-    for slot, value in mem.words(mem.regions[0]):
+    for slot, raw in mem.words(mem.regions[0]):
+        value = code_address(prog, raw)
         if value >= 1 << 63 and is_text(value):
             name, _off, module = _frame_name(prog, value, True)
             if name == f"{value:x}":
@@ -691,6 +693,18 @@ def _arm64_layout(prog: Program) -> Any:
             "sp", "pc", "pstate", "orig_x0", "syscallno", "stackframe")))
 
     return per_program(prog, "pycrash_arm64_pt_regs", make)
+
+
+def code_address(prog: Program, value: int) -> int:
+    """Return ``value`` as a kernel code address: on arm64 without the pointer-authentication
+    bits a signed return address carries (``e0d3c59431ab9180`` -> ``ffffc59431ab9180``);
+    elsewhere unchanged."""
+    if value < 1 << 55 or prog.platform is None or prog.platform.arch.name != "AARCH64":
+        return value
+    from pycrash.kernel.unwind_arm64 import pac_stripper
+
+    strip = per_program(prog, "pycrash_pac_strip", lambda: pac_stripper(_va_bits(prog)))
+    return int(strip(value))
 
 
 def _va_bits(prog: Program) -> int:

@@ -45,3 +45,46 @@ def test_dis_panic_5(session) -> None:  # type: ignore[no-untyped-def]
     text = str(session.run("dis sysrq_handle_crash"))
     assert re.search(r"call\w*\s+0x[0-9a-f]+ <panic>", text)
     assert "drivers/tty/sysrq.c" in str(session.run("dis -l sysrq_handle_crash"))
+
+
+def _objdump(vmlinux: str, function: str) -> list[tuple[int, str, str]]:
+    """Return ``(address, mnemonic, operands)`` of a function as binutils' aarch64 objdump
+    disassembles it from the vmlinux file."""
+    import subprocess
+
+    out = subprocess.run(["aarch64-linux-gnu-objdump", "-d", "--no-show-raw-insn",
+                          f"--disassemble={function}", vmlinux],
+                         capture_output=True, text=True, check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"^\s*([0-9a-f]+):\t(\S+)\s*(.*)$", line)
+        if m:
+            rows.append((int(m.group(1), 16), m.group(2), m.group(3)))
+    return rows
+
+
+def test_arm64_dis_panic_is_objdumps() -> None:
+    """dis on arm64 decodes AArch64 (it decoded x86 before): panic's instructions are the
+    ones objdump shows in the vmlinux, at the KASLR-moved addresses. The first two are the
+    patchable entry ftrace rewrites at boot (the dump holds ``mov x9, x30``, the file a
+    nop), so the comparison starts after them; a static key's branch the kernel patched
+    to a nop (or back) is the one other difference allowed."""
+    from conftest import fixture_dump
+
+    d = fixture_dump("arm64-small")
+    s = d.open()
+    rows = s.run("dis panic 40").rows
+    ref = _objdump(str(d.vmlinux), "panic")
+    slide = rows[0].address - ref[0][0]  # KASLR
+    assert slide % 0x10000 == 0 and len(rows) == 40
+    assert [r.address - slide for r in rows] == [a for a, _m, _o in ref[:40]]
+    pairs = [(r.mnemonic, m) for r, (_a, m, _o) in zip(rows[2:], ref[2:40], strict=True)]
+    assert all(a == b or {a, b} == {"nop", "b"} for a, b in pairs), pairs
+    assert sum(a == b for a, b in pairs) >= len(pairs) - 2
+    # branch and page targets as gdb shows them: 0x... <symbol+offset>, moved by the slide
+    adrp = next(r for r in rows if r.mnemonic == "adrp")
+    target = int(re.search(r"0x([0-9a-f]+) <", adrp.operands).group(1), 16)
+    assert any(m == "adrp" and o.split(", ")[1].startswith(f"{target - slide:x} ")
+               for _a, m, o in ref)
+    call = next(r for r in rows if r.mnemonic == "bl")
+    assert re.search(r"0x[0-9a-f]{16} <\w+(\+\d+)?>$", call.operands)

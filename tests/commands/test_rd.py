@@ -57,3 +57,22 @@ def test_rd_s_on_the_panic_stack_shows_panic(session) -> None:  # type: ignore[n
     words = str(session.run("rd linux_banner 2")).splitlines()[0]
     assert words.endswith("   Linux version 6.")
     assert str(session.run("rd -a linux_banner")).split(":  ", 1)[1].startswith("Linux version ")
+
+
+def test_arm64_rd_s_and_bt_t_strip_pointer_authentication() -> None:
+    """arm64 (Debian 12 signs return addresses): rd -s names a signed return address as its
+    code (panic+N, not the raw word), and bt -t shows the addresses unsigned."""
+    from conftest import fixture_dump
+
+    s = fixture_dump("arm64-small").open()
+    stack = s.run("bt").rows[0]
+    lo = min(f.stack_addr for f in stack.frames if f.stack_addr)
+    lines = s.run(f"rd -s {lo:x} 64").rows
+    words = [(v, n) for line in lines for v, n in zip(line.values, line.symbols, strict=True)]
+    signed = [(v, n) for v, n in words if v >> 56 not in (0, 0xFF) and v >> 55 & 1]
+    assert signed, "no signed return address on the panic stack"
+    named = [n for _v, n in signed if n is not None]  # the others are data, not pointers
+    assert len(named) >= 3 and any(n.startswith("panic+") for n in named), signed
+    text = s.run("bt -t").rows[0]
+    assert text.words and all(w.value >> 48 == 0xFFFF for w in text.words)
+    assert "panic" in [w.name for w in text.words]
