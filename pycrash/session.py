@@ -250,7 +250,11 @@ class Session:
 
     def cpu_regs(self, task: Object) -> Object | None:
         """The ``struct pt_regs`` a CPU saved in its NT_PRSTATUS note, when ``task`` was
-        running on it and pycrash (not drgn) read the notes; else None."""
+        running on it and pycrash (not drgn) read the notes; else None. A QEMU dump's
+        notes are per vCPU (whatever task it ran); registers of user mode are no start
+        for a kernel stack, so they give None too."""
+        from pycrash.memory.elfcore import VCPU
+
         regs = self.target.regs
         if not regs or task.value_() not in self.active_tasks():
             return None
@@ -258,11 +262,17 @@ class Session:
 
         cpu = self.active_tasks()[task.value_()]
         pid = task.pid.value_()
-        note = regs[cpu] if cpu < len(regs) and regs[cpu].pid == pid else next(
+        note = regs[cpu] if cpu < len(regs) and regs[cpu].pid in (pid, VCPU) else next(
             (r for r in regs if r.pid == pid and pid), None)
-        if note is None:
+        if note is None or not note.regs:
             return None
-        return DrgnObject.from_bytes_(self.prog, "struct pt_regs", note.regs)
+        obj = DrgnObject.from_bytes_(self.prog, "struct pt_regs", note.regs)
+        try:
+            user = (obj.cs.value_() & 3 == 3) if self.prog.platform is not None and \
+                self.prog.platform.arch.name == "X86_64" else (obj.pstate.value_() & 0xF == 0)
+        except (LookupError, AttributeError):
+            user = False
+        return None if user else obj
 
     @property
     def context(self) -> Object | None:

@@ -58,6 +58,7 @@ class Target:
     regs: tuple[PrStatus, ...] = ()
     kdump_file: KdumpFile | None = None
     own_reader: bool = False  # pycrash serves the memory: faults name physical addresses
+    qemu: bool = False  # QEMU's dump-guest-memory wrote it (crash's "QEMU" dumps)
 
     @cached_property
     def kdump(self) -> KdumpFile | None:
@@ -74,6 +75,8 @@ class Target:
     def dumpfile_label(self) -> str:
         """crash's ``DUMPFILE:`` value: the paths as given, then what kind and if filtered."""
         parts = ["  ".join(self.dumpfiles)]
+        if self.qemu:
+            parts.append("[QEMU ELF]" if self.kind == DumpKind.ELF else "[QEMU KDUMP]")
         if self.kind.label:
             parts.append(self.kind.label)
         if self.partial:
@@ -189,4 +192,4 @@ def open_target(
     notes = _load_vmlinux(main, given, release, dump_build_id, opts.force, first)
     return prog, Target(opened.dumpfiles, opened.kind, opened.partial, given, release,
                         dump_build_id, found, notes, opened.regs, opened.kdump,
-                        opened.own_reader)
+                        opened.own_reader, opened.qemu)

@@ -23,6 +23,15 @@
 #                     host's own apt), bullseye or trixie (looked up and downloaded
 #                     through suite-apt.sh's private apt configuration); the
 #                     capture side uses the host's kexec and makedumpfile
+#        QEMU_DUMP    instead of crashing, let QEMU save the running guest (as
+#                     "virsh dump --memory-only" does): the guest records its truth,
+#                     then idles; the host stops it and runs dump-guest-memory once
+#                     per format listed, any of "elf kdump-zlib kdump-lzo
+#                     kdump-snappy", into OUT/vmcore.qemu.FORMAT (QEMU 7.2 writes
+#                     the kdump ones flattened; OUT/vmcore.qemu.kdump is
+#                     kdump-zlib reassembled by makedumpfile -R). No kexec, no
+#                     capture kernel, no panic; the guest has -device vmcoreinfo
+#                     unless QEMU_VMCOREINFO=0
 #        MAKEDUMPFILE_SUITE  take the capture system's makedumpfile (and its
 #                     libraries) from a chroot of this suite (suite-chroot.sh)
 #                     instead of the host: bookworm's 1.7.2 reads kernels up to
@@ -61,6 +70,7 @@ set -euo pipefail
 OUT=$(realpath -m "$1"); FLAVOUR=${2:-cloud-amd64}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SUITE=${SUITE:-bookworm}
+QEMU_DUMP=${QEMU_DUMP:-}; QEMU_VMCOREINFO=${QEMU_VMCOREINFO:-1}
 APT=(bash "$HERE/suite-apt.sh" "$SUITE")  # apt-get / apt-cache for SUITE
 MEM=${MEM:-768M}; CRASHMEM=${CRASHMEM:-256M}; SMP=${SMP:-2}; FULL=${FULL:-}
 WORKLOAD=${WORKLOAD:-}; ACCEL=${ACCEL:-tcg}
@@ -98,6 +108,8 @@ KO="$WORK/img/lib/modules/$REL/kernel"; [ -d "$KO" ] || KO="$WORK/img/usr/lib/mo
 MODULES="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev
  drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci drivers/block/virtio_blk
  drivers/net/dummy drivers/block/loop"
+# QEMU dumps: the guest tells QEMU where its VMCOREINFO is through fw_cfg
+[ -z "$QEMU_DUMP" ] || MODULES+=" drivers/firmware/qemu_fw_cfg"
 
 # --- 2. two initramfs: the production system and the capture system -------
 populate() {  # DIR BINARY... : busybox, the binaries with their libraries, the modules
@@ -204,6 +216,7 @@ chmod +x "$WORK/prod/bin/record-stacks"
 cat > "$WORK/prod/init" <<INIT
 $PREAMBLE
 insmod /mods/dummy.ko; insmod /mods/loop.ko
+$( [ -z "$QEMU_DUMP" ] || echo '[ -f /mods/qemu_fw_cfg.ko ] && insmod /mods/qemu_fw_cfg.ko' )
 $LOAD_EXTRA
 ip link add pcfix0 type dummy 2>/dev/null; ip link set pcfix0 up 2>/dev/null
 mkdir -p /tmp/work; echo pycrash-fixture > /tmp/work/hello.txt
@@ -213,7 +226,7 @@ $WORKLOAD
 echo "pycrash-fixture: marker before crash" > /dev/kmsg
 sleep 1
 APPEND="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=1"
-kexec -p /boot/vmlinuz --initrd=/boot/capture.cpio.gz --append="\$APPEND" || kexec -p -s /boot/vmlinuz --initrd=/boot/capture.cpio.gz --append="\$APPEND"
+$( [ -n "$QEMU_DUMP" ] || echo 'kexec -p /boot/vmlinuz --initrd=/boot/capture.cpio.gz --append="$APPEND" || kexec -p -s /boot/vmlinuz --initrd=/boot/capture.cpio.gz --append="$APPEND"' )
 mkdir /tmp/truth; cd /tmp/truth
 # the stacks first: reading them allocates a proc inode per thread, which the
 # slab counts read next must include; uptime-stacks.txt says when they were read
@@ -236,8 +249,11 @@ for m in $EXTRA_NAMES; do
   grep "\\[\$m\\]" /proc/kallsyms > modules/\$m/kallsyms.txt
 done
 cd /tmp; tar cf /dev/vdb truth; sync
-echo 1 > /proc/sys/kernel/sysrq
-$CRASH
+$( if [ -n "$QEMU_DUMP" ]; then
+     echo 'echo PYCRASH-READY-FOR-QEMU-DUMP; while :; do sleep 1000; done'
+   else
+     printf '%s\n' 'echo 1 > /proc/sys/kernel/sysrq' "$CRASH"
+   fi )
 # the crash command returned without crashing: fail the build rather than
 # let init exit (that panic would make a dump of the wrong crash)
 sleep 60; echo PYCRASH-CRASH-RETURNED; poweroff -f
@@ -246,18 +262,36 @@ chmod +x "$WORK/prod/init"; pack "$WORK/prod" "$WORK/prod.cpio.gz"
 
 # --- 3. boot, crash, capture, unpack ---------------------------------------
 truncate -s 4G "$WORK/dump.img"; mkfs.ext2 -q -F "$WORK/dump.img"; truncate -s 64M "$WORK/truth.img"
-timeout "${TIMEOUT:-900}" qemu-system-x86_64 -accel "$ACCEL" -cpu max -m "$MEM" -smp "$SMP" \
-  -nographic -no-reboot -kernel "$WORK/img/boot/vmlinuz-$REL" -initrd "$WORK/prod.cpio.gz" \
-  -append "console=ttyS0 crashkernel=$CRASHMEM panic=1 loglevel=6${EXTRA_APPEND:+ $EXTRA_APPEND}" \
-  -drive file="$WORK/dump.img",if=virtio,format=raw -drive file="$WORK/truth.img",if=virtio,format=raw \
-  -serial file:"$OUT/console.log" -monitor none >/dev/null 2>&1 || true
-grep -q PYCRASH-CAPTURE-DONE "$OUT/console.log" || { echo "capture failed; see $OUT/console.log" >&2; exit 1; }
-debugfs -R "rdump / $OUT" "$WORK/dump.img" >/dev/null 2>&1; rm -rf "$OUT/lost+found"
-# every wanted format was saved (a makedumpfile that failed still lets the guest finish)
-for f in $FORMATS; do
-  case $f in split) f=split.1;; esac
-  [ -s "$OUT/vmcore.$f" ] || { echo "no vmcore.$f; see $OUT/mdf.log" >&2; exit 1; }
-done
+QEMU_ARGS=(-accel "$ACCEL" -cpu max -m "$MEM" -smp "$SMP"
+  -nographic -no-reboot -kernel "$WORK/img/boot/vmlinuz-$REL" -initrd "$WORK/prod.cpio.gz"
+  -append "console=ttyS0 crashkernel=$CRASHMEM panic=1 loglevel=6${EXTRA_APPEND:+ $EXTRA_APPEND}"
+  -drive file="$WORK/dump.img",if=virtio,format=raw -drive file="$WORK/truth.img",if=virtio,format=raw
+  -serial file:"$OUT/console.log" -monitor none)
+if [ -z "$QEMU_DUMP" ]; then
+  timeout "${TIMEOUT:-900}" qemu-system-x86_64 "${QEMU_ARGS[@]}" >/dev/null 2>&1 || true
+  grep -q PYCRASH-CAPTURE-DONE "$OUT/console.log" || { echo "capture failed; see $OUT/console.log" >&2; exit 1; }
+  debugfs -R "rdump / $OUT" "$WORK/dump.img" >/dev/null 2>&1; rm -rf "$OUT/lost+found"
+  # every wanted format was saved (a makedumpfile that failed still lets the guest finish)
+  for f in $FORMATS; do
+    case $f in split) f=split.1;; esac
+    [ -s "$OUT/vmcore.$f" ] || { echo "no vmcore.$f; see $OUT/mdf.log" >&2; exit 1; }
+  done
+else
+  [ "$QEMU_VMCOREINFO" = 0 ] || QEMU_ARGS+=(-device vmcoreinfo)
+  timeout "${TIMEOUT:-900}" qemu-system-x86_64 "${QEMU_ARGS[@]}" \
+    -qmp unix:"$WORK/qmp.sock",server=on,wait=off >/dev/null 2>&1 &
+  QEMU_PID=$!
+  for _ in $(seq 600); do
+    grep -q PYCRASH-READY-FOR-QEMU-DUMP "$OUT/console.log" 2>/dev/null && break
+    kill -0 $QEMU_PID 2>/dev/null || break; sleep 1
+  done
+  grep -q PYCRASH-READY-FOR-QEMU-DUMP "$OUT/console.log" || { kill $QEMU_PID 2>/dev/null; echo "the guest never got ready; see $OUT/console.log" >&2; exit 1; }
+  python3 "$HERE/qmp-dump.py" "$WORK/qmp.sock" "$OUT" $QEMU_DUMP
+  wait $QEMU_PID || true
+  if [ -s "$OUT/vmcore.qemu.kdump-zlib" ]; then
+    makedumpfile -R "$OUT/vmcore.qemu.kdump" < "$OUT/vmcore.qemu.kdump-zlib" >/dev/null
+  fi
+fi
 tar xf "$WORK/truth.img" -C "$OUT"
 echo "$REL" > "$OUT/kernel-release"
 echo "built $(date -u +%FT%TZ) accel=$ACCEL mem=$MEM smp=$SMP" > "$OUT/COMPLETE"

@@ -43,6 +43,8 @@ BUILDER = HERE / "build-vmcore.sh"
 #: helpers of the builders, part of every build key
 SUITE_APT = HERE / "suite-apt.sh"
 SUITE_CHROOT = HERE / "suite-chroot.sh"
+#: the QMP client that saves a QEMU fixture (dump-guest-memory)
+QMP_DUMP = HERE / "qmp-dump.py"
 #: the host's suite: fixtures without a SUITE setting use the host's own apt
 HOST_SUITE = "bookworm"
 FLAVOUR = "cloud-amd64"
@@ -90,6 +92,10 @@ for _name, _word in ZOO_KINDS.items():
     _wait = "; sleep 5" if _word == "timer" else ""
     KINDS[_name] = _zoo(f"taskset 2 sh -c 'echo {_word} > /proc/pcfix_oops{_wait}'")
 
+#: QEMU's own dumps of a running guest (dump-guest-memory, what "virsh dump --memory-only"
+#: saves), with and without the vmcoreinfo device: ELF and the kdump formats.
+KINDS["qemu"] = {"QEMU_DUMP": "elf kdump-zlib kdump-lzo kdump-snappy"}
+
 #: Fixture names that stand for several fixtures on the command line.
 GROUPS: dict[str, tuple[str, ...]] = {"zoo": tuple(ZOO_KINDS)}
 
@@ -135,6 +141,8 @@ def build_key(name: str) -> str:
 
     h = hashlib.sha256(builder(name).read_bytes())
     h.update(SUITE_APT.read_bytes() + SUITE_CHROOT.read_bytes())
+    if "QEMU_DUMP" in KINDS[name]:
+        h.update(QMP_DUMP.read_bytes())
     h.update(repr(sorted(KINDS[name].items())).encode())
     if is_zoo(name):
         for path in MODULE_FILES:

@@ -25,8 +25,14 @@ PT_REGS_WORDS = 21  # x86-64's struct pt_regs is the first 21 words of pr_reg
 PHDR_SIZE = 56  # sizeof(Elf64_Phdr), all kexec and makedumpfile write
 
 
+#: The pid of a QEMU dump's NT_PRSTATUS: QEMU writes the vCPU's number there, not a task's;
+#: the registers are whatever that vCPU was running when QEMU stopped it.
+VCPU = -2
+
+
 class PrStatus(NamedTuple):
-    """A CPU's NT_PRSTATUS: the pid it was running and its ``struct pt_regs`` bytes."""
+    """A CPU's NT_PRSTATUS: the pid it was running (:data:`VCPU` in a QEMU dump, -1 for
+    a damaged note) and its ``struct pt_regs`` bytes."""
 
     pid: int
     regs: bytes
@@ -63,12 +69,25 @@ def prstatus(note: Note, words: int = PT_REGS_WORDS) -> PrStatus:
 
 
 def collect(notes: Iterable[Note]) -> tuple[list[PrStatus], bytes | None]:
-    """Return the NT_PRSTATUS registers in CPU order, and the VMCOREINFO text if present."""
+    """Return the NT_PRSTATUS registers in CPU order, and the VMCOREINFO text if present.
+
+    A dump QEMU wrote (dump-guest-memory: it adds a "QEMU" note per vCPU) numbers the
+    NT_PRSTATUS notes by vCPU; their pid is then :data:`VCPU`."""
     regs: list[PrStatus] = []
     vmcoreinfo = None
+    qemu = False
     for note in notes:
         if note.type == NT_PRSTATUS and note.name == b"CORE":
             regs.append(prstatus(note))
         elif note.name == b"VMCOREINFO":
             vmcoreinfo = note.desc.rstrip(b"\0")
+        elif note.name == b"QEMU":
+            qemu = True
+    if qemu:
+        regs = [PrStatus(VCPU, r.regs) if r.regs else r for r in regs]
     return regs, vmcoreinfo
+
+
+def is_qemu(notes: Iterable[Note]) -> bool:
+    """Tell whether ELF notes are QEMU's (dump-guest-memory writes a "QEMU" note a vCPU)."""
+    return any(n.name == b"QEMU" for n in notes)

@@ -68,7 +68,8 @@ class Opened(NamedTuple):
 
     ``regs`` are the CPUs' NT_PRSTATUS registers when pycrash read the notes itself;
     ``kdump`` the kdump reader pycrash serves the memory with; ``own_reader`` is true
-    when pycrash serves the memory (faults then name physical addresses).
+    when pycrash serves the memory (faults then name physical addresses); ``qemu`` when
+    QEMU wrote the dump (dump-guest-memory: its notes are per vCPU).
     """
 
     prog: drgn.Program
@@ -78,3 +79,4 @@ class Opened(NamedTuple):
     regs: tuple[PrStatus, ...] = ()
     kdump: KdumpFile | None = None
     own_reader: bool = False
+    qemu: bool = False

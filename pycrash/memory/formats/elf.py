@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pycrash.errors import DumpError
-from pycrash.memory import custom, elffile
+from pycrash.memory import custom, elfcore, elffile
 from pycrash.memory.formats.base import DumpKind, Identified, Opened, Options
 from pycrash.memory.source import ByteSource, FileSource
 
@@ -56,5 +56,8 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     """Open one ELF vmcore with drgn's reader."""
     path = paths[0]
     with FileSource(path) as src:
-        partial = _partial(_segments(path, src, src.pread(0, elffile.EHDR_SIZE)))
-    return Opened(custom.core_dump_program(path), DumpKind.ELF, (path,), partial)
+        segments = _segments(path, src, src.pread(0, elffile.EHDR_SIZE))
+        notes = [n for s in segments if s.type == elffile.PT_NOTE
+                 for n in elffile.parse_notes(src.pread(s.offset, min(s.filesz, 1 << 20)))]
+    return Opened(custom.core_dump_program(path), DumpKind.ELF, (path,), _partial(segments),
+                  qemu=elfcore.is_qemu(notes))

@@ -220,6 +220,12 @@ class KdumpFile:
             return b""
         return self.source.pread(self.header.offset_note, self.header.size_note)
 
+    def qemu(self) -> bool:
+        """Tell whether QEMU wrote this file (dump-guest-memory's "QEMU" notes)."""
+        from pycrash.memory import elfcore, elffile
+
+        return elfcore.is_qemu(elffile.parse_notes(self.notes()))
+
     def regs(self) -> tuple[PrStatus, ...]:
         """Return the CPUs' NT_PRSTATUS registers from the file's notes, in CPU order."""
         from pycrash.memory import elfcore, elffile
@@ -273,7 +279,7 @@ def own_reader(kind: DumpKind, path: str, kd: KdumpFile, partial: bool,
     add_to_program(prog, [kd], zero_excluded)
     regs = kd.regs()
     custom.finish(prog, kd.vmcoreinfo())
-    return Opened(prog, kind, (path,), partial, regs, kd, own_reader=True)
+    return Opened(prog, kind, (path,), partial, regs, kd, own_reader=True, qemu=kd.qemu())
 
 
 def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
@@ -291,4 +297,7 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
         from pycrash.memory.formats import split
 
         split.parts(paths)  # names the missing part
+    kd = KdumpFile(FileSource(path))
+    if kd.qemu():  # QEMU fills only utsname.machine: libkdumpfile never learns the arch
+        return own_reader(DumpKind.KDUMP, path, kd, h.dump_level > 0, False)
     return Opened(custom.core_dump_program(path), DumpKind.KDUMP, (path,), h.dump_level > 0)
