@@ -255,9 +255,11 @@ def ensure(name: str = "small") -> Path:
 
 
 def dump_files(path: Path) -> tuple[Path, Path]:
-    """Return ``(vmlinux, vmcore.kdump)`` of a fixture directory."""
+    """Return ``(vmlinux, vmcore.kdump)`` of a fixture directory (a QEMU fixture's dump is
+    ``vmcore.qemu.elf``)."""
     rel = (path / "kernel-release").read_text().strip()
-    return path / f"vmlinux-{rel}", path / "vmcore.kdump"
+    dump = path / "vmcore.kdump"
+    return path / f"vmlinux-{rel}", dump if dump.exists() else path / "vmcore.qemu.elf"
 
 
 def main() -> int:

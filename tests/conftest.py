@@ -165,3 +165,26 @@ def pid_of(dump: Dump, comm: str) -> int:
     """The pid the guest gave a named process (pids differ from build to build)."""
     return next(p for p, (c, _s, _pp) in parse_stat(dump.truth("stat.txt")).items()
                 if c == comm)
+
+
+def same_comm(ours: str, theirs: str, kernel: bool) -> bool:
+    """Compare task->comm with /proc's name.
+
+    For kernel threads /proc shows more than the 15 characters of task->comm:
+    the full thread name ("rcu_tasks_kthread"), and a kworker's workqueue
+    after a '-' ("kworker/0:1-events").
+    """
+    if ours == theirs:
+        return True
+    if not kernel or not theirs.startswith(ours):
+        return False
+    return len(ours) == 15 or theirs[len(ours)] == "-"
+
+
+def slabinfo(dump: Dump) -> dict[str, tuple[int, int, int]]:
+    """Return the guest's /proc/slabinfo: ``{cache: (active_objs, num_objs, objsize)}``."""
+    out = {}
+    for line in dump.truth("slabinfo.txt").splitlines()[2:]:
+        f = line.split()
+        out[f[0]] = (int(f[1]), int(f[2]), int(f[3]))
+    return out

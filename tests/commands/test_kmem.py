@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Dump, pid_of, pycrash
+from conftest import Dump, pid_of, pycrash, slabinfo
 from pycrash.commands import kmem
 
 from pycrash.command import Result
@@ -105,15 +105,7 @@ def test_what_an_address_is() -> None:
         kmem.PAGE_HEADER, PAGE_LINE]
 
 
-def _slabinfo(dump: Dump) -> dict[str, tuple[int, int, int]]:
-    out = {}
-    for line in dump.truth("slabinfo.txt").splitlines()[2:]:
-        f = line.split()
-        out[f[0]] = (int(f[1]), int(f[2]), int(f[3]))
-    return out
-
-
-def test_kmem_s_has_every_cache_of_slabinfo(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+def test_kmem_s_has_every_cache_ofslabinfo(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
     """Every cache of /proc/slabinfo, with the same object count within the drift.
 
     The guest copies slabinfo a moment before the crash and then goes on reading
@@ -124,7 +116,7 @@ def test_kmem_s_has_every_cache_of_slabinfo(session, dump: Dump) -> None:  # typ
     total differs by less than 2%.
     """
     rows = {r.name: r for r in session.run("kmem -s").rows}
-    truth = _slabinfo(dump)
+    truth = slabinfo(dump)
     assert set(rows) == set(truth)
     exact = [n for n in truth if rows[n].total == truth[n][1]]
     assert len(exact) >= 0.9 * len(truth), sorted(set(truth) - set(exact))

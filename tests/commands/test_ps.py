@@ -5,21 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import Dump, parse_stat, pid_of, pycrash
-
-
-def _same_comm(ours: str, theirs: str, kernel: bool) -> bool:
-    """Compare task->comm with /proc's name.
-
-    For kernel threads /proc shows more than the 15 characters of task->comm:
-    the full thread name ("rcu_tasks_kthread"), and a kworker's workqueue
-    after a '-' ("kworker/0:1-events").
-    """
-    if ours == theirs:
-        return True
-    if not kernel or not theirs.startswith(ours):
-        return False
-    return len(ours) == 15 or theirs[len(ours)] == "-"
+from conftest import Dump, parse_stat, pid_of, pycrash, same_comm
 
 
 def test_every_guest_task_is_listed_with_its_parent_and_name(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
@@ -30,7 +16,7 @@ def test_every_guest_task_is_listed_with_its_parent_and_name(session, dump: Dump
         assert pid in rows, f"pid {pid} ({comm}) missing from ps"
         row = rows[pid]
         assert row.ppid == ppid, (pid, row.ppid, ppid)
-        assert _same_comm(row.comm, comm, row.kernel), (pid, row.comm, comm)
+        assert same_comm(row.comm, comm, row.kernel), (pid, row.comm, comm)
 
 
 def test_ps_marks_idle_tasks_active_task_and_kernel_threads(session) -> None:  # type: ignore[no-untyped-def]
