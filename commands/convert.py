@@ -114,10 +114,13 @@ def render_translation(result: Result) -> Iterable[str]:
          examples="crash> ptov 1000", arguments=(arg("addresses", nargs="+"),),
          records=(Translation,))
 def ptov(session: Session, args: argparse.Namespace) -> Result:
-    """Return a :class:`Translation` per address."""
-    base = session.prog["page_offset_base"].value_()
+    """Return a :class:`Translation` per address: its address in the kernel's direct map
+    (x86-64's page_offset_base, arm64's PAGE_OFFSET and memstart, through drgn)."""
+    from drgn.helpers.linux.mm import phys_to_virt
+
     physical = [parse_hex(a) for a in args.addresses]
-    return Result([Translation(base + p, p) for p in physical], render=render_translation)
+    return Result([Translation(phys_to_virt(session.prog, p).value_(), p) for p in physical],
+                  render=render_translation)
 
 
 @command("vtop", summary="virtual to physical", synopsis="vtop [-u|-k] address ...",

@@ -48,3 +48,15 @@ def test_eval_and_translations(session) -> None:  # type: ignore[no-untyped-def]
     assert session.prog.read(phys, 64, True) == session.prog.read(init, 64)
     assert str(session.run("btop 10000")).strip() == "10000: 10"
     assert str(session.run("ptob 10")).strip() == "10: 10000"
+
+
+def test_arm64_ptov_inverts_vtop() -> None:
+    """ptov on arm64 goes through the kernel's own direct-map layout (it read x86-64's
+    page_offset_base before and failed): a task_struct's physical address maps back."""
+    from conftest import fixture_dump
+
+    s = fixture_dump("arm64-small").open()
+    task = s.panic_task.value_()
+    (there,) = s.run(f"vtop {task:x}").rows
+    (back,) = s.run(f"ptov {there.physical:x}").rows
+    assert back.virtual == task and back.physical == there.physical != task
