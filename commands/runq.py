@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from drgn.helpers.linux.sched import cpu_rq, rq_for_each_fair_task, rq_for_each_rt_task
 
-from pycrash.cmdlib.select import online_cpus, parse_cpus
+from pycrash.cmdlib.select import dump_cpus, parse_cpus
 from pycrash.command import Result, arg, command
 from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.records import Hex
@@ -88,7 +88,7 @@ crash> runq -c 1
 def runq(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`RunQueue` per CPU."""
     prog = session.prog
-    cpus = parse_cpus(prog, args.cpus) if args.cpus else online_cpus(prog)
+    cpus = parse_cpus(prog, args.cpus) if args.cpus else dump_cpus(prog)
     rows = []
     for cpu in cpus:
         rq = cpu_rq(prog, cpu)

@@ -6,9 +6,9 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn.helpers.linux.cpumask import for_each_online_cpu
 from drgn.helpers.linux.sched import cpu_curr
 
+from pycrash.cmdlib.select import dump_cpus
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.tasks import STATE_LONG, task_id, task_state
@@ -118,8 +118,7 @@ def set_command(session: Session, args: argparse.Namespace) -> Result:
             raise CommandError("no panic task in this dump")
         session.context = None
     elif args.cpu is not None:
-        cpus = list(for_each_online_cpu(session.prog))
-        if args.cpu not in cpus:
+        if args.cpu not in dump_cpus(session.prog):
             raise CommandError(f"invalid cpu: {args.cpu}")
         session.context = cpu_curr(session.prog, args.cpu)
     elif words:

@@ -116,7 +116,8 @@ class StubTask:
     exit_state: int = 0
 
 
-def tasks_program(tasks: Sequence[StubTask], cpus: int = 2) -> tuple[Program, list[Object]]:
+def tasks_program(tasks: Sequence[StubTask], cpus: int = 2,
+                  online: int | None = None) -> tuple[Program, list[Object]]:
     """Return a Program whose memory holds ``tasks`` (as ``struct task_struct`` with
     ``__state``, ``exit_state``, ``flags``, ``pid`` and ``comm``), the kernel's
     ``task_state_array`` and ``cpus`` online CPUs; and each task's ``struct task_struct *``,
@@ -136,8 +137,10 @@ def tasks_program(tasks: Sequence[StubTask], cpus: int = 2) -> tuple[Program, li
                                   len(TASK_STATE_ARRAY))
     add_objects(prog, {
         "task_state_array": Object(prog, state_array, address=mem.put(names)),
-        "__cpu_online_mask": Object(prog, cpumask,
-                                    address=mem.put(((1 << cpus) - 1).to_bytes(8, "little"))),
+        "__cpu_present_mask": Object(prog, cpumask,
+                                     address=mem.put(((1 << cpus) - 1).to_bytes(8, "little"))),
+        "__cpu_online_mask": Object(prog, cpumask, address=mem.put(
+            ((1 << cpus) - 1 if online is None else online).to_bytes(8, "little"))),
         "nr_cpu_ids": Object(prog, sint, cpus),
     })
     found = []

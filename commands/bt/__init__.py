@@ -13,7 +13,7 @@ from pycrash.commands.bt import search
 from pycrash.commands.bt.text import BtView, OffsetMode, frame_line, register_lines
 
 from pycrash.cmdlib.render import per_task
-from pycrash.cmdlib.select import online_cpus, parse_cpus, select_tasks
+from pycrash.cmdlib.select import dump_cpus, parse_cpus, select_tasks
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.stack import Frame
@@ -279,12 +279,12 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
     tasks: list[Object] = []
     if args.cpu_stacks:
         cpus = (parse_cpus(session.prog, args.cpus) if args.cpus
-                else online_cpus(session.prog))
+                else dump_cpus(session.prog))
         return search.cpu_stacks(session, cpus)
     if args.cpus:
         tasks = [cpu_curr(session.prog, c) for c in parse_cpus(session.prog, args.cpus)]
     elif args.all_cpus:
-        tasks = [cpu_curr(session.prog, cpu) for cpu in online_cpus(session.prog)]
+        tasks = [cpu_curr(session.prog, cpu) for cpu in dump_cpus(session.prog)]
     elif args.specs:
         sel = select_tasks(session, args.specs)
         tasks, errors = sel.tasks, sel.errors

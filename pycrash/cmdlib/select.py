@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from drgn.helpers.linux.cpumask import for_each_online_cpu
+from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_present_cpu
 
 from pycrash.errors import CommandError
 from pycrash.kernel.tasks import STATE_NAMES, comm, is_kernel_thread, task_state
@@ -116,9 +116,8 @@ def select_tasks(session: Session, specs: Sequence[str], *, default: str = "cont
 
 
 def parse_cpus(prog: Program, text: str) -> list[int]:
-    """Return the CPUs of a crash CPU list (``1``, ``0,2``, ``0-3``); each must be online.
-
-    Raises :class:`CommandError` otherwise.
+    """Return the CPUs of a crash CPU list (``1``, ``0,2``, ``0-3``); each must be one of
+    :func:`dump_cpus`. Raises :class:`CommandError` otherwise.
     """
     cpus: list[int] = []
     for part in text.split(","):
@@ -127,13 +126,19 @@ def parse_cpus(prog: Program, text: str) -> list[int]:
             cpus += list(range(int(lo), int(hi or lo) + 1))
         except ValueError:
             raise CommandError(f"invalid cpu list: {text}") from None
-    online = set(for_each_online_cpu(prog))
-    bad = [c for c in cpus if c not in online]
+    known = set(dump_cpus(prog))
+    bad = [c for c in cpus if c not in known]
     if bad:
         raise CommandError(f"invalid cpu: {bad[0]}")
     return cpus
 
 
-def online_cpus(prog: Program) -> list[int]:
-    """Return the online CPUs, lowest first."""
-    return list(for_each_online_cpu(prog))
+def dump_cpus(prog: Program) -> list[int]:
+    """Return the CPUs crash shows (``bt -a``, ``runq``, ``-c``), lowest first: every present
+    CPU, online or not; a CPU that ``smp_send_stop()`` took offline at the panic still ran
+    a task and holds a run queue."""
+    try:
+        cpus = set(for_each_present_cpu(prog))
+    except (KeyError, LookupError):  # no __cpu_present_mask: the online ones
+        cpus = set()
+    return sorted(cpus | set(for_each_online_cpu(prog)))

@@ -12,7 +12,7 @@ import pytest
 from drgn import Object
 from kernelstub import PF_KTHREAD, StubTask, tasks_program
 
-from pycrash.cmdlib.select import Selection, online_cpus, parse_cpus, select_tasks
+from pycrash.cmdlib.select import Selection, dump_cpus, parse_cpus, select_tasks
 from pycrash.errors import CommandError
 from pycrash.session import Session
 
@@ -121,10 +121,20 @@ def test_no_arguments_select_the_context_every_task_or_none(s: TaskSession) -> N
 
 
 def test_cpu_lists(s: TaskSession) -> None:
-    assert online_cpus(s.prog) == [0, 1]
+    assert dump_cpus(s.prog) == [0, 1]
     assert parse_cpus(s.prog, "1") == [1]
     assert parse_cpus(s.prog, "0,1") == parse_cpus(s.prog, "0-1") == [0, 1]
     with pytest.raises(CommandError, match="^invalid cpu: 2$"):
         parse_cpus(s.prog, "0-2")
     with pytest.raises(CommandError, match="^invalid cpu list: 1,x$"):
         parse_cpus(s.prog, "1,x")
+
+
+def test_cpus_stopped_offline_are_still_shown() -> None:
+    """A CPU smp_send_stop() marked offline at the panic is present: bt -a, runq and -c
+    keep it (before, bt -c 0 called such a CPU invalid)."""
+    prog, _tasks = tasks_program([StubTask(1, "init")], cpus=2, online=0b10)
+    assert dump_cpus(prog) == [0, 1]
+    assert parse_cpus(prog, "0") == [0]
+    with pytest.raises(CommandError, match="^invalid cpu: 2$"):
+        parse_cpus(prog, "2")
