@@ -12,6 +12,7 @@ from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel import meminfo, slabs
+from pycrash.kernel.machine import is_page_struct
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line
 from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.records import Hex, OptHex
@@ -393,16 +394,23 @@ def _nodes(prog: Program) -> list[MemoryNode]:
 
 
 def _pages(prog: Program, specs: list[str]) -> list[PageRow]:
-    """Return the :class:`PageRow` of each page named (a struct page, or an address in
-    the page), or of every page."""
-    from drgn.helpers.linux.mm import for_each_page, virt_to_page
+    """Return the :class:`PageRow` of each page named (a struct page, a kernel address in
+    the page, or as crash takes a number below the kernel's space: a physical address),
+    or of every page."""
+    from drgn.helpers.linux.mm import follow_phys, for_each_page, pfn_to_page
 
     rows = []
     if specs:
+        page_shift = int(prog["PAGE_SIZE"].value_()).bit_length() - 1
         for spec in specs:
             addr = resolve_address(prog, spec)
-            page_obj = virt_to_page(prog, addr) if addr >= 1 << 63 and not \
-                _is_page_struct(prog, addr) else Object(prog, "struct page *", addr)
+            if addr < 1 << 63:
+                page_obj = pfn_to_page(prog, addr >> page_shift)
+            elif is_page_struct(prog, addr):
+                page_obj = Object(prog, "struct page *", addr)
+            else:  # any kernel address, the image's too: through the page tables
+                phys = follow_phys(prog["init_mm"].address_of_(), addr).value_()
+                page_obj = pfn_to_page(prog, phys >> page_shift)
             rows.append(page_row(prog, page_obj))
         return rows
     for p in for_each_page(prog):
@@ -413,9 +421,4 @@ def _pages(prog: Program, specs: list[str]) -> list[PageRow]:
     return rows
 
 
-def _is_page_struct(prog: Program, addr: int) -> bool:
-    try:
-        base = prog["vmemmap_base"].value_()
-    except (KeyError, TypeError):
-        return False
-    return bool(base <= addr < base + (1 << 40))
+

@@ -32,6 +32,10 @@ CHANGED = {
     "help":
         "repeat is a registered command now and help lists it, as crash's does "
         "(tests/commands/test_repeat.py::test_repeat_is_a_listed_command)",
+    "kmem -p 0x1000":
+        "a number below the kernel's space is a physical address, as crash takes it; the "
+        "baseline read it as a struct page and failed (tests/commands/test_kmem.py::"
+        "test_kmem_p_takes_physical_and_kernel_addresses)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"

@@ -189,3 +189,18 @@ def test_kmem_other_views(session) -> None:  # type: ignore[no-untyped-def]
     counters = {c.name: c.value for c in session.run("kmem -V").rows}
     assert counters["NR_FREE_PAGES"] == free
     assert session.run("kmem -n").rows[0].node == 0
+
+
+def test_kmem_p_takes_physical_and_kernel_addresses(session) -> None:  # type: ignore[no-untyped-def]
+    """kmem -p ADDRESS: a number below the kernel's space is a physical address (as crash
+    takes it; it was read as a struct page before), a kernel address is translated through
+    the page tables (the image's too), a struct page's own address is that page."""
+    (low,) = session.run("kmem -p 0x1000").rows
+    assert low.physical == 0x1000
+    assert low.page == session.prog["vmemmap_base"].value_() + session.prog.type(
+        "struct page").size
+    text = session.prog.symbol("_stext").address
+    (img,) = session.run(f"kmem -p {text:x}").rows
+    assert img.physical == session.run(f"vtop {text:x}").rows[0].physical & ~0xFFF
+    (same,) = session.run(f"kmem -p {img.page:x}").rows
+    assert same == img
