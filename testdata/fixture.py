@@ -95,6 +95,8 @@ for _name, _word in ZOO_KINDS.items():
 #: QEMU's own dumps of a running guest (dump-guest-memory, what "virsh dump --memory-only"
 #: saves), with and without the vmcoreinfo device: ELF and the kdump formats.
 KINDS["qemu"] = {"QEMU_DUMP": "elf kdump-zlib kdump-lzo kdump-snappy"}
+#: the same guest without -device vmcoreinfo: the dumps hold no VMCOREINFO note
+KINDS["qemu-novmcoreinfo"] = {"QEMU_DUMP": "elf kdump-zlib", "QEMU_VMCOREINFO": "0"}
 
 #: Fixture names that stand for several fixtures on the command line.
 GROUPS: dict[str, tuple[str, ...]] = {"zoo": tuple(ZOO_KINDS)}

@@ -7,7 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from dumpgen import PAGE, crash_notes, elf_core
+from dumpgen import PAGE, crash_notes, elf_core, note, prstatus
 from elfgen import elf_core_without_notes, fake_vmlinux
 
 from pycrash.errors import DumpError
@@ -159,3 +159,17 @@ def test_a_short_prstatus_note_gives_no_registers() -> None:
     regs, info = collect(parse_notes(data))
     assert [r.pid for r in regs] == [7, -1] and regs[1].regs == b""
     assert len(regs[0].regs) == 21 * 8 and info == b"OSRELEASE=1\n"
+
+
+def test_a_qemu_dump_without_any_vmcoreinfo_is_one_line(tmp_path: Path) -> None:
+    """A QEMU dump (its "QEMU" notes) without a VMCOREINFO note whose memory holds none
+    either: refused in one line naming what is missing, not drgn's advice about QEMU."""
+    from pycrash.memory.formats.base import Options
+
+    notes = note(b"CORE", 1, prstatus(1)) + note(b"QEMU", 0, bytes(0x1B8))
+    head = 64 + 56 * 2 + len(notes)
+    path = tmp_path / "guest.dump"
+    path.write_bytes(elf_core([(0x1000, head, PAGE, PAGE)], notes, body=b"\0" * PAGE))
+    with pytest.raises(DumpError, match="QEMU dump without VMCOREINFO .* cannot tell which "
+                                        "kernel it holds"):
+        fmt.open([str(path)], Options())

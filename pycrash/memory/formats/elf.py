@@ -59,5 +59,29 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
         segments = _segments(path, src, src.pread(0, elffile.EHDR_SIZE))
         notes = [n for s in segments if s.type == elffile.PT_NOTE
                  for n in elffile.parse_notes(src.pread(s.offset, min(s.filesz, 1 << 20)))]
+    qemu = elfcore.is_qemu(notes)
+    regs, info = elfcore.collect(notes)
+    if qemu and info is None:
+        return _without_vmcoreinfo(path, segments, tuple(regs))
     return Opened(custom.core_dump_program(path), DumpKind.ELF, (path,), _partial(segments),
-                  qemu=elfcore.is_qemu(notes))
+                  qemu=qemu)
+
+
+def _without_vmcoreinfo(path: str, segments: Sequence[elffile.Segment],
+                        regs: tuple[elfcore.PrStatus, ...]) -> Opened:
+    """Serve a QEMU dump of a guest run without ``-device vmcoreinfo`` (drgn refuses it):
+    pycrash reads its PT_LOADs and finds the kernel's own VMCOREINFO text in its memory
+    (the release, KASLR offset and phys_base; the vmlinux is checked against it later)."""
+    from pycrash.memory.physmem import Extent
+
+    source = FileSource(path)
+    extents = [Extent(s.paddr, s.filesz, source, s.offset)
+               for s in segments if s.type == elffile.PT_LOAD and s.filesz]
+    try:
+        prog = custom.images_program(extents)
+    except DumpError:
+        raise DumpError(f"{path}: a QEMU dump without VMCOREINFO (the guest ran without "
+                        "-device vmcoreinfo), and none found in its memory: cannot tell "
+                        "which kernel it holds") from None
+    return Opened(prog, DumpKind.ELF, (path,), _partial(segments), regs, own_reader=True,
+                  qemu=True)

@@ -220,6 +220,11 @@ class KdumpFile:
             return b""
         return self.source.pread(self.header.offset_note, self.header.size_note)
 
+    def physical(self) -> PagesSource:
+        """Return the dumped memory as a byte source by physical address (pages the file
+        does not hold read as zeros): for scanning, not for serving reads."""
+        return PagesSource(self)
+
     def qemu(self) -> bool:
         """Tell whether QEMU wrote this file (dump-guest-memory's "QEMU" notes)."""
         from pycrash.memory import elfcore, elffile
@@ -232,6 +237,32 @@ class KdumpFile:
 
         regs, _info = elfcore.collect(elffile.parse_notes(self.notes()))
         return tuple(regs)
+
+
+class PagesSource:
+    """A kdump file's memory as bytes by physical address (a :class:`ByteSource`); pages
+    it does not hold read as zeros."""
+
+    def __init__(self, kd: KdumpFile) -> None:
+        self.kd = kd
+        self.path = kd.path
+
+    def pread(self, offset: int, size: int) -> bytes:
+        page = self.kd.page_size
+        out = bytearray()
+        pos, end = offset, min(offset + size, self.size())
+        while pos < end:
+            pfn, within = divmod(pos, page)
+            take = min(page - within, end - pos)
+            try:
+                out += self.kd.read_page(pfn)[within : within + take]
+            except KeyError:
+                out += bytes(take)
+            pos += take
+        return bytes(out)
+
+    def size(self) -> int:
+        return int(self.kd.header.max_mapnr) * self.kd.page_size
 
 
 def add_to_program(prog: drgn.Program, parts: Sequence[KdumpFile], zero_excluded: bool) -> None:
@@ -278,7 +309,17 @@ def own_reader(kind: DumpKind, path: str, kd: KdumpFile, partial: bool,
     prog = custom.new_program()
     add_to_program(prog, [kd], zero_excluded)
     regs = kd.regs()
-    custom.finish(prog, kd.vmcoreinfo())
+    info = kd.vmcoreinfo()
+    if not info.strip(b"\0"):  # a QEMU dump of a guest run without -device vmcoreinfo
+        from pycrash.memory.physmem import Extent, scan_vmcoreinfo
+
+        src = kd.physical()
+        found = scan_vmcoreinfo([Extent(0, src.size(), src, 0)])
+        if found is None:
+            raise DumpError(f"{path}: no VMCOREINFO in the file, and none found in its "
+                            "memory: cannot tell which kernel it holds")
+        info = found
+    custom.finish(prog, info)
     return Opened(prog, kind, (path,), partial, regs, kd, own_reader=True, qemu=kd.qemu())
 
 
