@@ -219,7 +219,12 @@ class Session:
             return regs
         regs = None
         obj = self.cpu_regs(task)
-        if obj is not None:
+        if obj is not None and self.prog.platform is not None and \
+                self.prog.platform.arch.name == "AARCH64":
+            regs = {f"x{i}": obj.regs[i].value_() for i in range(31)}
+            regs.update(sp=obj.sp.value_(), pc=obj.pc.value_(), pstate=obj.pstate.value_(),
+                        fp=regs["x29"])
+        elif obj is not None:
             from pycrash.kernel.unwind_x86_64 import PT_REGS
 
             regs = {name: obj.member_(name).value_() for name in PT_REGS}
@@ -266,7 +271,9 @@ class Session:
             (r for r in regs if r.pid == pid and pid), None)
         if note is None or not note.regs:
             return None
-        obj = DrgnObject.from_bytes_(self.prog, "struct pt_regs", note.regs)
+        size = self.prog.type("struct pt_regs").size  # arm64's is longer than pr_reg
+        obj = DrgnObject.from_bytes_(self.prog, "struct pt_regs",
+                                     note.regs + bytes(max(size - len(note.regs), 0)))
         try:
             user = (obj.cs.value_() & 3 == 3) if self.prog.platform is not None and \
                 self.prog.platform.arch.name == "X86_64" else (obj.pstate.value_() & 0xF == 0)

@@ -33,12 +33,28 @@ def core_dump_program(path: str) -> drgn.Program:
     return prog
 
 
-def new_program() -> drgn.Program:
-    """Return an x86-64 Program with no memory yet (segments and VMCOREINFO come next)."""
+#: The architectures pycrash's own readers serve, by utsname.machine and by ELF e_machine.
+MACHINES = {"x86_64": "X86_64", "aarch64": "AARCH64", 62: "X86_64", 183: "AARCH64"}
+
+
+def new_program(machine: str | int = "x86_64") -> drgn.Program:
+    """Return a Program of the dump's architecture (``utsname.machine`` or an ELF
+    ``e_machine``) with no memory yet (segments and VMCOREINFO come next); one it does
+    not support is refused in one line."""
     import drgn
 
+    arch = MACHINES.get(machine.strip() if isinstance(machine, str) else machine)
+    if arch is None:
+        raise DumpError(f"a dump of a {machine} machine: pycrash reads x86-64 and arm64 "
+                        "(aarch64) dumps")
     flags = drgn.PlatformFlags.IS_64_BIT | drgn.PlatformFlags.IS_LITTLE_ENDIAN
-    return drgn.Program(drgn.Platform(drgn.Architecture.X86_64, flags))
+    return drgn.Program(drgn.Platform(getattr(drgn.Architecture, arch), flags))
+
+
+def machine_of_vmcoreinfo(info: bytes) -> str:
+    """Return the architecture a VMCOREINFO text was written on (arm64's has its
+    kimage_voffset and VA_BITS; x86-64's neither)."""
+    return "aarch64" if b"NUMBER(kimage_voffset)=" in info else "x86_64"
 
 
 def finish(prog: drgn.Program, vmcoreinfo: bytes) -> None:
@@ -77,7 +93,7 @@ def images_program(extents: Sequence[Extent]) -> drgn.Program:
     if info is None:
         raise DumpError("no VMCOREINFO found in the memory image(s): is this a Linux "
                         "kernel's RAM, all of it?")
-    prog = new_program()
+    prog = new_program(machine_of_vmcoreinfo(info))
     add_extents(prog, ordered)
     finish(prog, info)
     return prog

@@ -22,6 +22,9 @@ NT_PRSTATUS = 1
 #: offsetof(struct elf_prstatus, pr_pid) and (pr_reg), the same on x86-64 and arm64
 PR_PID_OFFSET, PR_REG_OFFSET = 32, 112
 PT_REGS_WORDS = 21  # x86-64's struct pt_regs is the first 21 words of pr_reg
+#: pr_reg's words that start the kernel's struct pt_regs, by architecture (utsname.machine
+#: or ELF e_machine): x86-64's 21; arm64's user_pt_regs, x0-x30, sp, pc and pstate
+REGS_WORDS: dict[str | int, int] = {"x86_64": 21, 62: 21, "aarch64": 34, 183: 34}
 PHDR_SIZE = 56  # sizeof(Elf64_Phdr), all kexec and makedumpfile write
 
 
@@ -68,17 +71,20 @@ def prstatus(note: Note, words: int = PT_REGS_WORDS) -> PrStatus:
     return PrStatus(pid, note.desc[PR_REG_OFFSET : PR_REG_OFFSET + 8 * words])
 
 
-def collect(notes: Iterable[Note]) -> tuple[list[PrStatus], bytes | None]:
+def collect(notes: Iterable[Note], machine: str | int = "x86_64",
+            ) -> tuple[list[PrStatus], bytes | None]:
     """Return the NT_PRSTATUS registers in CPU order, and the VMCOREINFO text if present.
 
     A dump QEMU wrote (dump-guest-memory: it adds a "QEMU" note per vCPU) numbers the
-    NT_PRSTATUS notes by vCPU; their pid is then :data:`VCPU`."""
+    NT_PRSTATUS notes by vCPU; their pid is then :data:`VCPU`. ``machine`` (utsname's or
+    an ELF e_machine) says how many words of each note's registers make a pt_regs."""
+    words = REGS_WORDS.get(machine, PT_REGS_WORDS)
     regs: list[PrStatus] = []
     vmcoreinfo = None
     qemu = False
     for note in notes:
         if note.type == NT_PRSTATUS and note.name == b"CORE":
-            regs.append(prstatus(note))
+            regs.append(prstatus(note, words))
         elif note.name == b"VMCOREINFO":
             vmcoreinfo = note.desc.rstrip(b"\0")
         elif note.name == b"QEMU":

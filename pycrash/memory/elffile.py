@@ -59,6 +59,7 @@ class Header(NamedTuple):
     shentsize: int
     shnum: int
     shstrndx: int
+    machine: int = 0  # e_machine: EM_X86_64 62, EM_AARCH64 183
 
     @property
     def endian(self) -> str:
@@ -106,9 +107,10 @@ def header(data: bytes) -> Header | None:
     if len(data) < EHDR_SIZE or not is_elf(data) or data[4] != ELFCLASS64:
         return None
     little = data[5] == ELFDATA2LSB
-    (e_type, _machine, _version, _entry, phoff, shoff, _flags, _ehsize, phentsize, phnum,
+    (e_type, machine, _version, _entry, phoff, shoff, _flags, _ehsize, phentsize, phnum,
      shentsize, shnum, shstrndx) = struct.unpack_from(("<" if little else ">") + _EHDR, data, 16)
-    return Header(little, e_type, phoff, phentsize, phnum, shoff, shentsize, shnum, shstrndx)
+    return Header(little, e_type, phoff, phentsize, phnum, shoff, shentsize, shnum, shstrndx,
+                  machine)
 
 
 def segments(source: ByteSource, hdr: Header, at: int = 0) -> list[Segment] | None:

@@ -205,3 +205,24 @@ def test_dumps_are_opened_read_only(dump: Dump, forms: dict[str, list[str]]) -> 
     after = {p: (os.stat(p).st_mtime_ns, hashlib.sha256(Path(p).read_bytes()).hexdigest())
              for p in before}
     assert after == before
+
+
+def test_arm64_dumps_served_by_pycrash(tmp_path: Path) -> None:
+    """pycrash's own readers build a Program of the dump's architecture (they built
+    x86-64 ones only, so an arm64 flattened dump read kernel addresses as physical ones):
+    the arm64 kdump flattened, and read with --zero-excluded, both unwind the panic."""
+    from conftest import fixture_dump
+    from dumpgen import flatten
+
+    from pycrash.memory.formats import DumpKind
+    from pycrash.session import Session
+
+    d = fixture_dump("arm64-small")
+    flat = tmp_path / "vmcore.flat"
+    flat.write_bytes(flatten(d.vmcore.read_bytes(), chunk=1 << 20))
+    for s in (Session.open(str(flat), str(d.vmlinux)),
+              Session.open(str(d.vmcore), str(d.vmlinux), zero_excluded=True)):
+        assert s.target.own_reader and s.prog.platform.arch.name == "AARCH64"
+        assert s.target.kind in (DumpKind.FLATTENED, DumpKind.KDUMP)
+        frames = [f.function for f in s.run("bt").rows[0].frames]
+        assert "panic" in frames and "sysrq_handle_crash" in frames, frames

@@ -56,11 +56,13 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     """Open one ELF vmcore with drgn's reader."""
     path = paths[0]
     with FileSource(path) as src:
-        segments = _segments(path, src, src.pread(0, elffile.EHDR_SIZE))
+        first = src.pread(0, elffile.EHDR_SIZE)
+        segments = _segments(path, src, first)
         notes = [n for s in segments if s.type == elffile.PT_NOTE
                  for n in elffile.parse_notes(src.pread(s.offset, min(s.filesz, 1 << 20)))]
     qemu = elfcore.is_qemu(notes)
-    regs, info = elfcore.collect(notes)
+    head = elffile.header(first)
+    regs, info = elfcore.collect(notes, head.machine if head is not None else "x86_64")
     if qemu and info is None:
         return _without_vmcoreinfo(path, segments, tuple(regs))
     return Opened(custom.core_dump_program(path), DumpKind.ELF, (path,), _partial(segments),

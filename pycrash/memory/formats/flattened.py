@@ -111,13 +111,14 @@ def open_source(path: str) -> ByteSource:
 
 def _open_elf(path: str, source: ByteSource) -> Opened:
     """Serve an ELF dump in a flattened stream (``makedumpfile -F -E``) by its PT_LOADs."""
-    prog = custom.new_program()
+    head = elffile.header(source.pread(0, elffile.EHDR_SIZE))
+    prog = custom.new_program(head.machine if head is not None else "x86_64")
     segs = elfcore.read_header(source)
     extents = [Extent(s.paddr, s.filesz, source, s.offset)
                for s in segs if s.type == elffile.PT_LOAD and s.filesz]
     notes = [n for s in segs if s.type == elffile.PT_NOTE
              for n in elffile.parse_notes(source.pread(s.offset, s.filesz))]
-    regs, info = elfcore.collect(notes)
+    regs, info = elfcore.collect(notes, head.machine if head is not None else "x86_64")
     custom.add_extents(prog, check_overlaps(extents))
     if info is None:
         raise DumpError(f"{path}: no VMCOREINFO note")

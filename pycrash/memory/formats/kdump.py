@@ -66,6 +66,7 @@ class KdumpHeader(NamedTuple):
     size_vmcoreinfo: int
     offset_note: int
     size_note: int
+    machine: str = ""  # utsname.machine: "x86_64", "aarch64"
 
     @property
     def bitmap_offset(self) -> int:
@@ -111,9 +112,12 @@ def read_header(source: ByteSource, sub_needed: int = 32) -> KdumpHeader:
     if version >= 6 and len(sub) >= SUB_HEADER_SIZE:
         start_pfn, end_pfn, max_mapnr = SUB_HEADER_PFN64.unpack_from(sub, SUB_HEADER_PFN64_AT)
     release = utsname[UTS_FIELD * 2 : UTS_FIELD * 3].split(b"\0", 1)[0]
+    machine = utsname[UTS_FIELD * 4 : UTS_FIELD * 5].split(b"\0", 1)[0]
     return KdumpHeader(version, release.decode("ascii", "replace"), block_size, sub_hdr_size,
                        bitmap_blocks, max_mapnr, nr_cpus, dump_level, bool(split),
-                       start_pfn if split else 0, end_pfn if split else max_mapnr, *notes)
+                       start_pfn if split else 0, end_pfn if split else max_mapnr,
+                       notes[0], notes[1], notes[2], notes[3],
+                       machine.decode("ascii", "replace"))
 
 
 def inspect(path: str, source: ByteSource, head: bytes) -> Identified:
@@ -235,7 +239,8 @@ class KdumpFile:
         """Return the CPUs' NT_PRSTATUS registers from the file's notes, in CPU order."""
         from pycrash.memory import elfcore, elffile
 
-        regs, _info = elfcore.collect(elffile.parse_notes(self.notes()))
+        regs, _info = elfcore.collect(elffile.parse_notes(self.notes()),
+                                      self.header.machine or "x86_64")
         return tuple(regs)
 
 
@@ -306,7 +311,7 @@ def own_reader(kind: DumpKind, path: str, kd: KdumpFile, partial: bool,
                zero_excluded: bool) -> Opened:
     """Return a Program whose memory pycrash serves from ``kd`` (``--zero-excluded``,
     or a flattened file: drgn's kdump reader can do neither)."""
-    prog = custom.new_program()
+    prog = custom.new_program(kd.header.machine or "x86_64")
     add_to_program(prog, [kd], zero_excluded)
     regs = kd.regs()
     info = kd.vmcoreinfo()

@@ -53,7 +53,8 @@ def read(path: str, elfcorehdr: int) -> tuple[list[Extent], list[elfcore.PrStatu
             notes.extend(elffile.parse_notes(data))
     if not found:
         raise DumpError(f"{path}: the ELF core header at {elfcorehdr:#x} names no memory")
-    regs, info = elfcore.collect(notes)
+    head = elffile.header(src.pread(elfcorehdr, elffile.EHDR_SIZE))
+    regs, info = elfcore.collect(notes, head.machine if head is not None else "x86_64")
     return merge(found), regs, info
 
 
@@ -80,7 +81,7 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     vmcoreinfo = info or scan_vmcoreinfo(extents)
     if vmcoreinfo is None:
         raise DumpError(f"{path}: no VMCOREINFO in the notes or in memory")
-    prog = custom.new_program()
+    prog = custom.new_program(custom.machine_of_vmcoreinfo(vmcoreinfo))
     custom.add_extents(prog, extents)
     custom.finish(prog, vmcoreinfo)
     return Opened(prog, DumpKind.OLDMEM, (path,), regs=tuple(regs), own_reader=True)
