@@ -32,6 +32,8 @@
 #                     kdump-zlib reassembled by makedumpfile -R). No kexec, no
 #                     capture kernel, no panic; the guest has -device vmcoreinfo
 #                     unless QEMU_VMCOREINFO=0
+#        DUMP_LEVEL   makedumpfile's -d (default 31: zero, cache, user and free pages
+#                     left out)
 #        MAKEDUMPFILE_SUITE  take the capture system's makedumpfile (and its
 #                     libraries) from a chroot of this suite (suite-chroot.sh)
 #                     instead of the host: bookworm's 1.7.2 reads kernels up to
@@ -98,8 +100,26 @@ PKG=$("${APT[@]}" apt-cache depends "linux-image-$FLAVOUR" | awk '/Depends: linu
 REL=${PKG#linux-image-}
 (cd "$WORK" && "${APT[@]}" apt-get download "$PKG" "$PKG-dbg" >/dev/null)
 dpkg-deb -x "$WORK"/${PKG}_*.deb "$WORK/img"
+# Debian 14 splits the kernel: linux-image-REL depends on linux-binary-REL (vmlinuz),
+# linux-modules-REL and linux-base-REL (System.map, config)
+PARTS=$("${APT[@]}" apt-cache depends "$PKG" | awk '/Depends: linux-(binary|modules|base)-/{print $2}')
+if [ -n "$PARTS" ]; then
+  (cd "$WORK" && "${APT[@]}" apt-get download $PARTS >/dev/null)
+  for p in $PARTS; do dpkg-deb -x "$WORK"/${p}_*.deb "$WORK/img"; done
+fi
+# vmlinuz, System.map and config may live in /usr/lib/linux/REL/ or /usr/lib/modules/REL/
+for f in vmlinuz System.map config; do
+  [ -e "$WORK/img/boot/$f-$REL" ] && continue
+  found=$(find "$WORK/img/usr/lib" \( -name "$f-$REL" -o -path "*/$REL/$f" \) 2>/dev/null | head -1)
+  [ -n "$found" ] && { mkdir -p "$WORK/img/boot"; cp "$found" "$WORK/img/boot/$f-$REL"; }
+done
 DBGMODS="./usr/lib/debug/lib/modules/$REL/kernel/drivers/net/dummy.ko ./usr/lib/debug/lib/modules/$REL/kernel/drivers/block/loop.ko"
 dpkg-deb --fsys-tarfile "$WORK"/${PKG}-dbg_*.deb | tar x -C "$WORK" "./usr/lib/debug/boot/vmlinux-$REL" $DBGMODS
+if [ -L "$WORK/usr/lib/debug/boot/vmlinux-$REL" ]; then  # Debian 14: a link into lib/modules/REL
+  target=$(realpath -m --relative-to="$WORK" "$WORK/usr/lib/debug/boot/$(readlink "$WORK/usr/lib/debug/boot/vmlinux-$REL")")
+  dpkg-deb --fsys-tarfile "$WORK"/${PKG}-dbg_*.deb | tar x -C "$WORK" "./$target"
+  mv "$WORK/$target" "$WORK/usr/lib/debug/boot/vmlinux-$REL"
+fi
 mv "$WORK/usr/lib/debug/boot/vmlinux-$REL" "$OUT/vmlinux-$REL"
 mkdir -p "$OUT/modules-debug"
 for m in $DBGMODS; do mv "$WORK/$m" "$OUT/modules-debug/"; done
@@ -149,13 +169,13 @@ for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_p
 done'
 
 # the capture system's makedumpfile runs, one per wanted format
-MDF="makedumpfile --message-level 22"; SAVE=""
+MDF="makedumpfile --message-level 22"; SAVE=""; L=${DUMP_LEVEL:-31}
 for f in $FORMATS; do
   case $f in
-    kdump) SAVE+="$MDF -c -d 31 /proc/vmcore vmcore.kdump >> mdf.log 2>&1"$'\n';;
-    elf)   SAVE+="$MDF -E -d 31 /proc/vmcore vmcore.elf >> mdf.log 2>&1"$'\n';;
-    flat)  SAVE+="$MDF -F -l -d 31 /proc/vmcore > vmcore.flat 2>> mdf.log"$'\n';;
-    split) SAVE+="$MDF --split --splitblock-size 1024 -c -d 31 /proc/vmcore vmcore.split.1 vmcore.split.2 >> mdf.log 2>&1"$'\n';;
+    kdump) SAVE+="$MDF -c -d $L /proc/vmcore vmcore.kdump >> mdf.log 2>&1"$'\n';;
+    elf)   SAVE+="$MDF -E -d $L /proc/vmcore vmcore.elf >> mdf.log 2>&1"$'\n';;
+    flat)  SAVE+="$MDF -F -l -d $L /proc/vmcore > vmcore.flat 2>> mdf.log"$'\n';;
+    split) SAVE+="$MDF --split --splitblock-size 1024 -c -d $L /proc/vmcore vmcore.split.1 vmcore.split.2 >> mdf.log 2>&1"$'\n';;
   esac
 done
 

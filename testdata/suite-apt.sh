@@ -26,9 +26,11 @@ case $SUITE in
   bullseye) SUITES="bullseye";;
   # Debian 13: the newest kernel is usually in trixie-security
   trixie) SUITES="trixie trixie-updates trixie-security";;
+  # unstable: the newest kernel Debian builds
+  sid) SUITES="sid";;
   *) echo "suite-apt.sh: unknown suite $SUITE" >&2; exit 1;;
 esac
-KEYS=/usr/share/keyrings/debian-archive-keyring.gpg  # holds bullseye's and trixie's keys
+KEYS=/usr/share/keyrings/debian-archive-keyring.gpg  # holds bullseye's, trixie's and sid's keys
 sources() {
   local s
   for s in $SUITES; do
@@ -46,7 +48,9 @@ mkdir -p "$DIR/lists/partial" "$DIR/cache/archives/partial"
 # the host's dpkg status is read but never written
 OPTS=(-o Dir::Etc::sourcelist="$DIR/sources.list" -o Dir::Etc::sourceparts=-
       -o Dir::State::Lists="$DIR/lists" -o Dir::Cache="$DIR/cache"
-      -o APT::Get::List-Cleanup=0)
+      -o APT::Get::List-Cleanup=0
+      # a snapshot of the archive may be older than a Release file's validity (sid: a week)
+      -o Acquire::Check-Valid-Until=false)
 # root's private directories are out of the _apt user's reach: no sandbox then
 [ "$(id -u)" = 0 ] && OPTS+=(-o APT::Sandbox::User=root)
 

@@ -12,6 +12,7 @@ for a dump fixture, or reaches the fixture builder, fails instead of building on
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -26,9 +27,15 @@ pytest_plugins = ("pytester",)  # tests/test_fast_tier.py runs pytest on a test 
 ROOT = Path(__file__).resolve().parent.parent
 #: the fixtures that open a real dump (or need one): a fast test may use none of them
 DUMP_FIXTURES = frozenset({"dump", "session", "zoo", "crash_out"})
-#: the crash zoo: Debian 12's, 11's and 13's kernels crashed four ways by our module
-ZOO = tuple(f"{suite}{kind}" for suite in ("", "bullseye-", "trixie-")
+#: the other Debian suites of the kernel matrix (testdata/fixture.py's SUITES)
+SUITES = ("bullseye", "trixie", "sid")
+#: the crash zoo: Debian 12's, 11's, 13's and unstable's kernels crashed four ways by our
+#: module
+ZOO = tuple(f"{suite}{kind}" for suite in ("", *(f"{s}-" for s in SUITES))
             for kind in ("zoo-oops", "zoo-bug", "zoo-timer", "zoo-warn"))
+#: set by ``scripts/test --matrix`` (as CI runs it): the tests of every fixture run, not
+#: only those of the small one
+MATRIX = bool(os.environ.get("PYCRASH_MATRIX"))
 #: the node id of the test marked fast now being set up or run, if any
 _fast_test: str | None = None
 
@@ -78,7 +85,10 @@ class Dump:
 
 def fixture_dump(name: str = "small") -> Dump:
     """Return the named fixture (``small``, ``zoo-oops``, ``bullseye-small``...), building
-    it when it is not cached (minutes)."""
+    it when it is not cached (minutes). Outside the kernel matrix (``scripts/test``
+    without ``--matrix``) only the small fixture is used: a test of another is skipped."""
+    if name != "small" and not MATRIX:
+        pytest.skip(f"the {name} fixture is in the kernel matrix: scripts/test --matrix")
     fx = _fixture_module()
     path = fx.ensure(name)
     vmlinux, vmcore = fx.dump_files(path)

@@ -10,9 +10,10 @@ sorted in memory (by the build for vmlinux, at load time for modules), so a
 look-up is a bisection. Tables are read from memory, so modules need no
 debuginfo and the vmlinux's tables are those of the running kernel.
 
-The entry format changed twice (Linux 6.3 added ``signal``, 6.4 widened
-``type`` and added ``UNDEFINED``/``END_OF_STACK``); entries are normalised to
-the newest numbering.
+The entry format changed three times (Linux 6.3 added ``signal``, 6.4 widened
+``type`` and added ``UNDEFINED``/``END_OF_STACK``, 7.1 renumbered the registers,
+adding AX); entries are normalised to 6.4's meaning, registers to the numbering
+before 7.1 (plus :data:`REG_AX`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from drgn import FaultError, Object, Program
 UNDEFINED, END_OF_STACK, CALL, REGS, REGS_PARTIAL = range(5)
 # registers an entry names
 REG_UNDEFINED, REG_PREV_SP, REG_DX, REG_DI, REG_BP, REG_SP, REG_R10, REG_R13 = range(8)
-REG_BP_INDIRECT, REG_SP_INDIRECT = 8, 9
+REG_BP_INDIRECT, REG_SP_INDIRECT, REG_AX = 8, 9, 10
+#: Linux 7.1's register numbers ("objtool/x86: Reorder ORC register numbering") in the
+#: numbering above: UNDEFINED, AX, DX, SP, BP, DI, R10, R13, PREV_SP, SP_INDIRECT,
+#: BP_INDIRECT
+REGS_V4 = (REG_UNDEFINED, REG_AX, REG_DX, REG_SP, REG_BP, REG_DI, REG_R10, REG_R13,
+           REG_PREV_SP, REG_SP_INDIRECT, REG_BP_INDIRECT)
+#: ``.orc_header`` (the hash of orc_types.h the kernel keeps since 6.4) of the 7.1 format
+ORC_HASH_7_1 = bytes.fromhex("137c36ad7627c4dd55932176bb0ecdbd5041fc82")
 
 #: The most entries a table may claim: the largest kernels have under 2 million.
 MAX_ENTRIES = 4_000_000
@@ -58,18 +66,34 @@ FP_ENTRY = OrcEntry(16, -16, REG_BP, REG_PREV_SP, CALL, False)
 
 
 def orc_version(prog: Program) -> int:
-    """Return the ORC format version of the kernel (1: before 6.3, 2: 6.3, 3: 6.4 on).
+    """Return the ORC format version of the kernel (1: before 6.3, 2: 6.3, 3: 6.4 to 7.0,
+    4: 7.1 on, its registers renumbered).
 
-    Read from ``struct orc_entry``'s members where the debuginfo has it, else
-    from the kernel release.
+    Read from the kernel's ``.orc_header`` hash in memory and ``struct orc_entry``'s
+    members where the debuginfo has them, else from the kernel release.
     """
+    try:
+        header = prog.read(prog.symbol("__start_orc_header").address, 20)
+        if header == ORC_HASH_7_1:
+            return 4
+    except (LookupError, FaultError):
+        pass
+    release_version = _release_version(prog)
     try:
         members = {m.name: m for m in prog.type("struct orc_entry").members or ()}
         if "signal" not in members:
             return 1
-        return 3 if members["type"].bit_field_size == 3 else 2
+        if members["type"].bit_field_size == 3:
+            return 4 if release_version >= (7, 1) else 3
+        return 2
     except (LookupError, KeyError):
         pass
+    ver = release_version
+    return 4 if ver >= (7, 1) else 3 if ver >= (6, 4) else 2 if ver >= (6, 3) else 1
+
+
+def _release_version(prog: Program) -> tuple[int, int]:
+    """Return the kernel's ``(major, minor)`` from its release string ((0, 0): unknown)."""
     import re
 
     try:
@@ -78,18 +102,18 @@ def orc_version(prog: Program) -> int:
         try:
             rel = prog["init_uts_ns"].name.release.string_().decode()
         except (KeyError, LookupError, FaultError):
-            return 1
+            return (0, 0)
     m = re.match(r"(\d+)\.(\d+)", rel)
-    if not m:
-        return 1
-    ver = (int(m.group(1)), int(m.group(2)))
-    return 3 if ver >= (6, 4) else 2 if ver >= (6, 3) else 1
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
 def decode(raw: bytes, at: int, version: int) -> OrcEntry:
     """Decode the 6-byte entry at ``raw[at:]`` and normalise it to version 3's meaning."""
     sp_off, bp_off, flags = struct.unpack_from("<hhH", raw, at)
     sp_reg, bp_reg = flags & 0xF, (flags >> 4) & 0xF
+    if version >= 4:
+        sp_reg = REGS_V4[sp_reg] if sp_reg < len(REGS_V4) else REG_UNDEFINED
+        bp_reg = REGS_V4[bp_reg] if bp_reg < len(REGS_V4) else REG_UNDEFINED
     if version >= 3:
         kind, signal = (flags >> 8) & 7, bool(flags & 0x800)
     else:

@@ -29,7 +29,8 @@ PT_REGS = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax
 PT_REGS_SIZE = 8 * len(PT_REGS)
 IP_OFFSET = 8 * PT_REGS.index("ip")
 #: ORC register numbers that name a pt_regs member
-ORC_REG_MEMBER = {O.REG_R10: "r10", O.REG_R13: "r13", O.REG_DI: "di", O.REG_DX: "dx"}
+ORC_REG_MEMBER = {O.REG_R10: "r10", O.REG_R13: "r13", O.REG_DI: "di", O.REG_DX: "dx",
+                  O.REG_AX: "ax"}
 #: The most frames one trace may have before it is called corrupt
 MAX_FRAMES = 256
 

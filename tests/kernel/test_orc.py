@@ -4,10 +4,10 @@ of three kernels."""
 from __future__ import annotations
 
 import pytest
-from conftest import fixture_dump
+from conftest import SUITES, fixture_dump
 
 
-@pytest.mark.parametrize("name", ["small", "bullseye-small", "trixie-small"])
+@pytest.mark.parametrize("name", ["small", *(f"{s}-small" for s in SUITES)])
 def test_orc_lookup_index_agrees_with_the_whole_table(name: str) -> None:
     """The block-at-a-time look-up through orc_lookup finds the entry a search of the
     whole table finds (ORC formats of 5.10, 6.1 and 6.12)."""

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Dump, fixture_dump
+from conftest import SUITES, Dump, fixture_dump
 
 #: a kernel stack-trace line: ``[  7.02] ? pcfix_write+0x122/0x130 [pcfix_oops]``
 TRACE_LINE = re.compile(
@@ -179,7 +179,7 @@ def test_zoo_every_task_holds_its_proc_stack(zoo: Dump) -> None:
     assert ("pcfix_sleep_inner", "pcfix_oops") in mods
 
 
-@pytest.mark.parametrize("name", ["zoo-timer", "bullseye-zoo-timer", "trixie-zoo-timer"])
+@pytest.mark.parametrize("name", ["zoo-timer", *(f"{s}-zoo-timer" for s in SUITES)])
 def test_timer_oops_crosses_the_irq_stack(name: str) -> None:
     d = fixture_dump(name)
     s = d.open()
