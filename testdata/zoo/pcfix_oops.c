@@ -27,6 +27,14 @@
 #include <linux/timer.h>
 #include <linux/string.h>
 #include <linux/smp.h>
+#include <linux/version.h>
+
+/* del_timer_sync() became timer_delete_sync() in 6.2 and was removed in 6.15 */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define pcfix_del_timer_sync timer_delete_sync
+#else
+#define pcfix_del_timer_sync del_timer_sync
+#endif
 
 #define PCFIX_FRAME noinline __attribute__((__noipa__))
 
@@ -164,7 +172,7 @@ static void __exit pcfix_exit(void)
 
 	for (i = 0; i < 2; i++)
 		kthread_stop(pcfix_kt[i]);	/* wakes kt2's schedule_timeout too */
-	del_timer_sync(&pcfix_timer);
+	pcfix_del_timer_sync(&pcfix_timer);
 	proc_remove(pcfix_proc);
 }
 
