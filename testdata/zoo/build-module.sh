@@ -32,7 +32,7 @@ if [ "$SUITE" = bookworm ]; then
 else
   # the headers bring the compiler they name (linux-compiler-gcc-N-x86, gcc-N)
   ROOT=$(bash "$HERE/../suite-chroot.sh" "$SUITE" make "linux-headers-$REL")
-  RUN=(chroot "$ROOT"); [ "$(id -u)" = 0 ] || RUN=(sudo "${RUN[@]}")
+  RUN=(chroot "$ROOT"); SUDO=""; [ "$(id -u)" = 0 ] || { RUN=(sudo "${RUN[@]}"); SUDO=sudo; }
 fi
 # looked at from inside the build root: in a chroot, build is an absolute link
 ${RUN[@]+"${RUN[@]}"} test -f "$KDIR/Makefile" || { echo "no kernel build tree at $ROOT$KDIR" >&2; exit 1; }
@@ -40,6 +40,11 @@ ${RUN[@]+"${RUN[@]}"} test -f "$KDIR/Makefile" || { echo "no kernel build tree a
 # --- 2. build in a scratch copy, so the source tree stays clean ---------------
 # (under the build root's /tmp: in a chroot the build sees it as /tmp/zoo-module-*)
 WORK=$(mktemp -d "$ROOT/tmp/zoo-module-XXXXXX"); trap 'rm -rf "$WORK"' EXIT
+if [ -n "$ROOT" ] && ! mountpoint -q "$ROOT/proc"; then
+  # 7.x's objtool reads /proc (its stack limit): give the chroot one while building
+  ${SUDO:-} mount -t proc proc "$ROOT/proc"
+  trap 'rm -rf "$WORK"; ${SUDO:-} umount "$ROOT/proc"' EXIT
+fi
 SRC=${WORK#"$ROOT"}  # the scratch directory as the compiler sees it
 cp "$HERE/pcfix_oops.c" "$HERE/Kbuild" "$WORK/"
 # the scratch directory is mapped away (also in the generated pcfix_oops.mod.c):
