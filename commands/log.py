@@ -12,6 +12,7 @@ from drgn.helpers.linux.printk import get_printk_records
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel import system
+from pycrash.records import Prose
 from pycrash.session import Session
 
 
@@ -24,7 +25,7 @@ class LogRecord:
     timestamp_ns: int
     level: int
     facility: int
-    text: str
+    text: Prose  # a message may hold several lines (printk's embedded newlines)
     caller_tid: int | None
     caller_cpu: int | None
 

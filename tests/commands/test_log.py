@@ -63,5 +63,9 @@ def test_log_flags(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
     stamp = re.match(r"^\[(\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4})\] ", marker)
     assert stamp, marker
     when = time.mktime(time.strptime(stamp.group(1), "%a %b %d %H:%M:%S %Y"))
-    guest_date = int(dump.truth("date.txt").split()[0])
-    assert abs(when - guest_date) <= 3  # the marker was written a second before `date` ran
+    # the guest's boot in wall time, from its date and uptime read together: the marker's
+    # wall time is that plus its time since boot (date is whole seconds)
+    boot = int(dump.truth("date.txt").split()[0]) - float(dump.truth("uptime.txt").split()[0])
+    since_boot = float(re.match(r"^\[ *([\d.]+)\]", next(
+        line for line in plain if "marker before crash" in line)).group(1))
+    assert abs(when - (boot + since_boot)) <= 2
