@@ -30,7 +30,8 @@ CHANGED = {
         "each task's header once, as crash prints it; the baseline printed it twice "
         "(tests/commands/test_foreach.py::test_foreach_task_header_once)",
     "help":
-        "repeat is a registered command now and help lists it, as crash's does "
+        "repeat is a registered command now and help lists it, as crash's does, and the new "
+        "mach command "
         "(tests/commands/test_repeat.py::test_repeat_is_a_listed_command)",
     "kmem -p 0x1000":
         "a number below the kernel's space is a physical address, as crash takes it; the "
