@@ -23,6 +23,10 @@
 #        CRASH        the guest shell command that crashes the kernel
 #                     (default: sysrq-c on CPU 1); should it return, the guest
 #                     powers off after a minute and the build fails
+#        QEMU_DUMP    instead of crashing, QEMU saves the running guest with
+#                     dump-guest-memory, as build-vmcore.sh's QEMU_DUMP (formats
+#                     "elf kdump-zlib ...", OUT/vmcore.qemu.FORMAT, and
+#                     OUT/vmcore.qemu.kdump reassembled); -device vmcoreinfo
 #
 # OUT gets vmlinux-REL, config-REL, modules-debug/ (debuginfo of dummy.ko,
 # loop.ko), vmcore.kdump, console.log (the serial console of both kernels: the
@@ -128,6 +132,9 @@ MODULES="drivers/virtio/virtio_mmio drivers/virtio/virtio_pci_legacy_dev
  drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci drivers/block/virtio_blk
  lib/crc16 fs/mbcache fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4
  drivers/net/dummy drivers/block/loop"
+QEMU_DUMP=${QEMU_DUMP:-}
+# QEMU dumps: the guest tells QEMU where its VMCOREINFO is through fw_cfg
+[ -z "$QEMU_DUMP" ] || MODULES+=" drivers/firmware/qemu_fw_cfg"
 
 # --- 3. two initramfs: the production system and the capture system -------
 copy_libs() {  # ELF DIR: the ELF's libraries (DT_NEEDED, recursively) from ROOT into DIR
@@ -202,6 +209,7 @@ chmod +x "$WORK/prod/bin/record-stacks"
 cat > "$WORK/prod/init" <<INIT
 $PREAMBLE
 insmod /mods/dummy.ko; insmod /mods/loop.ko
+$( [ -z "$QEMU_DUMP" ] || echo '[ -f /mods/qemu_fw_cfg.ko ] && insmod /mods/qemu_fw_cfg.ko' )
 ip link add pcfix0 type dummy 2>/dev/null; ip link set pcfix0 up 2>/dev/null
 mkdir -p /tmp/work; echo pycrash-fixture > /tmp/work/hello.txt
 for i in 1 2 3; do sh -c "echo -n pcfix-sleeper\$i > /proc/self/comm; while :; do sleep 1000; done" & done
@@ -222,7 +230,7 @@ fi
 # the capture kernel: arm64 has no kexec_file_load in this kernel, kexec_load
 # builds its device tree (elfcorehdr, usable memory) from /sys/firmware/fdt
 APPEND="console=ttyAMA0 irqpoll nr_cpus=1 reset_devices panic=1"
-kexec -p /boot/Image --initrd=/boot/capture.cpio.gz --append="\$APPEND" || echo PYCRASH-KEXEC-FAILED
+$( [ -n "$QEMU_DUMP" ] || echo 'kexec -p /boot/Image --initrd=/boot/capture.cpio.gz --append="$APPEND" || echo PYCRASH-KEXEC-FAILED' )
 umount /proc/kallsyms 2>/dev/null; rm -f /tmp/kallsyms
 mkdir /tmp/truth; cd /tmp/truth
 # the stacks first (as build-vmcore.sh): uptime-stacks.txt says when they were read
@@ -239,8 +247,11 @@ ps -o pid,ppid,stat,vsz,rss,comm > ps.txt 2>/dev/null || ps > ps.txt
 for c in \$(grep -l pcfix /proc/[0-9]*/comm); do p=\${c%/comm}; echo "\$p \$(cat \$c)"; ls -l \$p/fd/; done > fds.txt 2>/dev/null
 grep -E " (_stext|_text|init_task|jiffies|panic)\$" /proc/kallsyms > kallsyms.txt
 cd /tmp; tar cf /dev/vdb truth; sync
-echo 1 > /proc/sys/kernel/sysrq
-$CRASH
+$( if [ -n "$QEMU_DUMP" ]; then
+     echo 'echo PYCRASH-READY-FOR-QEMU-DUMP; while :; do sleep 1000; done'
+   else
+     printf '%s\n' 'echo 1 > /proc/sys/kernel/sysrq' "$CRASH"
+   fi )
 # the crash command returned without crashing: fail the build rather than
 # let init exit (that panic would make a dump of the wrong crash)
 sleep 60; echo PYCRASH-CRASH-RETURNED; poweroff -f
@@ -252,16 +263,22 @@ chmod +x "$WORK/prod/init"; pack "$WORK/prod" "$WORK/prod.cpio.gz"
 # capture kernel powers off through PSCI; -no-reboot ends QEMU should it panic.
 truncate -s 4G "$WORK/dump.img"; mkfs.ext2 -q -F "$WORK/dump.img"; truncate -s 64M "$WORK/truth.img"
 START=$(date +%s)
-timeout "${TIMEOUT:-1800}" qemu-system-aarch64 -M virt -accel tcg -cpu "$CPU" -m "$MEM" -smp "$SMP" \
-  -nographic -no-reboot -kernel "$IMAGE" -initrd "$WORK/prod.cpio.gz" \
-  -append "console=ttyAMA0 crashkernel=$CRASHMEM panic=1 loglevel=6${EXTRA_APPEND:+ $EXTRA_APPEND}" \
-  -drive file="$WORK/dump.img",if=none,id=dump,format=raw -device virtio-blk-pci,drive=dump \
-  -drive file="$WORK/truth.img",if=none,id=truth,format=raw -device virtio-blk-pci,drive=truth \
-  -serial file:"$OUT/console.log" -monitor none >/dev/null 2>&1 || true
-grep -q PYCRASH-KEXEC-FAILED "$OUT/console.log" && die "kexec -p failed in the guest; see $OUT/console.log"
-grep -q PYCRASH-CAPTURE-DONE "$OUT/console.log" || die "capture failed; see $OUT/console.log"
-debugfs -R "rdump / $OUT" "$WORK/dump.img" >/dev/null 2>&1; rm -rf "$OUT/lost+found"
-[ "$(head -c 8 "$OUT/vmcore.kdump" 2>/dev/null)" = "KDUMP   " ] || die "no kdump file; see $OUT/mdf.log"
+QEMU_ARGS=(-M virt -accel tcg -cpu "$CPU" -m "$MEM" -smp "$SMP"
+  -nographic -no-reboot -kernel "$IMAGE" -initrd "$WORK/prod.cpio.gz"
+  -append "console=ttyAMA0 crashkernel=$CRASHMEM panic=1 loglevel=6${EXTRA_APPEND:+ $EXTRA_APPEND}"
+  -drive file="$WORK/dump.img",if=none,id=dump,format=raw -device virtio-blk-pci,drive=dump
+  -drive file="$WORK/truth.img",if=none,id=truth,format=raw -device virtio-blk-pci,drive=truth
+  -serial file:"$OUT/console.log" -monitor none)
+if [ -z "$QEMU_DUMP" ]; then
+  timeout "${TIMEOUT:-1800}" qemu-system-aarch64 "${QEMU_ARGS[@]}" >/dev/null 2>&1 || true
+  grep -q PYCRASH-KEXEC-FAILED "$OUT/console.log" && die "kexec -p failed in the guest; see $OUT/console.log"
+  grep -q PYCRASH-CAPTURE-DONE "$OUT/console.log" || die "capture failed; see $OUT/console.log"
+  debugfs -R "rdump / $OUT" "$WORK/dump.img" >/dev/null 2>&1; rm -rf "$OUT/lost+found"
+  [ "$(head -c 8 "$OUT/vmcore.kdump" 2>/dev/null)" = "KDUMP   " ] || die "no kdump file; see $OUT/mdf.log"
+else
+  bash "$(dirname "$0")/qemu-dump.sh" "$OUT" "$WORK/qmp.sock" "${TIMEOUT:-1800}" "$QEMU_DUMP" \
+    qemu-system-aarch64 "${QEMU_ARGS[@]}" -device vmcoreinfo || die "QEMU's dump failed"
+fi
 tar xf "$WORK/truth.img" -C "$OUT"
 [ -s "$OUT/truth/stacks.txt" ] || die "no truth/stacks.txt"
 echo "$REL" > "$OUT/kernel-release"

@@ -43,8 +43,9 @@ BUILDER = HERE / "build-vmcore.sh"
 #: helpers of the builders, part of every build key
 SUITE_APT = HERE / "suite-apt.sh"
 SUITE_CHROOT = HERE / "suite-chroot.sh"
-#: the QMP client that saves a QEMU fixture (dump-guest-memory)
+#: the QMP client that saves a QEMU fixture (dump-guest-memory), and the script that runs it
 QMP_DUMP = HERE / "qmp-dump.py"
+QEMU_DUMP_SH = HERE / "qemu-dump.sh"
 #: the host's suite: fixtures without a SUITE setting use the host's own apt
 HOST_SUITE = "bookworm"
 FLAVOUR = "cloud-amd64"
@@ -124,6 +125,8 @@ for _suite, (_zoos, _extra) in SUITES.items():
 #: looks the release up itself; the cache directory is named "arm64-small-HASH".
 ARM64_BUILDER = HERE / "build-vmcore-arm64.sh"
 KINDS["arm64-small"] = {"ARCH": "arm64"}
+#: QEMU's own dumps of a running arm64 guest (dump-guest-memory)
+KINDS["arm64-qemu"] = {"ARCH": "arm64", "QEMU_DUMP": "elf kdump-zlib"}
 
 
 def builder(name: str) -> Path:
@@ -149,6 +152,8 @@ def build_key(name: str) -> str:
     h.update(SUITE_APT.read_bytes() + SUITE_CHROOT.read_bytes())
     if "QEMU_DUMP" in KINDS[name]:
         h.update(QMP_DUMP.read_bytes())
+        if builder(name) == ARM64_BUILDER:
+            h.update(QEMU_DUMP_SH.read_bytes())
     h.update(repr(sorted(KINDS[name].items())).encode())
     if is_zoo(name):
         for path in MODULE_FILES:

@@ -71,17 +71,17 @@ def prstatus(note: Note, words: int = PT_REGS_WORDS) -> PrStatus:
     return PrStatus(pid, note.desc[PR_REG_OFFSET : PR_REG_OFFSET + 8 * words])
 
 
-def collect(notes: Iterable[Note], machine: str | int = "x86_64",
+def collect(notes: Iterable[Note], machine: str | int = "x86_64", qemu: bool = False,
             ) -> tuple[list[PrStatus], bytes | None]:
     """Return the NT_PRSTATUS registers in CPU order, and the VMCOREINFO text if present.
 
     A dump QEMU wrote (dump-guest-memory: it adds a "QEMU" note per vCPU) numbers the
-    NT_PRSTATUS notes by vCPU; their pid is then :data:`VCPU`. ``machine`` (utsname's or
-    an ELF e_machine) says how many words of each note's registers make a pt_regs."""
+    NT_PRSTATUS notes by vCPU; their pid is then :data:`VCPU` (``qemu`` says so where
+    there are no "QEMU" notes: arm64). ``machine`` (utsname's or an ELF e_machine) says
+    how many words of each note's registers make a pt_regs."""
     words = REGS_WORDS.get(machine, PT_REGS_WORDS)
     regs: list[PrStatus] = []
     vmcoreinfo = None
-    qemu = False
     for note in notes:
         if note.type == NT_PRSTATUS and note.name == b"CORE":
             regs.append(prstatus(note, words))

@@ -230,17 +230,28 @@ class KdumpFile:
         return PagesSource(self)
 
     def qemu(self) -> bool:
-        """Tell whether QEMU wrote this file (dump-guest-memory's "QEMU" notes)."""
+        """Tell whether QEMU wrote this file: dump-guest-memory fills no utsname but the
+        machine (makedumpfile copies the kernel's), and on x86-64 adds "QEMU" notes."""
         from pycrash.memory import elfcore, elffile
 
-        return elfcore.is_qemu(elffile.parse_notes(self.notes()))
+        return not self.header.release or elfcore.is_qemu(elffile.parse_notes(self.notes()))
+
+    def machine(self, vmcoreinfo: bytes = b"") -> str:
+        """Return the dumped machine's architecture: utsname.machine, or (QEMU writes
+        "Unknown" for arm64) what its VMCOREINFO says."""
+        from pycrash.memory import custom
+
+        if self.header.machine in custom.MACHINES:
+            return self.header.machine
+        return custom.machine_of_vmcoreinfo(vmcoreinfo or self.vmcoreinfo())
 
     def regs(self) -> tuple[PrStatus, ...]:
-        """Return the CPUs' NT_PRSTATUS registers from the file's notes, in CPU order."""
+        """Return the CPUs' NT_PRSTATUS registers from the file's notes, in CPU order (a
+        QEMU dump's by vCPU)."""
         from pycrash.memory import elfcore, elffile
 
-        regs, _info = elfcore.collect(elffile.parse_notes(self.notes()),
-                                      self.header.machine or "x86_64")
+        regs, _info = elfcore.collect(elffile.parse_notes(self.notes()), self.machine(),
+                                      qemu=self.qemu())
         return tuple(regs)
 
 
@@ -311,10 +322,10 @@ def own_reader(kind: DumpKind, path: str, kd: KdumpFile, partial: bool,
                zero_excluded: bool) -> Opened:
     """Return a Program whose memory pycrash serves from ``kd`` (``--zero-excluded``,
     or a flattened file: drgn's kdump reader can do neither)."""
-    prog = custom.new_program(kd.header.machine or "x86_64")
+    info = kd.vmcoreinfo()
+    prog = custom.new_program(kd.machine(info))
     add_to_program(prog, [kd], zero_excluded)
     regs = kd.regs()
-    info = kd.vmcoreinfo()
     if not info.strip(b"\0"):  # a QEMU dump of a guest run without -device vmcoreinfo
         from pycrash.memory.physmem import Extent, scan_vmcoreinfo
 

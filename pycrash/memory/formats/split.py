@@ -51,7 +51,7 @@ def parts(paths: Sequence[str]) -> list[kdump.KdumpFile]:
 def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     """Open the parts of a split set as one dump, served by pycrash."""
     found = parts(paths)
-    prog = custom.new_program(found[0].header.machine or "x86_64")
+    prog = custom.new_program(found[0].machine())
     kdump.add_to_program(prog, found, options.zero_excluded)
     regs = found[0].regs()
     custom.finish(prog, found[0].vmcoreinfo())
