@@ -69,6 +69,12 @@ class KdumpHeader(NamedTuple):
     machine: str = ""  # utsname.machine: "x86_64", "aarch64"
 
     @property
+    def qemu(self) -> bool:
+        """Whether QEMU wrote the file: dump-guest-memory fills no utsname but the machine
+        ("Unknown" on arm64), where makedumpfile copies the kernel's."""
+        return not self.release
+
+    @property
     def bitmap_offset(self) -> int:
         """Where the two bitmaps start: after the header block and the sub-header."""
         return self.block_size * (1 + self.sub_hdr_size)
@@ -229,13 +235,6 @@ class KdumpFile:
         does not hold read as zeros): for scanning, not for serving reads."""
         return PagesSource(self)
 
-    def qemu(self) -> bool:
-        """Tell whether QEMU wrote this file: dump-guest-memory fills no utsname but the
-        machine (makedumpfile copies the kernel's), and on x86-64 adds "QEMU" notes."""
-        from pycrash.memory import elfcore, elffile
-
-        return not self.header.release or elfcore.is_qemu(elffile.parse_notes(self.notes()))
-
     def machine(self, vmcoreinfo: bytes = b"") -> str:
         """Return the dumped machine's architecture: utsname.machine, or (QEMU writes
         "Unknown" for arm64) what its VMCOREINFO says."""
@@ -251,7 +250,7 @@ class KdumpFile:
         from pycrash.memory import elfcore, elffile
 
         regs, _info = elfcore.collect(elffile.parse_notes(self.notes()), self.machine(),
-                                      qemu=self.qemu())
+                                      qemu=self.header.qemu)
         return tuple(regs)
 
 
@@ -336,7 +335,7 @@ def own_reader(kind: DumpKind, path: str, kd: KdumpFile, partial: bool,
                             "memory: cannot tell which kernel it holds")
         info = found
     custom.finish(prog, info)
-    return Opened(prog, kind, (path,), partial, regs, kd, own_reader=True, qemu=kd.qemu())
+    return Opened(prog, kind, (path,), partial, regs, kd, own_reader=True, qemu=kd.header.qemu)
 
 
 def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
@@ -354,7 +353,7 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
         from pycrash.memory.formats import split
 
         split.parts(paths)  # names the missing part
-    kd = KdumpFile(FileSource(path))
-    if kd.qemu():  # QEMU fills only utsname.machine: libkdumpfile never learns the arch
+    if h.qemu:  # QEMU fills only utsname.machine: libkdumpfile never learns the arch
+        kd = KdumpFile(FileSource(path))
         return own_reader(DumpKind.KDUMP, path, kd, h.dump_level > 0, False)
     return Opened(custom.core_dump_program(path), DumpKind.KDUMP, (path,), h.dump_level > 0)
