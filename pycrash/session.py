@@ -219,15 +219,11 @@ class Session:
             return regs
         regs = None
         obj = self.cpu_regs(task)
-        if obj is not None and self.prog.platform is not None and \
-                self.prog.platform.arch.name == "AARCH64":
-            regs = {f"x{i}": obj.regs[i].value_() for i in range(31)}
-            regs.update(sp=obj.sp.value_(), pc=obj.pc.value_(), pstate=obj.pstate.value_(),
-                        fp=regs["x29"])
-        elif obj is not None:
-            from pycrash.kernel.unwind_x86_64 import PT_REGS
+        if obj is not None:
+            from pycrash.kernel.crashnotes import named_registers
 
-            regs = {name: obj.member_(name).value_() for name in PT_REGS}
+            regs = named_registers(self.prog.platform.arch.name,
+                                   obj.to_bytes_())
         else:
             from pycrash.kernel.crashnotes import saved_registers
 

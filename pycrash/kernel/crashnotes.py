@@ -12,15 +12,26 @@ import struct
 
 from drgn import FaultError, Program
 
+from pycrash.kernel.unwind_x86_64 import PT_REGS
 from pycrash.memory.elfcore import NT_PRSTATUS, PR_REG_OFFSET, prstatus
 from pycrash.memory.elffile import parse_notes
 
-#: the general registers of each architecture, in ``pr_reg`` order
-X86_64_REGS = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx",
-               "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss")
+#: the general registers of each architecture, in ``pr_reg`` (and ``struct pt_regs``) order
 ARM64_REGS = (*(f"x{i}" for i in range(31)), "sp", "pc", "pstate")
+REGS = {"X86_64": PT_REGS, "AARCH64": ARM64_REGS}
 #: how much of a CPU's note buffer is read (an NT_PRSTATUS note is about 400 bytes)
 NOTE_BYTES = 1024
+
+
+def named_registers(arch: str, raw: bytes) -> dict[str, int]:
+    """Return the registers at the start of ``raw`` (a ``pr_reg`` or ``struct pt_regs``) by
+    their ``struct pt_regs`` member names (arm64: ``x0``..``x30``, ``sp``, ``pc``,
+    ``pstate``, and ``fp`` for x29)."""
+    names = REGS[arch]
+    regs = dict(zip(names, struct.unpack_from(f"<{len(names)}Q", raw), strict=True))
+    if arch == "AARCH64":
+        regs["fp"] = regs["x29"]
+    return regs
 
 
 def saved_registers(prog: Program, cpu: int) -> tuple[int, dict[str, int]] | None:
@@ -30,7 +41,7 @@ def saved_registers(prog: Program, cpu: int) -> tuple[int, dict[str, int]] | Non
     from drgn.helpers.linux.percpu import per_cpu_ptr
 
     arch = prog.platform.arch.name if prog.platform is not None else ""
-    names = {"X86_64": X86_64_REGS, "AARCH64": ARM64_REGS}.get(arch)
+    names = REGS.get(arch)
     if names is None:
         return None
     try:
@@ -44,8 +55,5 @@ def saved_registers(prog: Program, cpu: int) -> tuple[int, dict[str, int]] | Non
         if len(note.desc) < PR_REG_OFFSET + 8 * len(names):
             return None
         status = prstatus(note, len(names))
-        regs = dict(zip(names, struct.unpack(f"<{len(names)}Q", status.regs), strict=True))
-        if arch == "AARCH64":
-            regs["fp"] = regs["x29"]
-        return status.pid, regs
+        return status.pid, named_registers(arch, status.regs)
     return None
