@@ -33,17 +33,15 @@ def core_dump_program(path: str) -> drgn.Program:
     return prog
 
 
-#: The architectures pycrash's own readers serve, by utsname.machine and by ELF e_machine.
-MACHINES = {"x86_64": "X86_64", "aarch64": "AARCH64", 62: "X86_64", 183: "AARCH64"}
-
-
 def new_program(machine: str | int = "x86_64") -> drgn.Program:
     """Return a Program of the dump's architecture (``utsname.machine`` or an ELF
     ``e_machine``) with no memory yet (segments and VMCOREINFO come next); one it does
     not support is refused in one line."""
     import drgn
 
-    arch = MACHINES.get(machine.strip() if isinstance(machine, str) else machine)
+    from pycrash.memory.elffile import ARCHES
+
+    arch = ARCHES.get(machine.strip() if isinstance(machine, str) else machine)
     if arch is None:
         raise DumpError(f"a dump of a {machine} machine: pycrash reads x86-64 and arm64 "
                         "(aarch64) dumps")

@@ -22,9 +22,9 @@ NT_PRSTATUS = 1
 #: offsetof(struct elf_prstatus, pr_pid) and (pr_reg), the same on x86-64 and arm64
 PR_PID_OFFSET, PR_REG_OFFSET = 32, 112
 PT_REGS_WORDS = 21  # x86-64's struct pt_regs is the first 21 words of pr_reg
-#: pr_reg's words that start the kernel's struct pt_regs, by architecture (utsname.machine
-#: or ELF e_machine): x86-64's 21; arm64's user_pt_regs, x0-x30, sp, pc and pstate
-REGS_WORDS: dict[str | int, int] = {"x86_64": 21, 62: 21, "aarch64": 34, 183: 34}
+#: pr_reg's words that start the kernel's struct pt_regs, by architecture
+#: (:data:`elffile.ARCHES`): x86-64's 21; arm64's user_pt_regs, x0-x30, sp, pc and pstate
+REGS_WORDS = {"X86_64": PT_REGS_WORDS, "AARCH64": 34}
 PHDR_SIZE = 56  # sizeof(Elf64_Phdr), all kexec and makedumpfile write
 
 
@@ -79,7 +79,7 @@ def collect(notes: Iterable[Note], machine: str | int = "x86_64", qemu: bool = F
     NT_PRSTATUS notes by vCPU; their pid is then :data:`VCPU` (``qemu`` says so where
     there are no "QEMU" notes: arm64). ``machine`` (utsname's or an ELF e_machine) says
     how many words of each note's registers make a pt_regs."""
-    words = REGS_WORDS.get(machine, PT_REGS_WORDS)
+    words = REGS_WORDS.get(elffile.ARCHES.get(machine, ""), PT_REGS_WORDS)
     regs: list[PrStatus] = []
     vmcoreinfo = None
     for note in notes:

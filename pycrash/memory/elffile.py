@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS64, ELFDATA2LSB = 2, 1
 ET_EXEC, ET_DYN, ET_CORE = 2, 3, 4
+#: The architectures pycrash reads (drgn's names), by utsname.machine and by ELF e_machine.
+ARCHES: dict[str | int, str] = {"x86_64": "X86_64", "aarch64": "AARCH64",
+                                62: "X86_64", 183: "AARCH64"}
 PT_LOAD, PT_NOTE = 1, 4
 SHT_NOTE = 7
 SHF_EXECINSTR = 0x4

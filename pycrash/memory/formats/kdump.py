@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from pycrash.errors import DumpError
-from pycrash.memory import custom
+from pycrash.memory import custom, elffile
 from pycrash.memory.bitmap import Bitmap
 from pycrash.memory.formats.base import DumpKind, Identified, Opened, Options
 from pycrash.memory.source import ByteSource, FileSource
@@ -238,9 +238,7 @@ class KdumpFile:
     def machine(self, vmcoreinfo: bytes = b"") -> str:
         """Return the dumped machine's architecture: utsname.machine, or (QEMU writes
         "Unknown" for arm64) what its VMCOREINFO says."""
-        from pycrash.memory import custom
-
-        if self.header.machine in custom.MACHINES:
+        if self.header.machine in elffile.ARCHES:
             return self.header.machine
         return custom.machine_of_vmcoreinfo(vmcoreinfo or self.vmcoreinfo())
 
