@@ -12,7 +12,10 @@ on the host for the fixture's release by ``zoo/build-module.sh``, loaded in the
 guest (it starts the kthreads ``pcfix_kt1`` and ``pcfix_kt2``, which sleep in
 module code) and told through ``/proc/pcfix_oops`` to crash on CPU 1. The
 unstripped module is kept as ``modules/pcfix_oops.ko`` for ``mod -s``.
-``--name zoo`` builds (or finds) all four.
+The zoo's hangs (``zoo-hung``, ``zoo-abba``, ``zoo-rwsem``, ``zoo-softlockup``,
+``zoo-oom``) use the same module to block kthreads on its locks, or spin, and let the
+kernel's hung-task, soft-lockup or OOM handling panic it (see ``HANG_KINDS``).
+``--name zoo`` builds (or finds) all nine, ``--name zoo-hang`` the hangs.
 
 Other Debian releases' kernels have fixtures of their own, named after the suite:
 ``bullseye-small``, ``bullseye-zoo-oops`` ... ``bullseye-zoo-warn`` (Debian 11.11,
@@ -93,6 +96,44 @@ for _name, _word in ZOO_KINDS.items():
     _wait = "; sleep 5" if _word == "timer" else ""
     KINDS[_name] = _zoo(f"taskset 2 sh -c 'echo {_word} > /proc/pcfix_oops{_wait}'")
 
+#: The zoo's hangs and lockups (Debian 12's kernel only): fixture name -> the guest
+#: shell that sets the hang up before the truth is recorded (WORKLOAD), and the one that
+#: arms the detector that panics (CRASH). The lock hangs block their tasks first, so the
+#: truth (stacks.txt) shows them blocked, and save each pcfix task's /proc/PID/sched in
+#: truth/sched/PID. The hung-task detector looks every 4 s from before the tasks block (so
+#: its "blocked for more than N seconds" is at most 4 s short of the real wait); it may
+#: warn while the truth is recorded, and panics at its first look after CRASH.
+_SCHED_TRUTH = (
+    "; mkdir -p /tmp/truth/sched; for c in /proc/[0-9]*/comm; do "
+    'case "$(cat $c)" in pcfix_*) p=${c%/comm}; cat $p/sched > /tmp/truth/sched/${p#/proc/};; '
+    "esac; done"
+)
+_HUNG_WATCH = "echo 4 > /proc/sys/kernel/hung_task_timeout_secs; "
+_HUNG_PANIC = "echo 1 > /proc/sys/kernel/hung_task_panic; sleep 50"
+HANG_KINDS: dict[str, dict[str, str]] = {
+    # pcfix_holder holds pcfix_mutex, sleeping; pcfix_waiter1..3 wait on it
+    "zoo-hung": {"WORKLOAD": f"{_HUNG_WATCH}echo hung > /proc/pcfix_oops{_SCHED_TRUTH}",
+                 "CRASH": _HUNG_PANIC},
+    # pcfix_abba_a and pcfix_abba_b each hold one of two mutexes and wait on the other
+    "zoo-abba": {"WORKLOAD": f"{_HUNG_WATCH}echo abba > /proc/pcfix_oops; sleep 1{_SCHED_TRUTH}",
+                 "CRASH": _HUNG_PANIC},
+    # pcfix_writer holds pcfix_rwsem for write, sleeping; pcfix_reader1..3 wait to read
+    "zoo-rwsem": {"WORKLOAD": f"{_HUNG_WATCH}echo rwsem > /proc/pcfix_oops{_SCHED_TRUTH}",
+                  "CRASH": _HUNG_PANIC},
+    # CPU 1 spins with preemption off in pcfix_spin: the soft-lockup watchdog panics
+    # after 2 * watchdog_thresh seconds
+    "zoo-softlockup": {"CRASH": "echo 1 > /proc/sys/kernel/softlockup_panic; "
+                                "echo 2 > /proc/sys/kernel/watchdog_thresh; "
+                                "taskset 2 sh -c 'echo spin > /proc/pcfix_oops'"},
+    # a shell (comm pcfix-hog) doubles a string until memory runs out: panic_on_oom
+    "zoo-oom": {"CRASH": "echo 1 > /proc/sys/vm/panic_on_oom; "
+                         "echo 1 > /proc/sys/vm/overcommit_memory; "
+                         "sh -c 'echo -n pcfix-hog > /proc/self/comm; x=0123456789abcdef; "
+                         "while :; do x=$x$x; done'"},
+}
+for _name, _env in HANG_KINDS.items():
+    KINDS[_name] = {**_zoo(""), **_env}
+
 #: QEMU's own dumps of a running guest (dump-guest-memory, what "virsh dump --memory-only"
 #: saves), with and without the vmcoreinfo device: ELF and the kdump formats.
 KINDS["qemu"] = {"QEMU_DUMP": "elf kdump-zlib kdump-lzo kdump-snappy"}
@@ -100,7 +141,8 @@ KINDS["qemu"] = {"QEMU_DUMP": "elf kdump-zlib kdump-lzo kdump-snappy"}
 KINDS["qemu-novmcoreinfo"] = {"QEMU_DUMP": "elf kdump-zlib", "QEMU_VMCOREINFO": "0"}
 
 #: Fixture names that stand for several fixtures on the command line.
-GROUPS: dict[str, tuple[str, ...]] = {"zoo": tuple(ZOO_KINDS)}
+GROUPS: dict[str, tuple[str, ...]] = {"zoo": (*ZOO_KINDS, *HANG_KINDS),
+                                      "zoo-hang": tuple(HANG_KINDS)}
 
 #: Other Debian suites: suite -> (its zoo fixtures, settings added to all its fixtures).
 #: Each gets SUITE-small (as small) and SUITE-zoo-... (as the bookworm zoo fixture).
@@ -141,7 +183,7 @@ def suite(name: str) -> str:
 
 def is_zoo(name: str) -> bool:
     """Tell whether the fixture ``name`` loads the zoo module (of any suite)."""
-    return name.removeprefix(f"{suite(name)}-") in ZOO_KINDS
+    return name.removeprefix(f"{suite(name)}-") in (*ZOO_KINDS, *HANG_KINDS)
 
 
 def build_key(name: str) -> str:

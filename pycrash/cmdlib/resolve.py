@@ -46,6 +46,11 @@ def _named(prog: Program, text: str) -> int | None:
         return prog.symbol(text).address
     except LookupError:
         pass
+    from pycrash.kernel.modtext import module_symbol_address
+
+    found = module_symbol_address(prog, text)  # a module's symbol, without its debuginfo
+    if found is not None:
+        return found
     if _EXPRESSION.search(text) and not text.lower().startswith("0x"):
         from pycrash.kernel.expr import evaluate
 

@@ -103,7 +103,12 @@ def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
         try:
             sym = prog.symbol(spec)
         except LookupError:
-            raise CommandError(f"{spec}: symbol not found") from None
+            from pycrash.kernel.modtext import module_symbol_address
+
+            address = module_symbol_address(prog, spec)  # a module's, without debuginfo
+            if address is None:
+                raise CommandError(f"{spec}: symbol not found") from None
+            return lookup(prog, f"{address:x}", bounds)
         address = sym.address
     else:
         from pycrash.kernel.modtext import module_at

@@ -13,6 +13,20 @@
  *          pcfix_timer_deref() (softirq context, on the IRQ stack)
  *   warn   WARN_ON(1) in pcfix_warn() (panics with panic_on_warn=1)
  *
+ * Other words hang the kernel instead, for the hung-task and lockup detectors
+ * to panic it (the fixture sets their sysctls):
+ *
+ *   hung   pcfix_holder takes pcfix_mutex and sleeps (state S) holding it;
+ *          pcfix_waiter1..3 then block on it (state D), one every 200 ms
+ *   abba   pcfix_abba_a takes pcfix_mutex_a then pcfix_mutex_b, pcfix_abba_b
+ *          the other way round: each ends blocked on the lock the other holds
+ *   rwsem  pcfix_writer holds pcfix_rwsem for write and sleeps; pcfix_reader1..3
+ *          block in down_read(), one every 200 ms
+ *   spin   spins in pcfix_spin() with preemption off (a soft lockup)
+ *
+ * Each task about to block logs "pcfix_oops: NAME blocks on LOCK", so the log
+ * in the dump says when the wait began.
+ *
  * Every function meant to appear in a backtrace is PCFIX_FRAME (noinline and
  * noipa: no inlining, cloning or IPA-derived noreturn), and each does work
  * after its last call, so gcc makes no tail calls and every frame exists.
@@ -28,6 +42,11 @@
 #include <linux/string.h>
 #include <linux/smp.h>
 #include <linux/version.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/delay.h>
+#include <linux/completion.h>
+#include <linux/preempt.h>
 
 /* del_timer_sync() became timer_delete_sync() in 6.2 and was removed in 6.15 */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
@@ -68,6 +87,129 @@ static PCFIX_FRAME int pcfix_kthread_fn(void *data)
 	while (!kthread_should_stop())
 		pcfix_sleep_inner(which);
 	return 0;
+}
+
+/* --- the hangs --------------------------------------------------------------- */
+
+static DEFINE_MUTEX(pcfix_mutex);
+static DEFINE_MUTEX(pcfix_mutex_a);
+static DEFINE_MUTEX(pcfix_mutex_b);
+static DECLARE_RWSEM(pcfix_rwsem);
+static DECLARE_COMPLETION(pcfix_held);
+static volatile unsigned long pcfix_locks;
+
+/* sleeps (state S) for good: the lock holders' and blocked tasks' last frame */
+static PCFIX_FRAME void pcfix_hold_forever(void)
+{
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ * 1000);
+	pcfix_wakeups++;
+}
+
+static PCFIX_FRAME void pcfix_lock_mutex(struct mutex *lock, const char *name)
+{
+	pr_info("pcfix_oops: %s blocks on %s\n", current->comm, name);
+	mutex_lock(lock);
+	pcfix_locks++;
+}
+
+static PCFIX_FRAME int pcfix_holder_fn(void *data)
+{
+	pcfix_lock_mutex(&pcfix_mutex, "pcfix_mutex");
+	complete(&pcfix_held);
+	pcfix_hold_forever();
+	return 0;
+}
+
+static PCFIX_FRAME int pcfix_waiter_fn(void *data)
+{
+	pcfix_lock_mutex(&pcfix_mutex, "pcfix_mutex");
+	pcfix_hold_forever();
+	return 0;
+}
+
+static PCFIX_FRAME int pcfix_abba_fn(void *data)
+{
+	long a_first = (long)data;
+	struct mutex *first = a_first ? &pcfix_mutex_a : &pcfix_mutex_b;
+	struct mutex *second = a_first ? &pcfix_mutex_b : &pcfix_mutex_a;
+
+	pcfix_lock_mutex(first, a_first ? "pcfix_mutex_a" : "pcfix_mutex_b");
+	msleep(500);	/* the other thread takes its first lock meanwhile */
+	pcfix_lock_mutex(second, a_first ? "pcfix_mutex_b" : "pcfix_mutex_a");
+	pcfix_hold_forever();
+	return 0;
+}
+
+static PCFIX_FRAME void pcfix_down_read(struct rw_semaphore *sem)
+{
+	pr_info("pcfix_oops: %s blocks on pcfix_rwsem\n", current->comm);
+	down_read(sem);
+	pcfix_locks++;
+}
+
+static PCFIX_FRAME int pcfix_writer_fn(void *data)
+{
+	down_write(&pcfix_rwsem);
+	complete(&pcfix_held);
+	pcfix_hold_forever();
+	return 0;
+}
+
+static PCFIX_FRAME int pcfix_reader_fn(void *data)
+{
+	pcfix_down_read(&pcfix_rwsem);
+	pcfix_hold_forever();
+	return 0;
+}
+
+/* start a kthread (never stopped: the kernel panics with it) and return its error */
+static int pcfix_start(int (*fn)(void *), void *data, const char *name)
+{
+	struct task_struct *t = kthread_run(fn, data, "%s", name);
+
+	return IS_ERR(t) ? PTR_ERR(t) : 0;
+}
+
+static PCFIX_FRAME int pcfix_hang(const char *word)
+{
+	char name[16];
+	int i, err = 0;
+
+	if (!strcmp(word, "abba")) {
+		err = pcfix_start(pcfix_abba_fn, (void *)1L, "pcfix_abba_a");
+		return err ? err : pcfix_start(pcfix_abba_fn, (void *)0L, "pcfix_abba_b");
+	}
+	/* hung, rwsem: the holder first, then three waiters, oldest first */
+	if (!strcmp(word, "hung"))
+		err = pcfix_start(pcfix_holder_fn, NULL, "pcfix_holder");
+	else
+		err = pcfix_start(pcfix_writer_fn, NULL, "pcfix_writer");
+	if (err)
+		return err;
+	wait_for_completion(&pcfix_held);
+	for (i = 1; i <= 3 && !err; i++) {
+		msleep(200);
+		if (!strcmp(word, "hung")) {
+			snprintf(name, sizeof(name), "pcfix_waiter%d", i);
+			err = pcfix_start(pcfix_waiter_fn, NULL, name);
+		} else {
+			snprintf(name, sizeof(name), "pcfix_reader%d", i);
+			err = pcfix_start(pcfix_reader_fn, NULL, name);
+		}
+	}
+	msleep(200);	/* the last one blocks before the write returns */
+	return err;
+}
+
+/* a soft lockup: this CPU never schedules again */
+static PCFIX_FRAME void pcfix_spin(void)
+{
+	preempt_disable();
+	for (;;) {
+		pcfix_crashes++;
+		cpu_relax();
+	}
 }
 
 /* --- the crashes ----------------------------------------------------------- */
@@ -132,7 +274,14 @@ static PCFIX_FRAME ssize_t pcfix_write(struct file *file, const char __user *ubu
 		pcfix_arm_timer();
 	else if (!strcmp(word, "warn"))
 		pcfix_warn();
-	else
+	else if (!strcmp(word, "spin"))
+		pcfix_spin();
+	else if (!strcmp(word, "hung") || !strcmp(word, "abba") || !strcmp(word, "rwsem")) {
+		int err = pcfix_hang(word);
+
+		if (err)
+			return err;
+	} else
 		return -EINVAL;
 	return count;
 }
@@ -179,4 +328,4 @@ static void __exit pcfix_exit(void)
 module_init(pcfix_init);
 module_exit(pcfix_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("pycrash crash zoo: kthreads sleeping in module code, and crashes on demand");
+MODULE_DESCRIPTION("pycrash crash zoo: kthreads sleeping in module code, crashes and hangs on demand");
