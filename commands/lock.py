@@ -299,7 +299,7 @@ def _typed(prog: Program, spec: str) -> Object | None:
         obj, _name = evaluate(prog, spec)
     except (CommandError, LookupError, ValueError, SyntaxError):
         return None
-    if obj.type_.kind in (TypeKind.INT, TypeKind.VOID) or obj.type_.type_name() == "void *":
+    if obj.type_.kind == TypeKind.VOID or obj.type_.type_name() == "void *":
         return None  # a symbol without a type: an address
     return obj
 

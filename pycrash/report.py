@@ -1,6 +1,8 @@
 """``pycrash report``: the first look at a dump, in one go, as text or JSON.
 
-What an engineer reads first: the system summary, the panic and the task that
+What an engineer reads first: a verdict (the class of the crash, the function and
+module to blame, the log lines that show it; the lock chains of a hang, the largest
+memory users of an out-of-memory panic), the system summary, the panic and the task that
 panicked with its backtrace, every CPU's backtrace, the end of the kernel
 log, the tasks blocked in D state grouped by identical stack, the memory
 summary and the modules that taint the kernel.
@@ -13,13 +15,57 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pycrash.command import Result
+from pycrash.command import Result, to_plain
 from pycrash.errors import PycrashError
 from pycrash.session import Session
 
 LOG_LINES = 50
+#: How many memory users and slab caches an out-of-memory verdict names
+TOP = 5
+
+
+@dataclass(frozen=True)
+class MemoryUser:
+    """A process (thread group) and its resident memory in KiB."""
+
+    pid: int
+    comm: str
+    rss_kb: int
+
+
+@dataclass(frozen=True)
+class SlabUse:
+    """A slab cache and the memory its slabs take, in KiB."""
+
+    name: str
+    kb: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why the kernel went down: the class (``oops``, ``bug``, ``warn``, ``hung_task``,
+    ``soft_lockup``, ``hard_lockup``, ``rcu_stall``, ``oom``, ``sysrq``, ``machine_check``,
+    ``panic``, or ``none`` for a dump of a running system), the detail the report names
+    (the oops kind), the function and module to blame (module None: the kernel itself),
+    the task that panicked, the log lines that show it; for a hang the wait-for chains
+    (as ``lock -c`` prints them) and the deadlock count; for an out-of-memory panic the
+    largest memory users and slab caches."""
+
+    cls: str
+    detail: str | None
+    function: str | None
+    module: str | None
+    pid: int | None
+    command: str | None
+    cpu: int | None
+    log: list[str]
+    chains: list[str]
+    deadlocks: int
+    memory_users: list[MemoryUser]
+    slab_caches: list[SlabUse]
 
 
 def sections(session: Session) -> list[tuple[str, str, Result | None, Any]]:
@@ -37,6 +83,9 @@ def sections(session: Session) -> list[tuple[str, str, Result | None, Any]]:
         out.append((key, title, result, result.to_data()))
         return result
 
+    found = to_plain(verdict(session))
+    found = {("class" if k == "cls" else k): v for k, v in found.items()}
+    out.append(("verdict", "Verdict", None, found))
     info = add("sys", "System", "sys")
     panic_task = session.panic_task
     panic: dict[str, Any] = {"message": None, "pid": None, "command": None, "cpu": None}
@@ -65,12 +114,137 @@ def sections(session: Session) -> list[tuple[str, str, Result | None, Any]]:
     return out
 
 
+def _try(session: Session, command: str) -> Result | None:
+    """Return a command's result, or None when it fails on this dump."""
+    try:
+        return session.run(command)
+    except PycrashError:
+        return None
+
+
+def _log_lines(session: Session) -> tuple[list[str], list[str]]:
+    """Return the kernel log's lines without and with their ``[ seconds]`` stamps."""
+    log = _try(session, "log")
+    bare: list[str] = []
+    stamped: list[str] = []
+    for rec in log.rows if log is not None else []:
+        stamp = f"[{rec.timestamp_ns // 1_000_000_000:5}.{rec.timestamp_ns // 1000 % 1_000_000:06}]"
+        for line in rec.text.splitlines() or [""]:
+            bare.append(line)
+            stamped.append(f"{stamp} {line}")
+    return bare, stamped
+
+
+def verdict(session: Session) -> Verdict:
+    """Return the :class:`Verdict` of the dump: classified from the kernel's report in its
+    log and the panic message, the culprit from the report's instruction pointer, the lock
+    chains (hangs) or the panicking task's stack (an explicit panic)."""
+    from pycrash.kernel.verdict import PanicClass, caller_of_panic, classify, hung_task_lines
+
+    bare, stamped = _log_lines(session)
+    info = _try(session, "sys")
+    row = info.rows[0] if info is not None and info.rows else None
+    message = row.panic if row is not None else None
+    if message:
+        message = message.split("not syncing: ", 1)[-1]
+    found = classify(message, bare)
+    function, module = found.function, found.module
+    evidence = list(found.evidence)
+    chains: list[str] = []
+    deadlocks = 0
+    users: list[MemoryUser] = []
+    slabs: list[SlabUse] = []
+    if found.cls == PanicClass.HUNG_TASK:
+        evidence = sorted(set(evidence) | set(hung_task_lines(bare)))
+        graph = _try(session, "lock -c")
+        if graph is not None and graph.rows:
+            chains = [line for line in graph.lines() if line.strip() and
+                      not line.startswith("WAIT-FOR")]
+            function, module, deadlocks = _hang_culprit(graph.rows[0])
+    elif found.cls == PanicClass.OOM:
+        users, slabs = _memory(session)
+    if function is None and found.cls in (PanicClass.SYSRQ, PanicClass.PANIC,
+                                          PanicClass.MACHINE_CHECK):
+        bt = _try(session, "bt")
+        if bt is not None and bt.rows and not bt.rows[0].error:
+            caller = caller_of_panic((f.function, f.module) for f in bt.rows[0].frames)
+            if caller is not None:
+                function, module = caller
+    task = row.panic_task if row is not None else None
+    return Verdict(found.cls.value, found.detail, function, module,
+                   task.pid if task else None, task.comm if task else None,
+                   task.cpu if task else None, [stamped[i] for i in evidence], chains,
+                   deadlocks, users, slabs)
+
+
+def _hang_culprit(graph: Any) -> tuple[str | None, str | None, int]:
+    """Return the function and module to blame for a hang, from ``lock``'s graph: where
+    the first deadlocked task waits, else where the holder at the end of the first chain
+    sleeps or runs; and the number of deadlocks."""
+    from pycrash.kernel.waitfor import ChainEnd
+
+    for chain in graph.chains:
+        if chain.end == ChainEnd.CYCLE:
+            first = chain.cycle[0].task
+            for lock in graph.locks:
+                for t in (lock.owner, *lock.waiters):
+                    if t is not None and t.task.task == first:
+                        return t.where, t.module, graph.deadlocks
+    for chain in graph.chains:
+        if chain.last is not None:
+            return chain.last.where, chain.last.module, graph.deadlocks
+    return None, None, graph.deadlocks
+
+
+def _memory(session: Session) -> tuple[list[MemoryUser], list[SlabUse]]:
+    """Return the largest processes by resident memory and the largest slab caches."""
+    users: list[MemoryUser] = []
+    ps = _try(session, "ps")
+    if ps is not None:
+        leaders = {t.pid.value_() for t in session.tasks() if t.pid.value_() == t.tgid.value_()}
+        rows = [r for r in ps.rows if r.pid in leaders and r.pid and r.rss_kb]
+        rows.sort(key=lambda r: -r.rss_kb)
+        users = [MemoryUser(r.pid, r.comm, r.rss_kb) for r in rows[:TOP]]
+    slabs: list[SlabUse] = []
+    kmem = _try(session, "kmem -s")
+    if kmem is not None:
+        caches = [r for r in kmem.rows if hasattr(r, "slab_size")]
+        caches.sort(key=lambda c: -c.slabs * c.slab_size)
+        slabs = [SlabUse(c.name, c.slabs * c.slab_size // 1024) for c in caches[:TOP]]
+    return users, slabs
+
+
+def verdict_text(v: dict[str, Any]) -> list[str]:
+    """Return the verdict section's lines."""
+    what = v["class"].replace("_", " ") + (f" ({v['detail']})" if v["detail"] else "")
+    lines = [f"   CLASS: {what}"]
+    if v["function"]:
+        lines.append(f"  GUILTY: {v['function']}" + (f" [{v['module']}]" if v["module"] else ""))
+    if v["pid"] is not None:
+        lines.append(f"   PANIC: PID {v['pid']} \"{v['command']}\" on CPU {v['cpu']}")
+    if v["chains"]:
+        lines.append(f"   LOCKS: {v['deadlocks']} deadlock(s)" if v["deadlocks"] else "   LOCKS:")
+        lines += [f"    {c.strip()}" for c in v["chains"]]
+    if v["memory_users"]:
+        lines.append("  MEMORY: " + ", ".join(f"{u['comm']} ({u['pid']}) {u['rss_kb']} KiB"
+                                             for u in v["memory_users"]))
+    if v["slab_caches"]:
+        lines.append("   SLABS: " + ", ".join(f"{c['name']} {c['kb']} KiB"
+                                             for c in v["slab_caches"]))
+    if v["log"]:
+        lines.append("     LOG:")
+        lines += [f"    {line}" for line in v["log"]]
+    return lines
+
+
 def as_text(parts: list[tuple[str, str, Result | None, Any]]) -> str:
     """Return the report as text: a heading per section, then crash's output."""
     lines = []
     for _key, title, result, data in parts:
         lines += [title, "=" * len(title)]
-        if result is not None:
+        if _key == "verdict":
+            lines += verdict_text(data)
+        elif result is not None:
             text = str(result).rstrip("\n")
             lines.append(text if text else "(none)")
         else:

@@ -33,6 +33,8 @@ SUITES = ("bullseye", "trixie", "sid")
 #: module
 ZOO = tuple(f"{suite}{kind}" for suite in ("", *(f"{s}-" for s in SUITES))
             for kind in ("zoo-oops", "zoo-bug", "zoo-timer", "zoo-warn"))
+#: the zoo's hangs, lockups and out-of-memory panic (Debian 12's kernel only)
+HANGS = ("zoo-hung", "zoo-abba", "zoo-rwsem", "zoo-softlockup", "zoo-oom")
 #: set by ``scripts/test --matrix`` (as CI runs it): the tests of every fixture run, not
 #: only those of the small one
 MATRIX = bool(os.environ.get("PYCRASH_MATRIX"))
