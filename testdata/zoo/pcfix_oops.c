@@ -21,7 +21,8 @@
  *   abba   pcfix_abba_a takes pcfix_mutex_a then pcfix_mutex_b, pcfix_abba_b
  *          the other way round: each ends blocked on the lock the other holds
  *   rwsem  pcfix_writer holds pcfix_rwsem for write and sleeps; pcfix_reader1..3
- *          block in down_read(), one every 200 ms
+ *          block in down_read(), one every 200 ms, then a work item on the
+ *          system workqueue (pcfix_work_fn): its kworker is stuck the same way
  *   spin   spins in pcfix_spin() with preemption off (a soft lockup)
  *
  * Each task about to block logs "pcfix_oops: NAME blocks on LOCK", so the log
@@ -47,6 +48,7 @@
 #include <linux/delay.h>
 #include <linux/completion.h>
 #include <linux/preempt.h>
+#include <linux/workqueue.h>
 
 /* del_timer_sync() became timer_delete_sync() in 6.2 and was removed in 6.15 */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
@@ -163,6 +165,14 @@ static PCFIX_FRAME int pcfix_reader_fn(void *data)
 	return 0;
 }
 
+/* a work item stuck behind the writer: its kworker stays busy in pcfix_work_fn */
+static PCFIX_FRAME void pcfix_work_fn(struct work_struct *work)
+{
+	pcfix_down_read(&pcfix_rwsem);
+	pcfix_locks++;
+}
+static DECLARE_WORK(pcfix_work, pcfix_work_fn);
+
 /* start a kthread (never stopped: the kernel panics with it) and return its error */
 static int pcfix_start(int (*fn)(void *), void *data, const char *name)
 {
@@ -197,6 +207,10 @@ static PCFIX_FRAME int pcfix_hang(const char *word)
 			snprintf(name, sizeof(name), "pcfix_reader%d", i);
 			err = pcfix_start(pcfix_reader_fn, NULL, name);
 		}
+	}
+	if (!err && strcmp(word, "hung")) {
+		msleep(200);
+		schedule_work(&pcfix_work);
 	}
 	msleep(200);	/* the last one blocks before the write returns */
 	return err;
