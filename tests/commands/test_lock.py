@@ -47,6 +47,14 @@ def block_order(dump: Dump, lock: str) -> list[str]:
     return re.findall(rf"pcfix_oops: (\S+) blocks on {lock}\b", dump.truth("dmesg.txt"))
 
 
+def pid_named(dump: Dump, comm: str) -> int:
+    """The pid of the task named ``comm`` (a kworker's /proc name adds +WQ or -WQ)."""
+    from conftest import parse_stat
+
+    return next(p for p, (c, _s, _pp) in parse_stat(dump.truth("stat.txt")).items()
+                if c == comm or c.startswith((f"{comm}+", f"{comm}-")))
+
+
 def exec_start(dump: Dump, pid: int) -> float:
     """``se.exec_start`` of /proc/PID/sched read before the crash, in seconds."""
     m = re.search(r"se\.exec_start\s*:\s*([\d.]+)", dump.truth(f"sched/{pid}"))
@@ -127,9 +135,11 @@ def test_rwsem_writer_and_readers() -> None:
     (lock,) = graph(dump).locks
     assert lock.kind == LockKind.RWSEM and lock.symbol == "pcfix_rwsem"
     assert lock.owner is not None and lock.owner.task.pid == pid_of(dump, "pcfix_writer")
-    readers = [n for n in block_order(dump, "pcfix_rwsem")]
-    assert readers == ["pcfix_reader1", "pcfix_reader2", "pcfix_reader3"]
-    assert [(w.task.pid, w.mode) for w in lock.waiters] == [(pid_of(dump, n), "read")
+    # three reader kthreads, then the kworker running pcfix_work_fn, in that order
+    readers = block_order(dump, "pcfix_rwsem")
+    assert readers[:3] == ["pcfix_reader1", "pcfix_reader2", "pcfix_reader3"]
+    assert len(readers) == 4 and readers[3].startswith("kworker/")
+    assert [(w.task.pid, w.mode) for w in lock.waiters] == [(pid_named(dump, n), "read")
                                                              for n in readers]
 
 
@@ -166,3 +176,21 @@ def test_wrong_input_is_one_line(hung: Dump, cmd: str, message: str) -> None:
 def test_no_lock_on_the_small_dump(dump: Dump) -> None:
     g = dump.open().run("lock").rows[0]
     assert g.locks == () and g.chains == ()
+
+
+@pytest.mark.parametrize("name", ["zoo-hung", "zoo-rwsem"])
+def test_waiter_records_on_the_stacks_find_the_same_locks(name: str) -> None:
+    """Without the lock functions' DWARF variables, each waiter's record on its stack
+    (linked into the lock's wait list) leads to the same lock."""
+    from pycrash.kernel import locks
+
+    s = fixture_dump(name).open()
+    found = 0
+    for task in s.tasks():
+        wait = locks.waiting_on(s.prog, task) if task.pid.value_() else None
+        if wait is None or wait.kind == locks.LockKind.SPINLOCK:
+            continue
+        assert wait.found_by == "dwarf"
+        assert locks._from_waiter_record(s.prog, task, wait.kind) == wait.address
+        found += 1
+    assert found >= 3

@@ -222,3 +222,18 @@ def test_wq_on_the_kernel_matrix(name: str) -> None:
     s = d.open()
     check_workqueues(d, s)
     check_delayed_works(s)
+
+
+def test_wq_on_a_stuck_kworker() -> None:
+    """zoo-rwsem queues pcfix_work_fn on the system workqueue behind the writer of
+    pcfix_rwsem: its kworker is busy running it at the crash, as its /proc stack said."""
+    d = fixture_dump("zoo-rwsem")
+    s = d.open()
+    check_workqueues(d, s)
+    stuck = [pid for pid, (name, funcs) in _truth_stacks(d).items()
+             if KWORKER.match(name) and funcs[:2] == ["pcfix_down_read", "pcfix_work_fn"]]
+    assert len(stuck) == 1
+    (events,) = [w for w in s.run("wq events").rows if isinstance(w, Workqueue)]
+    busy = [w for pwq in events.pwqs for w in pwq.in_flight]
+    assert [(w.task.pid, w.current_func_symbol) for w in busy] == [(stuck[0], "pcfix_work_fn")]
+    assert f"in-flight: {stuck[0]}:pcfix_work_fn" in str(s.run("wq"))
