@@ -168,7 +168,7 @@ def open_target(
     opts = options or Options()
     opts = opts._replace(force=opts.force or force)
     dumps, raws, given = classify(list(paths) + ([vmlinux] if vmlinux else []))
-    opened: Opened = open_memory(dumps, raws, opts)
+    opened: Opened = open_memory(dumps, raws, opts._replace(vmlinux=given))
     prog, first = opened.prog, opened.dumpfiles[0]
     if not (prog.flags & drgn.ProgramFlags.IS_LINUX_KERNEL):
         raise DumpError(f"{first}: a core file, but not of a Linux kernel (no VMCOREINFO)")

@@ -3,7 +3,9 @@
 drgn opens ELF vmcores and kdump files natively. For everything else (a
 flattened stream, a split set, /dev/oldmem, raw images, LiME), pycrash
 registers physical memory segments whose bytes it serves from Python, and
-tells drgn the kernel's VMCOREINFO so that it can walk the page tables.
+tells drgn the kernel's VMCOREINFO so that it can walk the page tables: the
+kernel's own, found in the memory, or one written from where the vmlinux's banner
+is in it (:mod:`pycrash.memory.locate`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pycrash.errors import DumpError
 if TYPE_CHECKING:
     import drgn
 
+    from pycrash.memory.locate import CpuState, Found
     from pycrash.memory.physmem import Extent
 
 ReadFn = Callable[[int, int, int, bool], bytes]
@@ -55,12 +58,17 @@ def machine_of_vmcoreinfo(info: bytes) -> str:
     return "aarch64" if b"NUMBER(kimage_voffset)=" in info else "x86_64"
 
 
-def finish(prog: drgn.Program, vmcoreinfo: bytes) -> None:
-    """Tell drgn the kernel's VMCOREINFO, after the memory segments are in place."""
+def finish(prog: drgn.Program, vmcoreinfo: bytes, found: Found | None = None) -> None:
+    """Tell drgn the kernel's VMCOREINFO, after the memory segments are in place; one
+    pycrash wrote from where it ``found`` the kernel is checked against the page tables."""
     try:
         prog.set_linux_kernel_custom(vmcoreinfo, False)
     except Exception as exc:
         raise DumpError(f"cannot use this dump's VMCOREINFO: {exc}") from None
+    if found is not None:
+        from pycrash.memory.locate import check_program
+
+        check_program(prog, found)
 
 
 def add_extents(prog: drgn.Program, extents: Sequence[Extent]) -> None:
@@ -81,17 +89,44 @@ def _extent_reader(ext: Extent) -> ReadFn:
     return read
 
 
-def images_program(extents: Sequence[Extent]) -> drgn.Program:
-    """Return a Program over RAM images (raw or LiME): the extents must not overlap, and
-    the VMCOREINFO is found by scanning them."""
-    from pycrash.memory.physmem import check_overlaps, scan_vmcoreinfo
+def memory_vmcoreinfo(extents: Sequence[Extent], what: str, vmlinux: str | None = None,
+                      machine: str = "", cpus: Sequence[CpuState] = (),
+                      ) -> tuple[bytes, Found | None]:
+    """Return the VMCOREINFO of memory that came without one (a RAM image, a QEMU dump of
+    a guest run without ``-device vmcoreinfo``): the kernel's own text found in it, or,
+    where that is gone, one written from where the vmlinux's banner is in it
+    (:mod:`pycrash.memory.locate`, whose :class:`Found` comes second, else None).
+
+    ``what`` starts the one-line :class:`DumpError` that says the memory has no
+    VMCOREINFO; ``machine`` is drgn's name of its architecture if the dump says it,
+    ``cpus`` the x86 vCPUs' control registers QEMU saved."""
+    from pycrash.memory.locate import LocateError, locate, synthesize
+    from pycrash.memory.physmem import scan_vmcoreinfo
+
+    banners: list[int] = []
+    info = scan_vmcoreinfo(list(extents), banners=banners)
+    if info is not None:
+        return info, None
+    if vmlinux is None:
+        raise DumpError(f"{what}: cannot tell which kernel it holds (name its vmlinux: "
+                        "pycrash then finds the kernel by its banner)")
+    try:
+        found = locate(extents, banners, vmlinux, machine, cpus)
+    except LocateError as exc:
+        raise DumpError(f"{what}; {exc}") from None
+    return synthesize(found), found
+
+
+def images_program(extents: Sequence[Extent], vmlinux: str | None = None,
+                   what: str = "no VMCOREINFO found in the memory image(s)",
+                   machine: str = "", cpus: Sequence[CpuState] = ()) -> drgn.Program:
+    """Return a Program over RAM images (raw or LiME, a QEMU dump's PT_LOADs): the extents
+    must not overlap, and the VMCOREINFO is found in them (:func:`memory_vmcoreinfo`)."""
+    from pycrash.memory.physmem import check_overlaps
 
     ordered = check_overlaps(list(extents))
-    info = scan_vmcoreinfo(ordered)
-    if info is None:
-        raise DumpError("no VMCOREINFO found in the memory image(s): is this a Linux "
-                        "kernel's RAM, all of it?")
+    info, found = memory_vmcoreinfo(ordered, what, vmlinux, machine, cpus)
     prog = new_program(machine_of_vmcoreinfo(info))
     add_extents(prog, ordered)
-    finish(prog, info)
+    finish(prog, info, found)
     return prog

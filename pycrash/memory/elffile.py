@@ -82,13 +82,14 @@ class Segment(NamedTuple):
 
 
 class Section(NamedTuple):
-    """A section header, with its name."""
+    """A section header, with its name; ``addr`` is where it is linked in memory."""
 
     name: str
     type: int
     flags: int
     offset: int
     size: int
+    addr: int = 0
 
 
 class Note(NamedTuple):
@@ -160,13 +161,13 @@ def sections(path: str) -> list[Section]:
         _n, _t, _f, _a, names_at, names_size = raw[hdr.shstrndx]
         names = src.pread(names_at, names_size)
     out = []
-    for name, stype, flags, _addr, offset, size in raw:
+    for name, stype, flags, addr, offset, size in raw:
         end = names.find(b"\0", name)
         if end < 0:
             raise DumpError(f"{path}: damaged ELF file: a section name lies outside "
                             f"the name table")
         out.append(Section(names[name:end].decode("utf-8", "replace"), stype, flags, offset,
-                           size))
+                           size, addr))
     return out
 
 

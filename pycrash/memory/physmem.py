@@ -51,13 +51,19 @@ def merge(extents: list[Extent]) -> list[Extent]:
 
 
 _VMCOREINFO_START = re.compile(rb"OSRELEASE=[^\n\0]{1,64}\n")
+#: how every kernel banner starts (``linux_banner``, the log's copy, /proc/version's)
+BANNER_START = b"Linux version "
 
 
-def scan_vmcoreinfo(extents: list[Extent], chunk: int = 1 << 24) -> bytes | None:
+def scan_vmcoreinfo(extents: list[Extent], chunk: int = 1 << 24,
+                    banners: list[int] | None = None) -> bytes | None:
     """Find the VMCOREINFO text in physical memory (for images without notes).
 
     The kernel keeps it as ``OSRELEASE=...\\n...`` lines; the copy that also
-    has ``SYMBOL(swapper_pg_dir)=`` and ``KERNELOFFSET=`` is the real one.
+    has ``SYMBOL(swapper_pg_dir)=`` and ``KERNELOFFSET=`` is the real one. Into
+    ``banners``, if given, go the physical addresses of the kernel banners
+    (``Linux version ``) passed on the way: where there is no VMCOREINFO text, the
+    kernel is looked for among them (:mod:`pycrash.memory.locate`) without a second pass.
     """
     for ext in extents:
         done = 0
@@ -68,5 +74,10 @@ def scan_vmcoreinfo(extents: list[Extent], chunk: int = 1 << 24) -> bytes | None
                 text = data[m.start() : end if end >= 0 else len(data)]
                 if b"SYMBOL(swapper_pg_dir)=" in text and b"PAGESIZE=" in text:
                     return text
+            if banners is not None:
+                at = data.find(BANNER_START, 0, chunk + len(BANNER_START) - 1)
+                while at >= 0:
+                    banners.append(ext.paddr + done + at)
+                    at = data.find(BANNER_START, at + 1, chunk + len(BANNER_START) - 1)
             done += chunk
     return None

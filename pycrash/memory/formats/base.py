@@ -36,13 +36,15 @@ class DumpKind(str, Enum):
 
 
 class Options(NamedTuple):
-    """How to open a target: the command line's choices."""
+    """How to open a target: the command line's choices, and the vmlinux given (memory
+    without VMCOREINFO is searched for its banner)."""
 
     force: bool = False
     zero_excluded: bool = False
     live: bool = False
     oldmem: str | None = None
     elfcorehdr: int | None = None
+    vmlinux: str | None = None
 
 
 class Identified(NamedTuple):

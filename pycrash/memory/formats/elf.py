@@ -62,28 +62,43 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
                  for n in elffile.parse_notes(src.pread(s.offset, min(s.filesz, 1 << 20)))]
     qemu = elfcore.is_qemu(notes)
     head = elffile.header(first)
-    regs, info = elfcore.collect(notes, head.machine if head is not None else "x86_64")
-    if qemu and info is None:
-        return _without_vmcoreinfo(path, segments, tuple(regs))
+    machine = head.machine if head is not None else "x86_64"
+    regs, info = elfcore.collect(notes, machine)
+    if info is None and (qemu or _guest_memory(segments)):
+        # a guest's memory: its NT_PRSTATUS notes are by vCPU, as QEMU writes them
+        regs, _info = elfcore.collect(notes, machine, qemu=True)
+        return _without_vmcoreinfo(path, segments, notes, machine, tuple(regs), qemu,
+                                   options.vmlinux)
     return Opened(custom.core_dump_program(path), DumpKind.ELF, (path,), _partial(segments),
                   qemu=qemu)
 
 
+def _guest_memory(segments: Sequence[elffile.Segment]) -> bool:
+    """Whether the PT_LOADs of a core without VMCOREINFO describe a machine's physical
+    memory (QEMU's arm64 dumps have no "QEMU" notes to say so), not a process's (whose
+    physical addresses are all 0)."""
+    return any(s.type == elffile.PT_LOAD and s.paddr for s in segments)
+
+
 def _without_vmcoreinfo(path: str, segments: Sequence[elffile.Segment],
-                        regs: tuple[elfcore.PrStatus, ...]) -> Opened:
+                        notes: Sequence[elffile.Note], machine: int | str,
+                        regs: tuple[elfcore.PrStatus, ...], qemu: bool,
+                        vmlinux: str | None) -> Opened:
     """Serve a QEMU dump of a guest run without ``-device vmcoreinfo`` (drgn refuses it):
-    pycrash reads its PT_LOADs and finds the kernel's own VMCOREINFO text in its memory
-    (the release, KASLR offset and phys_base; the vmlinux is checked against it later)."""
+    pycrash reads its PT_LOADs and finds the kernel's own VMCOREINFO text in its memory,
+    or else the ``vmlinux``'s banner (the release, KASLR offset and phys_base; the
+    vmlinux is checked against the build id in memory later)."""
+    from pycrash.memory.locate import cpu_states
     from pycrash.memory.physmem import Extent
 
     source = FileSource(path)
     extents = [Extent(s.paddr, s.filesz, source, s.offset)
                for s in segments if s.type == elffile.PT_LOAD and s.filesz]
-    try:
-        prog = custom.images_program(extents)
-    except DumpError:
-        raise DumpError(f"{path}: a QEMU dump without VMCOREINFO (the guest ran without "
-                        "-device vmcoreinfo), and none found in its memory: cannot tell "
-                        "which kernel it holds") from None
+    what = (f"{path}: a QEMU dump without VMCOREINFO (the guest ran without -device "
+            "vmcoreinfo), and none found in its memory" if qemu else
+            f"{path}: an ELF dump of physical memory without VMCOREINFO, and none found in "
+            "its memory")
+    prog = custom.images_program(extents, vmlinux, what, elffile.ARCHES.get(machine, ""),
+                                 cpu_states(notes))
     return Opened(prog, DumpKind.ELF, (path,), _partial(segments), regs, own_reader=True,
-                  qemu=True)
+                  qemu=qemu)

@@ -133,4 +133,5 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     if elffile.is_elf(source.pread(0, len(elffile.ELF_MAGIC))):
         return _open_elf(path, source)
     kd = kdump.KdumpFile(source)
-    return kdump.own_reader(DumpKind.FLATTENED, path, kd, PARTIAL, options.zero_excluded)
+    return kdump.own_reader(DumpKind.FLATTENED, path, kd, PARTIAL, options.zero_excluded,
+                            options.vmlinux)

@@ -208,7 +208,11 @@ class KdumpFile:
         if len(desc) < PAGE_DESC.size:
             raise DumpError(f"{self.path}: truncated: page {pfn:#x} descriptor missing")
         offset, size, flags, _page_flags = PAGE_DESC.unpack(desc)
-        data = self.source.pread(offset, size)
+        return self.decode(pfn, self.source.pread(offset, size), size, flags)
+
+    def decode(self, pfn: int, data: bytes, size: int, flags: int) -> bytes:
+        """Return the page ``pfn`` from its ``size`` stored bytes ``data`` (compressed as
+        its descriptor's ``flags`` say)."""
         if len(data) < size:
             raise DumpError(f"{self.path}: truncated: page {pfn:#x} data missing")
         if size == self.page_size and not flags:
@@ -219,6 +223,39 @@ class KdumpFile:
         if len(page) != self.page_size:
             raise DumpError(f"{self.path}: corrupt page {pfn:#x}")
         return page
+
+    def read_pages(self, first: int, stop: int) -> list[bytes]:
+        """Return the pages ``first`` to ``stop - 1``, those this file does not hold as
+        zeros: their descriptors read at once, and the data of consecutive pages too
+        (a scan of a whole dump: 0.2 s a GiB where :meth:`read_page` takes 2 s)."""
+        zero = bytes(self.page_size)
+        held = [pfn for pfn in range(first, stop) if pfn in self.own]
+        if not held:
+            return [zero] * (stop - first)
+        at = self.header.descs_offset + self.own.rank(held[0]) * PAGE_DESC.size
+        raw = self.source.pread(at, len(held) * PAGE_DESC.size)
+        if len(raw) < len(held) * PAGE_DESC.size:
+            raise DumpError(f"{self.path}: truncated: page {held[-1]:#x} descriptor missing")
+        descs = list(PAGE_DESC.iter_unpack(raw))
+        pages: dict[int, bytes] = {}
+        shared: dict[int, bytes] = {}  # by offset: QEMU stores the zero page once for all
+        i = 0
+        while i < len(held):
+            if descs[i][0] in shared:
+                pages[held[i]] = shared[descs[i][0]]
+                i += 1
+                continue
+            j = i + 1  # a run of pages stored one after another: one read
+            while j < len(held) and descs[j][0] == descs[j - 1][0] + descs[j - 1][1]:
+                j += 1
+            start = descs[i][0]
+            blob = self.source.pread(start, descs[j - 1][0] + descs[j - 1][1] - start)
+            for pfn, (offset, size, flags, _page_flags) in zip(held[i:j], descs[i:j],
+                                                               strict=True):
+                pages[pfn] = shared[offset] = self.decode(
+                    pfn, blob[offset - start : offset - start + size], size, flags)
+            i = j
+        return [pages.get(pfn, zero) for pfn in range(first, stop)]
 
     def vmcoreinfo(self) -> bytes:
         """Return the VMCOREINFO text saved in the sub-header area."""
@@ -262,17 +299,12 @@ class PagesSource:
 
     def pread(self, offset: int, size: int) -> bytes:
         page = self.kd.page_size
-        out = bytearray()
-        pos, end = offset, min(offset + size, self.size())
-        while pos < end:
-            pfn, within = divmod(pos, page)
-            take = min(page - within, end - pos)
-            try:
-                out += self.kd.read_page(pfn)[within : within + take]
-            except KeyError:
-                out += bytes(take)
-            pos += take
-        return bytes(out)
+        end = min(offset + size, self.size())
+        if end <= offset:
+            return b""
+        first = offset // page
+        data = b"".join(self.kd.read_pages(first, (end - 1) // page + 1))
+        return data[offset - first * page : end - first * page]
 
     def size(self) -> int:
         return int(self.kd.header.max_mapnr) * self.kd.page_size
@@ -316,24 +348,28 @@ def add_to_program(prog: drgn.Program, parts: Sequence[KdumpFile], zero_excluded
 
 
 def own_reader(kind: DumpKind, path: str, kd: KdumpFile, partial: bool,
-               zero_excluded: bool) -> Opened:
+               zero_excluded: bool, vmlinux: str | None = None) -> Opened:
     """Return a Program whose memory pycrash serves from ``kd`` (``--zero-excluded``,
-    or a flattened file: drgn's kdump reader can do neither)."""
+    or a flattened file: drgn's kdump reader can do neither). A file without VMCOREINFO
+    (QEMU's, of a guest run without -device vmcoreinfo) has it found in its memory, by
+    the kernel's own text or ``vmlinux``'s banner."""
     info = kd.vmcoreinfo()
+    found = None
+    if not info.strip(b"\0"):
+        from pycrash.memory.locate import cpu_states
+        from pycrash.memory.physmem import Extent
+
+        src, page = kd.physical(), kd.page_size
+        machine = elffile.ARCHES.get(kd.header.machine, "")
+        info, found = custom.memory_vmcoreinfo(
+            [Extent(pfn * page, count * page, src, pfn * page) for pfn, count in kd.ram.runs()],
+            f"{path}: no VMCOREINFO in the file, and none found in its memory", vmlinux,
+            machine, cpu_states(list(elffile.parse_notes(kd.notes()))))
     prog = custom.new_program(kd.machine(info))
     add_to_program(prog, [kd], zero_excluded)
-    regs = kd.regs()
-    if not info.strip(b"\0"):  # a QEMU dump of a guest run without -device vmcoreinfo
-        from pycrash.memory.physmem import Extent, scan_vmcoreinfo
-
-        src = kd.physical()
-        found = scan_vmcoreinfo([Extent(0, src.size(), src, 0)])
-        if found is None:
-            raise DumpError(f"{path}: no VMCOREINFO in the file, and none found in its "
-                            "memory: cannot tell which kernel it holds")
-        info = found
-    custom.finish(prog, info)
-    return Opened(prog, kind, (path,), partial, regs, kd, own_reader=True, qemu=kd.header.qemu)
+    custom.finish(prog, info, found)
+    return Opened(prog, kind, (path,), partial, kd.regs(), kd, own_reader=True,
+                  qemu=kd.header.qemu)
 
 
 def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
@@ -344,7 +380,8 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     path = paths[0]
     if options.zero_excluded:
         kd = KdumpFile(FileSource(path))
-        return own_reader(DumpKind.KDUMP, path, kd, kd.header.dump_level > 0, True)
+        return own_reader(DumpKind.KDUMP, path, kd, kd.header.dump_level > 0, True,
+                          options.vmlinux)
     with FileSource(path) as src:
         h = read_header(src)
     if h.split:
@@ -353,5 +390,5 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
         split.parts(paths)  # names the missing part
     if h.qemu:  # QEMU fills only utsname.machine: libkdumpfile never learns the arch
         kd = KdumpFile(FileSource(path))
-        return own_reader(DumpKind.KDUMP, path, kd, h.dump_level > 0, False)
+        return own_reader(DumpKind.KDUMP, path, kd, h.dump_level > 0, False, options.vmlinux)
     return Opened(custom.core_dump_program(path), DumpKind.KDUMP, (path,), h.dump_level > 0)

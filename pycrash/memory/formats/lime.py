@@ -60,4 +60,5 @@ def extents(path: str) -> list[Extent]:
 def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     """Open LiME images as one machine's memory, served by pycrash."""
     found = [e for path in paths for e in extents(path)]
-    return Opened(custom.images_program(found), DumpKind.LIME, tuple(paths), own_reader=True)
+    return Opened(custom.images_program(found, options.vmlinux), DumpKind.LIME, tuple(paths),
+                  own_reader=True)

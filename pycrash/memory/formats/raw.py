@@ -60,4 +60,5 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
         if not is_spec(path):
             found += lime.extents(path)
     kind = DumpKind.RAW if specs else DumpKind.LIME
-    return Opened(custom.images_program(found), kind, tuple(paths), own_reader=True)
+    return Opened(custom.images_program(found, options.vmlinux), kind, tuple(paths),
+                  own_reader=True)
