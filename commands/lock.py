@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program, TypeKind
 
+from pycrash.cmdlib.render import days_clock
 from pycrash.cmdlib.resolve import resolve_address, symbol_name
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel import locks as L
-from pycrash.kernel.schedtime import blocked_ns, crash_clock_ns
+from pycrash.kernel.schedtime import blocked_ns
 from pycrash.kernel.tasks import TaskId, task_id, task_state
 from pycrash.kernel.waitfor import ChainEnd, chains, first_outside_scheduler
 from pycrash.records import Hex, OptHex
@@ -95,16 +96,6 @@ class LockView:
     chains_only: bool
 
 
-def duration(ns: int) -> str:
-    """Return nanoseconds as crash's ``[DAYS HH:MM:SS.mmm]``."""
-    ms = ns // 1_000_000
-    days, ms = divmod(ms, 86_400_000)
-    hours, ms = divmod(ms, 3_600_000)
-    minutes, ms = divmod(ms, 60_000)
-    seconds, ms = divmod(ms, 1000)
-    return f"[{days} {hours:02}:{minutes:02}:{seconds:02}.{ms:03}]"
-
-
 def _task_line(label: str, t: LockTask) -> str:
     """Return one task's line under a lock."""
     h = t.task
@@ -115,7 +106,7 @@ def _task_line(label: str, t: LockTask) -> str:
     if t.running:
         line += f" running on CPU {h.cpu}"
     elif t.blocked_ns is not None:
-        line += f" {duration(t.blocked_ns)}"
+        line += f" [{days_clock(t.blocked_ns)}]"
     if t.where:
         line += f" in {t.where}" + (f" [{t.module}]" if t.module else "")
     return line
@@ -337,7 +328,7 @@ def _blocked(session: Session) -> dict[int, L.Wait]:
     return out
 
 
-def _lock_task(session: Session, task: Object, mode: str | None, now: int) -> LockTask:
+def _lock_task(session: Session, task: Object, mode: str | None) -> LockTask:
     """Return the :class:`LockTask` of a task at a lock."""
     running = task.value_() in session.active_tasks()
     where = module = None
@@ -348,21 +339,20 @@ def _lock_task(session: Session, task: Object, mode: str | None, now: int) -> Lo
     if frame is not None:
         where, module = frame.function, frame.module
     return LockTask(task_id(task), task_state(task), running,
-                    None if running else blocked_ns(session.prog, task, now), mode, where,
+                    None if running else blocked_ns(session.prog, task), mode, where,
                     module)
 
 
 def _lock(session: Session, address: int, kind: L.LockKind, kind_from: str,
-          waits: dict[int, L.Wait], now: int | None = None) -> Lock:
+          waits: dict[int, L.Wait]) -> Lock:
     """Return the :class:`Lock` at ``address``: its state, owner and waiters (those on
     its wait list, then tasks found spinning on it)."""
     prog = session.prog
-    now = crash_clock_ns(prog) if now is None else now
     st = L.state(L.lock_object(prog, address, kind), kind)
-    owner = _lock_task(session, st.owner, None, now) if st.owner is not None else None
-    listed = [_lock_task(session, t, mode, now) for t, mode in st.waiters]
+    owner = _lock_task(session, st.owner, None) if st.owner is not None else None
+    listed = [_lock_task(session, t, mode) for t, mode in st.waiters]
     on_list = {w.task.task for w in listed}
-    spinning = [_lock_task(session, w.task, w.mode, now) for w in waits.values()
+    spinning = [_lock_task(session, w.task, w.mode) for w in waits.values()
                 if w.address == address and w.task.value_() not in on_list]
     value = st.value & (1 << 64) - 1
     return Lock(address, kind, kind_from, symbol_name(prog, address), st.locked, value,
@@ -373,14 +363,13 @@ def _lock(session: Session, address: int, kind: L.LockKind, kind_from: str,
 def _graph(session: Session, waits: dict[int, L.Wait]) -> LockGraph:
     """Return the :class:`LockGraph` of the blocked tasks."""
     prog = session.prog
-    now = crash_clock_ns(prog)
     by_lock: dict[int, L.Wait] = {}
     for w in waits.values():
         by_lock.setdefault(w.address, w)
     found: list[Lock] = []
     for address, w in sorted(by_lock.items()):
         try:
-            found.append(_lock(session, address, w.kind, "waiters", waits, now))
+            found.append(_lock(session, address, w.kind, "waiters", waits))
         except (FaultError, ValueError):
             continue
     # holders first: locks whose owner waits on nothing come first, then by address
@@ -403,7 +392,7 @@ def _graph(session: Session, waits: dict[int, L.Wait]) -> LockGraph:
                                    lk.symbol if lk else None))
         last = None
         if chain.end == ChainEnd.FREE:
-            last = _lock_task(session, task_at(chain.tasks[-1]), None, now)
+            last = _lock_task(session, task_at(chain.tasks[-1]), None)
         cycle = tuple(task_id(task_at(t)) for t in chain.cycle())
         out.append(WaitChain(tuple(steps), chain.end, last, cycle))
     out.sort(key=lambda c: c.steps[0].task.pid)

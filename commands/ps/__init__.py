@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from drgn import FaultError, Object
 from drgn.helpers.linux.mm import task_rss, task_vsize, totalram_pages
 from drgn.helpers.linux.sched import task_cpu
-from pycrash.commands.ps.views import RECORDS, VIEWS
+from pycrash.commands.ps.views import RECORDS, TIMING, VIEWS, timing
 
 from pycrash.cmdlib.select import select_tasks
 from pycrash.command import Result, arg, command
+from pycrash.errors import CommandError
 from pycrash.kernel.tasks import comm, is_kernel_thread, parent_pid, task_state
 from pycrash.records import Hex
 from pycrash.session import Session
@@ -83,7 +84,7 @@ def render(result: Result) -> Iterable[str]:
 @command(
     "ps",
     summary="display process status information",
-    synopsis="ps [-k|-u] [-p|-c|-t|-l|-a|-g|-r|-S] [pid | task | command] ...",
+    synopsis="ps [-k|-u] [-p|-c|-t|-[l|m][-C cpu]|-b|-a|-g|-r|-S] [pid | task | command] ...",
     description="""
 Displays process status for selected, or all, processes in the system: PID,
 parent PID, CPU, task_struct address, state (RU running, IN interruptible,
@@ -96,6 +97,21 @@ Kernel threads are shown in brackets.
 and user and system time, -l when it last ran (most recent first), -a its
 arguments and environment (from its user memory, often filtered out of
 dumps), -g its threads, -r its resource limits; -S counts tasks per state.
+
+-l shows each task's sched_info.last_arrival (the run queue clock, in ns,
+when it last came onto a CPU), most recent first; -m the same as the time
+before its CPU's run queue clock, in days, hours, minutes, seconds and
+milliseconds. With -C cpu[,cpu|-cpu|all] they list the tasks of each CPU
+under a "CPU: N" line. These are crash's -l, -m and -C; crash's idle tasks
+show 0 (the scheduler never stamps them), so -m shows their CPU's clock.
+
+-b (pycrash's own) shows how long each task in UN state (or each task named)
+had been off its CPU when the system crashed, longest first, in -m's format:
+the run queue task clock of its CPU minus se.exec_start (stamped when it left
+the CPU), plus how far that CPU's clock lagged the most recent CPU clock (the
+crash clock). It can be short by the interrupt and steal time of that CPU
+during the wait and by up to a tick; "-" marks a task that was running or
+runnable.
 """,
     examples="""
 crash> ps pcfix-sleeper1
@@ -103,6 +119,11 @@ crash> ps pcfix-sleeper1
       102       1   0  ff276d7aefe60000  IN   0.3     2260     1640  pcfix-sleeper1
 crash> ps -k          (kernel threads only)
 crash> ps -u 1 2      (user tasks among pids 1 and 2)
+crash> ps -m          (time since each task last ran)
+[0 00:00:00.012] [RU]  PID: 143      TASK: ff3622496fdb0000  CPU: 1    COMMAND: "sh"
+[0 00:00:05.013] [IN]  PID: 102      TASK: ff36224942f39a80  CPU: 0    COMMAND: "pcfix-sleeper1"
+crash> ps -m -C 1     (the same, for the tasks of CPU 1)
+crash> ps -b          (how long each task in UN state has been blocked)
 """,
     records=(TaskRow, *RECORDS),
     arguments=(
@@ -112,6 +133,11 @@ crash> ps -u 1 2      (user tasks among pids 1 and 2)
         arg("-c", dest="children", action="store_true", help="children"),
         arg("-t", dest="times", action="store_true", help="run time, start time, user/sys"),
         arg("-l", dest="last", action="store_true", help="last run, most recent first"),
+        arg("-m", dest="msecs", action="store_true",
+            help="time since last run (days hh:mm:ss.ms), most recent first"),
+        arg("-C", dest="cpus", metavar="cpu", help="with -l or -m: the tasks of these CPUs"),
+        arg("-b", dest="blocked", action="store_true",
+            help="time off the CPU of tasks in UN state (or those named), longest first"),
         arg("-a", dest="args", action="store_true", help="arguments and environment"),
         arg("-g", dest="group", action="store_true", help="threads of the thread group"),
         arg("-r", dest="rlimits", action="store_true", help="resource limits"),
@@ -121,12 +147,25 @@ crash> ps -u 1 2      (user tasks among pids 1 and 2)
 )
 def ps(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`TaskRow` for each selected task, sorted by pid."""
+    views = [v for v in ("parents", "children", "times", "last", "msecs", "blocked", "args",
+                         "group", "rlimits", "summary") if getattr(args, v)]
+    if len(views) > 1:
+        raise CommandError("-a, -t, -c, -p, -g, -l, -m, -S, -r and -A flags are all "
+                           "mutually-exclusive")
+    view = views[0] if views else None
+    if args.kernel and args.user:
+        raise CommandError("-k and -u are mutually exclusive")
+    if view in TIMING:
+        return timing(session, view, args.specs, args.cpus, args.kernel, args.user)
+    if args.cpus is not None:
+        raise CommandError("-C option is only applicable with -l and -m")
+    if view == "blocked" and not args.specs:
+        sel = select_tasks(session, ["UN"], classes=True, kernel=args.kernel, user=args.user)
+        return VIEWS[view](session, sel.tasks, [])
     sel = select_tasks(session, args.specs, default="all", kernel=args.kernel, user=args.user)
     prog = session.prog
     total = int(totalram_pages(prog))
     page_kb = int(prog["PAGE_SIZE"].value_()) // 1024
-    view = next((v for v in ("parents", "children", "times", "last", "args", "group",
-                             "rlimits", "summary") if getattr(args, v)), None)
     if view is not None:
         return VIEWS[view](session, sel.tasks, sel.errors)
     rows = [task_row(session, t, total, page_kb) for t in sel.tasks]

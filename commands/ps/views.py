@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from drgn import FaultError, Object
 from drgn.helpers.linux.mm import mm_cmdline, mm_environ
 from drgn.helpers.linux.resource import task_rlimits
+from drgn.helpers.linux.sched import task_cpu
 
-from pycrash.cmdlib.render import blocks, per_task
+from pycrash.cmdlib.render import blocks, days_clock, days_width, per_task
+from pycrash.cmdlib.select import cpu_mask, select_tasks
 from pycrash.command import Result
-from pycrash.kernel import taskinfo
+from pycrash.kernel import schedtime, taskinfo
 from pycrash.kernel.system import format_uptime
-from pycrash.kernel.tasks import TaskId, task_id, task_state
+from pycrash.kernel.tasks import TaskId, is_kernel_thread, task_id, task_state
 from pycrash.session import Session
 
 Rows = Callable[[Session, list[Object], list[str]], Result]
@@ -131,17 +134,151 @@ class LastRun:
     task: TaskId
 
 
+@dataclass(frozen=True)
+class SinceRun:
+    """ps -m: how long before its CPU's run queue clock a task last came onto a CPU
+    (``rq->clock - sched_info.last_arrival``, ns, 0 when negative), that clock, and the
+    task's state."""
+
+    since_ns: int
+    rq_clock: int
+    state: str
+    task: TaskId
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """ps -b: how long a task had been off its CPU at the crash (ns; None when it was
+    running or runnable): for a task in UN state, how long it had been blocked
+    (:func:`pycrash.kernel.schedtime.blocked_ns`); and its state."""
+
+    blocked_ns: int | None
+    state: str
+    task: TaskId
+
+
+@dataclass(frozen=True)
+class TimingView:
+    """How ps -l/-m show their rows: grouped under ``CPU: N`` for each CPU of -C (None:
+    not grouped), that grouping repeated ``repeat`` times (crash prints it once per task
+    named with -C), the width of -l's timestamps (the most recent one's), in hex when
+    crash's radix is 16."""
+
+    cpus: tuple[int, ...] | None = None
+    repeat: int = 1
+    width: int = 0
+    hex: bool = False
+
+
+def _last_line(x: LastRun, view: TimingView) -> str:
+    stamp = f"{x.last_arrival:>{view.width}x}" if view.hex else f"{x.last_arrival:>{view.width}}"
+    return f"[{stamp}] [{x.state}]  {x.task.header()}"
+
+
+def _since_line(x: SinceRun, view: TimingView) -> str:
+    pad = " " * (days_width(x.rq_clock) - days_width(x.since_ns))
+    return f"[{pad}{days_clock(x.since_ns)}] [{x.state}]  {x.task.header()}"
+
+
+def _by_cpu(result: Result, line: Callable[[Any, TimingView], str]) -> Iterable[str]:
+    view: TimingView = result.view
+    if view.cpus is None:
+        for x in result.rows:
+            yield line(x, view)
+        return
+    for _ in range(view.repeat):
+        for i, cpu in enumerate(view.cpus):
+            if i:
+                yield ""
+            yield f"CPU: {cpu}"
+            for x in result.rows:
+                if x.task.cpu == cpu:
+                    yield line(x, view)
+
+
 def render_last(result: Result) -> Iterable[str]:
-    """crash's ps -l: a line per task, most recently run first."""
+    """crash's ps -l: a line per task, most recently run first, the timestamps as wide
+    as the most recent one (under ``CPU: N`` with -C)."""
+    return _by_cpu(result, _last_line)
+
+
+def render_since(result: Result) -> Iterable[str]:
+    """crash's ps -m: a line per task, most recently run first: how long before its run
+    queue's clock it last ran, as ``D HH:MM:SS.mmm`` (days padded to the clock's)."""
+    return _by_cpu(result, _since_line)
+
+
+def render_blocked(result: Result) -> Iterable[str]:
+    """ps -b: a line per task as ps -m prints it, with the time off the CPU, longest
+    first."""
     for x in result.rows:
-        yield f"[{x.last_arrival}] [{x.state}]  {x.task.header()}"
+        stamp = "-".rjust(14) if x.blocked_ns is None else days_clock(x.blocked_ns)
+        yield f"[{stamp}] [{x.state}]  {x.task.header()}"
 
 
-def last(session: Session, tasks: list[Object], errors: list[str]) -> Result:
-    """Return the :class:`LastRun` of each task, most recent first."""
-    rows = sorted((LastRun(taskinfo.task_times(t).last_arrival, task_state(t), task_id(t))
-                   for t in tasks), key=lambda r: -r.last_arrival)
-    return Result(rows, render=render_last, errors=errors)
+def _pid_order(t: Object) -> tuple[int, int]:
+    """crash's default task order: by pid, the idle tasks by CPU."""
+    return (t.pid.value_(), task_cpu(t))
+
+
+def timing(session: Session, which: str, specs: list[str], cpus: str | None,
+           kernel: bool, user: bool) -> Result:
+    """Return ps -l (``which="last"``) or ps -m (``"msecs"``) as crash 8.0.2 shows them:
+    every task sorted by last run (most recent first; ties in pid order), or the tasks
+    ``specs`` name in that order, once per spec naming them; with ``cpus`` (-C) grouped by
+    CPU, all tasks of each CPU, repeated for each task named (crash's quirk)."""
+    prog = session.prog
+    errors: list[str] = []
+    order = sorted(session.tasks(), key=_pid_order)
+    stamps = {t.value_(): schedtime.last_run_ns(t) for t in order}
+    order.sort(key=lambda t: -stamps[t.value_()])
+    hex_mode = session.state.settings.get("radix") == 16
+    first = stamps[order[0].value_()] if order else 0
+    view = TimingView(width=len(f"{first:x}" if hex_mode else str(first)), hex=hex_mode)
+    cpu_list = cpu_mask(prog, cpus) if cpus is not None else None
+
+    def keep(t: Object) -> bool:
+        return not (kernel or user) or is_kernel_thread(t) == kernel
+
+    if specs:
+        if cpu_list is not None:
+            errors.append("-C option is not applicable with specified tasks")
+        named: list[set[int]] = []
+        for spec in specs:
+            sel = select_tasks(session, [spec], default="none", kernel=kernel, user=user)
+            errors += sel.errors
+            named.append({t.value_() for t in sel.tasks})
+        picked = [t for t in order for found in named if t.value_() in found]
+        if cpu_list is not None:
+            chosen = [t for t in order if task_cpu(t) in cpu_list]
+            view = replace(view, cpus=tuple(cpu_list), repeat=len(picked))
+        else:
+            chosen = picked
+    else:
+        chosen = [t for t in order if keep(t)]
+        if cpu_list is not None:
+            chosen = [t for t in chosen if task_cpu(t) in cpu_list]
+            view = replace(view, cpus=tuple(cpu_list))
+    if which == "last":
+        rows: list[Any] = [LastRun(stamps[t.value_()], task_state(t), task_id(t))
+                           for t in chosen]
+        return Result(rows, render=render_last, errors=errors, view=view)
+    clocks = {cpu: schedtime.rq_clock_ns(prog, cpu) for cpu in {task_cpu(t) for t in chosen}}
+    rows = []
+    for t in chosen:
+        clock = clocks[task_cpu(t)]
+        rows.append(SinceRun(max(clock - stamps[t.value_()], 0), clock, task_state(t),
+                             task_id(t)))
+    return Result(rows, render=render_since, errors=errors, view=view)
+
+
+def blocked(session: Session, tasks: list[Object], errors: list[str]) -> Result:
+    """Return the :class:`Blocked` time of each task, longest first (tasks not blocked
+    last, in the order given)."""
+    rows = [Blocked(schedtime.blocked_ns(session.prog, t), task_state(t), task_id(t))
+            for t in tasks]
+    rows.sort(key=lambda r: (r.blocked_ns is None, -(r.blocked_ns or 0)))
+    return Result(rows, render=render_blocked, errors=errors)
 
 
 @dataclass
@@ -244,8 +381,10 @@ def summary(session: Session, tasks: list[Object], errors: list[str]) -> Result:
 
 
 VIEWS: dict[str, Rows] = {
-    "parents": parents, "children": children, "times": times, "last": last,
-    "args": arguments, "group": group, "rlimits": rlimits, "summary": summary,
+    "parents": parents, "children": children, "times": times, "args": arguments,
+    "group": group, "rlimits": rlimits, "summary": summary, "blocked": blocked,
 }
+#: The views of the tasks' last run (ps -l, -m), made by :func:`timing`.
+TIMING = ("last", "msecs")
 #: Every record type of the views (for the command's declaration).
-RECORDS = (Family, Times, LastRun, Args, Limit, Limits, StateCount)
+RECORDS = (Family, Times, LastRun, SinceRun, Blocked, Args, Limit, Limits, StateCount)

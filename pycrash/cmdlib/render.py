@@ -42,3 +42,19 @@ def per_task(rows: Iterable[Any], body: Callable[[Any], Iterable[str]],
             yield from body(row)
 
     return blocks(rows, one)
+
+
+def days_clock(ns: int) -> str:
+    """Return a span of nanoseconds as crash's ``translate_nanoseconds()`` writes it:
+    ``D HH:MM:SS.mmm`` (days unpadded, milliseconds truncated)."""
+    ms_total = max(ns, 0) // 1_000_000
+    secs_total, ms = divmod(ms_total, 1000)
+    mins_total, secs = divmod(secs_total, 60)
+    hours_total, mins = divmod(mins_total, 60)
+    days, hours = divmod(hours_total, 24)
+    return f"{days} {hours:02d}:{mins:02d}:{secs:02d}.{ms:03d}"
+
+
+def days_width(ns: int) -> int:
+    """Return how many digits the days of :func:`days_clock` take for ``ns``."""
+    return days_clock(ns).index(" ")

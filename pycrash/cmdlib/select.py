@@ -142,3 +142,26 @@ def dump_cpus(prog: Program) -> list[int]:
     except (KeyError, LookupError):  # no __cpu_present_mask: the online ones
         cpus = set()
     return sorted(cpus | set(for_each_online_cpu(prog)))
+
+
+def cpu_mask(prog: Program, text: str) -> list[int]:
+    """Return the CPUs of a crash CPU mask as ``make_cpumask()`` reads it (ps -C): ``all``
+    (or ``a``), numbers and ``lo-hi`` ranges separated by commas, each below the dump's CPU
+    count (a reversed range is empty), lowest first. Raises :class:`CommandError`
+    (``invalid cpu specification: TEXT``) otherwise."""
+    ncpus = max(dump_cpus(prog), default=-1) + 1
+    chosen: set[int] = set()
+    for part in text.split(","):
+        if part in ("a", "all"):
+            lo, hi = 0, ncpus - 1
+        else:
+            first, _, last = part.partition("-")
+            try:
+                lo = int(first)
+                hi = int(last) if last else lo
+            except ValueError:
+                lo = hi = -1
+        if not (0 <= lo < ncpus and 0 <= hi < ncpus):
+            raise CommandError(f"invalid cpu specification: {text}")
+        chosen.update(range(lo, hi + 1))
+    return sorted(chosen)

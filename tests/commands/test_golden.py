@@ -37,6 +37,21 @@ CHANGED = {
         "a number below the kernel's space is a physical address, as crash takes it; the "
         "baseline read it as a struct page and failed (tests/commands/test_kmem.py::"
         "test_kmem_p_takes_physical_and_kernel_addresses)",
+    "help ps":
+        "ps documents -m, -C and -b (tests/commands/test_ps.py::"
+        "test_ps_l_and_m_print_crash_lines_in_crash_order)",
+    "ps -l":
+        "the timestamps are right-aligned to the most recent one's width, as crash prints "
+        "them (tests/commands/test_ps.py::test_ps_l_and_m_print_crash_lines_in_crash_order)",
+    "ll":
+        "the alias of ps -l, as above (tests/commands/test_ps.py::"
+        "test_ps_l_and_m_print_crash_lines_in_crash_order)",
+    "runq -t":
+        "crash's runq -t: each CPU's clock and its task's last-run stamp; the baseline added "
+        "a CLOCK line to the run queues (tests/commands/test_runq.py::"
+        "test_runq_timing_is_crash_s)",
+    "runq -t -c 1":
+        "crash's runq -t, as above (tests/commands/test_runq.py::test_runq_timing_is_crash_s)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"

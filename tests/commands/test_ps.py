@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import Dump, parse_stat, pid_of, pycrash, same_comm
+import pytest
+from conftest import Dump, crash_commands, parse_stat, pid_of, pycrash, same_comm
+
+from pycrash.command import Result
+from pycrash.errors import CommandError
+from pycrash.kernel.schedtime import crash_clock_ns
+from pycrash.kernel.tasks import TaskId
 
 
 def test_every_guest_task_is_listed_with_its_parent_and_name(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
@@ -89,3 +95,115 @@ def test_ps_views(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
     assert last == sorted(last, reverse=True)
     args = session.run("ps -a 1").rows[0]
     assert args.arg is not None or "excluded" in (args.error or "")
+
+
+# ps -l, -m (crash's) and -b (pycrash's): the time since each task last ran or left its CPU
+
+TIMING = ["ps -m", "ps -l", "ps -m -u", "ps -m -k", "ps -l -u", "ps -m sh", "ps -m 0",
+          "ps -m 0 sh 143", "ps -m ff36224941268000", "ps -m -C 1", "ps -l -C 1",
+          "ps -m -C 0,1", "ps -m -C all", "ps -l -C 0-1", "ps -m -C 1-0", "ps -m -C 1 sh",
+          "ps -l -C 0 sh swapper/1"]
+
+
+@pytest.fixture(scope="module")
+def crash_timing(dump: Dump) -> dict[str, list[str]]:
+    return crash_commands(dump, [*TIMING, "ps -C 1", "ps -m -C 5", "ps -l -m"])
+
+
+def _subsequence(part: list[str], whole: list[str]) -> bool:
+    it = iter(whole)
+    return all(line in it for line in part)
+
+
+def _text(session, line: str) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    result = session.run(line)
+    return str(result).splitlines(), result.errors
+
+
+def test_ps_l_and_m_print_crash_lines_in_crash_order(session, crash_timing) -> None:  # type: ignore[no-untyped-def]
+    """crash 8.0.2 sees 3 of the small fixture's tasks (the idle tasks and the panic
+    task): each of its lines is pycrash's, in the same order, with the same values and
+    widths, under the same ``CPU: N`` headers; pycrash adds the tasks crash misses."""
+    for line in TIMING:
+        theirs = [x for x in crash_timing[line] if not x.startswith("ps: ")]
+        ours, _ = _text(session, line)
+        assert bool(theirs) == bool(ours), line  # ps -m -C 1-0: nothing, as crash
+        assert _subsequence(theirs, ours), (line, theirs, ours[:8])
+        if "-C" in line:
+            assert [x for x in ours if x.startswith("CPU")] == \
+                [x for x in theirs if x.startswith("CPU")], line
+
+
+def test_ps_timing_selection_follows_crash(session, crash_timing) -> None:  # type: ignore[no-untyped-def]
+    ours, _ = _text(session, "ps -m 0 sh 143")
+    assert ours == crash_timing["ps -m 0 sh 143"]  # sh once per spec naming it
+    assert _text(session, "ps -m -C 1-0") == ([], [])
+    ours, errors = _text(session, "ps -l -C 0 sh swapper/1")
+    assert errors == ["-C option is not applicable with specified tasks"]
+    assert sum(1 for x in ours if x == "CPU: 0") == 2  # crash repeats it per task named
+    for line, message in (("ps -C 1", "-C option is only applicable with -l and -m"),
+                          ("ps -m -C 5", "invalid cpu specification: 5"),
+                          ("ps -l -m", "flags are all mutually-exclusive")):
+        assert any(message in x for x in crash_timing[line]), crash_timing[line]
+        with pytest.raises(CommandError, match=message):
+            session.run(line)
+
+
+def test_ps_m_against_the_guest(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    rows = session.run("ps -m").rows
+    panic = session.panic_task.value_()
+    sh = next(r for r in rows if r.task.task == panic)
+    assert sh.since_ns < 1_000_000_000  # the panic task ran within the last second
+    assert all(r.since_ns <= r.rq_clock for r in rows)
+    lasts = session.run("ps -l").rows
+    assert [r.last_arrival for r in lasts] == sorted((r.last_arrival for r in lasts),
+                                                      reverse=True)
+    crash = max(r.rq_clock for r in rows)
+    assert all(r.last_arrival <= crash for r in lasts)  # nothing ran after the crash
+    # the sleepers started before the guest recorded its truth and slept since
+    sleeper = pid_of(dump, "pcfix-sleeper1")
+    row = next(r for r in rows if r.task.pid == sleeper)
+    uptime = float(dump.truth("uptime.txt").split()[0])
+    assert row.state == "IN" and 0 < row.since_ns < uptime * 1e9
+
+
+def test_ps_b_time_off_the_cpu(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    assert session.run("ps -b").rows == []  # no task in UN state on the small fixture
+    sleeper = pid_of(dump, "pcfix-sleeper1")
+    rows = session.run(f"ps -b {sleeper} 1 143").rows
+    assert [r.task.pid for r in rows][-1] == 143 and rows[-1].blocked_ns is None
+    arrived = {r.task.pid: r.last_arrival for r in session.run(f"ps -l {sleeper} 1").rows}
+    crash = crash_clock_ns(session.prog)
+    for r in rows[:-1]:  # it left its CPU after it last came onto it
+        assert r.blocked_ns is not None and 0 < r.blocked_ns <= crash - arrived[r.task.pid]
+    text = str(session.run("ps -b 143")).splitlines()
+    assert text == ['[             -] [RU]  PID: 143      TASK: '
+                    f'{session.panic_task.value_():x}  CPU: 1    COMMAND: "sh"']
+
+
+@pytest.mark.fast
+def test_ps_timing_renderers() -> None:
+    from pycrash.commands.ps.views import (
+        LastRun,
+        SinceRun,
+        TimingView,
+        render_last,
+        render_since,
+    )
+
+    a = TaskId(143, 0xFF3622496FDB0000, 1, "sh")
+    b = TaskId(0, 0xFF36224941268000, 1, "swapper/1")
+    last = [LastRun(8336420931, "RU", a), LastRun(0, "RU", b)]
+    assert list(render_last(Result(last, view=TimingView(width=10)))) == [
+        '[8336420931] [RU]  PID: 143      TASK: ff3622496fdb0000  CPU: 1    COMMAND: "sh"',
+        '[         0] [RU]  PID: 0        TASK: ff36224941268000  CPU: 1    COMMAND: '
+        '"swapper/1"']
+    assert list(render_last(Result(last[:1], view=TimingView(width=9, hex=True))))[0] \
+        .startswith("[1f0e3b043] ")
+    day = 86_400 * 10**9
+    since = [SinceRun(12_886_000, 12 * day, "RU", a), SinceRun(11 * day + 5, 12 * day, "RU", b)]
+    assert list(render_since(Result(since, view=TimingView(cpus=(0, 1), repeat=1)))) == [
+        "CPU: 0", "", "CPU: 1",
+        '[ 0 00:00:00.012] [RU]  PID: 143      TASK: ff3622496fdb0000  CPU: 1    COMMAND: "sh"',
+        '[11 00:00:00.000] [RU]  PID: 0        TASK: ff36224941268000  CPU: 1    COMMAND: '
+        '"swapper/1"']
