@@ -108,8 +108,9 @@ def test_hung_blocked_times_agree_with_the_detector(hung: Dump) -> None:
     assert set(reported) == {w.task.pid for w in lock.waiters}
     for w in lock.waiters:
         secs = w.blocked_ns / 1e9
-        # at least what the detector said, at most one of its checking periods more
-        assert reported[w.task.pid] <= secs <= reported[w.task.pid] + HUNG_TIMEOUT, w
+        # at least what the detector said, at most one of its checking periods more (and
+        # a second for khungtaskd waking late in a guest under TCG on a loaded host)
+        assert reported[w.task.pid] <= secs <= reported[w.task.pid] + HUNG_TIMEOUT + 1, w
         # and the time since the task left its CPU, as /proc/PID/sched said, to the panic
         assert abs(secs - (panic - exec_start(hung, w.task.pid))) < 0.05, w
 
