@@ -26,6 +26,8 @@
 #                 passes the small fixture's); without it the -dbg package is downloaded
 #        PYTHON   a python with pip that builds the wheels (default python3)
 #        MEM (2560M) CRASHMEM (768M) SMP (2) ACCEL (tcg) TIMEOUT (2400)
+#        CAPTURE_APPEND  added to the capture kernel's command line (iomem=relaxed lets
+#                 /dev/mem serve the ELF core header's page; without it Debian refuses it)
 #
 # OUT gets kernel-release, console.log (both kernels' serial console), COMPLETE, and
 #   live/     uname.txt, stat-before.txt and stat-after.txt (every /proc/PID/stat just
@@ -121,7 +123,7 @@ case $1 in
 prod)
   R=/tmp/live; mkdir $R; cd $R
   sleep 100000 & echo $! > sleeper.txt
-  APPEND="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=1"
+  APPEND="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=1 $(cat /pycrash-live/capture-append)"
   { kexec -p /pycrash-live/vmlinuz --initrd=/pycrash-live/initrd.gz --append="$APPEND" ||
     kexec -p -s /pycrash-live/vmlinuz --initrd=/pycrash-live/initrd.gz --append="$APPEND"; } > kexec.txt 2>&1
   [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || fail "kexec -p: $(cat kexec.txt)"
@@ -168,7 +170,7 @@ PY
 esac
 fail "unknown stage $1"
 STAGE
-chmod +x "$ROOT/pycrash-live/stage.sh"
+chmod +x "$ROOT/pycrash-live/stage.sh"; echo "${CAPTURE_APPEND:-}" > "$ROOT/pycrash-live/capture-append"
 SIZE=$(( $(du -sm "$ROOT" | cut -f1) * 12 / 10 + 64 ))
 mkfs.ext4 -q -F -L pycrash-live -d "$ROOT" "$WORK/root.img" "${SIZE}M"
 rm -rf "$ROOT"

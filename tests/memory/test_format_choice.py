@@ -180,7 +180,8 @@ CAPTURE_IOMEM = """\
     (0x7B600000, "EPERM", 'it lies in "Kernel code" of /proc/iomem'),
     (0x70000000, "EPERM", "it is this kernel's RAM, which CONFIG_STRICT_DEVMEM keeps out"),
     (0x1000000, "EPERM", "the kernel's CONFIG_STRICT_DEVMEM keeps it out of /dev/mem"),
-    (0x9F000000, "EFAULT", "it lies beyond the memory this kernel reaches through /dev/mem"),
+    (0x9F000000, "EFAULT", "/dev/mem reads stop at the end of this kernel's own RAM "
+                           "(0x92f5d000)"),
 ])
 def test_devmem_refusal_says_why(addr: int, errno_: str, needle: str) -> None:
     import errno

@@ -9,8 +9,10 @@ no ``probe``; pycrash serves the memory.
 Today's capture kernels have no ``/dev/oldmem``; their ``/dev/mem`` reaches the old
 memory, unless the kernel refuses: Debian's (CONFIG_STRICT_DEVMEM and
 CONFIG_IO_STRICT_DEVMEM) refuses the page of the ELF core header itself, which lies in
-a "RAM buffer" region of the capture kernel's ``/proc/iomem``. pycrash then says so in
-one line (:func:`refusal`).
+a "RAM buffer" region of the capture kernel's ``/proc/iomem``. Booted with
+``iomem=relaxed`` it serves the header, but no old RAM above the end of its own
+(EFAULT), where the CPUs' crash notes lie. pycrash says either in one line
+(:func:`refusal`).
 """
 
 from __future__ import annotations
@@ -54,19 +56,28 @@ def iomem_region(addr: int, iomem: str) -> str | None:
     return found[1] if found else None
 
 
+def ram_end(iomem: str) -> int | None:
+    """Return the end of the highest "System RAM" of ``/proc/iomem`` text (the first
+    address past it), or None when it lists none."""
+    ends = [int(m.group(1), 16) + 1 for m in
+            re.finditer(r"^[0-9a-f]+-([0-9a-f]+) : System RAM$", iomem, re.M)]
+    return max(ends, default=None)
+
+
 def refusal(path: str, addr: int, exc: OSError, iomem: str | None = None) -> str:
     """Return the one line saying why reading ``path`` at physical address ``addr`` failed
     with ``exc``: for /dev/mem's EPERM, which STRICT_DEVMEM rule refused it, told by the
-    region of ``/proc/iomem`` (read when ``iomem`` is None) that holds the address."""
+    region of ``/proc/iomem`` (read when ``iomem`` is None) that holds the address; for
+    its EFAULT, where this kernel's reads stop (the end of its own RAM)."""
     code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
     line = f"{path}: the kernel refuses to read physical address {addr:#x} ({code}, {exc.strerror})"
+    if iomem is None and exc.errno in (errno.EPERM, errno.EFAULT):
+        try:
+            iomem = Path("/proc/iomem").read_text()
+        except OSError:
+            iomem = ""
     if exc.errno == errno.EPERM:
-        if iomem is None:
-            try:
-                iomem = Path("/proc/iomem").read_text()
-            except OSError:
-                iomem = ""
-        region = iomem_region(addr, iomem)
+        region = iomem_region(addr, iomem or "")
         if region == "System RAM":
             why = "it is this kernel's RAM, which CONFIG_STRICT_DEVMEM keeps out of /dev/mem"
         elif region:
@@ -76,7 +87,9 @@ def refusal(path: str, addr: int, exc: OSError, iomem: str | None = None) -> str
             why = "the kernel's CONFIG_STRICT_DEVMEM keeps it out of /dev/mem"
         return f"{line}: {why}; open /proc/vmcore instead"
     if exc.errno == errno.EFAULT:
-        return f"{line}: it lies beyond the memory this kernel reaches through /dev/mem"
+        end = ram_end(iomem or "")
+        where = f" ({end:#x})" if end is not None else ""
+        return f"{line}: /dev/mem reads stop at the end of this kernel's own RAM{where}"
     return line
 
 
