@@ -8,7 +8,8 @@
 # pycrash finds it by release) and the scripts below; it becomes a read-only ext4
 # disk (mkfs.ext4 -d). QEMU (TCG) boots bookworm's cloud kernel with a busybox
 # initramfs that loads the virtio modules, mounts that disk read-only and
-# switch_roots to /pycrash-live/stage.sh (no systemd; HOME is read-only, /tmp a tmpfs):
+# switch_roots to /pycrash-live/stage.sh (no systemd, no network; HOME is read-only, /tmp
+# a tmpfs):
 #
 #   prod     the production kernel (crashkernel= reserved): loads the same kernel
 #            and initramfs as the capture kernel (kexec -p), records its own truth
@@ -43,6 +44,8 @@
 #             RESULT" for the first of each PT_LOAD of /proc/vmcore; RESULT is "ok 4096"
 #             or the errno's name)
 set -euo pipefail
+# the root file system is made as root (chroot, its root-owned files): run as root
+[ "$(id -u)" = 0 ] || exec sudo -E bash "$0" "$@"
 OUT=$(realpath -m "$1")
 HERE=$(cd "$(dirname "$0")" && pwd); REPO=$(dirname "$HERE")
 PYTHON=${PYTHON:-python3}
@@ -178,7 +181,7 @@ rm -rf "$ROOT"
 # --- 4. boot, run, crash, capture, unpack ----------------------------------
 truncate -s 64M "$WORK/live.img" "$WORK/capture.img"
 timeout "${TIMEOUT:-2400}" qemu-system-x86_64 -accel "$ACCEL" -cpu max -m "$MEM" -smp "$SMP" \
-  -nographic -no-reboot -kernel "$WORK/img/boot/vmlinuz-$REL" -initrd "$WORK/initrd.gz" \
+  -nographic -no-reboot -nic none -kernel "$WORK/img/boot/vmlinuz-$REL" -initrd "$WORK/initrd.gz" \
   -append "console=ttyS0 crashkernel=$CRASHMEM panic=1 loglevel=6" \
   -drive file="$WORK/root.img",if=virtio,format=raw,readonly=on \
   -drive file="$WORK/live.img",if=virtio,format=raw \
