@@ -270,7 +270,7 @@ def build(name: str = "small") -> Path:
                 env["EXTRA_KO"] = str(Path(mods) / "pcfix_oops.ko")
             print(f"building the {name} fixture for {rel} ("
                   + ("pycrash in a Debian guest, live and in its capture kernel, "
-                     "about 20 minutes" if extra else "a real kdump under QEMU, about a minute")
+                     "2 to 4 minutes" if extra else "a real kdump under QEMU, about a minute")
                   + ")", file=sys.stderr)
             argv = ["bash", str(builder(name)), str(tmp)]
             if builder(name) == BUILDER:
