@@ -27,6 +27,15 @@ host's apt sources are left alone); their zoo module is built, and trixie's
 makedumpfile taken, from a chroot of that suite (``suite-chroot.sh``, kept in
 ``~/.cache/pycrash/chroots/SUITE``). The cache directory names the suite's release,
 e.g. ``5.10.0-32-cloud-amd64-bullseye-small-1a2b3c4d/``.
+
+The ``live`` fixture is pycrash itself run inside a Debian 12 guest (``build-live.sh``;
+its root file system from ``live-rootfs.sh``, a debootstrap kept in
+``~/.cache/pycrash/rootfs``): ``--live`` on the guest's kernel, then ``/proc/vmcore``
+and ``--oldmem /dev/mem`` in its capture kernel; it holds their outputs and the guest's
+own /proc records. pycrash is installed there from a wheel of this checkout, so the
+build key holds a hash of pycrash's sources (``pyproject.toml``, ``pycrash/``,
+``commands/``, ``plugins/``): a change to any of them builds it again (about two
+minutes). Its vmlinux is the small fixture's.
 """
 
 from __future__ import annotations
@@ -171,9 +180,37 @@ KINDS["arm64-small"] = {"ARCH": "arm64"}
 KINDS["arm64-qemu"] = {"ARCH": "arm64", "QEMU_DUMP": "elf kdump-zlib"}
 
 
+#: pycrash run inside a Debian 12 guest (build-live.sh): --live on its running kernel, then
+#: in the capture kernel on /proc/vmcore and --oldmem /dev/mem. pycrash runs inside, so its
+#: own sources (PYCRASH_SOURCES) are part of the build key: a change to pycrash rebuilds it.
+#: Its vmlinux is the small fixture's (same release): that one is built first.
+LIVE_BUILDER = HERE / "build-live.sh"
+#: the tree the guest's root file system starts from (debootstrap, cached)
+LIVE_ROOTFS = HERE / "live-rootfs.sh"
+KINDS["live"] = {"LIVE": "1"}
+#: what the wheel installed in the live guest is made of
+PYCRASH_SOURCES = ("pyproject.toml", "pycrash", "commands", "plugins")
+
+
 def builder(name: str) -> Path:
     """Return the script that builds the fixture ``name``."""
+    if KINDS[name].get("LIVE"):
+        return LIVE_BUILDER
     return ARM64_BUILDER if KINDS[name].get("ARCH") == "arm64" else BUILDER
+
+
+def sources_hash() -> bytes:
+    """Return a digest of pycrash's own sources (:data:`PYCRASH_SOURCES`, their ``.py``
+    files and pyproject.toml), by path and content."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for top in PYCRASH_SOURCES:
+        path = HERE.parent / top
+        files = [path] if path.is_file() else sorted(path.rglob("*.py"))
+        for f in files:
+            h.update(str(f.relative_to(HERE.parent)).encode() + b"\0" + f.read_bytes())
+    return h.digest()
 
 
 def suite(name: str) -> str:
@@ -197,6 +234,8 @@ def build_key(name: str) -> str:
         if builder(name) == ARM64_BUILDER:
             h.update(QEMU_DUMP_SH.read_bytes())
     h.update(repr(sorted(KINDS[name].items())).encode())
+    if builder(name) == LIVE_BUILDER:
+        h.update(LIVE_ROOTFS.read_bytes() + sources_hash())
     if is_zoo(name):
         for path in MODULE_FILES:
             h.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -253,13 +292,16 @@ def build(name: str = "small") -> Path:
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{rel}-{name}-{build_key(name)}"
+    extra: dict[str, str] = {}
+    if builder(name) == LIVE_BUILDER:  # the small fixture's vmlinux; pip of this python
+        extra = {"VMLINUX": str(dump_files(ensure("small"))[0]), "PYTHON": sys.executable}
     with open(root / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; others wait and reuse it
         if (final / "COMPLETE").exists():
             return final
         tmp = Path(tempfile.mkdtemp(prefix=f".{rel}-{name}-", dir=root))
         # SUITE always set: one left in the caller's environment must not leak in
-        env = {**os.environ, **KINDS[name], "SUITE": suite(name)}
+        env = {**os.environ, **KINDS[name], **extra, "SUITE": suite(name)}
         with tempfile.TemporaryDirectory(prefix="zoo-module-") as mods:
             if is_zoo(name):
                 # the module, for this release, kept by the builder in tmp/modules/
@@ -268,8 +310,10 @@ def build(name: str = "small") -> Path:
                 subprocess.run(["bash", str(MODULE_BUILDER), rel, mods], env=env, check=True,
                                stdout=sys.stderr)
                 env["EXTRA_KO"] = str(Path(mods) / "pcfix_oops.ko")
-            print(f"building the {name} fixture for {rel} (a real kdump under QEMU, "
-                  "about a minute)", file=sys.stderr)
+            print(f"building the {name} fixture for {rel} ("
+                  + ("pycrash in a Debian guest, live and in its capture kernel, "
+                     "2 to 4 minutes" if extra else "a real kdump under QEMU, about a minute")
+                  + ")", file=sys.stderr)
             argv = ["bash", str(builder(name)), str(tmp)]
             if builder(name) == BUILDER:
                 argv.append(FLAVOUR)

@@ -150,3 +150,52 @@ def test_kdump_notes_give_the_registers(tmp_path: Path) -> None:
     path = tmp_path / "vmcore"
     path.write_bytes(kdump({1: b"p" * PAGE}, notes=crash_notes([5, 6, 7])))
     assert [r.pid for r in KdumpFile(FileSource(str(path))).regs()] == [5, 6, 7]
+
+
+def test_oldmem_device_is_read_without_a_size(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # a device (/dev/mem, /dev/oldmem) has st_size 0: every range of the header is served,
+    # none is taken for lying beyond the image
+    path, at = _oldmem_image(tmp_path)
+    monkeypatch.setattr(oldmem.stat, "S_ISCHR", lambda mode: True)
+    extents, _regs, _info = oldmem.read(path, at)
+    assert [(e.paddr, e.size) for e in extents] == [(0, 16 * PAGE), (1 << 30, PAGE)]
+
+
+#: a capture kernel's /proc/iomem (Debian 12's, under QEMU): the crashed kernel's RAM below
+#: 0x63000000 is not listed; the ELF core header's page lies in "RAM buffer"
+CAPTURE_IOMEM = """\
+00000000-00000fff : Reserved
+00001000-0009fbff : System RAM
+63000000-6300000f : System RAM
+63000010-92f5cfff : System RAM
+  7b600000-7c3fffff : Kernel code
+92f5d000-92fffbff : RAM buffer
+"""
+
+
+@pytest.mark.parametrize("addr,errno_,needle", [
+    (0x92F5D000, "EPERM", 'it lies in "RAM buffer" of /proc/iomem, a busy region, which '
+                          "CONFIG_IO_STRICT_DEVMEM keeps out of /dev/mem; open /proc/vmcore"),
+    (0x7B600000, "EPERM", 'it lies in "Kernel code" of /proc/iomem'),
+    (0x70000000, "EPERM", "it is this kernel's RAM, which CONFIG_STRICT_DEVMEM keeps out"),
+    (0x1000000, "EPERM", "the kernel's CONFIG_STRICT_DEVMEM keeps it out of /dev/mem"),
+    (0x9F000000, "EFAULT", "/dev/mem reads stop at the end of this kernel's own RAM "
+                           "(0x92f5d000)"),
+])
+def test_devmem_refusal_says_why(addr: int, errno_: str, needle: str) -> None:
+    import errno
+
+    code = getattr(errno, errno_)
+    line = oldmem.refusal("/dev/mem", addr, OSError(code, os.strerror(code)), CAPTURE_IOMEM)
+    assert line.startswith(f"/dev/mem: the kernel refuses to read physical address {addr:#x} "
+                           f"({errno_}, {os.strerror(code)}): ")
+    assert needle in line and "\n" not in line
+
+
+def test_oldmem_read_that_fails_is_one_error(tmp_path: Path) -> None:
+    # a read the kernel fails (here a directory's EISDIR) is a DumpError naming the address
+    with pytest.raises(DumpError) as err:
+        oldmem.read(str(tmp_path), 0x800)
+    assert str(err.value) == (f"{tmp_path}: the kernel refuses to read physical address "
+                              "0x800 (EISDIR, Is a directory)")

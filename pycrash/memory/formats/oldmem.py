@@ -5,12 +5,22 @@ The header lies in that memory at the capture kernel's ``elfcorehdr=`` address:
 its PT_LOADs are the RAM ranges, its PT_NOTEs (also at physical addresses) the
 CPUs' registers and VMCOREINFO. Chosen by ``--oldmem``, not by magic: there is
 no ``probe``; pycrash serves the memory.
+
+Today's capture kernels have no ``/dev/oldmem``; their ``/dev/mem`` reaches the old
+memory, unless the kernel refuses: Debian's (CONFIG_STRICT_DEVMEM and
+CONFIG_IO_STRICT_DEVMEM) refuses the page of the ELF core header itself, which lies in
+a "RAM buffer" region of the capture kernel's ``/proc/iomem``. Booted with
+``iomem=relaxed`` it serves the header, but no old RAM above the end of its own
+(EFAULT), where the CPUs' crash notes lie. pycrash says either in one line
+(:func:`refusal`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,17 +44,83 @@ def elfcorehdr_from_cmdline(cmdline: str) -> int | None:
     return value << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
 
 
+def iomem_region(addr: int, iomem: str) -> str | None:
+    """Return the name of the innermost region of ``/proc/iomem`` text that holds the
+    physical address ``addr`` (``"System RAM"``, ``"RAM buffer"``...), or None."""
+    found: tuple[int, str] | None = None
+    for line in iomem.splitlines():
+        m = re.match(r"( *)([0-9a-f]+)-([0-9a-f]+) : (.*)", line)
+        if m and int(m.group(2), 16) <= addr <= int(m.group(3), 16):
+            if found is None or len(m.group(1)) > found[0]:
+                found = (len(m.group(1)), m.group(4))
+    return found[1] if found else None
+
+
+def ram_end(iomem: str) -> int | None:
+    """Return the end of the highest "System RAM" of ``/proc/iomem`` text (the first
+    address past it), or None when it lists none."""
+    ends = [int(m.group(1), 16) + 1 for m in
+            re.finditer(r"^[0-9a-f]+-([0-9a-f]+) : System RAM$", iomem, re.M)]
+    return max(ends, default=None)
+
+
+def refusal(path: str, addr: int, exc: OSError, iomem: str | None = None) -> str:
+    """Return the one line saying why reading ``path`` at physical address ``addr`` failed
+    with ``exc``: for /dev/mem's EPERM, which STRICT_DEVMEM rule refused it, told by the
+    region of ``/proc/iomem`` (read when ``iomem`` is None) that holds the address; for
+    its EFAULT, where this kernel's reads stop (the end of its own RAM)."""
+    code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+    line = f"{path}: the kernel refuses to read physical address {addr:#x} ({code}, {exc.strerror})"
+    if iomem is None and exc.errno in (errno.EPERM, errno.EFAULT):
+        try:
+            iomem = Path("/proc/iomem").read_text()
+        except OSError:
+            iomem = ""
+    if exc.errno == errno.EPERM:
+        region = iomem_region(addr, iomem or "")
+        if region == "System RAM":
+            why = "it is this kernel's RAM, which CONFIG_STRICT_DEVMEM keeps out of /dev/mem"
+        elif region:
+            why = (f'it lies in "{region}" of /proc/iomem, a busy region, which '
+                   "CONFIG_IO_STRICT_DEVMEM keeps out of /dev/mem")
+        else:
+            why = "the kernel's CONFIG_STRICT_DEVMEM keeps it out of /dev/mem"
+        return f"{line}: {why}; open /proc/vmcore instead"
+    if exc.errno == errno.EFAULT:
+        end = ram_end(iomem or "")
+        where = f" ({end:#x})" if end is not None else ""
+        return f"{line}: /dev/mem reads stop at the end of this kernel's own RAM{where}"
+    return line
+
+
+class OldmemSource(FileSource):
+    """The oldmem image: a file, or a device (``/dev/mem``, ``/dev/oldmem``) whose size is
+    unknown (every address is tried); a read the kernel refuses raises :class:`DumpError`
+    naming the address and why (:func:`refusal`)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.device = stat.S_ISCHR(os.fstat(self._fd).st_mode)
+
+    def pread(self, offset: int, size: int) -> bytes:
+        try:
+            return super().pread(offset, size)
+        except OSError as exc:
+            raise DumpError(refusal(self.path, offset, exc)) from None
+
+
 def read(path: str, elfcorehdr: int) -> tuple[list[Extent], list[elfcore.PrStatus], bytes | None]:
     """Return the RAM extents (merged), the CPUs' registers and the VMCOREINFO note (None
     when there is none) that the ELF core header at ``elfcorehdr`` in the image describes."""
-    src = FileSource(path)
+    src = OldmemSource(path)
+    limit = None if src.device else src.size()  # a device's size is 0: no limit
     found = []
     notes: list[Note] = []
     for ph in elfcore.read_header(src, elfcorehdr):
         if ph.type == elffile.PT_LOAD and ph.memsz:
-            if ph.paddr >= src.size():
+            if limit is not None and ph.paddr >= limit:
                 continue  # RAM beyond what the image holds
-            size = min(ph.memsz, src.size() - ph.paddr)
+            size = ph.memsz if limit is None else min(ph.memsz, limit - ph.paddr)
             found.append(Extent(ph.paddr, size, src, ph.paddr))
         elif ph.type == elffile.PT_NOTE and ph.filesz:
             data = src.pread(ph.offset, ph.filesz)
