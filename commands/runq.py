@@ -6,11 +6,13 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn.helpers.linux.sched import cpu_rq, rq_for_each_fair_task, rq_for_each_rt_task
+from drgn.helpers.linux.sched import cpu_rq
 
 from pycrash.cmdlib.select import dump_cpus, parse_cpus
 from pycrash.command import Result, arg, command
+from pycrash.kernel.iterators import fair_tasks, rt_tasks
 from pycrash.kernel.tasks import TaskId, task_id
+from pycrash.kernel.walk import collect
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -90,13 +92,16 @@ def runq(session: Session, args: argparse.Namespace) -> Result:
     prog = session.prog
     cpus = parse_cpus(prog, args.cpus) if args.cpus else dump_cpus(prog)
     rows = []
+    errors: list[str] = []
     for cpu in cpus:
         rq = cpu_rq(prog, cpu)
         cur = rq.curr
-        rt = tuple(QueuedTask(t.prio.value_(), task_id(t)) for t in rq_for_each_rt_task(rq))
-        cfs = tuple(QueuedTask(t.prio.value_(), task_id(t)) for t in rq_for_each_fair_task(rq)
+        rt = tuple(QueuedTask(t.prio.value_(), task_id(t))
+                   for t in collect(rt_tasks(rq, cpu), errors))
+        cfs = tuple(QueuedTask(t.prio.value_(), task_id(t))
+                    for t in collect(fair_tasks(rq, cpu), errors)
                     if t.value_() != cur.value_())
         rows.append(RunQueue(cpu, rq.value_(), rq.clock.value_(), task_id(cur),
                              rq.rt.active.address_of_().value_(),
                              rq.cfs.tasks_timeline.address_of_().value_(), rt, cfs))
-    return Result(rows, render=render, view=RunqView(args.times))
+    return Result(rows, render=render, errors=errors, view=RunqView(args.times))
