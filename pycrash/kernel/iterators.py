@@ -75,3 +75,69 @@ def ipv4_addrs(dev: Object) -> list[str]:
     name = dev.name.string_().decode("utf-8", "replace")
     return [str(ipaddress.IPv4Address(prog.read(ifa.ifa_address.address_, 4)))
             for ifa in bounded(chain(), f"the IPv4 address list of {name}", limit=65536)]
+
+
+def irq_descs(prog: Program) -> Iterator[tuple[int, Object]]:
+    """Yield ``(irq, struct irq_desc *)`` of every allocated interrupt descriptor, as
+    drgn's ``for_each_irq_desc``: the ``sparse_irqs`` maple tree (6.5+) or the
+    ``irq_desc_tree`` radix tree before."""
+    from drgn import cast
+
+    from pycrash.kernel.walk import maple_entries, xarray_entries
+
+    desc_type = prog.type("struct irq_desc *")
+    try:
+        sparse = prog["sparse_irqs"]
+    except KeyError:
+        for irq, entry in xarray_entries(prog["irq_desc_tree"].address_of_(),
+                                         "the interrupt descriptor tree"):
+            yield irq, cast(desc_type, entry)
+        return
+    for irq, _last, entry in maple_entries(sparse.address_of_(),
+                                           "the interrupt descriptor tree"):
+        yield irq, cast(desc_type, entry)
+
+
+def chained(first: Object, what: str) -> Iterator[Object]:
+    """Yield the structs of a singly linked chain through ``->next`` from ``first``
+    (a pointer), bounded (``chrdevs[]``, ``major_names[]``)."""
+
+    def chain() -> Iterator[Object]:
+        cur = first
+        while cur:
+            yield cur
+            cur = cur.next.read_()
+
+    yield from bounded(chain(), what, limit=65536)
+
+
+def irq_action_names(desc: Object) -> list[str]:
+    """Return the names of an interrupt's handlers (``desc->action`` chain), as drgn's
+    ``irq_desc_action_names``, bounded."""
+    return [a.name.string_().decode("utf-8", "replace")
+            for a in chained(desc.action.read_(), f"the handler chain of {desc.value_():#x}")
+            if a.name]
+
+
+def vmas(mm: Object) -> Iterator[Object]:
+    """Yield the ``struct vm_area_struct *`` of an mm, as drgn's ``for_each_vma``: its maple
+    tree (6.1+) or its ``mmap`` chain before, bounded."""
+    from drgn import cast
+
+    from pycrash.kernel.walk import maple_entries
+
+    what = f"the VMAs of mm {mm.value_():#x}"
+    try:
+        mt = mm.mm_mt.address_of_()
+    except AttributeError:
+        def chain() -> Iterator[Object]:
+            vma = mm.mmap.read_()
+            while vma:
+                yield vma
+                vma = vma.vm_next.read_()
+
+        yield from bounded(chain(), what)
+        return
+    vma_type = mm.prog_.type("struct vm_area_struct *")
+    for _first, _last, entry in maple_entries(mt, what):
+        yield cast(vma_type, entry)

@@ -8,6 +8,7 @@ from drgn import FaultError, Object, Program
 from drgn.helpers.linux.mm import totalram_pages
 from drgn.helpers.linux.vmstat import global_node_page_state, global_zone_page_state
 
+from pycrash.kernel.walk import WalkError
 from pycrash.records import Hex
 
 
@@ -45,12 +46,14 @@ def buffer_pages(prog: Program) -> int:
     """Return the pages of block-device page cache (meminfo's Buffers)."""
     total = 0
     try:
-        from drgn.helpers.linux.list import list_for_each_entry
+        from pycrash.kernel.walk import list_entries
 
         sb = prog["blockdev_superblock"]
-        for inode in list_for_each_entry("struct inode", sb.s_inodes.address_of_(),
-                                         "i_sb_list"):
+        for inode in list_entries("struct inode", sb.s_inodes.address_of_(), "i_sb_list",
+                                  "the block device inode list"):
             total += inode.i_mapping.nrpages.value_()
+    except WalkError:
+        return total  # a broken list: the pages of the inodes before the break
     except (KeyError, LookupError, FaultError):
         return 0
     return total

@@ -39,9 +39,12 @@ class WalkError(PycrashError, ValueError):
     pointer that cannot be read, or more entries than the cap. ``address`` is the bad
     entry (where the loop goes back to, or the pointer that could not be read)."""
 
-    def __init__(self, message: str, address: int | None = None) -> None:
+    def __init__(self, message: str, address: int | None = None,
+                 fault: FaultError | None = None) -> None:
         super().__init__(message)
         self.address = address
+        #: the read that failed, when a pointer could not be read
+        self.fault = fault
 
 
 def _key(item: Any) -> int:
@@ -66,7 +69,7 @@ def loop_error(what: str, key: int, prev: int | None) -> WalkError:
 def fault_error(what: str, exc: FaultError, count: int) -> WalkError:
     """The :class:`WalkError` of a walk that met an unreadable pointer."""
     return WalkError(f"{what} breaks at {exc.address:#x} after {count} entries "
-                     "(cannot read memory)", exc.address)
+                     "(cannot read memory)", exc.address, exc)
 
 
 def cap_error(what: str, limit: int) -> WalkError:
