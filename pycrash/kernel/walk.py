@@ -135,54 +135,60 @@ def walk_list(items: Iterable[T], errors: list[str]) -> list[T]:
 # -- lists ---------------------------------------------------------------------------
 
 
-def list_nodes(head: Object, what: str, limit: int = MAX_ENTRIES) -> Iterator[Object]:
+def list_nodes(head: Object, what: str, limit: int = MAX_ENTRIES,
+               offset: int = 0) -> Iterator[Object]:
     """Yield the ``struct list_head *`` nodes of a list after ``head`` (a ``struct
-    list_head *``), bounded."""
+    list_head *``), bounded. Errors name an entry by its node's address less ``offset``
+    (the node's offset in the struct: the struct's address)."""
     head = head.read_()
     stop = head.value_()
     seen: set[int] = set()
-    pos = head
     prev = stop
     n = 0
-    while True:
-        try:
-            pos = pos.next.read_()
-        except FaultError as exc:
-            raise fault_error(what, exc, n) from None
-        addr = pos.value_()
-        if addr == stop:
-            return
-        if not addr:
-            raise WalkError(f"{what} has a NULL pointer after {prev:#x} ({n} entries)", prev)
-        if addr in seen:
-            raise loop_error(what, addr, prev)
-        if n >= limit:
-            raise cap_error(what, limit)
-        seen.add(addr)
-        prev = addr
-        n += 1
-        yield pos
+    try:  # each entry's next pointer is read before it is yielded: an entry that
+        nxt = head.next.read_()  # cannot be read ends the walk, not its user
+        while True:
+            pos = nxt
+            addr = pos.value_()
+            if addr == stop:
+                return
+            if not addr:
+                raise WalkError(f"{what} has a NULL pointer after {prev - offset:#x} "
+                                f"({n} entries)", prev - offset)
+            if addr in seen:
+                raise loop_error(what, addr - offset, prev - offset)
+            if n >= limit:
+                raise cap_error(what, limit)
+            nxt = pos.next.read_()
+            seen.add(addr)
+            prev = addr
+            n += 1
+            yield pos
+    except FaultError as exc:
+        raise fault_error(what, exc, n) from None
 
 
 def list_entries(type_name: str, head: Object, member: str, what: str,
                  limit: int = MAX_ENTRIES) -> Iterator[Object]:
     """Yield the entries (``type_name *``) of a kernel list, as drgn's
     ``list_for_each_entry``, bounded: ``head`` is the ``struct list_head *``."""
-    from drgn import container_of
+    from drgn import container_of, offsetof
 
     prog = head.prog_
     ptype = prog.pointer_type(prog.type(type_name))
-    for node in list_nodes(head, what, limit):
+    offset = offsetof(ptype.type, member)
+    for node in list_nodes(head, what, limit, offset):
         yield container_of(node, ptype.type, member)
 
 
 def hlist_entries(type_name: str, head: Object, member: str, what: str,
                   limit: int = MAX_ENTRIES) -> Iterator[Object]:
     """Yield the entries of a kernel hlist (``head`` a ``struct hlist_head *``), bounded."""
-    from drgn import container_of
+    from drgn import container_of, offsetof
 
     prog = head.prog_
     ptype = prog.pointer_type(prog.type(type_name))
+    offset = offsetof(ptype.type, member)
     seen: set[int] = set()
     prev: int | None = None
     n = 0
@@ -193,7 +199,7 @@ def hlist_entries(type_name: str, head: Object, member: str, what: str,
     while pos.value_():
         addr = pos.value_()
         if addr in seen:
-            raise loop_error(what, addr, prev)
+            raise loop_error(what, addr - offset, None if prev is None else prev - offset)
         if n >= limit:
             raise cap_error(what, limit)
         seen.add(addr)
@@ -248,7 +254,7 @@ def rbtree_entries(type_name: str, root: Object, member: str, what: str,
 
     prog = root.prog_
     ptype = prog.pointer_type(prog.type(type_name))
-    for node in rbtree_nodes(root, what, limit):
+    for node in rbtree_nodes(root, what, limit):  # errors name the rb_node
         yield container_of(node, ptype.type, member)
 
 
