@@ -10,6 +10,8 @@ from drgn import Object
 
 from pycrash.cmdlib.resolve import symbol_name
 from pycrash.command import Result, arg, command
+from pycrash.kernel.iterators import chained
+from pycrash.kernel.walk import bounded
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -105,24 +107,20 @@ def dev(session: Session, args: argparse.Namespace) -> Result:
 
         rows = [PciDevice(d.value_(), pci_name(d), d.vendor.value_(), d.device.value_(),
                           d.__getattribute__("class").value_())
-                for d in for_each_pci_dev(prog)]
+                for d in bounded(for_each_pci_dev(prog), "the PCI device list")]
         return Result(rows, render=render_pci)
     devices = []
     chrdevs = prog["chrdevs"]
     for i in range(len(chrdevs)):
-        cd = chrdevs[i]
-        while cd:
+        for cd in chained(chrdevs[i].read_(), f"chrdevs[{i}]"):
             ops = cd.cdev.ops.value_() if cd.cdev else 0
             devices.append(Device("chr", cd.major.value_(), cd.name.string_().decode(),
                                   cd.value_(), ops, symbol_name(prog, ops) if ops else None))
-            cd = cd.next
     names = prog["major_names"]
     for i in range(len(names)):
-        bd = names[i]
-        while bd:
+        for bd in chained(names[i].read_(), f"major_names[{i}]"):
             devices.append(Device("blk", bd.major.value_(), bd.name.string_().decode(),
                                   bd.value_()))
-            bd = bd.next
     devices.sort(key=lambda d: (d.kind != "chr", d.major))
     return Result(devices, render=render)
 
@@ -145,7 +143,7 @@ def disks(session: Session) -> Result:
 
     prog = session.prog
     rows = []
-    for disk in for_each_disk(prog):
+    for disk in bounded(for_each_disk(prog), "the disk list"):
         reads = writes = 0
         try:
             stats = disk.part0.bd_stats

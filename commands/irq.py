@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 from drgn.helpers.linux.cpumask import for_each_online_cpu
 from drgn.helpers.linux.irq import (
-    for_each_irq_desc,
-    irq_desc_action_names,
     irq_desc_affinity_mask,
     irq_desc_chip_name,
     irq_desc_kstat_cpu,
 )
 
 from pycrash.command import Result, arg, command
+from pycrash.kernel.iterators import irq_action_names, irq_descs
+from pycrash.kernel.walk import collect
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -82,7 +82,8 @@ def irq(session: Session, args: argparse.Namespace) -> Result:
     prog = session.prog
     cpus = list(for_each_online_cpu(prog))
     rows = []
-    for n, desc in for_each_irq_desc(prog):
+    errors: list[str] = []
+    for n, desc in collect(irq_descs(prog), errors):
         if not desc.action:
             continue
         try:
@@ -93,9 +94,9 @@ def irq(session: Session, args: argparse.Namespace) -> Result:
             aff = []
         chip = irq_desc_chip_name(desc)
         rows.append(Irq(n, desc.value_(), desc.action.value_(),
-                        [x.decode() for x in irq_desc_action_names(desc)],
+                        irq_action_names(desc),
                         chip.decode() if chip else "", aff,
                         {c: irq_desc_kstat_cpu(desc, c) for c in cpus}))
     table = "stats" if args.stats else "affinity" if args.affinity else "handlers"
-    return Result(rows, render=render, view=IrqView(table, tuple(cpus)))
+    return Result(rows, render=render, errors=errors, view=IrqView(table, tuple(cpus)))
 

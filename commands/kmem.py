@@ -15,6 +15,7 @@ from pycrash.kernel import meminfo, slabs
 from pycrash.kernel.machine import is_page_struct
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line
 from pycrash.kernel.tasks import TaskId, task_id
+from pycrash.kernel.walk import walk_list
 from pycrash.records import Hex, OptHex
 from pycrash.session import Session
 
@@ -346,7 +347,8 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         page = int(prog["PAGE_SIZE"].value_())
         return Result(meminfo.summary(prog), render=render_info, view=InfoView(page))
     if args.caches or args.detail:
-        found = list(slabs.caches(prog))
+        errors: list[str] = []
+        found = walk_list(slabs.caches(prog), errors)
         if args.args:
             wanted = []
             for spec in args.args:
@@ -357,8 +359,8 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
             found = wanted
         if args.detail:
             details = [CacheDetail(slabs.cache_row(c), slabs.cache_slabs(c)) for c in found]
-            return Result(details, render=render_detail)
-        return Result([slabs.cache_row(c) for c in found], render=render_caches)
+            return Result(details, render=render_detail, errors=errors)
+        return Result([slabs.cache_row(c) for c in found], render=render_caches, errors=errors)
     if args.zones:
         return Result(meminfo.zones(prog), render=render_zones)
     if args.vmstat:
@@ -374,7 +376,8 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         return Result(_pages(prog, args.args), render=render_pages)
     if not args.args:
         raise CommandError("give a flag (-i, -s, -S, -z, -V, -n, -f, -p) or an address")
-    rows, errors = [], []
+    rows: list[AddressInfo] = []
+    errors = []
     for spec in args.args:
         try:
             rows.append(describe_address(session, resolve_address(prog, spec)))

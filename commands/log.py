@@ -7,11 +7,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn.helpers.linux.printk import get_printk_records
-
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel import system
+from pycrash.kernel.printk import printk_records
 from pycrash.records import Prose
 from pycrash.session import Session
 
@@ -30,12 +29,15 @@ class LogRecord:
     caller_cpu: int | None
 
 
-def log_records(session: Session) -> list[LogRecord]:
-    """Return every record of the kernel's printk ring buffer, oldest first."""
+def log_records(session: Session, errors: list[str] | None = None) -> list[LogRecord]:
+    """Return every record of the kernel's printk ring buffer, oldest first; what was
+    wrong with a corrupt ring (read as far as it could be) goes to ``errors``."""
     try:
-        records = get_printk_records(session.prog)
+        records, problem = printk_records(session.prog)
     except (LookupError, ValueError) as exc:
         raise CommandError(f"cannot read the kernel log: {exc}") from None
+    if problem and errors is not None:
+        errors.append(problem)
     return [
         LogRecord(r.seq, r.timestamp, r.level, r.facility,
                   r.text.decode("utf-8", "replace"), r.caller_tid, r.caller_cpu)
@@ -106,4 +108,6 @@ def log(session: Session, args: argparse.Namespace) -> Result:
     if args.human:
         prog = session.prog
         boot_time = system.crash_time(prog) - system.uptime_seconds(prog)
-    return Result(log_records(session), render=render, view=LogView(mode, args.levels, boot_time))
+    errors: list[str] = []
+    rows = log_records(session, errors)
+    return Result(rows, render=render, errors=errors, view=LogView(mode, args.levels, boot_time))

@@ -7,12 +7,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn import Object, Program
-from drgn.helpers.linux.module import find_module, module_taints
+from drgn import Object
+from drgn.helpers.linux.module import module_taints
 
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.modules import modules
+from pycrash.kernel.modules import find_module, module_list, modules
+from pycrash.kernel.walk import walk_list
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -151,9 +152,9 @@ def mod(session: Session, args: argparse.Namespace) -> Result:
     errors: list[str] = []
     if args.taints:
         taints = [Taint(m.name.string_().decode(), module_taints(m))
-                  for m in _modules(prog) if module_taints(m)]
-        return Result(taints, render=render_taints)
-    found = modules(prog)
+                  for m in walk_list(module_list(prog), errors) if module_taints(m)]
+        return Result(taints, render=render_taints, errors=errors)
+    found = modules(prog, errors)
     if args.load_one:
         path = args.names[0] if args.names else find_module_file(
             args.load_one, search_dirs(session, None))
@@ -183,8 +184,3 @@ def mod(session: Session, args: argparse.Namespace) -> Result:
             for m in found]
     return Result(rows, render=render, errors=errors)
 
-
-def _modules(prog: Program) -> list[Object]:
-    from drgn.helpers.linux.module import for_each_module
-
-    return list(for_each_module(prog))

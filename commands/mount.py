@@ -6,9 +6,11 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn.helpers.linux.fs import for_each_mount, mount_dst, mount_fstype, mount_src
+from drgn.helpers.linux.fs import mount_dst, mount_fstype, mount_src
 
 from pycrash.command import Result, command
+from pycrash.kernel.iterators import mounts
+from pycrash.kernel.walk import collect
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -43,8 +45,9 @@ def render(result: Result) -> Iterable[str]:
 def mount(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`Mount` per mount."""
     rows = []
-    for mnt in for_each_mount(session.prog):
+    errors: list[str] = []
+    for mnt in collect(mounts(session.prog), errors):
         rows.append(Mount(mnt.value_(), mnt.mnt.mnt_sb.value_(),
                           mount_fstype(mnt).decode(), mount_src(mnt).decode(),
                           mount_dst(mnt).decode()))
-    return Result(rows, render=render)
+    return Result(rows, render=render, errors=errors)

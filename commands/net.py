@@ -6,10 +6,12 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn.helpers.linux.net import SOCKET_I, for_each_netdev, netdev_ipv4_addrs, netdev_name
+from drgn.helpers.linux.net import SOCKET_I, netdev_name
 
 from pycrash.cmdlib.select import select_tasks
 from pycrash.command import Result, arg, command
+from pycrash.kernel.iterators import ipv4_addrs, netdevs
+from pycrash.kernel.walk import collect
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -92,11 +94,9 @@ def net(session: Session, args: argparse.Namespace) -> Result:
     if args.namespace:
         owners = select_tasks(session, args.specs[:1])
         problems = owners.errors
-        netdevs = for_each_netdev(owners.tasks[0].nsproxy.net_ns) if owners.tasks \
-            else iter(())
+        devs = netdevs(owners.tasks[0].nsproxy.net_ns) if owners.tasks else iter(())
     else:
-        netdevs = for_each_netdev(session.prog)
-    devices = [NetDevice(d.value_(), netdev_name(d).decode(),
-                         [str(a) for a in netdev_ipv4_addrs(d)])
-               for d in netdevs]
+        devs = netdevs(session.prog)
+    devices = [NetDevice(d.value_(), netdev_name(d).decode(), ipv4_addrs(d))
+               for d in collect(devs, problems)]
     return Result(devices, render=render_devices, errors=problems)

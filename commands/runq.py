@@ -6,14 +6,16 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn.helpers.linux.sched import cpu_curr, cpu_rq, rq_for_each_fair_task, rq_for_each_rt_task
+from drgn.helpers.linux.sched import cpu_curr, cpu_rq
 
 from pycrash.cmdlib.render import days_clock, days_width
 from pycrash.cmdlib.select import dump_cpus, parse_cpus
 from pycrash.command import Result, arg, command
 from pycrash.kernel import schedtime
+from pycrash.kernel.iterators import fair_tasks, rt_tasks
 from pycrash.kernel.schedtime import CpuWatch, StallState, watchdog_touched
 from pycrash.kernel.tasks import TaskId, task_id
+from pycrash.kernel.walk import collect
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -291,13 +293,16 @@ def runq(session: Session, args: argparse.Namespace) -> Result:
                           tuple(schedtime.cpu_watches(prog, cpus)))
         return Result([watch], render=render_watch, view=view)
     rows = []
+    errors: list[str] = []
     for cpu in cpus:
         rq = cpu_rq(prog, cpu)
         cur = rq.curr
-        rt = tuple(QueuedTask(t.prio.value_(), task_id(t)) for t in rq_for_each_rt_task(rq))
-        cfs = tuple(QueuedTask(t.prio.value_(), task_id(t)) for t in rq_for_each_fair_task(rq)
+        rt = tuple(QueuedTask(t.prio.value_(), task_id(t))
+                   for t in collect(rt_tasks(rq, cpu), errors))
+        cfs = tuple(QueuedTask(t.prio.value_(), task_id(t))
+                    for t in collect(fair_tasks(rq, cpu), errors)
                     if t.value_() != cur.value_())
         rows.append(RunQueue(cpu, rq.value_(), rq.clock.value_(), task_id(cur),
                              rq.rt.active.address_of_().value_(),
                              rq.cfs.tasks_timeline.address_of_().value_(), rt, cfs))
-    return Result(rows, render=render, view=view)
+    return Result(rows, render=render, errors=errors, view=view)

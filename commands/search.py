@@ -53,12 +53,14 @@ def _chunks(session: Session, space: str) -> Iterator[tuple[int, bytes]]:
     """Yield ``(address in the searched space, bytes)`` chunks of readable memory."""
     prog = session.prog
     if space == "user":
-        from drgn.helpers.linux.mm import access_process_vm, for_each_vma
+        from drgn.helpers.linux.mm import access_process_vm
+
+        from pycrash.kernel.iterators import vmas
 
         task = session.context
         if task is None or not task.mm:
             raise CommandError("-u needs a user task as the context (set PID)")
-        for vma in for_each_vma(task.mm):
+        for vma in vmas(task.mm):
             start, end = vma.vm_start.value_(), vma.vm_end.value_()
             for at in range(start, end, CHUNK):
                 try:

@@ -57,7 +57,8 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
                  and s.kind != SymbolKind.SECTION]
         if args.module:
             from drgn.helpers.linux.kallsyms import module_kallsyms
-            from drgn.helpers.linux.module import find_module
+
+            from pycrash.kernel.modules import find_module
 
             try:
                 mod = find_module(prog, args.module)

@@ -13,6 +13,7 @@ from drgn.helpers.linux.timer import hrtimer_clock_base_for_each, timer_base_for
 
 from pycrash.cmdlib.resolve import symbol_name
 from pycrash.command import Result, arg, command
+from pycrash.kernel.walk import WalkError, bounded, collect, note
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -77,24 +78,30 @@ def timer(session: Session, args: argparse.Namespace) -> Result:
     prog = session.prog
     jiffies = prog["jiffies"].value_()
     rows = []
+    errors: list[str] = []
     for cpu in for_each_online_cpu(prog):
         found: list[Timer] = []
         if args.hrtimers:
             bases = per_cpu(prog["hrtimer_bases"], cpu).clock_base
             for i in range(len(bases)):
                 try:
-                    for t in hrtimer_clock_base_for_each(bases[i].address_of_()):
+                    for t in bounded(hrtimer_clock_base_for_each(bases[i].address_of_()),
+                                     f"the hrtimer queue {i} of CPU {cpu}"):
                         found.append(_timer(prog, i, t.node.expires.value_(), t))
+                except WalkError as exc:
+                    if exc.fault is None:  # a loop (an unreadable queue is skipped)
+                        note(errors, str(exc))
                 except (FaultError, LookupError):
                     continue
         else:
             bases = per_cpu(prog["timer_bases"], cpu)
             for i in range(len(bases)):
-                for t in timer_base_for_each(bases[i].address_of_()):
+                for t in collect(bounded(timer_base_for_each(bases[i].address_of_()),
+                                         f"the timer wheel {i} of CPU {cpu}"), errors):
                     found.append(_timer(prog, i, t.expires.value_(), t))
         found.sort(key=lambda t: t.expires)
         rows.append(CpuTimers(cpu, jiffies, tuple(found)))
-    return Result(rows, render=render, view=TimerView(args.hrtimers))
+    return Result(rows, render=render, errors=errors, view=TimerView(args.hrtimers))
 
 
 def _timer(prog: Program, base: int, expires: int, timer: Object) -> Timer:

@@ -61,10 +61,7 @@ crash> tree -t xarray -s page init_mm.mm_mt    (maple: tree -t maple)
 )
 def tree(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`TreeEntry` per entry."""
-    from drgn.helpers.linux.mapletree import mt_for_each
-    from drgn.helpers.linux.radixtree import radix_tree_for_each
-    from drgn.helpers.linux.rbtree import rbtree_inorder_for_each
-    from drgn.helpers.linux.xarray import xa_for_each
+    from pycrash.kernel.walk import WalkError, maple_entries, rbtree_nodes, xarray_entries
 
     prog = session.prog
     view = entry_view(prog, args.offset, args.struct)
@@ -75,18 +72,25 @@ def tree(session: Session, args: argparse.Namespace) -> Result:
     try:
         if args.kind == "rbtree":
             node_root = Object(prog, "struct rb_root *", root)
-            for node in rbtree_inorder_for_each(node_root):
+            for node in rbtree_nodes(node_root, "the tree"):
                 entries.append(TreeEntry(None, node.value_() - offset))
         elif args.kind == "radix":
-            for index, entry in radix_tree_for_each(Object(prog, "struct radix_tree_root *",
-                                                           root)):
+            for index, entry in xarray_entries(Object(prog, "struct xarray *", root),
+                                               "the tree"):
                 entries.append(TreeEntry(index, entry.value_()))
         elif args.kind == "xarray":
-            for index, entry in xa_for_each(Object(prog, "struct xarray *", root)):
+            for index, entry in xarray_entries(Object(prog, "struct xarray *", root), "the tree"):
                 entries.append(TreeEntry(index, entry.value_()))
         else:
-            for first, _last, entry in mt_for_each(Object(prog, "struct maple_tree *", root)):
+            for first, _last, entry in maple_entries(Object(prog, "struct maple_tree *", root),
+                                                     "the tree"):
                 entries.append(TreeEntry(first, entry.value_()))
+    except WalkError as exc:
+        if exc.fault is not None:
+            errors.append(f"invalid pointer {exc.fault.address:x} after {len(entries)} "
+                          f"entries: {session.explain_fault(exc.fault)}")
+        else:
+            errors.append(str(exc))
     except FaultError as exc:
         errors.append(f"invalid pointer {exc.address:x} after {len(entries)} entries: "
                       f"{session.explain_fault(exc)}")

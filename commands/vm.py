@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 from drgn import FaultError, Object
 from drgn.helpers.linux.fs import d_path
-from drgn.helpers.linux.mm import follow_phys, for_each_vma, task_rss
+from drgn.helpers.linux.mm import follow_phys, task_rss
 
 from pycrash.cmdlib.render import per_task
 from pycrash.cmdlib.select import select_tasks
 from pycrash.command import Result, arg, command
+from pycrash.kernel.iterators import vmas
 from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.records import Hex, OptHex
 from pycrash.session import Session
@@ -85,7 +86,7 @@ def task_vm(task: Object, translate: bool) -> TaskVm:
     out = TaskVm(header, mm.value_(), mm.pgd.value_(),
                  task_rss(prog, task).total * page // 1024,
                  mm.total_vm.value_() * page // 1024)
-    for vma in for_each_vma(mm):
+    for vma in vmas(mm):
         f = vma.vm_file
         path = ""
         if f:

@@ -7,13 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program
-from drgn.helpers.linux.list import list_for_each_entry
 
 from pycrash.cmdlib.resolve import parse_hex
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.tasks import TaskId, task_id
-from pycrash.kernel.walk import bounded
+from pycrash.kernel.walk import list_entries
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -64,8 +63,8 @@ def waitq(session: Session, args: argparse.Namespace) -> Result:
     head = Object(prog, "wait_queue_head_t", address=address)
     tasks = []
     try:
-        for entry in bounded(list_for_each_entry("wait_queue_entry_t", head.head.address_of_(),
-                                                 "entry"), f"wait queue {address:x}", 100_000):
+        for entry in list_entries("wait_queue_entry_t", head.head.address_of_(), "entry",
+                                  f"wait queue {address:x}", 100_000):
             private = entry.private.value_()
             if private in known:
                 tasks.append(task_id(Object(prog, "struct task_struct *", value=private)))

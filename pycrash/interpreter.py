@@ -211,8 +211,12 @@ class Interpreter:
                 return Result([])
             cmd = registry.lookup(argv[0])
             args = cmd.parse(argv[1:])
+        self.session.take_notes()  # a failed command's notes are not this one's
         result = cmd.func(self.session, args)
         result.name = cmd.name
+        for message in self.session.take_notes():  # broken kernel lists it walked
+            if message not in result.errors:
+                result.errors.append(message)
         return result
 
     # -- lines ------------------------------------------------------------------

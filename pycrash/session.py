@@ -287,13 +287,35 @@ class Session:
         self._context = task
 
     def tasks(self) -> list[Object]:
-        """Every task as crash lists them (idle tasks first), cached for the session."""
+        """Every task as crash lists them (idle tasks first), cached for the session.
+
+        A corrupt task list (a loop in the pid tree) gives the tasks found before the
+        break, and each command that asks for them gets the break as an error line
+        (:meth:`note`)."""
         if "tasks" not in self._cache:
             from pycrash.kernel.tasks import all_tasks
+            from pycrash.kernel.walk import walk_list
 
-            self._cache["tasks"] = list(all_tasks(self.prog))
+            errors: list[str] = []
+            self._cache["tasks"] = walk_list(all_tasks(self.prog), errors)
+            self._cache["tasks_errors"] = errors
+        for message in self._cache["tasks_errors"]:
+            self.note(message)
         tasks: list[Object] = self._cache["tasks"]
         return tasks
+
+    def note(self, message: str) -> None:
+        """Remember a problem met while the running command computed its records (a
+        kernel list that loops, whose entries before the loop were used): the
+        interpreter adds it, once, to the command's errors."""
+        notes: list[str] = self._cache.setdefault("notes", [])
+        if message not in notes:
+            notes.append(message)
+
+    def take_notes(self) -> list[str]:
+        """Return the problems noted since the last call, and forget them."""
+        notes: list[str] = self._cache.pop("notes", [])
+        return notes
 
     def _task_index(self) -> tuple[dict[int, list[Object]], dict[int, Object]]:
         """``({pid: tasks}, {task address: task})``, built once per session."""

@@ -75,13 +75,13 @@ def parents(session: Session, tasks: list[Object], errors: list[str]) -> Result:
 
 def children(session: Session, tasks: list[Object], errors: list[str]) -> Result:
     """Return a :class:`Family` of each task with its children."""
-    rows = [Family(task_id(t), [task_id(c) for c in taskinfo.children(t)]) for t in tasks]
+    rows = [Family(task_id(t), [task_id(c) for c in taskinfo.children(t, errors)]) for t in tasks]
     return Result(rows, render=render_children, errors=errors)
 
 
 def group(session: Session, tasks: list[Object], errors: list[str]) -> Result:
     """Return a :class:`Family` of each task with the other threads of its group."""
-    rows = [Family(task_id(t), [task_id(c) for c in taskinfo.threads(t)]) for t in tasks]
+    rows = [Family(task_id(t), [task_id(c) for c in taskinfo.threads(t, errors)]) for t in tasks]
     return Result(rows, render=render_group, errors=errors)
 
 

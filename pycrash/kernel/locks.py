@@ -18,11 +18,10 @@ import struct
 from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program, Type, TypeKind
-from drgn.helpers.linux.list import list_for_each_entry
 
 from pycrash.kernel.progcache import per_program
 from pycrash.kernel.tasks import stack_bounds
-from pycrash.kernel.walk import bounded
+from pycrash.kernel.walk import list_entries
 
 
 class LockKind(enum.Enum):
@@ -155,8 +154,9 @@ def state(lock: Object, kind: LockKind) -> LockState:
 def _waiters(lock: Object, kind: LockKind) -> list[Object]:
     """Return the waiter records on a sleeping lock's wait list, oldest first."""
     waiter_type = SLEEPING[kind][1]
-    return list(bounded(list_for_each_entry(waiter_type, lock.wait_list.address_of_(), "list"),
-                        f"the wait list of {kind.value} {lock.address_:#x}", limit=100_000))
+    return list(list_entries(waiter_type, lock.wait_list.address_of_(), "list",
+                             f"the wait list of {kind.value} {lock.address_:#x}",
+                             limit=100_000))
 
 
 def _mutex(lock: Object) -> LockState:

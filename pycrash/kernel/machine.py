@@ -184,7 +184,7 @@ def machine_info(prog: Program, cpus: list[int]) -> MachineInfo:
                            **common)  # type: ignore[arg-type]
     from pycrash.kernel.modules import modules as loaded_modules
 
-    bases = [m.base for m in loaded_modules(prog)]
+    bases = [m.base for m in loaded_modules(prog, [])]  # a broken list: those before the break
     modules_base = X86_MODULES[0] if not bases or min(bases) >= X86_MODULES[0] \
         else X86_MODULES[1]
     return MachineInfo(kernel_virtual_base=prog["page_offset_base"].value_(),

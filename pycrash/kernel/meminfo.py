@@ -8,6 +8,7 @@ from drgn import FaultError, Object, Program
 from drgn.helpers.linux.mm import totalram_pages
 from drgn.helpers.linux.vmstat import global_node_page_state, global_zone_page_state
 
+from pycrash.kernel.walk import WalkError
 from pycrash.records import Hex
 
 
@@ -45,12 +46,14 @@ def buffer_pages(prog: Program) -> int:
     """Return the pages of block-device page cache (meminfo's Buffers)."""
     total = 0
     try:
-        from drgn.helpers.linux.list import list_for_each_entry
+        from pycrash.kernel.walk import list_entries
 
         sb = prog["blockdev_superblock"]
-        for inode in list_for_each_entry("struct inode", sb.s_inodes.address_of_(),
-                                         "i_sb_list"):
+        for inode in list_entries("struct inode", sb.s_inodes.address_of_(), "i_sb_list",
+                                  "the block device inode list"):
             total += inode.i_mapping.nrpages.value_()
+    except WalkError:
+        return total  # a broken list: the pages of the inodes before the break
     except (KeyError, LookupError, FaultError):
         return 0
     return total
@@ -207,10 +210,26 @@ class FreeArea:
     blocks: int
 
 
+def _count_nodes(head: Object, limit: int) -> int:
+    """Count the nodes of a list (a free list may hold millions of pages: no seen-set);
+    -1 when a pointer cannot be read or there are more than ``limit`` (the zone has no
+    more pages: the list loops)."""
+    stop = head.value_()
+    n = 0
+    try:
+        pos = head.next.read_()
+        while pos.value_() != stop:
+            n += 1
+            if n > limit or not pos.value_():
+                return -1
+            pos = pos.next.read_()
+    except FaultError:
+        return -1
+    return n
+
+
 def free_areas(prog: Program) -> list[FreeArea]:
     """Return every zone's free lists (``kmem -f``), counting the blocks on each list."""
-    from drgn.helpers.linux.list import list_count_nodes
-
     out = []
     for z in zones(prog):
         if not z.present:  # an unpopulated zone's lists were never initialised
@@ -220,9 +239,7 @@ def free_areas(prog: Program) -> list[FreeArea]:
             area = zone.free_area[order]
             for mt in range(len(area.free_list)):
                 head = area.free_list[mt].address_of_()
-                try:
-                    blocks = list_count_nodes(head)
-                except (FaultError, ValueError):
-                    blocks = -1
+                limit = (zone.spanned_pages.value_() >> order) + 1
+                blocks = _count_nodes(head, limit)
                 out.append(FreeArea(z.name, order, mt, head.value_(), blocks))
     return out

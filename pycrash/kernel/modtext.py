@@ -59,13 +59,11 @@ def module_ranges(prog: Program) -> list[ModuleRange]:
     ranges = prog.cache.get("pycrash_module_ranges")
     if ranges is not None:
         return list(ranges)
-    from pycrash.kernel.walk import bounded
+    from pycrash.kernel.modules import module_list
 
     ranges = []
     try:
-        from drgn.helpers.linux.module import for_each_module
-
-        for mod in bounded(for_each_module(prog), "the module list"):
+        for mod in module_list(prog):
             name = mod.name.string_().decode("utf-8", "replace")
             for base, size, text in _layouts(mod):
                 if base and 0 < size < 1 << 32:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from drgn import Object, Program
-from drgn.helpers.linux.module import for_each_module
+
+from pycrash.kernel.walk import list_entries, walk_list
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,32 @@ def module_base_size(mod: Object) -> tuple[int, int]:
     return mem[0].base.value_(), sum(mem[i].size.value_() for i in range(len(mem)))
 
 
-def modules(prog: Program) -> list[ModuleInfo]:
-    """Return every loaded module, ordered by ``struct module`` address as crash lists them."""
+def module_list(prog: Program) -> Iterator[Object]:
+    """Yield every ``struct module *`` on the ``modules`` list (drgn's ``for_each_module``),
+    bounded: a loop raises :class:`pycrash.kernel.walk.WalkError` after the modules
+    before it."""
+    yield from list_entries("struct module", prog["modules"].address_of_(), "list",
+                            "the module list")
+
+
+def modules(prog: Program, errors: list[str] | None = None) -> list[ModuleInfo]:
+    """Return every loaded module, ordered by ``struct module`` address as crash lists them.
+    A loop in the module list ends it: noted in ``errors``, else raised."""
     out = []
-    for mod in for_each_module(prog):
+    walk = module_list(prog)
+    for mod in (walk if errors is None else walk_list(walk, errors)):
         base, size = module_base_size(mod)
         out.append(ModuleInfo(mod.value_(), mod.name.string_().decode(), base, size))
     out.sort(key=lambda m: m.module)
     return out
+
+
+def find_module(prog: Program, name: str) -> Object | None:
+    """Return the ``struct module *`` of the loaded module ``name``, or None (drgn's
+    ``find_module``, over the bounded walk: a loop raises
+    :class:`pycrash.kernel.walk.WalkError`)."""
+    wanted = name.encode()
+    for mod in module_list(prog):
+        if mod.name.string_() == wanted:
+            return mod
+    return None

@@ -6,13 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from drgn import FaultError, Object, Program
-from drgn.helpers.linux.slab import (
-    find_slab_cache,
-    for_each_slab_cache,
-    slab_cache_usage,
-    slab_object_info,
-)
+from drgn.helpers.linux.slab import slab_cache_usage, slab_object_info
 
+from pycrash.kernel.walk import list_entries
 from pycrash.records import Hex
 
 
@@ -84,7 +80,6 @@ def slub_usage(cache: Object) -> tuple[int, int, int]:
     frees), plus ``objects - inuse`` of every per-CPU and per-node partial slab.
     """
     from drgn.helpers.linux.cpumask import for_each_possible_cpu
-    from drgn.helpers.linux.list import list_for_each_entry
     from drgn.helpers.linux.nodemask import for_each_online_node
     from drgn.helpers.linux.percpu import per_cpu_ptr
 
@@ -97,7 +92,8 @@ def slub_usage(cache: Object) -> tuple[int, int, int]:
             continue
         total += n.total_objects.counter.value_()
         slabs += n.nr_slabs.counter.value_()
-        for slab in list_for_each_entry(slab_type, n.partial.address_of_(), "slab_list"):
+        for slab in list_entries(slab_type, n.partial.address_of_(), "slab_list",
+                                 f"the partial slab list of node {node} of a cache"):
             free += slab.objects.value_() - slab.inuse.value_()
     limit = max(total, 1)
     for cpu in for_each_possible_cpu(prog):
@@ -124,23 +120,26 @@ def _slab_type(prog: Program) -> str:
 
 
 def caches(prog: Program) -> Iterator[Object]:
-    """Yield every ``struct kmem_cache *`` in ``slab_caches`` order."""
-    yield from for_each_slab_cache(prog)
+    """Yield every ``struct kmem_cache *`` in ``slab_caches`` order (bounded: a loop in
+    the list raises :class:`pycrash.kernel.walk.WalkError` after the caches before it)."""
+    yield from list_entries("struct kmem_cache", prog["slab_caches"].address_of_(), "list",
+                            "the slab cache list")
 
 
 def find_cache(prog: Program, spec: str) -> Object | None:
     """Return the cache named ``spec`` or at address ``spec``, or None."""
-    found = find_slab_cache(prog, spec)
-    if found is not None:
-        return found
+    name = spec.encode()
     try:
-        addr = int(spec, 16)
+        addr: int | None = int(spec, 16)
     except ValueError:
-        return None
+        addr = None
+    by_address = None
     for cache in caches(prog):
-        if cache.value_() == addr:
+        if cache.name.string_() == name:
             return cache
-    return None
+        if by_address is None and cache.value_() == addr:
+            by_address = cache
+    return by_address
 
 
 @dataclass(frozen=True)
@@ -203,7 +202,6 @@ def cache_slabs(cache: Object) -> list[SlabView]:
     """Return the slabs of a SLUB cache that can be found: per-CPU, per-CPU partial and
     per-node partial lists (full slabs are only tracked by debug kernels)."""
     from drgn.helpers.linux.cpumask import for_each_online_cpu
-    from drgn.helpers.linux.list import list_for_each_entry
     from drgn.helpers.linux.percpu import per_cpu_ptr
 
     prog = cache.prog_
@@ -228,7 +226,8 @@ def cache_slabs(cache: Object) -> list[SlabView]:
         if not n:
             continue
         try:
-            for slab in list_for_each_entry(slab_type, n.partial.address_of_(), "slab_list"):
+            for slab in list_entries(slab_type, n.partial.address_of_(), "slab_list",
+                                     f"the partial slab list of node {node}"):
                 out.append(slab_objects(cache, slab, f"node {node} partial"))
         except (LookupError, FaultError):
             continue

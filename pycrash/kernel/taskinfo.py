@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drgn import FaultError, Object
-from drgn.helpers.linux.list import list_for_each_entry
-from drgn.helpers.linux.pid import for_each_task_in_group
 
-from pycrash.kernel.tasks import TaskId, task_id
+from pycrash.kernel.tasks import TaskId, task_id, thread_group
+from pycrash.kernel.walk import list_entries, walk_list
 
 
-def children(task: Object) -> list[Object]:
-    """Return the ``struct task_struct *`` children of a task, in list order."""
-    return list(list_for_each_entry("struct task_struct", task.children.address_of_(),
-                                    "sibling"))
+def children(task: Object, errors: list[str] | None = None) -> list[Object]:
+    """Return the ``struct task_struct *`` children of a task, in list order; a loop in
+    the list ends it, noted in ``errors`` (else raised as WalkError)."""
+    walk = list_entries("struct task_struct", task.children.address_of_(), "sibling",
+                        f"the children list of pid {task.pid.value_()}")
+    return list(walk) if errors is None else walk_list(walk, errors)
 
 
 def ancestry(task: Object) -> list[Object]:
@@ -31,10 +32,12 @@ def ancestry(task: Object) -> list[Object]:
     return list(reversed(chain))
 
 
-def threads(task: Object) -> list[Object]:
-    """Return the other threads of the task's thread group."""
+def threads(task: Object, errors: list[str] | None = None) -> list[Object]:
+    """Return the other threads of the task's thread group; a loop in the group ends it,
+    noted in ``errors`` (else raised as WalkError)."""
     try:
-        return list(for_each_task_in_group(task))
+        walk = thread_group(task)
+        return list(walk) if errors is None else walk_list(walk, errors)
     except (FaultError, LookupError):
         return []
 

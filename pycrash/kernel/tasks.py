@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from drgn import FaultError, Object, Program
+from drgn import FaultError, Object, Program, cast
 from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cpu
-from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.pid import for_each_task, pid_task
 from drgn.helpers.linux.sched import cpu_curr, idle_task, task_cpu, task_state_to_char
 
+from pycrash.kernel.walk import bounded, idr_entries, list_entries
 from pycrash.records import Hex
 
 PF_KTHREAD = 0x00200000
@@ -50,10 +51,43 @@ STATE_LONG = {
 
 
 def all_tasks(prog: Program) -> Iterator[Object]:
-    """Yield every ``struct task_struct *``: each online CPU's idle task, then all threads."""
+    """Yield every ``struct task_struct *``: each online CPU's idle task, then all threads
+    (the pids of the initial pid namespace, in order, as crash and drgn's ``for_each_task``
+    find them). The walk is bounded: a corrupt pid tree, or a task met twice, ends it with
+    :class:`pycrash.kernel.walk.WalkError` after the tasks found."""
     for cpu in for_each_online_cpu(prog):
         yield idle_task(prog, cpu)
-    yield from for_each_task(prog)
+    yield from bounded(_pid_tasks(prog), "the task list")
+
+
+def _pid_tasks(prog: Program) -> Iterator[Object]:
+    """The task of each pid of the initial pid namespace (its IDR), bounded."""
+    ns = prog["init_pid_ns"]
+    if not hasattr(ns, "idr"):  # before 4.15: the pid hash (drgn's walk, bounded above)
+        yield from for_each_task(prog)
+        return
+    pid_type = prog["PIDTYPE_PID"].value_()
+    pid_ptr = prog.type("struct pid *")
+    for _nr, entry in idr_entries(ns.idr.address_of_(), "the task list (pid tree)"):
+        task = pid_task(cast(pid_ptr, entry), pid_type)
+        if task:
+            yield task
+
+
+def thread_group(task: Object, include_self: bool = False) -> Iterator[Object]:
+    """Yield the threads of ``task``'s thread group (``signal->thread_head``), as drgn's
+    ``for_each_task_in_group``, bounded: a loop ends it with
+    :class:`pycrash.kernel.walk.WalkError` naming the thread it goes back to."""
+    what = f"the thread group of pid {task.tgid.value_()}"
+    try:
+        head = task.signal.thread_head.address_of_()
+        member = "thread_node"
+    except AttributeError:  # before 3.14 (never reached on supported kernels)
+        head = task.group_leader.thread_group.address_of_()
+        member = "thread_group"
+    for other in list_entries("struct task_struct", head, member, what):
+        if include_self or other.value_() != task.value_():
+            yield other
 
 
 def active_tasks(prog: Program) -> dict[int, int]:

@@ -30,13 +30,11 @@ from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program, TypeKind, cast, container_of
 from drgn.helpers.linux.cpumask import for_each_cpu, for_each_online_cpu
-from drgn.helpers.linux.idr import idr_for_each
-from drgn.helpers.linux.list import hlist_for_each_entry, list_for_each_entry
 from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.timer import timer_base_for_each
 
 from pycrash.kernel.tasks import TaskId, task_id
-from pycrash.kernel.walk import bounded
+from pycrash.kernel.walk import bounded, hlist_entries, idr_entries, list_entries
 from pycrash.records import Hex, OptHex
 
 #: worker->flags: the worker is on its pool's idle list (kernel/workqueue.c WORKER_IDLE)
@@ -214,7 +212,7 @@ def _enum(prog: Program, name: str, default: int) -> int:
 
 def _list(head: Object, type_name: str, member: str, what: str) -> Iterator[Object]:
     """The entries of a kernel list, bounded."""
-    return bounded(list_for_each_entry(type_name, head.address_of_(), member), what)
+    return list_entries(type_name, head.address_of_(), member, what)
 
 
 def func_symbol(prog: Program, address: int) -> str | None:
@@ -347,8 +345,8 @@ class _Reader:
         busy: dict[int, Object] = {}
         buckets = pool.busy_hash
         for i in range(len(buckets)):
-            for w in bounded(hlist_for_each_entry("struct worker", buckets[i].address_of_(),
-                                                  "hentry"), f"{where} busy_hash"):
+            for w in hlist_entries("struct worker", buckets[i].address_of_(), "hentry",
+                                   f"{where} busy_hash"):
                 if w.value_() in busy:
                     raise ValueError(f"{where} busy_hash holds {w.value_():x} twice")
                 busy[w.value_()] = w
@@ -378,7 +376,7 @@ class _Reader:
 
 def _pools(prog: Program) -> Iterator[Object]:
     """Every ``struct worker_pool *`` of worker_pool_idr, by id."""
-    for _id, ptr in idr_for_each(prog["worker_pool_idr"].address_of_()):
+    for _id, ptr in idr_entries(prog["worker_pool_idr"].address_of_(), "worker_pool_idr"):
         yield cast("struct worker_pool *", ptr)
 
 
