@@ -164,7 +164,8 @@ def run_local(tasks: Sequence[Task], done: Done, workers: int, timeout: float,
                 retire(slot, kill=True)
                 done(task, {"key": task.key, "path": None if task.redact else task.path,
                             "size": task.size, "stage": "worker",
-                            "error": f"timed out after {timeout:g} s (worker killed)"})
+                            "error": f"timed out after {timeout:g} s (worker killed; "
+                                     f"attempt {task.attempt + 1})"})
                 if pending:
                     slots.append(fresh := start())
                     assign(fresh)

@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     for ref, key, size, build in keyed:
         if by_key[key][0] != ref.path:
             continue  # a copy: read once, under its first name
-        if key in previous and previous[key].get("tier", 0) >= min(args.tier, 1):
+        if key in previous:
             continue
         builds[key] = build
         # a copy's directory may hold the vmlinux (the fixtures' layout): look there too

@@ -59,7 +59,7 @@ def buckets(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         groups.setdefault(rec["signature"], []).append(rec)
-    out = []
+    out: list[dict[str, Any]] = []
     for signature, recs in groups.items():
         recs.sort(key=lambda r: (r.get("path") or "", r["key"]))
         times = [r["crash_time"] for r in recs if r.get("crash_time") is not None]
@@ -77,7 +77,7 @@ def buckets(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                                "tier": rep.get("tier"), "report": rep.get("report"),
                                "frames": rep.get("frames") or rep.get("backtrace") or []},
         })
-    out.sort(key=lambda b: (-int(b["count"]), str(b["signature"])))
+    out.sort(key=lambda b: (-b["count"], b["signature"]))
     return out
 
 
