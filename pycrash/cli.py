@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 USAGE = ("pycrash [options] [VMLINUX] VMCORE [VMCORE...]\n"
          "       pycrash [options] [VMLINUX] FILE@PADDR...  |  --oldmem PATH  |  --live\n"
          "       pycrash -c SCRIPT.py [VMLINUX] VMCORE [-- ARGS...]\n"
-         "       pycrash report VMCORE [VMLINUX] [-o DIR | --json]")
+         "       pycrash report VMCORE [VMLINUX] [-o DIR | --json]\n"
+         "       pycrash triage INPUT... -o OUTDIR | --resign OUTDIR")
 
 
 def _address(text: str) -> int:
@@ -123,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pycrash.report import main as report_main
 
         return report_main(argv[1:])
+    if argv[:1] == ["triage"] and not os.path.exists("triage"):
+        from pycrash.triage.main import main as triage_main
+
+        return triage_main(argv[1:])
     script_args: list[str] = []
     if "--" in argv:
         cut = argv.index("--")

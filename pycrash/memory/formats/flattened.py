@@ -44,9 +44,10 @@ class FlatSource:
     the same range wins, as when makedumpfile's stream is replayed with -R.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, source: ByteSource | None = None) -> None:
         self.path = path
-        self._file = FileSource(path)
+        #: the stream's bytes: the file ``path``, or any byte source given (a remote file)
+        self._file: ByteSource = source if source is not None else FileSource(path)
         if not probe(self._file.pread(0, 16)):
             raise DumpError(f"{path}: not a makedumpfile flattened file")
         self._starts: list[int] = []  # dump offsets, sorted

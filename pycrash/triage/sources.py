@@ -1,0 +1,184 @@
+"""Byte sources for triage: local files and fsspec URLs, read by byte range, counted.
+
+A dump is never downloaded whole: every reader of the memory layer calls
+``pread(offset, size)`` (:class:`pycrash.memory.source.ByteSource`), which here goes to
+an fsspec file (``memory://``, ``file://``, and whatever fsspec protocols are installed:
+``s3://``, ``http://``...) by seek and read. :class:`CountingSource` counts the bytes
+asked of the storage, the figure ``bench/triage`` reports; :class:`BlockCache` keeps
+recently read blocks so that the many small reads of a dump's headers and page table
+become few reads of the storage.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from pycrash.errors import DumpError
+from pycrash.memory.source import ByteSource, FileSource
+
+#: ``scheme://`` at the start of an input: an fsspec URL, not a local path
+URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def is_url(name: str) -> bool:
+    """Return whether ``name`` is a URL (``memory://x``, ``s3://b/k``), not a local path."""
+    return bool(URL.match(name))
+
+
+def local_path(name: str) -> str | None:
+    """Return the local file a name stands for (a path, or a ``file://`` URL), or None
+    for a remote URL."""
+    if not is_url(name):
+        return name
+    if name.startswith("file://"):
+        return name[len("file://"):]
+    return None
+
+
+class FsspecSource:
+    """A file of any fsspec filesystem, read by byte range (never downloaded whole)."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import fsspec
+        except ImportError:
+            raise DumpError(f"{url}: reading URLs needs fsspec "
+                            "(pip install 'pycrash-kdump[triage]')") from None
+        self.path = url
+        try:
+            fs, path = fsspec.core.url_to_fs(url)
+            self._size = int(fs.size(path))
+            self._file: Any = fs.open(path, "rb")
+        except FileNotFoundError:
+            raise DumpError(f"{url}: no such file") from None
+        except Exception as exc:  # fsspec's backends raise their own errors
+            raise DumpError(f"{url}: cannot open: {exc}") from None
+        self._lock = threading.Lock()
+
+    def pread(self, offset: int, size: int) -> bytes:
+        size = min(size, self._size - offset)
+        if size <= 0 or offset < 0:
+            return b""
+        with self._lock:
+            self._file.seek(offset)
+            return bytes(self._file.read(size))
+
+    def size(self) -> int:
+        return self._size
+
+    def close(self) -> None:
+        """Close the remote file."""
+        self._file.close()
+
+
+class CountingSource:
+    """A source that counts the bytes and reads asked of the one it wraps."""
+
+    def __init__(self, inner: ByteSource) -> None:
+        self.inner = inner
+        self.path = inner.path
+        self.bytes_read = 0
+        self.reads = 0
+
+    def pread(self, offset: int, size: int) -> bytes:
+        data = self.inner.pread(offset, size)
+        self.bytes_read += len(data)
+        self.reads += 1
+        return data
+
+    def size(self) -> int:
+        return self.inner.size()
+
+
+class BlockCache:
+    """A source that reads the one it wraps in aligned blocks and keeps the last ones."""
+
+    def __init__(self, inner: ByteSource, block: int = 1 << 18, blocks: int = 64) -> None:
+        self.inner = inner
+        self.path = inner.path
+        self.block = block
+        self.blocks = blocks
+        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._size = inner.size()
+
+    def _get(self, index: int) -> bytes:
+        data = self._cache.get(index)
+        if data is None:
+            data = self.inner.pread(index * self.block, self.block)
+            self._cache[index] = data
+            if len(self._cache) > self.blocks:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(index)
+        return data
+
+    def pread(self, offset: int, size: int) -> bytes:
+        end = min(offset + size, self._size)
+        if offset < 0 or end <= offset:
+            return b""
+        if size > self.block * 4:  # a large read (a data ring, a bitmap) goes straight through
+            return self.inner.pread(offset, end - offset)
+        out = bytearray()
+        pos = offset
+        while pos < end:
+            index, within = divmod(pos, self.block)
+            data = self._get(index)
+            take = min(end - pos, len(data) - within)
+            if take <= 0:
+                break
+            out += data[within:within + take]
+            pos += take
+        return bytes(out)
+
+    def size(self) -> int:
+        return self._size
+
+
+def open_source(name: str) -> tuple[ByteSource, CountingSource]:
+    """Return ``(source, counter)`` for a local path or fsspec URL: the source to read
+    (cached in blocks) and the counter of the bytes it took from the storage.
+    :class:`DumpError` for a file that cannot be opened."""
+    path = local_path(name)
+    raw: ByteSource
+    if path is not None:
+        try:
+            raw = FileSource(path)
+        except FileNotFoundError:
+            raise DumpError(f"{name}: no such file") from None
+        except IsADirectoryError:
+            raise DumpError(f"{name}: is a directory, not a dump file") from None
+        except OSError as exc:
+            raise DumpError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    else:
+        raw = FsspecSource(name)
+    counter = CountingSource(raw)
+    return BlockCache(counter), counter
+
+
+def close_source(source: ByteSource) -> None:
+    """Close the file under a source made by :func:`open_source`."""
+    inner: Any = source
+    while inner is not None:
+        close = getattr(inner, "close", None)
+        if callable(close):
+            close()
+            return
+        inner = getattr(inner, "inner", None)
+
+
+def file_size(name: str) -> int:
+    """Return the size of a local file or fsspec URL (0 when it cannot be read)."""
+    path = local_path(name)
+    try:
+        if path is not None:
+            return os.path.getsize(path)
+        import fsspec
+
+        fs, p = fsspec.core.url_to_fs(name)
+        return int(fs.size(p))
+    except Exception:
+        return 0

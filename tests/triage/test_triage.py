@@ -1,0 +1,225 @@
+"""pycrash triage on real dumps: the small fixture in every form (default run), the
+whole zoo corpus and the Ray and Dask engines (the kernel matrix: PYCRASH_MATRIX=1).
+
+Expected buckets come from how the fixtures were made (testdata/zoo/pcfix_oops.c and
+testdata/fixture.py) and the guests' console logs, not from pycrash's own output: the
+small guest crashes with sysrq (sysrq_handle_crash calls panic()); the zoo's module
+oopses in pcfix_deref (NULL write) and pcfix_timer_deref (from its timer), BUGs in
+pcfix_bug, WARNs in pcfix_warn, spins in pcfix_spin; its waiters block in
+pcfix_waiter_fn, the ABBA pair in pcfix_abba_fn, the rwsem readers in pcfix_reader_fn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MATRIX, Dump, fixture_dump, pycrash
+from triagecorpus import bad_files, flatten, link
+
+SMALL_BUCKET = "sysrq:sysrq_handle_crash"
+ZOO_BUCKETS = {
+    "zoo-oops": "oops:pcfix_deref",
+    "zoo-bug": "bug:pcfix_bug",
+    "zoo-timer": "oops:pcfix_timer_deref",
+    "zoo-warn": "warn:pcfix_warn",
+    "zoo-hung": "hung_task:pcfix_waiter_fn",
+    "zoo-abba": "hung_task:pcfix_abba_fn",
+    "zoo-rwsem": "hung_task:pcfix_reader_fn",
+    "zoo-softlockup": "soft_lockup:pcfix_spin",
+    "zoo-oom": "oom",
+}
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def _triage(*args: str) -> None:
+    run = pycrash("triage", *args, "-q", timeout=1800)
+    assert run.rc == 0, run.err
+    assert "Traceback" not in run.err, run.err
+
+
+def _small_corpus(dump: Dump, root: Path) -> dict[str, Path]:
+    """The small fixture as kdump (with its vmlinux beside it), ELF and flattened (each
+    alone: tier 0), a hard-linked copy of the kdump, and the bad files."""
+    out = {"kdump": link(dump.vmcore, root / "kdump" / "vmcore.kdump")}
+    link(dump.vmlinux, root / "kdump" / dump.vmlinux.name)
+    for form in ("elf", "flat"):
+        if (dump.dir / f"vmcore.{form}").exists():
+            out[form] = link(dump.dir / f"vmcore.{form}", root / form / f"vmcore.{form}")
+    out["copy"] = link(dump.vmcore, root / "copy" / "vmcore-copy.kdump", hard=True)
+    bad_files(root / "bad", truncate_from=dump.vmcore)
+    return out
+
+
+def test_small_fixture_every_form_one_bucket(dump: Dump, tmp_path: Path) -> None:
+    files = _small_corpus(dump, tmp_path / "in")
+    out = tmp_path / "out"
+    _triage(str(tmp_path / "in"), "-o", str(out))
+    records = _jsonl(out / "records.jsonl")
+    assert sorted(r["path"] for r in records) == sorted(str(p) for p in files.values())
+    assert {r["signature"] for r in records} == {SMALL_BUCKET}
+    buckets = _jsonl(out / "buckets.jsonl")
+    assert [(b["signature"], b["count"]) for b in buckets] == [(SMALL_BUCKET, len(files))]
+    by_path = {Path(r["path"]).parent.name: r for r in records}
+    uname = dump.truth("uname.txt")
+    for r in records:
+        assert r["release"] == dump.release and r["release"] in uname
+        assert r["arch"] == "x86_64" and r["class"] == "sysrq"
+        assert r["panic_message"] == "sysrq triggered crash"
+        assert any("sysrq: Trigger a crash" in line for line in r["log_tail"] + r["report_lines"])
+        assert r["taint"] == "" and r["build_id"]
+        # tier 0 reads a small part of the dump (the headers, the log's pages)
+        assert 0 < r["t0_bytes_read"] < r["size"] or r["format"].startswith("flattened")
+    # the kdump had its vmlinux beside it: the full report; its copy shares the reading
+    assert by_path["kdump"]["tier"] == 2 and by_path["copy"]["tier"] == 2
+    assert by_path["kdump"]["verdict"]["function"] == "sysrq_handle_crash"
+    assert any(f["function"] == "sysrq_handle_crash" for f in by_path["kdump"]["backtrace"])
+    assert (out / by_path["kdump"]["report"]).exists()
+    if "elf" in by_path:
+        assert by_path["elf"]["tier"] == 0 and by_path["elf"]["format"] == "elf"
+    if "flat" in by_path:
+        assert by_path["flat"]["format"] == "flattened-kdump"
+    errors = _jsonl(out / "errors.jsonl")
+    hard = {Path(e["path"]).name: e["error"] for e in errors if e["severity"] == "error"}
+    assert set(hard) == {"vmcore.random", "vmcore.empty", "vmcore.truncated"}
+    assert "truncated" in hard["vmcore.truncated"]
+    warned = {Path(e["path"]).parent.name for e in errors if e["severity"] == "warning"}
+    assert warned == {k for k in ("elf", "flat") if k in by_path}
+    html = (out / "index.html").read_text()
+    assert SMALL_BUCKET in html and "<script" not in html
+    # a second run skips every dump already read (the content key), and says so
+    run = pycrash("triage", str(tmp_path / "in"), "-o", str(out), "-q")
+    assert run.rc == 0 and "already in" in run.err, run.err
+    assert _jsonl(out / "records.jsonl") == records
+
+
+def test_remote_dump_by_byte_range(dump: Dump, tmp_path: Path) -> None:
+    """A dump read through fsspec (memory://) at tier 0, never downloaded whole."""
+    fsspec = pytest.importorskip("fsspec")
+    from pycrash.triage.extract import Task, extract
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/triage-test/vmcore.kdump", dump.vmcore.read_bytes())
+    try:
+        rec = extract(Task("memory://triage-test/vmcore.kdump", "k", 0, tier=2))
+    finally:
+        fs.rm("/triage-test", recursive=True)
+    assert rec["signature"] == SMALL_BUCKET and rec["tier"] == 0, rec
+    assert any("remote dump" in n for n in rec["notes"])
+    assert rec["t0_bytes_read"] < dump.vmcore.stat().st_size / 4
+
+
+def test_redact_drops_names_paths_and_log(dump: Dump, tmp_path: Path) -> None:
+    link(dump.vmcore, tmp_path / "in" / "vmcore.kdump")
+    _triage(str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--tier", "0", "--redact")
+    text = (tmp_path / "out" / "records.jsonl").read_text()
+    rec = json.loads(text)
+    assert rec["signature"] == SMALL_BUCKET
+    assert rec["path"] is None and rec["command"] is None and rec["log_tail"] == []
+    assert str(tmp_path) not in text and "pcfix" not in text and '"sh"' not in text
+
+
+def test_killed_worker_costs_only_its_dump(dump: Dump, tmp_path: Path) -> None:
+    """SIGKILL of the worker that holds a dump: the dump is retried once on a fresh
+    worker (here it hangs again, on a FIFO, and times out), the other dump is read."""
+    from pycrash.triage.engines import run_local
+    from pycrash.triage.extract import Task
+
+    fifo = tmp_path / "vmcore.fifo"
+    os.mkfifo(fifo)
+    tasks = [Task(str(fifo), "a-fifo", 0, tier=0), Task(str(dump.vmcore), "b-small", 0, tier=0)]
+    results: dict[str, dict[str, Any]] = {}
+    started: list[int] = []
+
+    def killer() -> None:
+        time.sleep(3)
+        os.kill(started[0], signal.SIGKILL)  # the one worker, blocked on the FIFO
+
+    def on_start(pids: list[int]) -> None:
+        started.extend(pids)
+        threading.Thread(target=killer, daemon=True).start()
+
+    run_local(tasks, lambda t, r: results.__setitem__(t.key, r), workers=1, timeout=8,
+              max_per_worker=5, builds={"a-fifo": "0", "b-small": "1"}, on_start=on_start)
+    assert results["b-small"]["signature"] == SMALL_BUCKET
+    assert "timed out" in results["a-fifo"]["error"]
+    assert "attempt 2" in results["a-fifo"]["error"]  # the retry after the SIGKILL
+
+
+# -- the kernel matrix: every zoo crash, and the distributed engines --------------------
+
+
+@pytest.fixture(scope="module")
+def zoo_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Every zoo dump and the small one, linked, with flattened variants of three (one
+    without its vmlinux), hard-linked copies and bad files; and the expected bucket of
+    every dump file by its path."""
+    if not MATRIX:
+        pytest.skip("the zoo corpus is in the kernel matrix: scripts/test --matrix")
+    root = tmp_path_factory.mktemp("zoo-corpus")
+    expect: dict[str, str] = {}
+    small = fixture_dump("small")
+    for name, path in _small_corpus(small, root / "small").items():
+        expect[str(path)] = SMALL_BUCKET
+        del name
+    for fixture, bucket in ZOO_BUCKETS.items():
+        d = fixture_dump(fixture)
+        base = root / fixture
+        expect[str(link(d.vmcore, base / "vmcore.kdump"))] = bucket
+        link(d.vmlinux, base / d.vmlinux.name)
+        if fixture in ("zoo-oops", "zoo-hung"):
+            expect[str(link(d.vmcore, root / "copies" / f"{fixture}.kdump", hard=True))] = bucket
+        if fixture in ("zoo-oops", "zoo-warn"):
+            expect[str(flatten(d.vmcore, base / "vmcore.flat"))] = bucket
+        if fixture == "zoo-bug":  # a format variant whose vmlinux is nowhere near
+            expect[str(flatten(d.vmcore, root / "novmlinux" / "vmcore.flat"))] = bucket
+    return root, expect
+
+
+def test_zoo_corpus_one_bucket_per_crash(zoo_corpus: tuple[Path, dict[str, str]],
+                                         tmp_path: Path) -> None:
+    root, expect = zoo_corpus
+    out = tmp_path / "out"
+    _triage(str(root), "-o", str(out))
+    got = {r["path"]: r["signature"] for r in _jsonl(out / "records.jsonl")}
+    assert got == expect
+    buckets = _jsonl(out / "buckets.jsonl")
+    assert len(buckets) == len(set(expect.values()))
+    errors = _jsonl(out / "errors.jsonl")
+    assert {Path(e["path"]).name for e in errors if e["severity"] == "error"} == {
+        "vmcore.random", "vmcore.empty", "vmcore.truncated"}
+    novm = [e for e in errors if e["severity"] == "warning" and "novmlinux" in e["path"]]
+    assert novm and "no debuginfo" in novm[0]["error"]
+
+
+def _comparable(path: Path) -> list[dict[str, Any]]:
+    rows = _jsonl(path)
+    for row in rows:
+        row.pop("timing", None)
+    return rows
+
+
+@pytest.mark.parametrize("engine", ["ray", "dask"])
+def test_engines_give_identical_records(zoo_corpus: tuple[Path, dict[str, str]],
+                                        tmp_path: Path, engine: str) -> None:
+    """Ray (a local cluster of 2 workers) and Dask (a local cluster) write the records the
+    local pool writes, but for the timing fields."""
+    pytest.importorskip("ray" if engine == "ray" else "distributed")
+    root, _expect = zoo_corpus
+    subset = root / "small"
+    _triage(str(subset), "-o", str(tmp_path / "local"), "--no-parquet")
+    _triage(str(subset), "-o", str(tmp_path / engine), "--engine", engine, "-j", "2",
+            "--no-parquet")
+    assert _comparable(tmp_path / engine / "records.jsonl") == \
+        _comparable(tmp_path / "local" / "records.jsonl")
+    assert _comparable(tmp_path / engine / "errors.jsonl") == \
+        _comparable(tmp_path / "local" / "errors.jsonl")
