@@ -77,7 +77,7 @@ def sbitmap_words(sb: Object) -> list[tuple[int, int, int]]:
 def bits_in_use(sb: Object) -> list[int]:
     """Return the bits set and not cleared, lowest first (crash's order of entries)."""
     shift = int(sb.shift.value_())
-    out = []
+    out: list[int] = []
     for i, (word, cleared, bits) in enumerate(sbitmap_words(sb)):
         used = word & ~cleared & ((1 << bits) - 1)
         out.extend((i << shift) + b for b in range(bits) if used >> b & 1)
