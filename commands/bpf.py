@@ -142,14 +142,14 @@ its map_flags are displayed.
   -d     with -s, override default output format with decimal format.
 """,
     examples="""
-  Display all loaded eBPF programs and maps:
+Display all loaded eBPF programs and maps:
 
-  crash> bpf
-   ID     BPF_PROG       BPF_PROG_AUX   BPF_PROG_TYPE       TAG        USED_MAPS
-   13 ffffbc00c06d1000 ffff9ff260f0c400  CGROUP_SKB   7be49e3934a125ba   13,14
+crash> bpf
+ ID     BPF_PROG       BPF_PROG_AUX   BPF_PROG_TYPE       TAG        USED_MAPS
+ 13 ffffbc00c06d1000 ffff9ff260f0c400  CGROUP_SKB   7be49e3934a125ba   13,14
 
-   ID     BPF_MAP       BPF_MAP_TYPE   MAP_FLAGS
-   13 ffff9ff260f0ec00    LPM_TRIE      00000001
+ ID     BPF_MAP       BPF_MAP_TYPE   MAP_FLAGS
+ 13 ffff9ff260f0ec00    LPM_TRIE      00000001
 """,
     arguments=(
         arg("-p", dest="prog_id", type=int, metavar="ID"),

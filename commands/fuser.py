@@ -64,12 +64,12 @@ or the path with a trailing slash. An inode address matches open files and
 mappings of that inode.
 """,
     examples="""
-  Display the tasks using file /tmp/work/hello.txt:
+Display the tasks using file /tmp/work/hello.txt:
 
-    crash> fuser /tmp/work/hello.txt
-     PID         TASK        COMM             USAGE
-       95  ffff97daaf5c5dc0  "pcfix-files"    fd
-       98  ffff97daaf5c3e80  "sleep"          fd
+  crash> fuser /tmp/work/hello.txt
+   PID         TASK        COMM             USAGE
+     95  ffff97daaf5c5dc0  "pcfix-files"    fd
+     98  ffff97daaf5c3e80  "sleep"          fd
 """,
     arguments=(arg("specs", nargs="*", metavar="pathname|inode"),),
     records=(FuserQuery, FileUser),

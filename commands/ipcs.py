@@ -150,31 +150,31 @@ specified task:
 -n task  a hexadecimal task_struct pointer.
 """,
     examples="""
-  Display all IPC facilities (a system with none):
+Display all IPC facilities (a system with none):
 
-    crash> ipcs
-    SHMID_KERNEL     KEY      SHMID      UID   PERMS BYTES      NATTCH STATUS
-    (none allocated)
+  crash> ipcs
+  SHMID_KERNEL     KEY      SHMID      UID   PERMS BYTES      NATTCH STATUS
+  (none allocated)
 
-    SEM_ARRAY        KEY      SEMID      UID   PERMS NSEMS
-    (none allocated)
+  SEM_ARRAY        KEY      SEMID      UID   PERMS NSEMS
+  (none allocated)
 
-    MSG_QUEUE        KEY      MSQID      UID   PERMS USED-BYTES   MESSAGES
-    (none allocated)
+  MSG_QUEUE        KEY      MSQID      UID   PERMS USED-BYTES   MESSAGES
+  (none allocated)
 
-  Display shared memory usage with detailed information:
+Display shared memory usage with detailed information:
 
-    crash> ipcs -M
-    SHMID_KERNEL     KEY      SHMID      UID   PERMS BYTES      NATTCH STATUS
-    ffff880473a28310 00000000 0          0     666   90000      1
-    PAGES ALLOCATED/RESIDENT/SWAPPED: 22/1/0
-    INODE: ffff88047239cd98
+  crash> ipcs -M
+  SHMID_KERNEL     KEY      SHMID      UID   PERMS BYTES      NATTCH STATUS
+  ffff880473a28310 00000000 0          0     666   90000      1
+  PAGES ALLOCATED/RESIDENT/SWAPPED: 22/1/0
+  INODE: ffff88047239cd98
 """,
     arguments=(
-        arg("-s", dest="sem", action="store_true", help="semaphore arrays"),
-        arg("-m", dest="shm", action="store_true", help="shared memory"),
-        arg("-M", dest="shm_verbose", action="store_true", help="shared memory, detailed"),
-        arg("-q", dest="msg", action="store_true", help="message queues"),
+        arg("-s", dest="sem", action="store_true"),
+        arg("-m", dest="shm", action="store_true"),
+        arg("-M", dest="shm_verbose", action="store_true"),
+        arg("-q", dest="msg", action="store_true"),
         arg("-n", dest="task", metavar="pid|task"),
         arg("specs", nargs="*", metavar="id|addr"),
     ),

@@ -118,27 +118,27 @@ and each CPU's IRQ stack and exception (x86-64) or overflow (arm64) stacks.
     examples="""
 crash> mach
 
-  Display the system physical memory map:
+Display the system physical memory map:
 
-    crash> mach -m
-          PHYSICAL ADDRESS RANGE         TYPE
-    0000000000000000 - 0000000000001000  E820_RESERVED
-    0000000000001000 - 000000000009fc00  E820_RAM
-    000000000009fc00 - 00000000000a0000  E820_RESERVED
-    00000000000f0000 - 0000000000100000  E820_RESERVED
-    0000000000100000 - 000000002ffda000  E820_RAM
-    000000002ffda000 - 0000000030000000  E820_RESERVED
-    00000000fffc0000 - 0000000100000000  E820_RESERVED
+  crash> mach -m
+        PHYSICAL ADDRESS RANGE         TYPE
+  0000000000000000 - 0000000000001000  E820_RESERVED
+  0000000000001000 - 000000000009fc00  E820_RAM
+  000000000009fc00 - 00000000000a0000  E820_RESERVED
+  00000000000f0000 - 0000000000100000  E820_RESERVED
+  0000000000100000 - 000000002ffda000  E820_RAM
+  000000002ffda000 - 0000000030000000  E820_RESERVED
+  00000000fffc0000 - 0000000100000000  E820_RESERVED
 
-  Display each CPU's cpuinfo_x86 in hexadecimal:
+Display each CPU's cpuinfo_x86 in hexadecimal:
 
-    crash> mach -c -x
+  crash> mach -c -x
 """,
     arguments=(
-        arg("-m", dest="memmap", action="store_true", help="the e820 memory map"),
-        arg("-c", dest="cpuinfo", action="store_true", help="each CPU's cpuinfo_x86"),
-        arg("-x", dest="hex", action="store_true", help="hexadecimal"),
-        arg("-d", dest="dec", action="store_true", help="decimal"),
+        arg("-m", dest="memmap", action="store_true"),
+        arg("-c", dest="cpuinfo", action="store_true"),
+        arg("-x", dest="hex", action="store_true"),
+        arg("-d", dest="dec", action="store_true"),
     ),
     records=(MachineInfo, CpuStack, ExceptionStacks, MemoryRange, CpuInfo),
 )

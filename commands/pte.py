@@ -54,13 +54,13 @@ the swap device and offset are displayed.  x86-64 and arm64 entries are
 decoded as the dump's architecture lays them out.
 """,
     examples="""
-    crash> pte d8e067
-     PTE    PHYSICAL  FLAGS
-    d8e067   d8e000   (PRESENT|RW|USER|ACCESSED|DIRTY)
+  crash> pte d8e067
+   PTE    PHYSICAL  FLAGS
+  d8e067   d8e000   (PRESENT|RW|USER|ACCESSED|DIRTY)
 
-    crash> pte 13f600
-     PTE      SWAP     OFFSET
-    13f600  /dev/hda2   5104
+  crash> pte 13f600
+   PTE      SWAP     OFFSET
+  13f600  /dev/hda2   5104
 """,
     arguments=(arg("contents", nargs="+", metavar="contents"),),
     records=(PteDecode,),

@@ -115,31 +115,31 @@ A wait queue is "active" when tasks wait on it. Kernels that count wake-ups per
 queue (6.1.x, 6.2 on) have no per-wait-queue wait_cnt: its field is left out.
 """,
     examples="""
-  Display a blk-mq tag set's tags (the virtio disk's first hardware queue):
+Display a blk-mq tag set's tags (the virtio disk's first hardware queue):
 
-    crash> sbitmapq ffff97daaff2bb20
-    depth = 256
-    busy = 0
-    cleared = 0
-    bits_per_word = 64
-    map_nr = 4
-    alloc_hint = {125, 201}
-    wake_batch = 8
-    wake_index = 0
-    ws_active = 0
-    ws = {
-            { .wait_cnt = 8, .wait = inactive },
-            ...
-    }
-    round_robin = 0
-    min_shallow_depth = 4294967295
+  crash> sbitmapq ffff97daaff2bb20
+  depth = 256
+  busy = 0
+  cleared = 0
+  bits_per_word = 64
+  map_nr = 4
+  alloc_hint = {125, 201}
+  wake_batch = 8
+  wake_index = 0
+  ws_active = 0
+  ws = {
+          { .wait_cnt = 8, .wait = inactive },
+          ...
+  }
+  round_robin = 0
+  min_shallow_depth = 4294967295
 
-    00000000: 0000 0000 0000 0000 0000 0000 0000 0000
-    00000010: 0000 0000 0000 0000 0000 0000 0000 0000
+  00000000: 0000 0000 0000 0000 0000 0000 0000 0000
+  00000010: 0000 0000 0000 0000 0000 0000 0000 0000
 
-  The requests its bits in use index (blk_mq_tags.static_rqs, an array of pointers):
+The requests its bits in use index (blk_mq_tags.static_rqs, an array of pointers):
 
-    crash> sbitmapq -s request -a ffff97da81efe800 -p ffff97daaff2bb20
+  crash> sbitmapq -s request -a ffff97da81efe800 -p ffff97daaff2bb20
 """,
     arguments=(
         arg("-s", dest="struct", metavar="struct[.member[,member]]"),

@@ -32,8 +32,8 @@ be written.
     value  the value of the data to write.
 """,
     examples="""
-    crash> wr my_debug_flag 1
-    wr: not allowed on dumpfiles
+  crash> wr my_debug_flag 1
+  wr: not allowed on dumpfiles
 """,
     raw=True,
 )
