@@ -22,22 +22,46 @@ need them say so and name the debuginfo package (:func:`debuginfo_hint`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from drgn import FindObjectFlags, Object, ObjectNotFoundError, Program
+from drgn import (
+    FindObjectFlags,
+    Object,
+    ObjectNotFoundError,
+    Program,
+    Type,
+    TypeMember,
+    sizeof,
+)
 
 from pycrash.kernel.btf import FUNC, VAR, Btf, BtfError, BtfTypes
 
 if TYPE_CHECKING:
-    from drgn import SymbolIndex
+    from drgn import Symbol, SymbolIndex
+
+
+
+def _tk_core(prog: Program) -> Type:
+    """kernel/time/timekeeping.c's ``static struct { seqcount_raw_spinlock_t seq;
+    struct timekeeper timekeeper; } tk_core``: an anonymous struct BTF cannot name."""
+    seq = prog.type("seqcount_raw_spinlock_t")
+    tk = prog.type("struct timekeeper")
+    offset = -(-seq.size // 8) * 8
+    return prog.struct_type(None, offset + tk.size, [
+        TypeMember(seq, "seq", 0), TypeMember(tk, "timekeeper", offset * 8)])
+
+
+#: A type: its C spelling, a list of spellings tried in order (the first one this
+#: kernel's BTF has wins), or a function building it (anonymous structs).
+TypeSpec = str | list[str] | Callable[[Program], Type]
 
 #: The C types of the globals BTF does not describe (it holds per-CPU variables
 #: only), as DWARF declares them on the kernels pycrash is tested on (5.10 to 7.2).
-#: A name whose type differs between kernels maps to a list tried in order: the
-#: first type that exists in this kernel's BTF wins. Add a global here when a
-#: command needs it.
-VARIABLE_TYPES: dict[str, str | list[str]] = {
+#: ``T []`` is an array whose length is the kallsyms symbol's size (a string's
+#: length for ``char``). Add a global here when a command needs it.
+VARIABLE_TYPES: dict[str, TypeSpec] = {
     # tasks, pids, scheduling
     "init_task": "struct task_struct",
     "init_pid_ns": "struct pid_namespace",
@@ -49,7 +73,7 @@ VARIABLE_TYPES: dict[str, str | list[str]] = {
     "panic_on_oops": "int",
     "crash_notes": "note_buf_t *",
     "nr_cpu_ids": "unsigned int",
-    "__per_cpu_offset": "long unsigned int [8192]",
+    "__per_cpu_offset": "long unsigned int []",
     "__cpu_online_mask": "struct cpumask",
     "__cpu_possible_mask": "struct cpumask",
     "__cpu_present_mask": "struct cpumask",
@@ -58,6 +82,7 @@ VARIABLE_TYPES: dict[str, str | list[str]] = {
     "sysctl_sched_features": "unsigned int",
     "avenrun": "long unsigned int [3]",
     "nr_threads": "int",
+    "task_state_array": "const char * const [9]",  # R S D T t X Z P I since 4.14
     "total_forks": "long unsigned int",
     "root_task_group": "struct task_group",
     "def_root_domain": "struct root_domain",
@@ -69,7 +94,7 @@ VARIABLE_TYPES: dict[str, str | list[str]] = {
     "jiffies_64": "u64",
     "jiffies": "volatile long unsigned int",
     "tick_nsec": "long unsigned int",
-    "tk_core": "struct tk_core",
+    "tk_core": _tk_core,
     "timekeeper_data": "struct tk_data [1]",
     "cpu_khz": "unsigned int",
     "tsc_khz": "unsigned int",
@@ -77,12 +102,12 @@ VARIABLE_TYPES: dict[str, str | list[str]] = {
     # memory
     "init_mm": "struct mm_struct",
     "slab_caches": "struct list_head",
-    "node_data": "struct pglist_data *[1024]",
+    "node_data": "struct pglist_data *[]",
     "contig_page_data": "struct pglist_data",
-    "node_states": "nodemask_t [6]",
-    "vm_zone_stat": "atomic_long_t [16]",
-    "vm_node_stat": "atomic_long_t [64]",
-    "vm_numa_event": "atomic_long_t [8]",
+    "node_states": "nodemask_t []",
+    "vm_zone_stat": "atomic_long_t []",
+    "vm_node_stat": "atomic_long_t []",
+    "vm_numa_event": "atomic_long_t []",
     "vm_committed_as": "struct percpu_counter",
     "_totalram_pages": "atomic_long_t",
     "totalram_pages": "long unsigned int",
@@ -91,11 +116,11 @@ VARIABLE_TYPES: dict[str, str | list[str]] = {
     "total_swap_pages": "long int",
     "nr_swap_pages": "atomic_long_t",
     "nr_swapfiles": "unsigned int",
-    "swap_info": "struct swap_info_struct *[32]",
+    "swap_info": "struct swap_info_struct *[]",
     "sysctl_overcommit_ratio": "int",
     "sysctl_overcommit_kbytes": "long unsigned int",
     "sysctl_overcommit_memory": "int",
-    "hstates": "struct hstate [2]",
+    "hstates": "struct hstate []",
     "hugetlb_max_hstate": "int",
     "default_hstate_idx": "unsigned int",
     "vmap_area_list": "struct list_head",
@@ -127,7 +152,6 @@ VARIABLE_TYPES: dict[str, str | list[str]] = {
     "pcpu_nr_slots": "int",
     "pcpu_nr_empty_pop_pages": ["int [3]", "int"],
     "pcpu_nr_pages": "int",
-    "kmalloc_caches": "struct kmem_cache *[4][14]",
     "num_poisoned_pages": "atomic_long_t",
     "memblock": "struct memblock",
     # modules, printk, symbols
@@ -140,10 +164,10 @@ VARIABLE_TYPES: dict[str, str | list[str]] = {
     "log_first_idx": "u32",
     "log_next_idx": "u32",
     "clear_seq": ["struct latched_seq", "u64"],
-    "linux_banner": "const char [256]",
+    "linux_banner": "const char []",
     "saved_command_line": "char *",
-    "boot_command_line": "char [2048]",
-    "taint_flags": "const struct taint_flag [19]",
+    "boot_command_line": "char []",
+    "taint_flags": "const struct taint_flag []",
     "tainted_mask": "long unsigned int",
     "oops_in_progress": "int",
     "crashing_cpu": "int",
@@ -165,12 +189,33 @@ VARIABLE_TYPES: dict[str, str | list[str]] = {
     "mount_hashtable": "struct hlist_head *",
     "init_user_ns": "struct user_namespace",
     "init_ipc_ns": "struct ipc_namespace",
-    "irq_desc_tree": "struct radix_tree_root",
+    "irq_desc_tree": ["struct xarray", "struct radix_tree_root"],
     "sparse_irqs": "struct maple_tree",
     "nr_irqs": "int",
     "irq_stat": "irq_cpustat_t",
     "vector_irq": "vector_irq_t",
     "kstat": "struct kernel_stat",
+    "pci_bus_type": "struct bus_type",
+    "bus_kset": "struct kset *",
+    "class_kset": "struct kset *",
+    "cdev_map": "struct kobj_map *",
+    "sysfs_root_kn": "struct kernfs_node *",
+    "cgrp_dfl_root": "struct cgroup_root",
+    "mod_tree": "struct mod_tree_root",
+    "uidhash_table": "struct hlist_head [64]",
+    "kernel_config_data": "const char []",
+    "btf_idr": "struct idr",
+    "prog_idr": "struct idr",
+    "map_idr": "struct idr",
+    "link_idr": "struct idr",
+    "swapper_spaces": "struct address_space *[]",
+    "nr_swapper_spaces": "unsigned int []",
+    "task_struct_cachep": "struct kmem_cache *",
+    "thread_stack_cache": "struct kmem_cache *",
+    "nr_node_ids": "unsigned int",
+    "max_mapnr": "long unsigned int",
+    "mem_map": "struct page *",
+    "__highest_present_section_nr": "long unsigned int",
     # workqueues, timers, locks
     "workqueues": "struct list_head",
     "worker_pool_idr": "struct idr",
@@ -178,7 +223,7 @@ VARIABLE_TYPES: dict[str, str | list[str]] = {
     "jiffies_lock": "raw_spinlock_t",
     # x86-64 stacks
     "cea_exception_stacks": "struct cea_exception_stacks *",
-    "orc_lookup": "unsigned int [0]",
+    "orc_lookup": "unsigned int []",
     "lookup_num_blocks": "unsigned int",
     "idt_table": "gate_desc [256]",
 }
@@ -224,15 +269,44 @@ def needs_dwarf(prog: Program, what: str) -> str | None:
             f"install {debuginfo_hint(nd.release, nd.build_id)} and name the vmlinux")
 
 
+class NoTypeError(ObjectNotFoundError):
+    """A kernel global whose type this session does not know (no DWARF; BTF has no
+    type for it): its one line names the variable and the type, or the package."""
+
+
+def _spec_type(prog: Program, spec: TypeSpec, sym: Symbol) -> Type:
+    """The Type of ``spec`` for the global at kallsyms symbol ``sym``; LookupError
+    (naming the type) when BTF lacks it."""
+    if callable(spec):
+        return spec(prog)
+    tried = [spec] if isinstance(spec, str) else spec
+    for i, text in enumerate(tried):
+        try:
+            if not text.endswith("[]"):
+                return prog.type(text)
+            elem = prog.type(text[:-2].strip())
+        except LookupError:
+            if i < len(tried) - 1:
+                continue
+            raise LookupError(text) from None
+        size = sizeof(elem)
+        if elem.unqualified().primitive is not None and size == 1:  # a string
+            length = len(prog.read_c_string(sym.address, max_size=1 << 16)) + 1
+        else:
+            length = max(sym.size // max(size, 1), 1)
+        return prog.array_type(elem, length)
+    raise LookupError(str(spec))
+
+
 class _Finder:
     """drgn's object finder over kallsyms addresses and BTF types."""
 
     def __init__(self, nd: NoDebugInfo) -> None:
         self.nd = nd
 
-    def _address(self, prog: Program, name: str) -> int | None:
+    def _symbol(self, prog: Program, name: str) -> Symbol | None:
         try:
-            return prog.symbol(name).address
+            return prog.symbol(name)
         except LookupError:
             return None
 
@@ -246,29 +320,31 @@ class _Finder:
         if flags & FindObjectFlags.FUNCTION:
             func = types.find_named(name, FUNC)
             if func is not None:
-                address = self._address(prog, name)
-                if address is not None:
-                    return Object(prog, types.type(*func), address=address)
-        if flags & FindObjectFlags.VARIABLE:
-            var = types.find_named(name, VAR)
-            spec = VARIABLE_TYPES.get(name)
-            if var is None and spec is None:
-                return None
-            address = self._address(prog, name)
-            if address is None:
-                return None
-            if var is not None:
-                return Object(prog, types.type(*var), address=address)
-            tried = [spec] if isinstance(spec, str) else list(spec or ())
-            for i, text in enumerate(tried):
-                try:
-                    return Object(prog, prog.type(text), address=address)
-                except LookupError:
-                    if i == len(tried) - 1:
-                        raise ObjectNotFoundError(
-                            f"{name}: its type ({text}) is not in this kernel's BTF",
-                            name=name) from None
-        return None
+                sym = self._symbol(prog, name)
+                if sym is not None:
+                    return Object(prog, types.type(*func), address=sym.address)
+        if not flags & FindObjectFlags.VARIABLE:
+            return None
+        sym = self._symbol(prog, name)
+        if sym is None:
+            return None
+        var = types.find_named(name, VAR)
+        if var is not None:
+            return Object(prog, types.type(*var), address=sym.address)
+        spec = VARIABLE_TYPES.get(name)
+        hint = debuginfo_hint(self.nd.release, self.nd.build_id)
+        if spec is None:
+            if types.find_named(name, FUNC) is not None:
+                return None  # a function asked for as a variable
+            raise NoTypeError(
+                f"{name}: its type is unknown without the kernel's debuginfo (BTF types "
+                f"only per-CPU variables, and pycrash's table has no {name}); install "
+                f"{hint}", name=name)
+        try:
+            return Object(prog, _spec_type(prog, spec, sym), address=sym.address)
+        except LookupError as exc:
+            raise NoTypeError(f"{name}: its type ({exc}) is not in this kernel's BTF; "
+                              f"install {hint}", name=name) from None
 
 
 def _module_btfs(prog: Program, types: BtfTypes) -> list[str]:
