@@ -87,4 +87,7 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
                 rows.append(lookup(prog, f"{address:x}", bounds))
             except CommandError as again:
                 errors.append(str(again))
-    return Result(rows, render=render, errors=errors)
+    from pycrash.kernel.nodebug import needs_dwarf
+
+    missing = needs_dwarf(prog, "source files and lines") if rows else None
+    return Result(rows, render=render, errors=errors + ([missing] if missing else []))

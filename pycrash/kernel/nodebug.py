@@ -48,8 +48,8 @@ def _tk_core(prog: Program) -> Type:
     struct timekeeper timekeeper; } tk_core``: an anonymous struct BTF cannot name."""
     seq = prog.type("seqcount_raw_spinlock_t")
     tk = prog.type("struct timekeeper")
-    offset = -(-seq.size // 8) * 8
-    return prog.struct_type(None, offset + tk.size, [
+    offset = -(-sizeof(seq) // 8) * 8
+    return prog.struct_type(None, offset + sizeof(tk), [
         TypeMember(seq, "seq", 0), TypeMember(tk, "timekeeper", offset * 8)])
 
 
@@ -228,8 +228,9 @@ VARIABLE_TYPES: dict[str, TypeSpec] = {
     "idt_table": "gate_desc [256]",
 }
 
-#: What a command that needs DWARF says, and what to install.
-PACKAGES = "Debian: linux-image-{rel}-dbg; Fedora/RHEL: kernel-debuginfo-{rel}"
+#: The debuginfo package of a kernel whose release is not Debian's.
+PACKAGES = "the kernel's debuginfo package (Debian: linux-image-{rel}-dbg, Fedora/RHEL: " \
+    "kernel-debuginfo-{rel})"
 
 
 @dataclass
@@ -247,7 +248,10 @@ class NoDebugInfo:
 def debuginfo_hint(release: str, build_id: str | None) -> str:
     """Where the DWARF this session lacks comes from: the package by release, and the
     file by build id."""
-    hint = PACKAGES.format(rel=release)
+    import re
+
+    debian = re.search(r"-(amd64|arm64|armmp|686|686-pae|s390x|ppc64el|riscv64)$", release)
+    hint = f"linux-image-{release}-dbg" if debian else PACKAGES.format(rel=release)
     if build_id:
         hint += f", or /usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug"
     return hint
@@ -265,7 +269,7 @@ def needs_dwarf(prog: Program, what: str) -> str | None:
     nd = info(prog)
     if nd is None:
         return None
-    return (f"{what} needs the kernel's debuginfo (DWARF), and this session has none: "
+    return (f"{what} need the kernel's debuginfo (DWARF), which this session lacks: "
             f"install {debuginfo_hint(nd.release, nd.build_id)} and name the vmlinux")
 
 
