@@ -402,6 +402,11 @@ def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
         start = prog.symbol("__start_BTF").address
         stop = prog.symbol("__stop_BTF").address
     except LookupError:
+        try:
+            prog.symbol("init_task")
+        except LookupError:
+            raise ValueError(f"kernel {release}'s kallsyms has no data symbols (it was built "
+                             f"without CONFIG_KALLSYMS_ALL): a vmlinux is needed") from None
         raise ValueError(f"kernel {release} was built without BTF "
                          f"(CONFIG_DEBUG_INFO_BTF, no __start_BTF in its kallsyms): "
                          f"a vmlinux is needed") from None
