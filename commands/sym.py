@@ -89,5 +89,6 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
                 errors.append(str(again))
     from pycrash.kernel.nodebug import needs_dwarf
 
-    missing = needs_dwarf(prog, "source files and lines") if rows else None
+    text = any(r.type in "tT" and r.module is None for r in rows)
+    missing = needs_dwarf(prog, "source files and lines") if text else None
     return Result(rows, render=render, errors=errors + ([missing] if missing else []))

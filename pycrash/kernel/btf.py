@@ -80,9 +80,9 @@ class Btf:
         self.base = base
         self.data = data
         self.strings = data[s0:s0 + str_len]
-        self.str_base = base.str_end if base is not None else 0
-        self.str_end = self.str_base + str_len
-        self.first = base.count if base is not None else 1
+        self.str_base: int = base.str_end if base is not None else 0
+        self.str_end: int = self.str_base + str_len
+        self.first: int = base.count if base is not None else 1
         self.offsets: list[int] = []
         self.infos: list[int] = []
         pos, end = t0, t0 + type_len
@@ -96,7 +96,7 @@ class Btf:
             pos += 12 + fixed + per * (info & 0xFFFF)
         if pos != end:
             raise BtfError(f"{name}: BTF type section damaged")
-        self.count = self.first + len(self.offsets)
+        self.count: int = self.first + len(self.offsets)
         self._names: dict[str, list[int]] | None = None
         self._enumerators: dict[str, tuple[int, int]] | None = None
 
@@ -132,8 +132,6 @@ class Btf:
         btf = self.owner(tid)
         st = struct.Struct(fmt)
         pos = btf.offsets[tid - btf.first] + 12
-        if (btf.infos[tid - btf.first] >> 24) & 0x1F in (INT, ARRAY, VAR, DECL_TAG):
-            pos += 0  # the fixed part is the entry
         for i in range(count):
             yield st.unpack_from(btf.data, pos + i * st.size)
 
@@ -250,8 +248,8 @@ class BtfTypes:
             elem, _index, nelems = struct.unpack_from("<III", data, extra)
             return prog.array_type(self.type(btf, elem), nelems or None)
         if kind in (STRUCT, UNION):
-            members = [self._member(btf, *m, kflag)
-                       for m in btf.words(tid, "<III", vlen)]
+            members = [self._member(btf, name_off, mtype, offset, kflag)
+                       for name_off, mtype, offset in btf.words(tid, "<III", vlen)]
             make = prog.struct_type if kind == STRUCT else prog.union_type
             return make(name, size, members)
         if kind in (ENUM, ENUM64):
