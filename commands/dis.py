@@ -154,5 +154,12 @@ def dis(session: Session, args: argparse.Namespace) -> Result:
             break
     if not rows:
         raise CommandError(f"no instruction decoded at {addr:x}")
-    return Result(rows, render=render)
+    from pycrash.kernel.nodebug import info, needs_dwarf
+
+    if info(prog) is not None and count is None and not args.reverse:
+        # kallsyms sizes run to the next symbol: drop the alignment padding after the end
+        while len(rows) > 1 and rows[-1].mnemonic.startswith(("nop", "int3")):
+            rows.pop()
+    missing = needs_dwarf(prog, "source lines (-l)") if args.lines else None
+    return Result(rows, render=render, errors=[missing] if missing else [])
 

@@ -88,4 +88,8 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
                 rows.append(lookup(prog, f"{address:x}", bounds))
             except CommandError as again:
                 errors.append(str(again))
-    return Result(rows, render=render, errors=errors)
+    from pycrash.kernel.nodebug import needs_dwarf
+
+    text = any(r.type in "tT" and r.module is None for r in rows)
+    missing = needs_dwarf(prog, "source files and lines") if text else None
+    return Result(rows, render=render, errors=errors + ([missing] if missing else []))

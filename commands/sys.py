@@ -44,7 +44,7 @@ def sys_info(session: Session) -> SysInfo:
     page_size = int(prog["PAGE_SIZE"].value_())
     task = session.panic_task
     return SysInfo(
-        kernel=session.target.vmlinux,
+        kernel=session.target.vmlinux or "(no vmlinux: kallsyms and BTF from the dump)",
         dumpfile=session.target.dumpfile_label,
         cpus=cpu_count(prog),
         crash_time=system.crash_time(prog),

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: elfcorehdr= on /proc/cmdline)")
     p.add_argument("--zero-excluded", dest="zero_excluded", action="store_true",
                    help="read pages makedumpfile excluded as zeros instead of failing")
+    p.add_argument("--btf", action="store_true",
+                   help="open without a vmlinux: symbols from the dump's kallsyms, types "
+                        "from its BTF (what happens when no vmlinux is found)")
     p.add_argument("--force", action="store_true",
                    help="open even when the vmlinux's build id differs from the dump's")
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -140,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pycrash.session import Session
 
     try:
-        session = Session.open(args.files, force=args.force, live=args.live,
+        session = Session.open(args.files, force=args.force, btf=args.btf, live=args.live,
                                oldmem=args.oldmem, elfcorehdr=args.elfcorehdr,
                                zero_excluded=args.zero_excluded)
     except PycrashError as exc:

@@ -350,6 +350,10 @@ class Interpreter:
 
         if isinstance(exc, FaultError):
             return f"cannot read memory at {exc.address:#x}: {self.session.explain_fault(exc)}"
+        from pycrash.kernel.nodebug import NoTypeError
+
+        if isinstance(exc, NoTypeError):  # a session without DWARF lacks a global's type
+            return str(exc.args[0])
         return f"internal error: {type(exc).__name__}: {exc} (--debug shows the traceback)"
 
     def _history(self) -> Iterator[str]:

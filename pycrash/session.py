@@ -39,15 +39,18 @@ class Session:
     @classmethod
     def open(
         cls, dump: str | Sequence[str], vmlinux: str | None = None, force: bool = False,
-        **options: Any,
+        btf: bool = False, **options: Any,
     ) -> Session:
         """Open ``dump`` (a path, or a list: split parts, ``file@paddr`` images) with
-        ``vmlinux`` and return a Session. ``options`` are :class:`pycrash.target.Options`
-        fields: ``zero_excluded``, ``live``, ``oldmem``, ``elfcorehdr``."""
+        ``vmlinux`` and return a Session; with ``btf``, or when no vmlinux is found,
+        without one (kallsyms and BTF from the dump). ``options`` are
+        :class:`pycrash.target.Options` fields: ``zero_excluded``, ``live``, ``oldmem``,
+        ``elfcorehdr``."""
         from pycrash.target import Options, open_target
 
         paths = [dump] if isinstance(dump, str) else list(dump)
-        prog, target = open_target(paths, vmlinux, force=force, options=Options(**options))
+        prog, target = open_target(paths, vmlinux, force=force, options=Options(**options),
+                                   btf=btf)
         return cls(prog, target)
 
     # -- running commands -------------------------------------------------

@@ -59,6 +59,7 @@ class Target:
     kdump_file: KdumpFile | None = None
     own_reader: bool = False  # pycrash serves the memory: faults name physical addresses
     qemu: bool = False  # QEMU's dump-guest-memory wrote it (crash's "QEMU" dumps)
+    debuginfo: str = "dwarf"  # "btf": no vmlinux, kallsyms and BTF from the dump
 
     @cached_property
     def kdump(self) -> KdumpFile | None:
@@ -153,15 +154,34 @@ def _load_vmlinux(main: drgn.Module, vmlinux: str, release: str, dump_build_id: 
     return ()
 
 
+def _open_btf(prog: drgn.Program, release: str, build_id: str | None,
+              why: str) -> tuple[str, ...]:
+    """Make ``prog`` work without a vmlinux (:mod:`pycrash.kernel.nodebug`); return the
+    lines to show: the mode, and warnings. :class:`DumpError` naming what the kernel
+    lacks (BTF, kallsyms) when it cannot."""
+    from pycrash.kernel import nodebug
+
+    try:
+        nd = nodebug.load(prog, release, build_id)
+    except ValueError as exc:
+        raise DumpError(f"{why}, and {exc}; install "
+                        f"{nodebug.debuginfo_hint(release, build_id)}") from None
+    return (f"{why}: symbols from the dump's kallsyms, types from its BTF (no source "
+            f"lines; for them install {nodebug.debuginfo_hint(release, build_id)})",
+            *nd.notes)
+
+
 def open_target(
     paths: Sequence[str], vmlinux: str | None = None, force: bool = False,
-    options: Options | None = None,
+    options: Options | None = None, btf: bool = False,
 ) -> tuple[drgn.Program, Target]:
     """Open the dump in ``paths`` (and the vmlinux among them or in ``vmlinux``).
 
     Returns ``(prog, target)``: a drgn Program with the kernel's DWARF loaded,
-    and the :class:`Target` description. Raises :class:`DumpError` with one
-    clear line for every way this can fail.
+    and the :class:`Target` description. With no vmlinux given or found (or with
+    ``btf``), the Program's symbols come from the dump's kallsyms and its types from
+    the kernel's BTF (``Target.debuginfo == "btf"``). Raises :class:`DumpError` with
+    one clear line for every way this can fail.
     """
     import drgn
 
@@ -179,16 +199,23 @@ def open_target(
         raise DumpError(f"{first}: cannot read the kernel's VMCOREINFO: {exc}") from None
     dump_build_id = main.build_id.hex() if main.build_id else None
     found = given is None
+    if btf:
+        if given is not None:
+            raise DumpError(f"--btf opens the dump without a vmlinux, and {given} was given")
+        notes = _open_btf(prog, release, dump_build_id, "no vmlinux (--btf)")
+        return prog, Target(opened.dumpfiles, opened.kind, opened.partial, "", release,
+                            dump_build_id, False, notes, opened.regs, opened.kdump,
+                            opened.own_reader, opened.qemu, debuginfo="btf")
     if given is None:
         where = "" if opened.kind == DumpKind.LIVE else os.path.dirname(os.path.abspath(
             first.rpartition("@")[0] or first))
         given = find_vmlinux(release, dump_build_id, where)
         if given is None:
-            places = ", ".join(p.format(rel=release) for p in VMLINUX_PLACES)
-            raise DumpError(
-                f"no vmlinux given, and none found for release {release} in {places}; "
-                f"install the kernel's debuginfo package or name the vmlinux"
-            )
+            notes = _open_btf(prog, release, dump_build_id,
+                              f"no vmlinux given or found for release {release}")
+            return prog, Target(opened.dumpfiles, opened.kind, opened.partial, "", release,
+                                dump_build_id, False, notes, opened.regs, opened.kdump,
+                                opened.own_reader, opened.qemu, debuginfo="btf")
     notes = _load_vmlinux(main, given, release, dump_build_id, opts.force, first)
     return prog, Target(opened.dumpfiles, opened.kind, opened.partial, given, release,
                         dump_build_id, found, notes, opened.regs, opened.kdump,

@@ -314,6 +314,12 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
         return search.search(session, tasks, kind, errors)
     want_data = args.frame_data or bool(args.symbolic) or bool(args.ref)
     rows = [stack_of(session, t, want_data, args.lines) for t in tasks]
+    if args.lines:
+        from pycrash.kernel.nodebug import needs_dwarf
+
+        missing = needs_dwarf(session.prog, "file and line numbers (-l)")
+        if missing:
+            errors.append(missing)
     if args.ref:
         value = None
         try:

@@ -176,7 +176,11 @@ class Parser:
         if tok.kind == "id":
             try:
                 return complete_array(self.prog[tok.text])
-            except KeyError:
+            except KeyError as exc:
+                from pycrash.kernel.nodebug import NoTypeError
+
+                if isinstance(exc, NoTypeError):  # no DWARF: a global of unknown type
+                    raise CommandError(str(exc.args[0])) from None
                 raise CommandError(f"no symbol \"{tok.text}\" in current context") from None
         if tok.text == "(":
             value = self.binary(0)

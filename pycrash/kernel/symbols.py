@@ -56,14 +56,13 @@ def section_bounds(prog: Program) -> Bounds:
 
 def type_letter(sym: Symbol, bounds: Bounds) -> str:
     """Return nm's letter for a symbol: T/t text, D/d data, R/r rodata, B/b bss."""
-    letter = "d"
-    if sym.kind == SymbolKind.FUNC:
-        letter = "t"
-    else:
-        for sec, (lo, hi) in bounds.items():
-            if lo <= sym.address < hi:
-                letter = {"text": "t", "rodata": "r", "data": "d", "bss": "b"}[sec]
-                break
+    letter = ""
+    for sec, (lo, hi) in bounds.items():  # first: kallsyms may call data a function (7.x)
+        if lo <= sym.address < hi:
+            letter = {"text": "t", "rodata": "r", "data": "d", "bss": "b"}[sec]
+            break
+    if not letter:
+        letter = "t" if sym.kind == SymbolKind.FUNC else "d"
     if sym.binding in (SymbolBinding.GLOBAL, SymbolBinding.WEAK, SymbolBinding.UNIQUE):
         letter = letter.upper()
     return letter

@@ -32,6 +32,7 @@ class SymbolIndex:
         self._cache: dict[int, Sym | None] = {}
         self.table = None
         self.bias = 0
+        self.kallsyms = "pycrash_nodebug" in prog.cache  # no vmlinux: drgn's kallsyms
         where = prog.cache.get("pycrash_vmlinux")
         if where is not None:
             from pycrash.kernel import symcache
@@ -48,11 +49,28 @@ class SymbolIndex:
                 self.table = None
 
     def _direct(self, address: int) -> Sym | None:
+        if self.kallsyms:
+            return self._kallsyms(address)
         try:
             s = self.prog.symbol(address)
         except LookupError:
             return None
         return Sym(s.name, s.address, s.size)
+
+    def _kallsyms(self, address: int) -> Sym | None:
+        """A session without a vmlinux: of kallsyms' names for the address, the one the
+        vmlinux's table would give (not a linker's ``__start_``/``__end_`` marker), without
+        gcc's clone ending, as crash names it."""
+        from drgn import SymbolBinding
+
+        from pycrash.kernel.symcache import strip_clone_suffix
+
+        found = self.prog.symbols(address)
+        if not found:
+            return None
+        s = min(found, key=lambda s: (s.name.startswith(("__start_", "__stop_", "__end_")),
+                                      s.binding != SymbolBinding.GLOBAL))
+        return Sym(strip_clone_suffix(s.name.encode()).decode(), s.address, s.size)
 
     def _module(self, address: int) -> Sym | None:
         from pycrash.kernel.modtext import module_symbol

@@ -76,7 +76,16 @@ class NameIndex:
             if self._strings is None:
                 from pycrash.memory.elfinfo import section_data
 
-                self._strings = section_data(self.session.target.vmlinux, ".debug_str") or b""
+                if self.session.target.vmlinux:
+                    self._strings = section_data(self.session.target.vmlinux,
+                                                 ".debug_str") or b""
+                else:  # no vmlinux: the names of the dump's BTF
+                    from pycrash.kernel.nodebug import info
+
+                    nd = info(self.session.prog)
+                    self._strings = b"\0".join(
+                        n.encode() for blob in nd.types.blobs() for n in blob.names()
+                    ) + b"\0" if nd is not None else b""
             return self._strings
 
     def words(self) -> list[str]:

@@ -1,0 +1,433 @@
+"""Open a kernel without its vmlinux: symbols from kallsyms, types from BTF.
+
+The dump already holds what most commands need. With CONFIG_KALLSYMS_ALL every
+symbol is in memory, and since Linux 6.0 VMCOREINFO gives the kallsyms tables'
+addresses (drgn's :func:`drgn.helpers.linux.kallsyms.load_vmlinux_kallsyms` reads
+them); with CONFIG_DEBUG_INFO_BTF the types lie between ``__start_BTF`` and
+``__stop_BTF`` (:mod:`pycrash.kernel.btf` reads them). :func:`load` registers with
+drgn:
+
+- symbol finders: the vmlinux's kallsyms, and each module's (``struct module``);
+- a type finder: the vmlinux's BTF, then each module's (list ``btf_modules``);
+- an object finder: enumerators from BTF; functions (BTF ``FUNC`` at the kallsyms
+  address); variables at their kallsyms address, typed by BTF's ``VAR`` entries
+  (the per-CPU ones) or, for other globals (BTF has no type for them), by
+  :data:`VARIABLE_TYPES`, the table of the globals pycrash and drgn's helpers read.
+  Another global fails in one line naming the type pycrash lacks.
+
+Not available without DWARF: source files and lines, inlined frames, local
+variables, and types BTF leaves out (macros' constants among them); commands that
+need them say so and name the debuginfo package (:func:`debuginfo_hint`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from drgn import (
+    FindObjectFlags,
+    Object,
+    ObjectNotFoundError,
+    Program,
+    Type,
+    TypeMember,
+    sizeof,
+)
+
+from pycrash.kernel.btf import FUNC, VAR, Btf, BtfError, BtfTypes
+
+if TYPE_CHECKING:
+    from drgn import Symbol, SymbolIndex
+
+
+
+def _tk_core(prog: Program) -> Type:
+    """kernel/time/timekeeping.c's ``static struct { seqcount_raw_spinlock_t seq;
+    struct timekeeper timekeeper; } tk_core``: an anonymous struct BTF cannot name."""
+    seq = prog.type("seqcount_raw_spinlock_t")
+    tk = prog.type("struct timekeeper")
+    offset = -(-sizeof(seq) // 8) * 8
+    return prog.struct_type(None, offset + sizeof(tk), [
+        TypeMember(seq, "seq", 0), TypeMember(tk, "timekeeper", offset * 8)])
+
+
+#: A type: its C spelling, a list of spellings tried in order (the first one this
+#: kernel's BTF has wins), or a function building it (anonymous structs).
+TypeSpec = str | list[str] | Callable[[Program], Type]
+
+#: The C types of the globals BTF does not describe (it holds per-CPU variables
+#: only), as DWARF declares them on the kernels pycrash is tested on (5.10 to 7.2).
+#: ``T []`` is an array whose length is the kallsyms symbol's size (a string's
+#: length for ``char``). Add a global here when a command needs it.
+VARIABLE_TYPES: dict[str, TypeSpec] = {
+    # tasks, pids, scheduling
+    "init_task": "struct task_struct",
+    "init_pid_ns": "struct pid_namespace",
+    "init_nsproxy": "struct nsproxy",
+    "init_uts_ns": "struct uts_namespace",
+    "init_cred": "struct cred",
+    "init_struct_pid": "struct pid",
+    "panic_cpu": "atomic_t",
+    "panic_on_oops": "int",
+    "crash_notes": "note_buf_t *",
+    "nr_cpu_ids": "unsigned int",
+    "__per_cpu_offset": "long unsigned int []",
+    "__cpu_online_mask": "struct cpumask",
+    "__cpu_possible_mask": "struct cpumask",
+    "__cpu_present_mask": "struct cpumask",
+    "__cpu_active_mask": "struct cpumask",
+    "sched_schedstats": "struct static_key_false",
+    "sysctl_sched_features": "unsigned int",
+    "avenrun": "long unsigned int [3]",
+    "nr_threads": "int",
+    "task_state_array": "const char * const [9]",  # R S D T t X Z P I since 4.14
+    "total_forks": "long unsigned int",
+    "root_task_group": "struct task_group",
+    "def_root_domain": "struct root_domain",
+    "rcu_state": "struct rcu_state",
+    "watchdog_thresh": "int",
+    "softlockup_panic": "unsigned int",
+    "sysctl_hung_task_timeout_secs": "long unsigned int",
+    # time
+    "jiffies_64": "u64",
+    "jiffies": "volatile long unsigned int",
+    "tick_nsec": "long unsigned int",
+    "tk_core": _tk_core,
+    "timekeeper_data": "struct tk_data [1]",
+    "cpu_khz": "unsigned int",
+    "tsc_khz": "unsigned int",
+    "sys_tz": "struct timezone",
+    # memory
+    "init_mm": "struct mm_struct",
+    "slab_caches": "struct list_head",
+    "node_data": "struct pglist_data *[]",
+    "contig_page_data": "struct pglist_data",
+    "node_states": "nodemask_t []",
+    "vm_zone_stat": "atomic_long_t []",
+    "vm_node_stat": "atomic_long_t []",
+    "vm_numa_event": "atomic_long_t []",
+    "vm_committed_as": "struct percpu_counter",
+    "_totalram_pages": "atomic_long_t",
+    "totalram_pages": "long unsigned int",
+    "totalreserve_pages": "long unsigned int",
+    "totalcma_pages": "long unsigned int",
+    "total_swap_pages": "long int",
+    "nr_swap_pages": "atomic_long_t",
+    "nr_swapfiles": "unsigned int",
+    "swap_info": "struct swap_info_struct *[]",
+    "sysctl_overcommit_ratio": "int",
+    "sysctl_overcommit_kbytes": "long unsigned int",
+    "sysctl_overcommit_memory": "int",
+    "hstates": "struct hstate []",
+    "hugetlb_max_hstate": "int",
+    "default_hstate_idx": "unsigned int",
+    "vmap_area_list": "struct list_head",
+    "vmap_area_root": "struct rb_root",
+    "vmap_nodes": "struct vmap_node *",
+    "nr_vmap_nodes": "unsigned int",
+    "vmalloc_base": "long unsigned int",
+    "vmemmap_base": "long unsigned int",
+    "page_offset_base": "long unsigned int",
+    "phys_base": "long unsigned int",
+    "max_pfn": "long unsigned int",
+    "max_low_pfn": "long unsigned int",
+    "min_low_pfn": "long unsigned int",
+    "high_memory": "void *",
+    "mem_section": "struct mem_section **",
+    "memstart_addr": "s64",
+    "kimage_voffset": "u64",
+    "vmcoreinfo_data": "unsigned char *",
+    "vmcoreinfo_size": "size_t",
+    "vmcoreinfo_note": "u32 *",
+    "pcpu_base_addr": "void *",
+    "pcpu_unit_offsets": "const long unsigned int *",
+    "pcpu_nr_units": "int",
+    "pcpu_unit_size": "int",
+    "pcpu_nr_populated": "int",
+    "pcpu_first_chunk": "struct pcpu_chunk *",
+    "pcpu_reserved_chunk": "struct pcpu_chunk *",
+    "pcpu_chunk_lists": "struct list_head *",
+    "pcpu_nr_slots": "int",
+    "pcpu_nr_empty_pop_pages": ["int [3]", "int"],
+    "pcpu_nr_pages": "int",
+    "num_poisoned_pages": "atomic_long_t",
+    "memblock": "struct memblock",
+    # modules, printk, symbols
+    "modules": "struct list_head",
+    "btf_modules": "struct list_head",
+    "prb": "struct printk_ringbuffer *",
+    "printk_rb_static": "struct printk_ringbuffer",
+    "log_buf": "char *",
+    "log_buf_len": "u32",
+    "log_first_idx": "u32",
+    "log_next_idx": "u32",
+    "clear_seq": ["struct latched_seq", "u64"],
+    "linux_banner": "const char []",
+    "saved_command_line": "char *",
+    "boot_command_line": "char []",
+    "taint_flags": "const struct taint_flag []",
+    "tainted_mask": "long unsigned int",
+    "oops_in_progress": "int",
+    "crashing_cpu": "int",
+    "crash_ipi_issued": "int",
+    # files, mounts, devices, network
+    "init_net": "struct net",
+    "net_namespace_list": "struct list_head",
+    "init_fs": "struct fs_struct",
+    "init_files": "struct files_struct",
+    "super_blocks": "struct list_head",
+    "blockdev_superblock": "struct super_block *",
+    "file_systems": "struct file_system_type *",
+    "chrdevs": "struct char_device_struct *[255]",
+    "major_names": "struct blk_major_name *[255]",
+    "block_class": "const struct class",
+    "pci_root_buses": "struct list_head",
+    "ptype_all": "struct list_head",
+    "ptype_base": "struct list_head [16]",
+    "mount_hashtable": "struct hlist_head *",
+    "init_user_ns": "struct user_namespace",
+    "init_ipc_ns": "struct ipc_namespace",
+    "irq_desc_tree": ["struct xarray", "struct radix_tree_root"],
+    "sparse_irqs": "struct maple_tree",
+    "nr_irqs": "int",
+    "irq_stat": "irq_cpustat_t",
+    "vector_irq": "vector_irq_t",
+    "kstat": "struct kernel_stat",
+    "pci_bus_type": "struct bus_type",
+    "bus_kset": "struct kset *",
+    "class_kset": "struct kset *",
+    "cdev_map": "struct kobj_map *",
+    "sysfs_root_kn": "struct kernfs_node *",
+    "cgrp_dfl_root": "struct cgroup_root",
+    "mod_tree": "struct mod_tree_root",
+    "uidhash_table": "struct hlist_head [64]",
+    "kernel_config_data": "const char []",
+    "btf_idr": "struct idr",
+    "prog_idr": "struct idr",
+    "map_idr": "struct idr",
+    "link_idr": "struct idr",
+    "swapper_spaces": "struct address_space *[]",
+    "nr_swapper_spaces": "unsigned int []",
+    "task_struct_cachep": "struct kmem_cache *",
+    "thread_stack_cache": "struct kmem_cache *",
+    "nr_node_ids": "unsigned int",
+    "max_mapnr": "long unsigned int",
+    "mem_map": "struct page *",
+    "__highest_present_section_nr": "long unsigned int",
+    # workqueues, timers, locks
+    "workqueues": "struct list_head",
+    "worker_pool_idr": "struct idr",
+    "wq_online": "bool",
+    "jiffies_lock": "raw_spinlock_t",
+    # x86-64 stacks
+    "cea_exception_stacks": "struct cea_exception_stacks *",
+    "orc_lookup": "unsigned int []",
+    "lookup_num_blocks": "unsigned int",
+    "idt_table": "gate_desc [256]",
+}
+
+#: The debuginfo package of a kernel whose release is not Debian's.
+PACKAGES = "the kernel's debuginfo package (Debian: linux-image-{rel}-dbg, Fedora/RHEL: " \
+    "kernel-debuginfo-{rel})"
+
+
+@dataclass
+class NoDebugInfo:
+    """What :func:`load` registered: the BTF types, the kallsyms indexes."""
+
+    release: str
+    build_id: str | None
+    types: BtfTypes
+    vmlinux_symbols: SymbolIndex
+    module_symbols: SymbolIndex | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def debuginfo_hint(release: str, build_id: str | None) -> str:
+    """Where the DWARF this session lacks comes from: the package by release, and the
+    file by build id."""
+    import re
+
+    debian = re.search(r"-(amd64|arm64|armmp|686|686-pae|s390x|ppc64el|riscv64)$", release)
+    hint = f"linux-image-{release}-dbg" if debian else PACKAGES.format(rel=release)
+    if build_id:
+        hint += f", or /usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug"
+    return hint
+
+
+def info(prog: Program) -> NoDebugInfo | None:
+    """The :class:`NoDebugInfo` of a program opened without a vmlinux, else None."""
+    found = prog.cache.get("pycrash_nodebug")
+    return found if isinstance(found, NoDebugInfo) else None
+
+
+def needs_dwarf(prog: Program, what: str) -> str | None:
+    """The one line saying ``what`` needs the vmlinux's DWARF, in a session without it;
+    None when the session has DWARF."""
+    nd = info(prog)
+    if nd is None:
+        return None
+    return (f"{what} need the kernel's debuginfo (DWARF), which this session lacks: "
+            f"install {debuginfo_hint(nd.release, nd.build_id)} and name the vmlinux")
+
+
+class NoTypeError(ObjectNotFoundError):
+    """A kernel global whose type this session does not know (no DWARF; BTF has no
+    type for it): its one line names the variable and the type, or the package."""
+
+
+def _spec_type(prog: Program, spec: TypeSpec, sym: Symbol) -> Type:
+    """The Type of ``spec`` for the global at kallsyms symbol ``sym``; LookupError
+    (naming the type) when BTF lacks it."""
+    if callable(spec):
+        return spec(prog)
+    tried = [spec] if isinstance(spec, str) else spec
+    for i, text in enumerate(tried):
+        try:
+            if not text.endswith("[]"):
+                return prog.type(text)
+            elem = prog.type(text[:-2].strip())
+        except LookupError:
+            if i < len(tried) - 1:
+                continue
+            raise LookupError(text) from None
+        size = sizeof(elem)
+        if elem.unqualified().primitive is not None and size == 1:  # a string
+            length = len(prog.read_c_string(sym.address, max_size=1 << 16)) + 1
+        else:
+            length = max(sym.size // max(size, 1), 1)
+        return prog.array_type(elem, length)
+    raise LookupError(str(spec))
+
+
+class _Finder:
+    """drgn's object finder over kallsyms addresses and BTF types."""
+
+    def __init__(self, nd: NoDebugInfo) -> None:
+        self.nd = nd
+
+    def _symbol(self, prog: Program, name: str) -> Symbol | None:
+        try:
+            return prog.symbol(name)
+        except LookupError:
+            return None
+
+    def __call__(self, prog: Program, name: str, flags: FindObjectFlags,
+                 filename: str | None) -> Object | None:
+        types = self.nd.types
+        if flags & FindObjectFlags.CONSTANT:
+            found = types.enumerator(name)
+            if found is not None:
+                return found
+        if flags & FindObjectFlags.FUNCTION:
+            func = types.find_named(name, FUNC)
+            if func is not None:
+                sym = self._symbol(prog, name)
+                if sym is not None:
+                    return Object(prog, types.type(*func), address=sym.address)
+        if not flags & FindObjectFlags.VARIABLE:
+            return None
+        sym = self._symbol(prog, name)
+        if sym is None:
+            return None
+        var = types.find_named(name, VAR)
+        if var is not None:
+            return Object(prog, types.type(*var), address=sym.address)
+        spec = VARIABLE_TYPES.get(name)
+        hint = debuginfo_hint(self.nd.release, self.nd.build_id)
+        if spec is None:
+            if types.find_named(name, FUNC) is not None:
+                return None  # a function asked for as a variable
+            raise NoTypeError(
+                f"{name}: its type is unknown without the kernel's debuginfo (BTF types "
+                f"only per-CPU variables, and pycrash's table has no {name}); install "
+                f"{hint}", name=name)
+        try:
+            return Object(prog, _spec_type(prog, spec, sym), address=sym.address)
+        except LookupError as exc:
+            raise NoTypeError(f"{name}: its type ({exc}) is not in this kernel's BTF; "
+                              f"install {hint}", name=name) from None
+
+
+def _module_btfs(prog: Program, types: BtfTypes) -> list[str]:
+    """Parse each loaded module's BTF into ``types``; return warnings for the ones that
+    cannot be read. The kernel frees ``struct module``'s ``btf_data`` once the module
+    is initialized; the parsed copy stays on the list ``btf_modules``
+    (``struct btf_module`` -> ``struct btf`` ``data``, ``data_size``)."""
+    from drgn import FaultError
+    from drgn.helpers.linux.list import list_for_each_entry
+
+    notes = []
+    try:
+        entries = list(list_for_each_entry("struct btf_module", prog["btf_modules"].address_of_(),
+                                           "list"))
+    except (LookupError, FaultError, ValueError):
+        return []  # a kernel without CONFIG_DEBUG_INFO_BTF_MODULES
+    for entry in entries:
+        try:
+            name = entry.module.name.string_().decode(errors="replace")
+        except (FaultError, LookupError):
+            name = "?"
+        try:
+            btf = entry.btf
+            size = btf.data_size.value_()
+            if size:
+                blob = prog.read(btf.data.value_(), size)
+                types.modules[name] = Btf(blob, types.vmlinux, name)
+        except (FaultError, BtfError, LookupError) as exc:
+            notes.append(f"module {name}: its BTF cannot be read ({exc})")
+    return notes
+
+
+def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
+    """Make ``prog`` (a kernel program with no debuginfo loaded) answer symbol, type
+    and object look-ups from kallsyms and BTF. Raises ValueError with one line naming
+    what the kernel lacks (kallsyms in VMCOREINFO, BTF)."""
+    from drgn import FaultError
+    from drgn.helpers.linux.kallsyms import load_module_kallsyms, load_vmlinux_kallsyms
+
+    if b"SYMBOL(kallsyms_names)=" not in prog["VMCOREINFO"].string_():
+        raise ValueError(
+            f"kernel {release} gives no kallsyms tables in its VMCOREINFO (Linux 6.0 and "
+            f"later do): without them a vmlinux is needed")
+    try:
+        vmlinux_symbols = load_vmlinux_kallsyms(prog)
+    except (LookupError, ValueError, FaultError) as exc:
+        raise ValueError(f"kernel {release}: its kallsyms cannot be read ({exc}): "
+                         f"a vmlinux is needed") from None
+    prog.register_symbol_finder("pycrash-kallsyms", vmlinux_symbols, enable_index=0)
+    try:
+        start = prog.symbol("__start_BTF").address
+        stop = prog.symbol("__stop_BTF").address
+    except LookupError:
+        try:
+            prog.symbol("init_task")
+        except LookupError:
+            raise ValueError(f"kernel {release}'s kallsyms has no data symbols (it was built "
+                             f"without CONFIG_KALLSYMS_ALL): a vmlinux is needed") from None
+        raise ValueError(f"kernel {release} was built without BTF "
+                         f"(CONFIG_DEBUG_INFO_BTF, no __start_BTF in its kallsyms): "
+                         f"a vmlinux is needed") from None
+    try:
+        vmlinux = Btf(prog.read(start, stop - start))
+    except FaultError as exc:
+        raise ValueError(f"kernel {release}: its BTF cannot be read ({exc}): "
+                         f"a vmlinux is needed") from None
+    except BtfError as exc:
+        raise ValueError(f"kernel {release}: no BTF at __start_BTF ({exc}): "
+                         f"a vmlinux is needed") from None
+    types = BtfTypes(prog, vmlinux)
+    nd = NoDebugInfo(release, build_id, types, vmlinux_symbols)
+    prog.cache["pycrash_nodebug"] = nd
+    prog.register_type_finder("pycrash-btf", types.type_finder, enable_index=0)
+    prog.register_object_finder("pycrash-btf", _Finder(nd), enable_index=-1)
+    nd.notes += _module_btfs(prog, types)
+    try:
+        nd.module_symbols = load_module_kallsyms(prog)
+        prog.register_symbol_finder("pycrash-module-kallsyms", nd.module_symbols,
+                                    enable_index=1)
+    except (LookupError, ValueError, FaultError) as exc:
+        nd.notes.append(f"module symbols cannot be read: {exc}")
+    return nd
