@@ -15,6 +15,7 @@ from pycrash.cmdlib.structs import (
     dump_lines,
     layout_lines,
     member_offset,
+    offset_target,
     struct_dump,
     type_layout,
 )
@@ -28,6 +29,7 @@ class StructView:
     """How struct shows a type's layout: with each member's offset (-o) or as C."""
 
     offsets: bool
+    members: tuple[str, ...] = ()
 
 
 def render(result: Result) -> Iterable[str]:
@@ -35,7 +37,7 @@ def render(result: Result) -> Iterable[str]:
     object's ``struct NAME {...}`` or named members."""
     for row in result.rows:
         if isinstance(row, TypeLayout):
-            yield from layout_lines(row, result.view.offsets)
+            yield from layout_lines(row, result.view.offsets, result.view.members)
         else:
             yield from dump_lines(row)
 
@@ -65,7 +67,11 @@ def run_struct(session: Session, args: argparse.Namespace, keyword: str) -> Resu
     hex_mode = args.hex or (session.state.settings.get("radix") == 16 and not args.dec)
     kw = t.kind.name.lower()
     if args.address is None:
-        return Result([type_layout(t)], render=render, view=StructView(args.offsets))
+        layout = type_layout(t)
+        for member in members:
+            if member not in (offset_target(line) for line in layout.definition.split("\n")):
+                raise CommandError(f"invalid data structure reference: {name}.{member}")
+        return Result([layout], render=render, view=StructView(args.offsets, tuple(members)))
     base = resolve_address(session.prog, args.address)
     if args.list_offset:
         base -= member_offset(session.prog, args.list_offset)
