@@ -77,3 +77,17 @@ def test_struct_l_and_sym_m(session) -> None:  # type: ignore[no-untyped-def]
     assert out == "  pid = 1,"
     names = {r.name for r in session.run("sym -m dummy").rows}
     assert "dummy_setup" in names and "panic" not in names
+
+
+def test_struct_negative_count_shows_the_preceding_objects(session) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18: ``struct list_head ADDR -2`` printed nothing. crash 8.0.2 on this dump,
+    ``struct list_head init_task -c -2``: the object before init_task, then init_task's
+    first 16 bytes (its thread_info flags 0x4000), an empty line between them."""
+    expected = ["struct list_head {", "  next = 0x0,", "  prev = 0x0", "}", "",
+                "struct list_head {", "  next = 0x4000,", "  prev = 0x0", "}"]
+    assert str(session.run("struct list_head init_task -c -2")).splitlines() == expected
+    assert str(session.run("struct list_head init_task -2")).splitlines() == expected
+    forward = str(session.run("struct list_head init_task 2")).splitlines()
+    assert forward[:5] == expected[5:] + [""]
+    with pytest.raises(Exception, match="invalid count: 0"):
+        session.run("struct list_head init_task 0")
