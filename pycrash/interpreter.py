@@ -227,6 +227,9 @@ class Interpreter:
         """Find the command ``text`` names, parse its arguments, run it; return its Result."""
         registry = self.session.registry
         word, _, rest = text.strip().partition(" ")
+        if word in ("p/x", "p/d"):  # gdb's print format, as crash passes it to gdb
+            word, rest = "p", f"{word[1:]} {rest}"
+            text = f"{word} {rest}"
         cmd = registry.find(word) if word else None
         if cmd is not None and cmd.raw:  # its argument is the rest of the line, verbatim
             args = argparse.Namespace(text=rest.strip())

@@ -159,6 +159,12 @@ def _collapse_enums(text: str) -> str:
     return "\n".join(out)
 
 
+def gdb_definition(t: Type) -> str:
+    """Return a struct's or union's C definition as gdb prints it (drgn's text, each
+    anonymous enum on one line)."""
+    return _collapse_enums(str(t))
+
+
 def offset_target(line: str) -> str:
     """Return the member name crash's ``struct -o`` reads from a line of a definition
     (symbols.c show_member_offset): the name before a bit field's ``:``, a function
@@ -195,7 +201,7 @@ def type_layout(t: Type) -> TypeLayout:
         MemberLayout(m.bit_offset, m.type.type_name() if m.type is not None else "?",
                      m.name or "", m.bit_field_size or 0)
         for m in t.members or ())
-    definition = _collapse_enums(str(t))
+    definition = gdb_definition(t)
     offsets: list[int | None] = []
     for line in definition.split("\n"):
         name = offset_target(line) if line[:1] == "\t" else ""
