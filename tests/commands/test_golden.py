@@ -26,6 +26,10 @@ HERE = ROOT / "tests" / "golden"
 #: Lines whose text changed on purpose since the baseline, and why: each must differ from
 #: the baseline (so the list stays true) and is checked by its own test.
 CHANGED = {
+    "list -o 8 -s list_head init_task.tasks":
+        "without -h or -H each next pointer is the next entry itself, as crash walks such a "
+        "list (here the prev pointers, back round to the start) (tests/commands/test_list.py::"
+        "test_list_positional_offset_and_h_as_crash)",
     "struct task_struct.pid,comm init_task 2":
         "an empty line between the objects of a count, as crash prints them "
         "(tests/commands/test_struct.py::test_struct_negative_count_shows_the_preceding_objects)",
