@@ -84,7 +84,7 @@ def render_disks(result: Result) -> Iterable[str]:
 @command(
     "dev",
     summary="device data",
-    synopsis="dev [-p]",
+    synopsis="dev [-p | -d]",
     description="""
 Lists the registered character devices (major, name, char_device_struct and
 the file operations) and block devices (major and name); -p lists PCI

@@ -14,6 +14,7 @@ from drgn import FaultError, Program
 from pycrash.cmdlib.resolve import resolve_address, symbol_name
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
+from pycrash.kernel.attsyntax import gdb_instruction, ud1_length, ud1_operands
 from pycrash.kernel.symbols import source_line
 from pycrash.records import Hex
 from pycrash.session import Session
@@ -32,6 +33,8 @@ class Instruction:
     operands: str
     file: str | None = None
     line: int | None = None
+    #: gdb's x86-64 text (crash keeps the spaces after a mnemonic without operands)
+    att: bool = False
 
 
 def render(result: Result) -> Iterable[str]:
@@ -43,7 +46,9 @@ def render(result: Result) -> Iterable[str]:
         if source and source != last_source:
             yield source
             last_source = source
-        yield f"0x{ins.address:x} <{ins.location}>:\t{ins.mnemonic:<6} {ins.operands}".rstrip()
+        line = f"0x{ins.address:x} <{ins.location}>:\t{ins.mnemonic:<6} {ins.operands}"
+        # gdb pads a mnemonic without operands (cltq, ret) but for nop
+        yield line if ins.att and ins.mnemonic != "nop" else line.rstrip()
 
 
 #: arm64 instructions whose last operand is a code or page address (gdb names it)
@@ -68,6 +73,64 @@ def _annotate(session: Session, mnemonic: str, operands: str, arm64: bool) -> st
     return f"{operands} <{name}>" if name is not None else operands
 
 
+def _source(prog: Program, address: int, arm64: bool) -> tuple[str | None, int | None]:
+    """The file and line gdb (crash) shows before an instruction, from the vmlinux's
+    line table as bt -l reads it (under the kernel's compilation directory), else
+    drgn's."""
+    name, line = source_line(prog, address)
+    if arm64 or name is None:
+        return name, line
+    from pycrash.kernel.compdir import comp_dir
+    from pycrash.kernel.linetable import gdb_line
+    from pycrash.kernel.modtext import module_at
+
+    if module_at(prog, address) is None:
+        found = gdb_line(prog, address)
+        if found is not None and found[0]:
+            name, line = found
+    if name and not name.startswith("/"):
+        base = comp_dir(prog)
+        if base:
+            name = f"{base}/{name}"
+    return name, line
+
+
+class _Decoded:
+    """An instruction capstone does not decode as gdb does (ud1's ModRM byte)."""
+
+    def __init__(self, address: int, raw: bytes) -> None:
+        self.address, self.bytes, self.size = address, raw, len(raw)
+        self.mnemonic, self.op_str = "ud1", ""
+
+
+def _decode(md: Any, code: bytes, addr: int, arm64: bool) -> Iterable[Any]:
+    """Decode ``code`` one instruction at a time (x86-64: a register-form ud1 takes its
+    ModRM byte, as gdb decodes it)."""
+    if arm64:
+        yield from md.disasm(code, addr)
+        return
+    offset = 0
+    while offset < len(code):
+        size = ud1_length(code[offset:offset + 3])
+        if size:
+            yield _Decoded(addr + offset, code[offset:offset + size])
+            offset += size
+            continue
+        ins = next(md.disasm(code[offset:offset + 16], addr + offset, 1), None)
+        if ins is None:
+            return
+        yield ins
+        offset += ins.size
+
+
+def _gdb_symbol(prog: Program, address: int) -> str | None:
+    """The ``symbol+offset`` gdb shows for an address in the kernel's space (a per-CPU
+    offset, near zero, gets none)."""
+    if address < 1 << 63:
+        return None
+    return symbol_name(prog, address)
+
+
 def _disassembler(prog: Program) -> Any:
     """Return a capstone disassembler for the dump's architecture (AT&T syntax on
     x86-64, as gdb and crash show it)."""
@@ -88,6 +151,7 @@ def _disassembler(prog: Program) -> Any:
     summary="disassemble",
     synopsis="dis [-l] [-r] [-u] address|symbol [count]",
     description="""
+x86-64 code is shown as gdb (and so crash) shows it in AT&T syntax.
 Disassembles count instructions (default: the whole function for a symbol,
 else one) from a kernel address or symbol, showing each address as
 symbol+offset and branch targets by name. -l adds the source file and line
@@ -114,6 +178,7 @@ def dis(session: Session, args: argparse.Namespace) -> Result:
     arm64 = prog.platform is not None and prog.platform.arch.name == "AARCH64"
     addr = resolve_address(prog, args.address)
     end = None
+    target = None  # -r: crash's x/Ni stops at the first instruction at or past it
     count = int(args.count, 0) if args.count else None
     try:
         sym = prog.symbol(addr)
@@ -122,14 +187,16 @@ def dis(session: Session, args: argparse.Namespace) -> Result:
     if args.reverse:
         if sym is None:
             raise CommandError(f"{addr:x} is in no function")
-        end, addr = addr + 1, sym.address
+        target, addr = addr, sym.address
     elif count is None:
         if sym is not None and sym.address == addr and sym.size:
             end = addr + sym.size
         else:
             count = 1
-    # -r: the instruction at the address given may end past it
-    length = (end - addr + (15 if args.reverse else 0)) if end else count * 15  # type: ignore[operator]
+    if target is not None:
+        length = target - addr + 30
+    else:
+        length = (end - addr) if end else count * 15  # type: ignore[operator]
     try:
         if args.user:
             from drgn.helpers.linux.mm import access_process_vm
@@ -141,16 +208,37 @@ def dis(session: Session, args: argparse.Namespace) -> Result:
         raise CommandError(f"cannot read memory at {exc.address:x}: "
                            f"{session.explain_fault(exc)}") from None
     md = _disassembler(prog)
+    intel = None
+    if not arm64:
+        import capstone
+
+        md.detail = True
+        intel = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     rows = []
-    for ins in md.disasm(code, addr):
+    for ins in _decode(md, code, addr, arm64):
         if end is not None and ins.address >= end:
             break
-        file, line = source_line(prog, ins.address) if args.lines else (None, None)
-        rows.append(Instruction(ins.address, symbol_name(prog, ins.address) or f"{ins.address:x}",
-                                ins.bytes.hex(), ins.mnemonic,
-                                _annotate(session, ins.mnemonic, ins.op_str, arm64),
-                                file, line))
+        file, line = _source(prog, ins.address, arm64) if args.lines else (None, None)
+        location = symbol_name(prog, ins.address) or f"{ins.address:x}"
+        raw = bytes(ins.bytes)
+        if intel is None:
+            rows.append(Instruction(ins.address, location, raw.hex(), ins.mnemonic,
+                                    _annotate(session, ins.mnemonic, ins.op_str, arm64),
+                                    file, line))
+        else:
+            if ud1_length(raw):
+                mnemonic, operands = "ud1", ud1_operands(raw)
+            else:
+                base = next(intel.disasm(raw, ins.address)).mnemonic
+                mnemonic, operands = gdb_instruction(ins, base,
+                                                     lambda a: _gdb_symbol(prog, a))
+            if "nopl" in mnemonic and operands == "0x0(%rax,%rax,1)" and "+" not in location:
+                operands += " [FTRACE NOP]"  # crash's mark at a function's start
+            rows.append(Instruction(ins.address, location, raw.hex(), mnemonic,
+                                    operands, file, line, True))
         if count is not None and len(rows) >= count:
+            break
+        if target is not None and ins.address >= target:
             break
     if not rows:
         raise CommandError(f"no instruction decoded at {addr:x}")

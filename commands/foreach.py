@@ -16,7 +16,8 @@ from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.session import Session
 
 #: Commands foreach can run, and whether they print crash's per-task header themselves.
-SUBCOMMANDS = {"bt": True, "ps": False, "task": True, "files": True, "vm": True, "sig": True}
+SUBCOMMANDS = {"bt": True, "ps": False, "task": True, "files": True, "vm": True, "sig": True,
+               "set": False}
 
 
 @dataclass(slots=True)
@@ -58,7 +59,7 @@ def render(result: Result) -> Iterable[str]:
     synopsis="foreach [pid | task | name | 'regex' | state | kernel | user | active] ... "
              "command [flags]",
     description="""
-Runs one of bt, ps, task or set for every task, or for the tasks the
+Runs one of bt, ps, task, files, vm, sig or set for every task, or for the tasks the
 selectors name: pids, task addresses, command names, regular expressions in
 single quotes (matched against the command name), crash states (RU, IN, UN,
 ID, ZO, ST, TR, DE, PA), kernel or user threads, and the active task of each
@@ -106,8 +107,16 @@ def _run_each(session: Session, cmd: Command, name: str, rest: list[str],
     result_render, sub_view = None, None
     for t in tasks:
         sub_args = copy.copy(template)
-        sub_args.specs = [f"{t.value_():x}"]
-        result = cmd.func(session, sub_args)
+        if name == "set":  # each task's context, shown as crash's show_context(); the
+            sub_args.words = [f"{t.value_():x}"]  # context itself does not change
+            saved = session.context
+            try:
+                result = cmd.func(session, sub_args)
+            finally:
+                session.context = saved
+        else:
+            sub_args.specs = [f"{t.value_():x}"]
+            result = cmd.func(session, sub_args)
         result_render, sub_view = result.render, result.view
         if not result.rows and not result.errors:
             continue  # filtered out by the subcommand itself (bt -R)

@@ -131,6 +131,80 @@ class FreeLists:
     areas: tuple[meminfo.FreeArea, ...]
 
 
+@dataclass(frozen=True)
+class FreeBlock:
+    """Where kmem -f ADDRESS found the address: the zone, its first page's distance from
+    its node's first page (crash's START_MAPNR), the free list, the block's first page
+    (struct page), the address asked for, whether it was physical, and which page of the
+    block it is in (0: the first)."""
+
+    zone: meminfo.ZoneRow
+    start_mapnr: int
+    area: meminfo.FreeArea
+    page: Hex
+    address: Hex
+    physical: bool
+    offset: int
+
+
+def _center(text: str, width: int) -> str:
+    """crash's mkstring(CENTER|RJUST): centred, the odd space on the left."""
+    pad = max(width - len(text), 0)
+    return " " * (pad - pad // 2) + text + " " * (pad // 2)
+
+
+def render_free_block(result: Result) -> Iterable[str]:
+    """crash's kmem -f ADDRESS output (memory.c dump_free_pages_zones_v2): the zone, the
+    free list and the block's first page that hold the address."""
+    for i, b in enumerate(result.rows):
+        if i:
+            yield ""
+        z = b.zone
+        yield "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR"
+        yield (f"{z.index:>3}   {z.name:<9} {z.spanned:>6}  {z.free:>6}  {z.mem_map:016x}  "
+               f"{_center(f'{z.start_pfn << 12:x}', 11)}  {_center(str(b.start_mapnr), 11)}")
+        yield "AREA    SIZE  FREE_AREA_STRUCT"
+        yield f"{b.area.order:>3}  {f'{4 << b.area.order}k':>7}  {b.area.address:016x}  "
+        line = f"{b.page:x}  "
+        if b.area.order:
+            ordinal = _ordinal(b.offset + 1)
+            inside = "in " if b.physical and b.address & 0xFFF else ""
+            line += f"({b.address:x} is {inside}{ordinal} of {1 << b.area.order} pages)"
+        yield line
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st..."""
+    if n % 100 in (11, 12, 13):
+        return f"{n}th"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def _free_block(session: Session, spec: str) -> list[FreeBlock]:
+    """kmem -f ADDRESS: a page pointer, a physical address or a kernel virtual address,
+    as crash takes them; nothing when no free list holds it."""
+    from drgn.helpers.linux.mm import follow_phys, page_to_pfn
+
+    prog = session.prog
+    addr = resolve_address(prog, spec)
+    physical = addr < 1 << 63
+    if physical:
+        pfn = addr >> 12
+    elif is_page_struct(prog, addr):
+        pfn = page_to_pfn(Object(prog, "struct page *", addr)).value_()
+    else:
+        pfn = follow_phys(prog["init_mm"].address_of_(), addr).value_() >> 12
+    found = meminfo.find_free_block(prog, pfn)
+    if found is None:
+        return []
+    zone, area, page = found
+    first = page_to_pfn(Object(prog, "struct page *", page)).value_()
+    node_start = prog["node_data"][zone.node].node_start_pfn.value_() \
+        if "node_data" in prog else 0
+    return [FreeBlock(zone, zone.start_pfn - node_start, area, page, addr, physical,
+                      pfn - first)]
+
+
 def render_free(result: Result) -> Iterable[str]:
     """crash's kmem -f output: each zone's free areas, and whether they add up."""
     for lists in result.rows:
@@ -174,7 +248,8 @@ def render_nodes(result: Result) -> Iterable[str]:
 @dataclass(frozen=True)
 class PageRow:
     """A struct page: its address, the physical address of its page, its mapping and
-    index, its reference count, and its flags (the value, and their PG_ names)."""
+    index, its reference count, and its flags (the value, and their names as the
+    kernel's ``pageflag_names`` table gives them, in its order, as crash shows them)."""
 
     page: Hex
     physical: Hex
@@ -183,6 +258,28 @@ class PageRow:
     count: int
     flags: Hex
     flag_names: tuple[str, ...]
+
+
+_PAGEFLAG_NAMES: dict[int, tuple[tuple[int, str], ...]] = {}
+
+
+def pageflag_names(prog: Program) -> tuple[tuple[int, str], ...]:
+    """Return the kernel's ``pageflag_names`` table (mask, name), as crash reads it
+    (memory.c page_flags_init_from_pageflag_names); empty where the kernel has none."""
+    key = id(prog)
+    found = _PAGEFLAG_NAMES.get(key)
+    if found is None:
+        entries = []
+        try:
+            for entry in prog["pageflag_names"]:
+                mask = entry.mask.value_()
+                if not entry.name.value_():
+                    break
+                entries.append((mask, entry.name.string_().decode()))
+        except (KeyError, LookupError, FaultError):
+            entries = []
+        found = _PAGEFLAG_NAMES[key] = tuple(entries)
+    return found
 
 
 def page_row(prog: Program, page: Object) -> PageRow:
@@ -194,18 +291,25 @@ def page_row(prog: Program, page: Object) -> PageRow:
         index = page.index.value_()
     except AttributeError:
         mapping = index = 0
+    flags = page.flags.value_()
+    table = pageflag_names(prog)
+    if table:
+        names = tuple(name for mask, name in table if flags & mask)
+    else:
+        names = tuple(n.removeprefix("PG_") for n in decode_page_flags(page).split("|")
+                      if not n.isdigit() and flags)
     return PageRow(page.value_(), page_to_phys(page).value_(), mapping, index,
-                   page._refcount.counter.value_(), page.flags.value_(),
-                   tuple(decode_page_flags(page).split("|")))
+                   page._refcount.counter.value_(), flags, names)
 
 
-PAGE_HEADER = "      PAGE        PHYSICAL      MAPPING       INDEX CNT FLAGS"
+PAGE_HEADER = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS"
 
 
 def page_line(p: PageRow) -> str:
-    """Return crash's kmem -p line of one page."""
-    return (f"{p.page:016x} {p.physical:>9x} {p.mapping:016x} {p.index:>8x} {p.count:>3} "
-            f"{'|'.join(p.flag_names)}")
+    """Return crash's kmem -p line of one page: the flags' value, then their names."""
+    names = f" {','.join(p.flag_names)}" if p.flag_names else ""
+    return (f"{p.page:016x} {p.physical:>8x} {p.mapping:>16x} {p.index:>8x} {p.count:>2} "
+            f"{p.flags:x}{names}")
 
 
 def render_pages(result: Result) -> Iterable[str]:
@@ -338,7 +442,7 @@ crash> kmem ff2a8725d63e8808
         arg("args", nargs="*", metavar="cache|address"),
     ),
     records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, meminfo.ZoneRow, Counter, FreeLists,
-             MemoryNode, PageRow, AddressInfo),
+             MemoryNode, PageRow, AddressInfo, FreeBlock),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
@@ -361,6 +465,11 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
             details = [CacheDetail(slabs.cache_row(c), slabs.cache_slabs(c)) for c in found]
             return Result(details, render=render_detail, errors=errors)
         return Result([slabs.cache_row(c) for c in found], render=render_caches, errors=errors)
+    if args.zones and args.args:
+        raise CommandError("no address arguments allowed with this option")
+    if args.free and args.args:
+        blocks = [b for spec in args.args for b in _free_block(session, spec)]
+        return Result(blocks, render=render_free_block)
     if args.zones:
         return Result(meminfo.zones(prog), render=render_zones)
     if args.vmstat:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn import FaultError, TypeKind
+from drgn import FaultError, Type, TypeKind
 
 from pycrash.command import Result, command
 from pycrash.errors import CommandError
@@ -34,6 +35,14 @@ def render(result: Result) -> Iterable[str]:
         yield from f"{prefix}${p.number} = {value_text(p.value)}".splitlines()
 
 
+def _points_to_char(t: Type) -> bool:
+    """Whether a pointer type points to a char: gdb prints the string, not the type."""
+    target = t.type
+    while target.kind == TypeKind.TYPEDEF:
+        target = target.type
+    return target.kind == TypeKind.INT and target.size == 1 and "char" in (target.name or "")
+
+
 def print_value(session: Session, text: str, hex_mode: bool) -> Printed:
     """Evaluate ``text`` and return its :class:`Printed` record."""
     obj, symbol = evaluate(session.prog, text)
@@ -41,7 +50,8 @@ def print_value(session: Session, text: str, hex_mode: bool) -> Printed:
     while t.kind == TypeKind.TYPEDEF:
         t = t.type
     try:
-        if t.kind == TypeKind.POINTER and t.type.kind != TypeKind.FUNCTION:
+        if t.kind == TypeKind.POINTER and t.type.kind != TypeKind.FUNCTION \
+                and not _points_to_char(t):
             value = obj.value_()
             shown = f"({obj.type_.type_name()}) {value:#x}"
             try:
@@ -64,7 +74,7 @@ def print_value(session: Session, text: str, hex_mode: bool) -> Printed:
 @command(
     "p",
     summary="print the value of an expression",
-    synopsis="p [-x|-d] expression | symbol[:cpu]",
+    synopsis="p[/x|/d] [-x|-d] expression | symbol[:cpu]",
     raw=True,
     records=(Printed,),
     description="""
@@ -72,8 +82,9 @@ Evaluates a C expression over the kernel's symbols and types: globals,
 member access (. and ->), subscripts, * and &, casts such as
 (struct task_struct *)0xffff..., and C's arithmetic, comparison and logical
 operators. A per-CPU variable followed by :N shows CPU N's instance. -x
-shows integers in hex, -d in decimal. Each value is numbered $1, $2, ... as
-crash (gdb) numbers them.
+shows integers in hex, -d in decimal; p/x and p/d are gdb's forms of them
+(without the symbol's name). Each value is numbered $1, $2, ... as crash
+(gdb) numbers them; a char pointer shows its string, as gdb does.
 """,
     examples="""
 crash> p jiffies
@@ -92,6 +103,13 @@ def p(session: Session, args: argparse.Namespace) -> Result:
             (len(text) == 2 or text[2] == " "):
         hex_mode = text[1] == "x"
         text = text[2:].lstrip()
+    gdb_format = text[:2] in ("/x", "/d") and text[2:3] in (" ", "")
+    if gdb_format:  # p/x: crash hands the line to gdb, which names no symbol
+        hex_mode = text[1] == "x"
+        text = text[2:].lstrip()
     if not text:
         raise CommandError("no expression given")
-    return Result([print_value(session, text, hex_mode)], render=render)
+    printed = print_value(session, text, hex_mode)
+    if gdb_format:
+        printed = dataclasses.replace(printed, symbol=None)
+    return Result([printed], render=render)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from drgn import TypeKind
 
-from pycrash.cmdlib.structs import definition_lines
+from pycrash.cmdlib.structs import definition_lines, gdb_definition
 from pycrash.command import Result, command
 from pycrash.errors import CommandError
 from pycrash.kernel.expr import complete_array
@@ -60,12 +60,18 @@ def declare(session: Session, text: str) -> Declaration:
                     params += ", ..."
                 return Declaration(text, "function", f"{t.type.type_name()} {text}({params});")
             return Declaration(text, "variable", t.variable_declaration(text) + ";")
-    try:
-        t = prog.type(text)
-    except (LookupError, SyntaxError, ValueError):
-        raise CommandError(f"{text}: not a symbol or type") from None
+    t = None
+    # a bare struct, union or enum tag names its type, as crash (gdb) takes it
+    for name in (text, f"struct {text}", f"union {text}", f"enum {text}"):
+        try:
+            t = prog.type(name)
+            break
+        except (LookupError, SyntaxError, ValueError):
+            continue
+    if t is None:
+        raise CommandError(f"{text}: not a symbol or type")
     if t.kind in (TypeKind.STRUCT, TypeKind.UNION):
-        return Declaration(text, t.kind.name.lower(), str(t), t.size)
+        return Declaration(text, t.kind.name.lower(), gdb_definition(t), t.size)
     if t.kind == TypeKind.ENUM:
         return Declaration(text, "enum", str(t))
     if t.kind == TypeKind.TYPEDEF:

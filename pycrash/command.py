@@ -166,6 +166,12 @@ class Command:
 
     def parse(self, argv: Sequence[str]) -> argparse.Namespace:
         """Parse this command's arguments; a bad flag raises :class:`CommandError`."""
+        flags = self.parser._option_string_actions
+        for token in argv:  # -i=shared: a flag without a value, '=' is no flag (crash)
+            if (token.startswith("-") and not token.startswith("--") and "=" in token
+                    and token[:2] in flags and flags[token[:2]].nargs == 0):
+                raise CommandError(f"invalid option -- '=' in {token}: {token[:2]} "
+                                   f"takes no value")
         try:  # flags may follow positional arguments, as crash allows
             return self.parser.parse_intermixed_args(list(argv))
         except TypeError:  # a parser with REMAINDER arguments cannot intermix

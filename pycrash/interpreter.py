@@ -99,6 +99,20 @@ class State:
         return next((line for line in reversed(self.history) if line.startswith(spec)), None)
 
 
+@dataclass(frozen=True)
+class HistoryLine:
+    """A line of the history (``h``): its number for ``r N``, and the line."""
+
+    number: int
+    line: str
+
+
+def _render_history(result: Result) -> Iterable[str]:
+    """crash's ``h`` lines: ``[N] line``."""
+    for h in result.rows:
+        yield f"[{h.number}] {h.line}"
+
+
 def error_line(word: str, message: str) -> str:
     """Return a command's error message as the line the user sees: ``"word: message"``,
     ``word`` being the command as typed (an alias of it stays as typed). Commands and
@@ -193,12 +207,29 @@ class Interpreter:
         """Run one command (a user alias expanded; no ``;``, pipe or redirection) and
         return its Result. Raises :class:`PycrashError` (and whatever the command
         raised) instead of reporting it."""
-        return self._call(self.state.expand_alias(text))
+        text = self.state.expand_alias(text)
+        word, _, rest = text.strip().partition(" ")
+        if word == HISTORY_WORD:
+            return Result([HistoryLine(i, line)
+                           for i, line in enumerate(self.state.history, 1)],
+                          render=_render_history)
+        if word == RECALL_WORD:
+            again = self.state.recall(rest.strip())
+            if again is None:
+                raise CommandError(f"no such command in the history: {rest.strip()}")
+            commands = split_commands(again)
+            if len(commands) != 1 or commands[0].split(None, 1)[0] == RECALL_WORD:
+                raise CommandError(f"cannot run again as one command: {again}")
+            return self.run(commands[0])
+        return self._call(text)
 
     def _call(self, text: str) -> Result:
         """Find the command ``text`` names, parse its arguments, run it; return its Result."""
         registry = self.session.registry
         word, _, rest = text.strip().partition(" ")
+        if word in ("p/x", "p/d"):  # gdb's print format, as crash passes it to gdb
+            word, rest = "p", f"{word[1:]} {rest}"
+            text = f"{word} {rest}"
         cmd = registry.find(word) if word else None
         if cmd is not None and cmd.raw:  # its argument is the rest of the line, verbatim
             args = argparse.Namespace(text=rest.strip())
@@ -273,6 +304,21 @@ class Interpreter:
             if text in QUIT_WORDS:
                 self.finished = True
                 return
+            word, _, rest = text.partition(" ")
+            if word == RECALL_WORD:  # r after ';': the recalled line's commands, here
+                again = self.state.recall(rest.strip())
+                if again is None or any(t.split(None, 1)[0] == RECALL_WORD
+                                        for t in split_commands(again) if t):
+                    self._fail(f"r: no such command in the history: {rest.strip()}"
+                               if again is None else f"r: {again}: recalls a line again")
+                    continue
+                self._stdout().write(f"{self.prompt}{again}\n")
+                for recalled in split_commands(again):
+                    if recalled in QUIT_WORDS:
+                        self.finished = True
+                        return
+                    self.run_command(recalled)
+                continue
             self.run_command(text)
 
     def _file(self, path: Path) -> None:

@@ -10,7 +10,8 @@ LIST_HEAD = TypeLayout("struct", "list_head", 16,
                        "struct list_head {\n\tstruct list_head *next;\n"
                        "\tstruct list_head *prev;\n}",
                        (MemberLayout(0, "struct list_head *", "next", 0),
-                        MemberLayout(64, "struct list_head *", "prev", 0)))
+                        MemberLayout(64, "struct list_head *", "prev", 0)),
+                       (None, 0, 8, None))
 
 
 def pid_struct(n: int) -> StructDump:

@@ -113,13 +113,86 @@ class MemberLayout:
 @dataclass(frozen=True)
 class TypeLayout:
     """A struct or union type: its keyword, tag, size in bytes, C definition as gdb
-    prints it, and its members in order."""
+    prints it, its members in order, and for each line of the definition the byte offset
+    crash's ``struct -o`` shows before it: the offset of the member the line names, found
+    by name as crash finds it (through anonymous structs and unions), or None."""
 
     kind: str
     tag: str
     size: int
     definition: CSource
     members: tuple[MemberLayout, ...]
+    line_offsets: tuple[int | None, ...] = ()
+
+
+def _collapse_enums(text: str) -> str:
+    """Return drgn's C text with each anonymous enum inside a type on one line, as gdb
+    prints it: ``enum {A, B = 4} name;`` (a value only where it is not the one before it
+    plus one)."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.lstrip("\t")
+        if stripped == "enum {" and line != stripped:
+            names: list[str] = []
+            expect = 0
+            j = i + 1
+            while j < len(lines) and not lines[j].lstrip("\t").startswith("}"):
+                name, _, value = lines[j].strip().rstrip(",").partition(" = ")
+                try:
+                    number = int(value, 0) if value else expect
+                except ValueError:
+                    number = expect
+                names.append(name if number == expect else f"{name} = {number}")
+                expect = number + 1
+                j += 1
+            if j < len(lines):
+                indent = line[:len(line) - len(stripped)]
+                rest = lines[j].lstrip("\t")[1:]
+                out.append(f"{indent}enum {{{', '.join(names)}}}{rest}")
+                i = j + 1
+                continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def gdb_definition(t: Type) -> str:
+    """Return a struct's or union's C definition as gdb prints it (drgn's text, each
+    anonymous enum on one line)."""
+    return _collapse_enums(str(t))
+
+
+def offset_target(line: str) -> str:
+    """Return the member name crash's ``struct -o`` reads from a line of a definition
+    (symbols.c show_member_offset): the name before a bit field's ``:``, a function
+    pointer's name, else the last word when it ends the declaration; '' for none."""
+    words = line.split()
+    target = ""
+    if ":" in line:
+        for i, w in enumerate(words):
+            if i and w == ":":
+                target = words[i - 1]
+                break
+    elif words:
+        found = False
+        if "(*" in line:
+            for w in words:
+                for prefix in ("(*", "*(*", "**(*"):
+                    if w.startswith(prefix) and ")" in w[len(prefix):]:
+                        target = w[len(prefix):].split(")", 1)[0]
+                        found = True
+                        break
+                if found:
+                    break
+        if not found:
+            target = words[-1] if ";" in words[-1] else ""
+    for ch in "*[];()":
+        target = target.replace(ch, " ")
+    target = target.strip().split(" ", 1)[0]
+    return target if target.isidentifier() else ""
 
 
 def type_layout(t: Type) -> TypeLayout:
@@ -128,7 +201,19 @@ def type_layout(t: Type) -> TypeLayout:
         MemberLayout(m.bit_offset, m.type.type_name() if m.type is not None else "?",
                      m.name or "", m.bit_field_size or 0)
         for m in t.members or ())
-    return TypeLayout(t.kind.name.lower(), t.tag or "", t.size, str(t), members)
+    definition = gdb_definition(t)
+    offsets: list[int | None] = []
+    for line in definition.split("\n"):
+        name = offset_target(line) if line[:1] == "\t" else ""
+        offset: int | None = None
+        if name:
+            try:
+                offset = t.member(name).bit_offset // 8
+            except (LookupError, ValueError):
+                offset = None
+        offsets.append(offset)
+    return TypeLayout(t.kind.name.lower(), t.tag or "", t.size, definition, members,
+                      tuple(offsets))
 
 
 def definition_lines(definition: str) -> list[str]:
@@ -136,17 +221,35 @@ def definition_lines(definition: str) -> list[str]:
     return definition.replace("\t", "    ").splitlines()
 
 
-def layout_lines(layout: TypeLayout, offsets: bool) -> list[str]:
-    """Return crash's text of a type: its definition and ``SIZE:``; with ``offsets``
-    (``struct -o``) each member as ``  [OFFSET] TYPE NAME;``."""
-    if not offsets:
-        return definition_lines(layout.definition) + [f"SIZE: {layout.size}"]
-    lines = [f"{layout.kind} {layout.tag} {{".replace("  ", " ")]
-    for m in layout.members:
-        text = f"{m.type} {m.name}" if not m.type.endswith("*") else f"{m.type}{m.name}"
-        if m.bit_size:
-            text += f" : {m.bit_size}"
-        lines.append(f"  [{m.bit_offset // 8}] {text};")
-    lines += ["}", f"SIZE: {layout.size}"]
-    return lines
+def _offset_line(layout: TypeLayout, line: str, offset: int | None) -> str:
+    """One line of ``struct -o`` (symbols.c show_member_offset): ``  [OFFSET]`` right
+    aligned in the width of the size plus four, then the line from its fourth column; a
+    line without an offset is indented by the width of the size plus one."""
+    width = len(str(layout.size)) + 4
+    if offset is None:
+        return " " * (width - 3) + line
+    return f"  [{offset}]".rjust(width) + line[3:]
 
+
+def layout_lines(layout: TypeLayout, offsets: bool,
+                 members: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Return crash's text of a type: its definition and ``SIZE:``; with ``offsets``
+    (``struct -o``) each member's byte offset before its line, as crash prints it. With
+    ``members`` (``struct NAME.member``) only each member's line, with its offset, between
+    the type's first and last line, and no size."""
+    lines = definition_lines(layout.definition)
+    line_offsets = list(layout.line_offsets) + [None] * (len(lines) - len(layout.line_offsets))
+    if members:
+        out: list[str] = []
+        for member in members:
+            out.append(lines[0])
+            for line, offset in zip(lines[1:-1], line_offsets[1:-1], strict=True):
+                if offset is not None and offset_target(line) == member:
+                    out.append(_offset_line(layout, line, offset))
+            out.append(lines[-1])
+        return out
+    if not offsets:
+        return lines + [f"SIZE: {layout.size}"]
+    out = [line if not line[:1].isspace() else _offset_line(layout, line, offset)
+           for line, offset in zip(lines, line_offsets, strict=True)]
+    return out + [f"SIZE: {layout.size}"]

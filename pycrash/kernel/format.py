@@ -12,7 +12,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
-from drgn import FaultError, Object, Type, TypeKind
+from drgn import FaultError, Object, Program, Type, TypeKind
 
 REPEAT_THRESHOLD = 10
 _ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
@@ -60,6 +60,33 @@ def format_char_array(data: bytes) -> str:
     if run:
         parts.append('"' + "".join(run) + '"')
     return ", ".join(parts)
+
+
+#: gdb's "print elements" limit: a string longer than this ends in "..."
+PRINT_ELEMENTS = 200
+
+
+def _pointed_string(prog: Program, address: int) -> str:
+    """Return the string a char pointer points to as gdb prints it after the address:
+    ``"text"`` (at most 200 characters, then ``...``), or gdb's error where the memory
+    cannot be read."""
+    data = b""
+    at = address
+    try:
+        while len(data) <= PRINT_ELEMENTS:
+            chunk = prog.read(at, min(64, 4096 - (at & 4095)))
+            at += len(chunk)
+            end = chunk.find(b"\0")
+            if end >= 0:
+                data += chunk[:end]
+                break
+            data += chunk
+    except FaultError:
+        if not data:
+            return f"<error: Cannot access memory at address {address:#x}>"
+    if len(data) > PRINT_ELEMENTS:
+        return format_char_array(data[:PRINT_ELEMENTS] + b"\0") + "..."
+    return format_char_array(data + b"\0")
 
 
 def _is_char(t: Type) -> bool:
@@ -119,6 +146,8 @@ def value_tree(obj: Object, hex_mode: bool = False) -> CValue:
                                    value)
                 except LookupError:
                     pass
+            if value and _is_char(target):
+                return _scalar(f"{value:#x} {_pointed_string(obj.prog_, value)}", value)
             return _scalar(f"{value:#x}" if value else "0x0", value)
         if kind == TypeKind.ENUM:
             value = obj.value_()

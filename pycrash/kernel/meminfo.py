@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drgn import FaultError, Object, Program
+from drgn import FaultError, Object, Program, container_of
 from drgn.helpers.linux.mm import totalram_pages
 from drgn.helpers.linux.vmstat import global_node_page_state, global_zone_page_state
 
@@ -226,6 +226,34 @@ def _count_nodes(head: Object, limit: int) -> int:
     except FaultError:
         return -1
     return n
+
+
+def find_free_block(prog: Program, pfn: int) -> tuple[ZoneRow, FreeArea, int] | None:
+    """Return the zone, free list and first page (struct page address) of the free block
+    that holds page frame ``pfn``, or None when no free list holds it (kmem -f ADDRESS)."""
+    from drgn.helpers.linux.list import list_for_each
+    from drgn.helpers.linux.mm import page_to_pfn
+
+    for z in zones(prog):
+        if not z.present or not z.start_pfn <= pfn < z.start_pfn + z.spanned:
+            continue
+        zone = Object(prog, "struct zone", address=z.address)
+        for order in range(len(zone.free_area)):
+            area = zone.free_area[order]
+            for mt in range(len(area.free_list)):
+                head = area.free_list[mt].address_of_()
+                try:
+                    for n, node in enumerate(list_for_each(head)):
+                        if n > z.spanned:  # no zone holds more pages: the list loops
+                            break
+                        page = container_of(node, "struct page", "lru")
+                        first = page_to_pfn(page).value_()
+                        if first <= pfn < first + (1 << order):
+                            return (z, FreeArea(z.name, order, mt, head.value_(), -1),
+                                    page.value_())
+                except (FaultError, ValueError):
+                    continue
+    return None
 
 
 def free_areas(prog: Program) -> list[FreeArea]:

@@ -32,3 +32,4 @@ def test_pci_and_disks() -> None:
     assert list(render_disks(Result(disks))) == [
         "MAJOR     GENDISK        NAME        REQUEST_QUEUE    TOTAL  READ WRITE",
         "  254 ff3cf91681ac3800 vda        ff3cf9169e42cb58      3     1     2"]
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import Dump, crash_commands
 from pycrash.commands.dis import Instruction, render
 
 from pycrash.command import Result
@@ -27,13 +28,15 @@ def test_instructions_and_source_lines() -> None:
 
 
 def test_dis_r_ends_with_the_instruction_holding_the_address(session) -> None:  # type: ignore[no-untyped-def]
-    """dis -r SYMBOL+OFF: from the function's start through the instruction that holds the
-    address, as crash does (before issue 12, symbol+offset was not taken at all)."""
+    """dis -r SYMBOL+OFF: from the function's start through the first instruction that
+    starts at or past the address, as crash's x/Ni loop stops (kernel.c cmd_dis): one
+    past the instruction holding a mid-instruction address (before issue 12,
+    symbol+offset was not taken at all)."""
     start = session.prog.symbol("panic").address
     rows = session.run("dis -r panic+20").rows
     assert rows[0].address == start and rows[0].location == "panic"
     last = rows[-1]
-    assert last.address <= start + 20 < last.address + len(bytes.fromhex(last.bytes))
+    assert rows[-2].address < start + 20 <= last.address
     assert all(a.address < b.address for a, b in zip(rows, rows[1:], strict=False))
 
 
@@ -88,3 +91,21 @@ def test_arm64_dis_panic_is_objdumps() -> None:
                for _a, m, o in ref)
     call = next(r for r in rows if r.mnemonic == "bl")
     assert re.search(r"0x[0-9a-f]{16} <\w+(\+\d+)?>$", call.operands)
+
+
+def test_dis_is_gdb_s_att_text_as_crash_prints_it(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18: dis printed capstone's AT&T text (pushq, $2, callq, no comments); only 7
+    of 60 lines of dis __schedule 60 were crash's. Now gdb's spelling, hex immediates and
+    displacements, 0x0(%rax,%rax,1), the # 0x... <symbol> comment of RIP-relative
+    operands, [FTRACE NOP], string instructions, data16 nops, ud1 and crash's -r and -l
+    are crash 8.0.2's, line for line, but for symbols that share an address (crash may
+    name the other one: __x86_indirect_thunk_array for _rax, jiffies for jiffies_64)."""
+    commands = ["dis __schedule 60", "dis sysrq_handle_crash", "dis -l sysrq_handle_crash",
+                "dis -r panic+40", "dis copy_process 80", "dis schedule", "dis ksys_write",
+                "dis kmem_cache_alloc 60", "dis memcpy 8", "dis __fdget_pos",
+                "dis entry_SYSCALL_64 40", "dis -r schedule+20"]
+    theirs = crash_commands(dump, commands)
+    aliases = re.compile(r"<(__x86_indirect_thunk_\w+|jiffies(_64)?|_?_?memcpy)(\+\d+)?>")
+    for command in commands:
+        ours = [aliases.sub("<ALIAS>", line) for line in str(session.run(command)).splitlines()]
+        assert ours == [aliases.sub("<ALIAS>", line) for line in theirs[command]], command

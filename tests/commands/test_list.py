@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Dump
+from conftest import Dump, crash_commands
 from pycrash.commands import list as list_command
 from rows import pid_struct
 
 from pycrash.command import Result
+from pycrash.errors import CommandError
 
 
 @pytest.mark.fast
@@ -61,3 +62,22 @@ def test_a_corrupted_list_ends_with_an_error(dump: Dump) -> None:
     looped = s.run("list -H init_task.tasks -o task_struct.tasks")
     assert looped.errors and "loop" in looped.errors[0]
     assert len(looped.rows) == 4
+
+
+def test_list_positional_offset_and_h_as_crash(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18: list task_struct.tasks -h init_task (a positional offset) was refused,
+    and -h took start as the embedded list_head (the walk began at a bogus address). As
+    crash 8.0.2: the offset may come without -o, and -h start is the struct that holds
+    the list_head; the task list, init_task first. Without -h or -H each next pointer is
+    the next entry itself (crash's first kind of list)."""
+    head = session.prog["init_task"].tasks.address_
+    commands = ["list task_struct.tasks -h init_task", "list -o task_struct.tasks -h init_task",
+                "list task_struct.tasks init_task", f"list -H {head:x} -o task_struct.tasks",
+                f"list -o 8 {head:x}", f"list {head:x}"]
+    theirs = crash_commands(dump, commands)
+    for command in commands:
+        assert str(session.run(command)).splitlines() == theirs[command], command
+    init = session.prog["init_task"].address_
+    assert theirs[commands[0]][0] == f"{init:x}" and len(theirs[commands[0]]) > 50
+    with pytest.raises(CommandError, match="unexpected arguments"):
+        session.run("list -o 8 task_struct.tasks init_task")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import Dump
 from pycrash.commands import p
 
 from pycrash.command import Result
@@ -38,3 +39,27 @@ def test_p_prints_as_crash_does(session) -> None:  # type: ignore[no-untyped-def
     assert "cpu = 1" in value_text(per_cpu.value)  # p holds its value as a CValue
     numbers = [session.run("p 1").rows[0].number for _ in range(2)]
     assert numbers[1] == numbers[0] + 1
+
+
+def test_p_char_pointer_prints_its_string(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18: p of a char pointer printed ``(char *) 0x...``; crash (gdb) prints the
+    address and the string: crash 8.0.2 on this dump prints ``saved_command_line = $1 =
+    0xff3622496ffd8740 "console=ttyS0 crashkernel=256M panic=1 loglevel=6"``. A struct's
+    char pointer members too (``name = 0x... "ext4"``); NULL stays 0x0."""
+    ptr = session.prog["saved_command_line"].value_()
+    text = str(session.run("p saved_command_line"))
+    cmdline = dump.truth("cmdline.txt").strip()  # the guest's /proc/cmdline
+    assert text.rstrip("\n") == f'saved_command_line = ${text.split("$")[1].split(" ")[0]} = ' \
+        f'{ptr:#x} "{cmdline}"', text
+    assert re.fullmatch(r"\$\d+ = 0x0\n?", str(session.run("p (char *)0")))
+    name = str(session.run("struct file_system_type.name ext4_fs_type"))
+    assert re.fullmatch(r'  name = 0x[0-9a-f]+ "ext4",\n?', name), name
+
+
+def test_p_slash_x_is_gdb_s(session) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18: p/x was 'command not found'. crash 8.0.2 hands it to gdb, which prints
+    ``$2 = 0xfffee338`` for jiffies on this dump: no symbol before the number."""
+    jiffies = session.prog["jiffies"].value_()
+    assert re.fullmatch(rf"\$\d+ = {jiffies:#x}\n?", str(session.run("p/x jiffies")))
+    assert re.fullmatch(rf"\$\d+ = {jiffies}\n?", str(session.run("p/d jiffies")))
+    assert str(session.run("p -x jiffies")).startswith("jiffies = $")

@@ -15,6 +15,7 @@ from pycrash.cmdlib.structs import (
     entry_view,
     layout_lines,
     member_offset,
+    offset_target,
     struct_dump,
     type_layout,
 )
@@ -51,9 +52,12 @@ def test_type_layout_is_data_and_crash_text() -> None:
     assert layout.members == (MemberLayout(0, "int", "count", 0),
                               MemberLayout(32, "unsigned int", "flag", 1),
                               MemberLayout(64, "struct list_head", "node", 0))
-    assert layout_lines(layout, True) == ["struct pair {", "  [0] int count;",
-                                          "  [4] unsigned int flag : 1;",
-                                          "  [8] struct list_head node;", "}", "SIZE: 24"]
+    assert layout.line_offsets == (None, 0, 4, 8, None)
+    assert layout_lines(layout, True) == ["struct pair {", "   [0] int count;",
+                                          "   [4] unsigned int flag : 1;",
+                                          "   [8] struct list_head node;", "}", "SIZE: 24"]
+    assert layout_lines(layout, True, ["flag"]) == ["struct pair {",
+                                                    "   [4] unsigned int flag : 1;", "}"]
     assert layout_lines(layout, False) == ["struct pair {", "    int count;",
                                            "    unsigned int flag : 1;",
                                            "    struct list_head node;", "}", "SIZE: 24"]
@@ -61,8 +65,17 @@ def test_type_layout_is_data_and_crash_text() -> None:
 
 def test_layout_of_pointers_and_anonymous_types() -> None:
     layout = TypeLayout("union", "", 8, "union {\n\tvoid *p;\n}",
-                        (MemberLayout(0, "void *", "p", 0),))
+                        (MemberLayout(0, "void *", "p", 0),), (None, 0, None))
     assert layout_lines(layout, True) == ["union {", "  [0] void *p;", "}", "SIZE: 8"]
+
+
+def test_offset_target_reads_names_as_crash() -> None:
+    assert offset_target("\tunsigned int flag : 1;") == "flag"
+    assert offset_target("\tvoid (*destructor)(struct sk_buff *);") == "destructor"
+    assert offset_target("\tchar cb[48];") == "cb"
+    assert offset_target("\t} sk_backlog;") == "sk_backlog"
+    assert offset_target("\t};") == ""
+    assert offset_target("\tunion {") == ""
 
 
 def _scalar(text: str, name: str = "") -> CValue:

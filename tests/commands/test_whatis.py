@@ -29,3 +29,14 @@ def test_whatis(session) -> None:  # type: ignore[no-untyped-def]
     assert str(session.run("whatis init_task")).strip() == "struct task_struct init_task;"
     assert str(session.run("whatis panic")).strip() == "void panic(const char *, ...);"
     assert str(session.run("whatis struct list_head")).splitlines()[-1] == "SIZE: 16"
+
+
+def test_whatis_takes_a_bare_tag_as_crash(session) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18: whatis task_struct needed 'struct'; crash 8.0.2 shows the definition
+    (and SIZE: 9728 on this 6.1 kernel) for the bare tag, as for struct task_struct."""
+    bare = str(session.run("whatis task_struct")).splitlines()
+    assert bare == str(session.run("whatis struct task_struct")).splitlines()
+    assert bare[0] == "struct task_struct {" and bare[-1] == "SIZE: 9728"
+    dev = str(session.run("whatis net_device")).splitlines()  # gdb's one-line enum
+    assert ("    enum {RTNL_LINK_INITIALIZED, RTNL_LINK_INITIALIZING} rtnl_link_state : 16;"
+            in dev)

@@ -57,6 +57,21 @@ def test_history_and_recall(interp: Interpreter) -> None:
     assert run(interp, "h | tail -1") == (True, "[7] h | tail -1\n", "")
 
 
+def test_recall_of_h_and_r_after_a_semicolon(interp: Interpreter) -> None:
+    """Issue 18: ``r N`` where line N is ``h`` ran h as a command (not found); ``r``
+    after ``;`` and through the API (Session.run, scripts) was not found either."""
+    interp.prompt = "test> "
+    run(interp, "h")
+    assert run(interp, "r 1") == (True, "test> h\n[1] h\n[2] h\n", "")
+    assert run(interp, "say x; r 1") == (True, "x\ntest> h\n[1] h\n[2] h\n[3] say x; r 1\n",
+                                         "")
+    assert run(interp, "say y; r 3") == (False, "y\n", "r: say x; r 1: recalls a line again\n")
+    result = interp.run("h")
+    assert [(h.number, h.line) for h in result.rows][:2] == [(1, "h"), (2, "h")]
+    assert list(result.lines())[0] == "[1] h"
+    assert [h.line for h in interp.run("r 1").rows][0] == "h"
+
+
 def test_quit_words_stop_the_line_and_tell_the_caller(interp: Interpreter) -> None:
     assert run(interp, "say a; q; say b") == (True, "a\n", "")
     assert interp.finished
