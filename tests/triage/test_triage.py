@@ -185,11 +185,19 @@ def zoo_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     return root, expect
 
 
+@pytest.fixture(scope="module")
+def zoo_local(zoo_corpus: tuple[Path, dict[str, str]],
+              tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The local engine's triage of the whole zoo corpus: its output directory."""
+    out = tmp_path_factory.mktemp("zoo-local") / "out"
+    _triage(str(zoo_corpus[0]), "-o", str(out))
+    return out
+
+
 def test_zoo_corpus_one_bucket_per_crash(zoo_corpus: tuple[Path, dict[str, str]],
-                                         tmp_path: Path) -> None:
-    root, expect = zoo_corpus
-    out = tmp_path / "out"
-    _triage(str(root), "-o", str(out))
+                                         zoo_local: Path) -> None:
+    _root, expect = zoo_corpus
+    out = zoo_local
     got = {r["path"]: r["signature"] for r in _jsonl(out / "records.jsonl")}
     assert got == expect
     buckets = _jsonl(out / "buckets.jsonl")
@@ -205,21 +213,19 @@ def _comparable(path: Path) -> list[dict[str, Any]]:
     rows = _jsonl(path)
     for row in rows:
         row.pop("timing", None)
-    return rows
+    return sorted(rows, key=lambda r: str(r.get("path")))
 
 
 @pytest.mark.parametrize("engine", ["ray", "dask"])
 def test_engines_give_identical_records(zoo_corpus: tuple[Path, dict[str, str]],
-                                        tmp_path: Path, engine: str) -> None:
-    """Ray (a local cluster of 2 workers) and Dask (a local cluster) write the records the
-    local pool writes, but for the timing fields."""
+                                        zoo_local: Path, tmp_path: Path, engine: str) -> None:
+    """Ray (a local cluster of 2 workers) and Dask (a local cluster) write, for the whole
+    zoo corpus, the records and errors the local pool writes, but for the timing fields."""
     pytest.importorskip("ray" if engine == "ray" else "distributed")
     root, _expect = zoo_corpus
-    subset = root / "small"
-    _triage(str(subset), "-o", str(tmp_path / "local"), "--no-parquet")
-    _triage(str(subset), "-o", str(tmp_path / engine), "--engine", engine, "-j", "2",
+    _triage(str(root), "-o", str(tmp_path / engine), "--engine", engine, "-j", "2",
             "--no-parquet")
     assert _comparable(tmp_path / engine / "records.jsonl") == \
-        _comparable(tmp_path / "local" / "records.jsonl")
+        _comparable(zoo_local / "records.jsonl")
     assert _comparable(tmp_path / engine / "errors.jsonl") == \
-        _comparable(tmp_path / "local" / "errors.jsonl")
+        _comparable(zoo_local / "errors.jsonl")
