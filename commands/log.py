@@ -38,8 +38,9 @@ def log_records(session: Session, errors: list[str] | None = None) -> list[LogRe
         raise CommandError(f"cannot read the kernel log: {exc}") from None
     if problem and errors is not None:
         errors.append(problem)
+    # the program's types always give level and facility (VMCOREINFO's layout does not)
     return [
-        LogRecord(r.seq, r.timestamp, r.level, r.facility,
+        LogRecord(r.seq, r.timestamp, r.level or 0, r.facility or 0,
                   r.text.decode("utf-8", "replace"), r.caller_tid, r.caller_cpu)
         for r in records
     ]

@@ -90,8 +90,12 @@ def _extract(task: Task) -> dict[str, Any]:
         log_source = None
         notes: list[str] = []
         try:
-            lines = stamped_lines(read_log(reader(prog), facts.vmcoreinfo))
-            log_source = "dump"
+            records, problem = read_log(reader(prog), facts.vmcoreinfo)
+            lines = stamped_lines(records)
+            log_source = None if problem and not lines else "dump"
+            if problem:
+                how = "read from the dump in part" if lines else "not read from the dump"
+                notes.append(f"log {how}: {problem}")
         except PycrashError as exc:
             notes.append(f"log not read from the dump: {exc}")
         if not lines and task.dmesg:
