@@ -148,9 +148,25 @@ def _load_vmlinux(main: drgn.Module, vmlinux: str, release: str, dump_build_id: 
                             f"--force ({mismatch()})")
         raise DumpError(f"{vmlinux} is from another build than {dumpfile}: "
                         f"{mismatch()} (use --force to open anyway)")
+    _check_dwarf(main.prog, vmlinux)
     if file_id and dump_build_id and file_id != dump_build_id:
         return (f"WARNING: --force: {vmlinux} is from another build: {mismatch()}",)
     return ()
+
+
+def _check_dwarf(prog: drgn.Program, vmlinux: str) -> None:
+    """Index the vmlinux's DWARF now (every command but a few needs it, so its first use
+    would pay the same 0.3 s): damaged debug info is then refused in one line at open,
+    rather than failing each command with libdw's words."""
+    try:
+        prog.type("struct task_struct")
+    except LookupError:
+        raise DumpError(f"{vmlinux}: its debug info has no struct task_struct: "
+                        "not a Linux kernel's, or damaged") from None
+    except Exception as exc:  # drgn's "libdw error: invalid DWARF" and the like
+        text = str(exc).strip().splitlines()
+        raise DumpError(f"{vmlinux}: damaged debug info "
+                        f"({text[0] if text else type(exc).__name__})") from None
 
 
 def open_target(
@@ -189,7 +205,8 @@ def open_target(
                 f"no vmlinux given, and none found for release {release} in {places}; "
                 f"install the kernel's debuginfo package or name the vmlinux"
             )
-    notes = _load_vmlinux(main, given, release, dump_build_id, opts.force, first)
+    notes = opened.notes + _load_vmlinux(main, given, release, dump_build_id, opts.force,
+                                         first)
     return prog, Target(opened.dumpfiles, opened.kind, opened.partial, given, release,
                         dump_build_id, found, notes, opened.regs, opened.kdump,
                         opened.own_reader, opened.qemu)

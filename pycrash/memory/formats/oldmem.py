@@ -21,32 +21,46 @@ from pycrash.memory.formats.base import DumpKind, Opened, Options
 from pycrash.memory.physmem import Extent, merge, scan_vmcoreinfo
 from pycrash.memory.source import FileSource
 
+#: ``elfcorehdr=[size@]start``, each a number with an optional K, M or G suffix (the
+#: kernel's memparse(): ``1M@753012K``, ``0x2df5d000``)
 _ELFCOREHDR = re.compile(
-    r"(?:^|\s)elfcorehdr=(?:[0-9a-fA-Fx]+@)?([0-9a-fA-Fx]+)([KMG]?)(?:\s|$)")
+    r"(?:^|\s)elfcorehdr=(?:(?:0[xX][0-9a-fA-F]+|[0-9]+)[KMGkmg]?@)?"
+    r"(0[xX][0-9a-fA-F]+|[0-9]+)([KMGkmg]?)(?:\s|$)")
+#: where kexec's ELF core header may lie: a physical address (64 bits)
+ADDRESS_LIMIT = 1 << 64
 
 
 def elfcorehdr_from_cmdline(cmdline: str) -> int | None:
-    """Return the ``elfcorehdr=`` address of a kernel command line (``753012K`` or ``0x...``)."""
+    """Return the ``elfcorehdr=`` address of a kernel command line (``753012K``,
+    ``1M@753012K`` or ``0x...``); None when there is none or it is not a 64-bit address."""
     m = _ELFCOREHDR.search(cmdline)
     if not m:
         return None
-    value = int(m.group(1), 0)
-    return value << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+    value = int(m.group(1), 0) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
+    return value if value < ADDRESS_LIMIT else None
 
 
 def read(path: str, elfcorehdr: int) -> tuple[list[Extent], list[elfcore.PrStatus], bytes | None]:
     """Return the RAM extents (merged), the CPUs' registers and the VMCOREINFO note (None
     when there is none) that the ELF core header at ``elfcorehdr`` in the image describes."""
     src = FileSource(path)
+    total = src.size()  # 0 for /dev/oldmem itself: a device has no size to check against
     found = []
     notes: list[Note] = []
     for ph in elfcore.read_header(src, elfcorehdr):
         if ph.type == elffile.PT_LOAD and ph.memsz:
-            if ph.paddr >= src.size():
-                continue  # RAM beyond what the image holds
-            size = min(ph.memsz, src.size() - ph.paddr)
-            found.append(Extent(ph.paddr, size, src, ph.paddr))
+            if ph.paddr + ph.memsz > ADDRESS_LIMIT:
+                raise DumpError(f"{path}: corrupt ELF core header at {elfcorehdr:#x}: RAM at "
+                                f"{ph.paddr:#x}, {ph.memsz:#x} bytes, beyond 64 bits")
+            if total and ph.paddr + ph.memsz > total:
+                raise DumpError(f"{path}: truncated oldmem image: RAM {ph.paddr:#x}-"
+                                f"{ph.paddr + ph.memsz - 1:#x} ends past the image's "
+                                f"{total:#x} bytes")
+            found.append(Extent(ph.paddr, ph.memsz, src, ph.paddr))
         elif ph.type == elffile.PT_NOTE and ph.filesz:
+            if ph.filesz > elfcore.MAX_NOTES:
+                raise DumpError(f"{path}: corrupt ELF core header at {elfcorehdr:#x}: a note "
+                                f"of {ph.filesz:#x} bytes")
             data = src.pread(ph.offset, ph.filesz)
             if len(data) < ph.filesz:
                 raise DumpError(f"{path}: note at {ph.offset:#x} lies beyond the image")
