@@ -19,11 +19,32 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
     """Write ``chunks`` as the whole new content of ``path`` (its mode kept if it
     exists; a symbolic link's target replaced); :class:`OSError` leaves ``path`` untouched.
     A device or FIFO (``> /dev/null``) is written to directly."""
-    path = os.path.realpath(path)
-    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
-        with open(path, "w") as f:
-            f.writelines(chunks)
-        return
+    write_files({path: chunks})
+
+
+def write_files(files: dict[str, Iterable[str]]) -> None:
+    """Write several files as :func:`write_atomically` does one, all or none: each goes
+    to its temporary file first, and only when all are written are they renamed."""
+    done: list[tuple[str, str]] = []
+    try:
+        for path, chunks in files.items():
+            real = os.path.realpath(path)
+            if os.path.exists(real) and not stat.S_ISREG(os.stat(real).st_mode):
+                with open(real, "w") as f:
+                    f.writelines(chunks)
+                continue
+            done.append((_written(real, chunks), real))
+    except BaseException:
+        for tmp, _real in done:
+            os.unlink(tmp)
+        raise
+    for tmp, real in done:
+        os.replace(tmp, real)
+
+
+def _written(path: str, chunks: Iterable[str]) -> str:
+    """Write ``chunks`` to a new temporary file beside ``path`` with the mode ``path``
+    has (or would get); return its name."""
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
                                dir=directory)
@@ -39,7 +60,7 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
             os.umask(umask)
             mode = 0o666 & ~umask
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        return tmp
     except BaseException:
         try:
             os.unlink(tmp)
@@ -54,4 +75,5 @@ def append(path: str, chunks: Iterable[str]) -> None:
     with open(path, "a") as f:
         f.writelines(chunks)
         f.flush()
-        os.fsync(f.fileno())
+        if stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # not /dev/null
+            os.fsync(f.fileno())

@@ -275,12 +275,12 @@ def main(argv: Sequence[str]) -> int:
     except (Exception, KeyboardInterrupt) as exc:  # every failure: one line
         return open_failure(exc)
     if args.outdir:
-        from pycrash.outfile import write_atomically
+        from pycrash.outfile import write_files
 
-        try:
+        try:  # both files or neither
             os.makedirs(args.outdir, exist_ok=True)
-            write_atomically(os.path.join(args.outdir, "report.txt"), [as_text(parts)])
-            write_atomically(os.path.join(args.outdir, "report.json"), [as_json(parts) + "\n"])
+            write_files({os.path.join(args.outdir, "report.txt"): [as_text(parts)],
+                         os.path.join(args.outdir, "report.json"): [as_json(parts) + "\n"]})
         except OSError as exc:
             sys.stderr.write(f"pycrash: cannot write the report into {args.outdir}: "
                              f"{exc.strerror or exc}\n")

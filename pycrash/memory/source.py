@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
@@ -140,3 +141,22 @@ class FileSource:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class FaultySource:
+    """A byte source whose reads fail as a failing disk's do (EIO) where ``bad(offset,
+    size)`` says so: for tests of what a read error in the middle of a command gives.
+    It wraps any source; the memory layer's readers take it wherever they take a file."""
+
+    def __init__(self, inner: ByteSource, bad: Callable[[int, int], bool]) -> None:
+        self.inner = inner
+        self.path = inner.path
+        self.bad = bad
+
+    def pread(self, offset: int, size: int) -> bytes:
+        if self.bad(offset, size):
+            raise ReadError(self.path, offset, OSError(errno.EIO, os.strerror(errno.EIO)))
+        return self.inner.pread(offset, size)
+
+    def size(self) -> int:
+        return self.inner.size()

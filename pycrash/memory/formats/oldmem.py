@@ -36,7 +36,12 @@ def elfcorehdr_from_cmdline(cmdline: str) -> int | None:
     m = _ELFCOREHDR.search(cmdline)
     if not m:
         return None
-    value = int(m.group(1), 0) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
+    text = m.group(1).lower()
+    try:  # memparse's numbers: 0x hexadecimal, a leading 0 octal, else decimal
+        number = int(text, 16 if text.startswith("0x") else 8 if text.startswith("0") else 10)
+    except ValueError:  # "09": no octal number
+        return None
+    value = number << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
     return value if value < ADDRESS_LIMIT else None
 
 
