@@ -344,8 +344,9 @@ def oldmem_cases(rng: random.Random, ws: Workspace, n: int) -> Iterator[Case]:
     hdr = ws.elfcorehdr  # type: ignore[attr-defined]
     yield from elf_cases(rng, ws, "oldmem", n, at=hdr)
     size = ws.inputs["oldmem"][0].stat().st_size
-    for value in rng.sample(["0x8000000000000000", "-1", hex(size), hex(size - 8), "0",
-                             "0x" + "f" * 20, "1K@1K", "99999999999999999999G"], n):
+    values = ["0x8000000000000000", "-1", hex(size), hex(size - 8), "0", "0x" + "f" * 20,
+              "1K@1K", "99999999999999999999G", "09", "0x", "1M@", hex(size // 2)]
+    for value in rng.sample(values, min(n, len(values))):
         yield Case(f"oldmem.elfcorehdr={value}", "oldmem",
                    args=("--oldmem", "{dump}", "--elfcorehdr", value))
     yield from _truncations(rng, ws, "oldmem", max(n // 3, 1))

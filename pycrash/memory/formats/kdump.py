@@ -61,6 +61,8 @@ MAX_CPUS = 1 << 16
 #: the largest VMCOREINFO text and notes area pycrash accepts (the kernel's are a few KiB
 #: and a few KiB per CPU)
 MAX_VMCOREINFO, MAX_NOTES = 1 << 20, 1 << 26
+#: the most blocks the sub-header, VMCOREINFO and notes together may take
+MAX_SUB_BLOCKS = 2 * (MAX_VMCOREINFO + MAX_NOTES) // MIN_BLOCK
 
 
 class CorruptPage(DumpError):
@@ -133,9 +135,7 @@ def read_header(source: ByteSource, sub_needed: int = 32) -> KdumpHeader:
     if not MIN_BLOCK <= block_size <= MAX_BLOCK or block_size & (block_size - 1):
         raise DumpError(f"{path}: corrupt kdump header (block size {block_size})")
     total = source.size()
-    if sub_hdr_size <= 0 or (total and block_size * (1 + sub_hdr_size) > total):
-        if total and sub_hdr_size > 0 and block_size * (1 + sub_hdr_size) < 1 << 32:
-            raise DumpError(f"{path}: truncated kdump file (sub-header cut off)")
+    if not 0 < sub_hdr_size <= MAX_SUB_BLOCKS:
         raise DumpError(f"{path}: corrupt kdump header (sub-header of {sub_hdr_size} blocks)")
     if not 0 <= nr_cpus <= MAX_CPUS:
         raise DumpError(f"{path}: corrupt kdump header ({nr_cpus} CPUs)")

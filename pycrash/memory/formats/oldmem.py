@@ -45,19 +45,28 @@ def elfcorehdr_from_cmdline(cmdline: str) -> int | None:
     return value if value < ADDRESS_LIMIT else None
 
 
-def read(path: str, elfcorehdr: int) -> tuple[list[Extent], list[elfcore.PrStatus], bytes | None]:
+def read(path: str, elfcorehdr: int,
+         warnings: list[str] | None = None) -> tuple[list[Extent], list[elfcore.PrStatus],
+                                                    bytes | None]:
     """Return the RAM extents (merged), the CPUs' registers and the VMCOREINFO note (None
-    when there is none) that the ELF core header at ``elfcorehdr`` in the image describes."""
+    when there is none) that the ELF core header at ``elfcorehdr`` in the image describes.
+
+    A RAM range that the image's end cuts is refused (a truncated copy); ranges wholly
+    beyond it (an image of the low RAM only) are left out, with a warning in ``warnings``."""
     src = FileSource(path)
     total = src.size()  # 0 for /dev/oldmem itself: a device has no size to check against
     found = []
     notes: list[Note] = []
+    beyond: list[elffile.Segment] = []
     for ph in elfcore.read_header(src, elfcorehdr):
         if ph.type == elffile.PT_LOAD and ph.memsz:
             if ph.paddr + ph.memsz > ADDRESS_LIMIT:
                 raise DumpError(f"{path}: corrupt ELF core header at {elfcorehdr:#x}: RAM at "
                                 f"{ph.paddr:#x}, {ph.memsz:#x} bytes, beyond 64 bits")
-            if total and ph.paddr + ph.memsz > total:
+            if total and ph.paddr >= total:  # an image of the low RAM only
+                beyond.append(ph)
+                continue
+            if total and ph.paddr + ph.memsz > total:  # cut in the middle of a range
                 raise DumpError(f"{path}: truncated oldmem image: RAM {ph.paddr:#x}-"
                                 f"{ph.paddr + ph.memsz - 1:#x} ends past the image's "
                                 f"{total:#x} bytes")
@@ -72,6 +81,10 @@ def read(path: str, elfcorehdr: int) -> tuple[list[Extent], list[elfcore.PrStatu
             notes.extend(elffile.parse_notes(data))
     if not found:
         raise DumpError(f"{path}: the ELF core header at {elfcorehdr:#x} names no memory")
+    if beyond and warnings is not None:
+        warnings.append(f"WARNING: {path}: the image ends at byte {total:#x}: {len(beyond)} "
+                        f"RAM range{'s' if len(beyond) > 1 else ''} from {beyond[0].paddr:#x} "
+                        "on are not in it, and reads there fail")
     head = elffile.header(src.pread(elfcorehdr, elffile.EHDR_SIZE))
     regs, info = elfcore.collect(notes, head.machine if head is not None else "x86_64")
     return merge(found), regs, info
@@ -96,11 +109,13 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     path = paths[0]
     if not os.path.exists(path):
         raise DumpError(f"{path}: no such file")
-    extents, regs, info = read(path, _elfcorehdr(options))
+    warnings: list[str] = []
+    extents, regs, info = read(path, _elfcorehdr(options), warnings)
     vmcoreinfo = info or scan_vmcoreinfo(extents)
     if vmcoreinfo is None:
         raise DumpError(f"{path}: no VMCOREINFO in the notes or in memory")
     prog = custom.new_program(custom.machine_of_vmcoreinfo(vmcoreinfo))
     custom.add_extents(prog, extents)
     custom.finish(prog, vmcoreinfo)
-    return Opened(prog, DumpKind.OLDMEM, (path,), regs=tuple(regs), own_reader=True)
+    return Opened(prog, DumpKind.OLDMEM, (path,), regs=tuple(regs), own_reader=True,
+                  notes=tuple(warnings))
