@@ -35,7 +35,7 @@ def test_an_unexpected_error_while_opening_is_one_line(capsys: pytest.CaptureFix
     assert capsys.readouterr().err == (
         "pycrash: internal error: ZeroDivisionError: x (--debug shows the traceback)\n")
     try:
-        1 / 0
+        raise ZeroDivisionError("division by zero")
     except ZeroDivisionError as exc:
         assert open_failure(exc, debug=True) == 2
     err = capsys.readouterr().err
