@@ -186,6 +186,11 @@ def open_target(
     dumps, raws, given = classify(list(paths) + ([vmlinux] if vmlinux else []))
     opened: Opened = open_memory(dumps, raws, opts)
     prog, first = opened.prog, opened.dumpfiles[0]
+    arch = prog.platform.arch if prog.platform is not None else None
+    if arch not in (drgn.Architecture.X86_64, drgn.Architecture.AARCH64):
+        name = arch.name.lower() if arch is not None else "unknown"
+        raise DumpError(f"{first}: a dump of an {name} machine: pycrash reads x86-64 and "
+                        "arm64 (aarch64) dumps")
     if not (prog.flags & drgn.ProgramFlags.IS_LINUX_KERNEL):
         raise DumpError(f"{first}: a core file, but not of a Linux kernel (no VMCOREINFO)")
     try:

@@ -436,6 +436,7 @@ def regressions(ws: Workspace) -> Iterator[Case]:
     yield Case("regression.short-nt-prstatus-flattened-elf", "flat-elf",
                tuple((at + 4096 + 16, data) for at, data in short))
     yield Case("regression.flattened-elf-overlapping-segments", "flat-elf")
+    yield Case("regression.elf-unknown-machine", "elf", ((18, (0xA501).to_bytes(2, "little")),))
     yield Case("regression.elfcorehdr-sign-bit", "oldmem",
                args=("--oldmem", "{dump}", "--elfcorehdr", "0x8000000000000000"))
     hdr = ws.elfcorehdr  # type: ignore[attr-defined]
