@@ -116,6 +116,15 @@ def _field_cases(rng: random.Random, ws: Workspace, form: str, prefix: str,
                        ((at, value.to_bytes(width, "little")),))
 
 
+def _combined(rng: random.Random, cases: list[Case], n: int) -> Iterator[Case]:
+    """Yield ``n`` cases each joining the patches of two or three single-field cases of
+    one form (damage rarely comes alone)."""
+    for _ in range(n if len(cases) > 1 else 0):
+        parts = rng.sample(cases, min(len(cases), rng.choice([2, 3])))
+        yield Case("+".join(c.name for c in parts), parts[0].form,
+                   tuple(p for c in parts for p in c.patches))
+
+
 def _truncations(rng: random.Random, ws: Workspace, form: str, n: int) -> Iterator[Case]:
     size = ws.inputs[form][0].stat().st_size
     cuts = [size - 1, size // 2, 4096, 100, size - 4096, rng.randrange(size)]
@@ -487,4 +496,10 @@ def all_cases(ws: Workspace, long: bool = False, seed: int = SEED) -> list[Case]
     out += raw_cases(rng, ws, n)
     out += oldmem_cases(rng, ws, n)
     out += vmlinux_cases(rng, ws, n)
+    if long:
+        for form in ("kdump", "elf", "flattened", "lime"):
+            single = [c for c in out if c.form == form and c.patches and c.args is None
+                      and c.truncate is None and not c.name.startswith("regression.")
+                      and len(c.patches) == 1]
+            out += _combined(rng, single, n)
     return out
