@@ -474,7 +474,18 @@ def regressions(ws: Workspace) -> Iterator[Case]:
     yield Case("regression.vmlinux-truncated-100-short", "vmlinux", truncate=vsize - 100)
     yield Case("regression.report-on-truncated-vmlinux", "vmlinux", truncate=vsize - 100,
                args=("{vmlinux}",), report=True)
-    _shoff, _n, secs = vmlinux_sections(ws.vmlinux)
+    yield Case("regression.vmlinux-truncated-half", "vmlinux", truncate=vsize // 2)
+    shoff, shnum, secs = vmlinux_sections(ws.vmlinux)
+    # .rodata's offset past any file, and the build id changed: the mismatch message reads
+    # the release from .rodata (pyelftools seeks there)
+    rodata = list(secs).index(".rodata")
+    notes_at, notes_size = secs[".notes"]
+    with open(ws.vmlinux, "rb") as f:
+        f.seek(notes_at)
+        id_at = notes_at + f.read(notes_size).index(b"GNU\0") + 4
+    yield Case("regression.vmlinux-section-offset-sign-bit", "vmlinux",
+               ((shoff + rodata * 64 + 24, (1 << 63).to_bytes(8, "little")),
+                (id_at, b"\xee")))
     off, length = secs[".debug_info"]
     yield Case("regression.vmlinux-invalid-dwarf", "vmlinux",
                ((off, b"\xff" * 64), (off + length // 2, b"\xff" * 64)))

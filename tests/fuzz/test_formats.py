@@ -34,7 +34,8 @@ REGRESSIONS = (
     "elf-unknown-machine",
     "elfcorehdr-sign-bit", "elfcorehdr-kernel-form", "oldmem-one-byte-short",
     "oldmem-directory", "raw-negative-address", "fifo-as-dump", "fifo-as-vmlinux",
-    "fifo-as-oldmem", "directory-as-dump", "vmlinux-truncated-1mib",
+    "fifo-as-oldmem", "directory-as-dump", "vmlinux-truncated-1mib", "vmlinux-truncated-half",
+    "vmlinux-section-offset-sign-bit",
     "vmlinux-truncated-100-short", "report-on-truncated-vmlinux", "vmlinux-invalid-dwarf",
     "bad-option",
 )
@@ -94,6 +95,8 @@ EXPECT = {
     "directory-as-dump": (2, ["is a directory, not a dump file"]),
     "vmlinux-truncated-1mib": (2, ["damaged ELF file"]),
     "vmlinux-truncated-100-short": (2, ["damaged ELF file"]),
+    "vmlinux-truncated-half": (2, ["damaged ELF file"]),
+    "vmlinux-section-offset-sign-bit": (2, ["damaged ELF file"]),
     "report-on-truncated-vmlinux": (2, ["damaged ELF file"]),
     "vmlinux-invalid-dwarf": (2, ["damaged debug info (libdw error"]),
     "bad-option": (2, ["unrecognized arguments: --bogus"]),
