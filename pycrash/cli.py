@@ -35,7 +35,9 @@ def _address(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of pycrash's own options."""
-    p = argparse.ArgumentParser(
+    from pycrash.errors import one_line_parser
+
+    p = one_line_parser(
         prog="pycrash",
         usage=USAGE,
         description="Analyse a Linux kernel crash dump with crash's commands, on drgn.",
@@ -137,21 +139,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, script_args = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
     if not args.files and not (args.live or args.oldmem):
-        sys.stderr.write(f"pycrash: no dump file given\nusage: {USAGE}\n")
+        sys.stderr.write("pycrash: no dump file given (pycrash --help shows the usage)\n")
         return 2
-    from pycrash.errors import PycrashError
-    from pycrash.session import Session
+    from pycrash.errors import open_failure
 
     try:
+        from pycrash.session import Session
+
         session = Session.open(args.files, force=args.force, btf=args.btf, live=args.live,
                                oldmem=args.oldmem, elfcorehdr=args.elfcorehdr,
                                zero_excluded=args.zero_excluded)
-    except PycrashError as exc:
-        sys.stderr.write(f"pycrash: {exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("pycrash: interrupted\n")
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:  # every failure to open: one line
+        return open_failure(exc, args.debug)
+    try:
+        return _session(session, args, script_args)
+    except (Exception, KeyboardInterrupt) as exc:  # what the interpreter did not catch
+        status = open_failure(exc, args.debug)
+        return status if status == 130 else 1
+
+
+def _session(session: Session, args: argparse.Namespace, script_args: list[str]) -> int:
+    """Run what the command line asks of an open session; return the exit status."""
+    from pycrash.errors import PycrashError
+
     for note in session.target.notes:
         sys.stderr.write(f"pycrash: {note}\n")
     if session.target.vmlinux_found:

@@ -135,25 +135,25 @@ def render(result: Result, fmt: str) -> Iterable[str]:
 
 
 def deliver(chunks: Iterable[str], pipeline: Pipeline, out: TextIO) -> None:
-    """Write the text to the pipeline's shell command, its file, or ``out``."""
+    """Write the text to the pipeline's shell command, its file, or ``out``. A file
+    (``> file``) is replaced only once all of it is written (:mod:`pycrash.outfile`): a
+    full disk leaves no partial file, and raises :class:`OSError`."""
+    from pycrash import outfile
+
     if pipeline.pipe is not None:
-        dest = None
-        if pipeline.outfile:
-            dest = open(pipeline.outfile, "a" if pipeline.append else "w")  # noqa: SIM115
-        try:
-            proc = subprocess.run(
-                pipeline.pipe, shell=True, input="".join(chunks), text=True,
-                stdout=dest if dest is not None else subprocess.PIPE,
-            )
-        finally:
-            if dest is not None:
-                dest.close()
-        if dest is None and proc.stdout:
-            out.write(proc.stdout)
-    elif pipeline.outfile:
-        with open(pipeline.outfile, "a" if pipeline.append else "w") as f:
-            f.writelines(chunks)
-    else:
+        proc = subprocess.run(
+            pipeline.pipe, shell=True, input="".join(chunks), text=True,
+            stdout=subprocess.PIPE,
+        )
+        chunks = [proc.stdout or ""]
+        if not pipeline.outfile:
+            out.writelines(chunks)
+    if pipeline.outfile:
+        if pipeline.append:
+            outfile.append(pipeline.outfile, chunks)
+        else:
+            outfile.write_atomically(pipeline.outfile, chunks)
+    elif pipeline.pipe is None:
         out.writelines(chunks)
     out.flush()
 
@@ -381,8 +381,9 @@ class Interpreter:
             raise  # Ctrl-C stops the rest of the line too
         except BrokenPipeError:
             return True
-        except OSError as exc:
-            err.write(f"{word}: {exc.strerror or exc}: {exc.filename or ''}\n")
+        except OSError as exc:  # a file of the redirection: its name, and why
+            where = pipeline.outfile or exc.filename or ""
+            err.write(f"{word}: {where}{': ' if where else ''}{exc.strerror or exc}\n")
         except Exception as exc:  # any bug in a command ends that command only
             if self.debug:
                 traceback.print_exc(file=err)
@@ -394,13 +395,15 @@ class Interpreter:
         """Return the one line that tells what an unexpected exception was."""
         from drgn import FaultError
 
+        from pycrash.errors import describe
+
         if isinstance(exc, FaultError):
             return f"cannot read memory at {exc.address:#x}: {self.session.explain_fault(exc)}"
         from pycrash.kernel.nodebug import NoTypeError
 
         if isinstance(exc, NoTypeError):  # a session without DWARF lacks a global's type
             return str(exc.args[0])
-        return f"internal error: {type(exc).__name__}: {exc} (--debug shows the traceback)"
+        return describe(exc)
 
     def _history(self) -> Iterator[str]:
         """Yield crash's ``h`` lines: ``[N] line`` for each line run."""

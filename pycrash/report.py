@@ -10,7 +10,6 @@ summary and the modules that taint the kernel.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pycrash.command import Result, to_plain
-from pycrash.errors import PycrashError
+from pycrash.errors import PycrashError, open_failure
 from pycrash.session import Session
 
 LOG_LINES = 50
@@ -261,8 +260,10 @@ def as_json(parts: list[tuple[str, str, Result | None, Any]]) -> str:
 
 def main(argv: Sequence[str]) -> int:
     """Run ``pycrash report``; return the exit status."""
-    p = argparse.ArgumentParser(prog="pycrash report",
-                                description="First-look triage report of a crash dump.")
+    from pycrash.errors import one_line_parser
+
+    p = one_line_parser(prog="pycrash report",
+                        description="First-look triage report of a crash dump.")
     p.add_argument("files", nargs="+", metavar="FILE", help="the vmcore (and its vmlinux)")
     p.add_argument("-o", dest="outdir", help="write report.txt and report.json into DIR")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -271,15 +272,19 @@ def main(argv: Sequence[str]) -> int:
     try:
         session = Session.open(args.files, force=args.force)
         parts = sections(session)
-    except PycrashError as exc:
-        sys.stderr.write(f"pycrash: {exc}\n")
-        return 2
+    except (Exception, KeyboardInterrupt) as exc:  # every failure: one line
+        return open_failure(exc)
     if args.outdir:
-        os.makedirs(args.outdir, exist_ok=True)
-        with open(os.path.join(args.outdir, "report.txt"), "w") as f:
-            f.write(as_text(parts))
-        with open(os.path.join(args.outdir, "report.json"), "w") as f:
-            f.write(as_json(parts) + "\n")
+        from pycrash.outfile import write_files
+
+        try:  # both files or neither
+            os.makedirs(args.outdir, exist_ok=True)
+            write_files({os.path.join(args.outdir, "report.txt"): [as_text(parts)],
+                         os.path.join(args.outdir, "report.json"): [as_json(parts) + "\n"]})
+        except OSError as exc:
+            sys.stderr.write(f"pycrash: cannot write the report into {args.outdir}: "
+                             f"{exc.strerror or exc}\n")
+            return 1
         print(f"pycrash: report written to {args.outdir}/report.txt and report.json")
         return 0
     sys.stdout.write((as_json(parts) if args.json else as_text(parts)) + "\n")

@@ -149,6 +149,7 @@ def _load_vmlinux(main: drgn.Module, vmlinux: str, release: str, dump_build_id: 
                             f"--force ({mismatch()})")
         raise DumpError(f"{vmlinux} is from another build than {dumpfile}: "
                         f"{mismatch()} (use --force to open anyway)")
+    _check_dwarf(main.prog, vmlinux)
     if file_id and dump_build_id and file_id != dump_build_id:
         return (f"WARNING: --force: {vmlinux} is from another build: {mismatch()}",)
     return ()
@@ -171,6 +172,21 @@ def _open_btf(prog: drgn.Program, release: str, build_id: str | None,
             *nd.notes)
 
 
+def _check_dwarf(prog: drgn.Program, vmlinux: str) -> None:
+    """Index the vmlinux's DWARF now (every command but a few needs it, so its first use
+    would pay the same 0.3 s): damaged debug info is then refused in one line at open,
+    rather than failing each command with libdw's words."""
+    try:
+        prog.type("struct task_struct")
+    except LookupError:
+        raise DumpError(f"{vmlinux}: its debug info has no struct task_struct: "
+                        "not a Linux kernel's, or damaged") from None
+    except Exception as exc:  # drgn's "libdw error: invalid DWARF" and the like
+        text = str(exc).strip().splitlines()
+        raise DumpError(f"{vmlinux}: damaged debug info "
+                        f"({text[0] if text else type(exc).__name__})") from None
+
+
 def open_target(
     paths: Sequence[str], vmlinux: str | None = None, force: bool = False,
     options: Options | None = None, btf: bool = False,
@@ -190,6 +206,11 @@ def open_target(
     dumps, raws, given = classify(list(paths) + ([vmlinux] if vmlinux else []))
     opened: Opened = open_memory(dumps, raws, opts._replace(vmlinux=given))
     prog, first = opened.prog, opened.dumpfiles[0]
+    arch = prog.platform.arch if prog.platform is not None else None
+    if arch not in (drgn.Architecture.X86_64, drgn.Architecture.AARCH64):
+        name = arch.name.lower() if arch is not None else "unknown"
+        raise DumpError(f"{first}: a dump of an {name} machine: pycrash reads x86-64 and "
+                        "arm64 (aarch64) dumps")
     if not (prog.flags & drgn.ProgramFlags.IS_LINUX_KERNEL):
         raise DumpError(f"{first}: a core file, but not of a Linux kernel (no VMCOREINFO)")
     try:
@@ -202,7 +223,7 @@ def open_target(
     if btf:
         if given is not None:
             raise DumpError(f"--btf opens the dump without a vmlinux, and {given} was given")
-        notes = _open_btf(prog, release, dump_build_id, "no vmlinux (--btf)")
+        notes = opened.notes + _open_btf(prog, release, dump_build_id, "no vmlinux (--btf)")
         return prog, Target(opened.dumpfiles, opened.kind, opened.partial, "", release,
                             dump_build_id, False, notes, opened.regs, opened.kdump,
                             opened.own_reader, opened.qemu, debuginfo="btf")
@@ -211,12 +232,13 @@ def open_target(
             first.rpartition("@")[0] or first))
         given = find_vmlinux(release, dump_build_id, where)
         if given is None:
-            notes = _open_btf(prog, release, dump_build_id,
-                              f"no vmlinux given or found for release {release}")
+            notes = opened.notes + _open_btf(prog, release, dump_build_id,
+                                             f"no vmlinux given or found for release {release}")
             return prog, Target(opened.dumpfiles, opened.kind, opened.partial, "", release,
                                 dump_build_id, False, notes, opened.regs, opened.kdump,
                                 opened.own_reader, opened.qemu, debuginfo="btf")
-    notes = _load_vmlinux(main, given, release, dump_build_id, opts.force, first)
+    notes = opened.notes + _load_vmlinux(main, given, release, dump_build_id, opts.force,
+                                         first)
     return prog, Target(opened.dumpfiles, opened.kind, opened.partial, given, release,
                         dump_build_id, found, notes, opened.regs, opened.kdump,
                         opened.own_reader, opened.qemu)

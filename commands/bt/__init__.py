@@ -105,7 +105,7 @@ def _stack_body(stack: TaskStack, view: BtView) -> Iterator[str]:
 def render(result: Result) -> Iterable[str]:
     """crash's bt output: per task, its header, then its frames (or why there are none)."""
     view: BtView = result.view or BtView()
-    return per_task(result.rows, partial(_stack_body, view=view), "bt")
+    return per_task(result.rows, partial(_stack_body, view=view), "bt", error_lines=False)
 
 
 @dataclass(slots=True, eq=False)
@@ -339,6 +339,8 @@ def bt(session: Session, args: argparse.Namespace) -> Result:
     if args.symbolic:
         for r in rows:
             name_words(session.prog, r, args.symbolic > 1)
+    # a task whose stack cannot be unwound: an error (stderr, a failed command), not output
+    errors = [*errors, *(f"PID {r.task.pid}: {r.error}" for r in rows if r.error)]
     offsets = OffsetMode.HEX if args.hex_offsets else OffsetMode.DECIMAL \
         if (args.sym_offsets or args.dec_offsets) else OffsetMode.NONE
     return Result(rows, render=render, errors=errors,

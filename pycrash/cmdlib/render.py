@@ -30,14 +30,17 @@ def blocks(rows: Iterable[R], body: Callable[[R], Iterable[str]]) -> Iterator[st
 
 
 def per_task(rows: Iterable[Any], body: Callable[[Any], Iterable[str]],
-             command: str = "") -> Iterator[str]:
+             command: str = "", error_lines: bool = True) -> Iterator[str]:
     """Yield crash's per-task output: for each record a blank line between tasks, the
-    ``PID: ... TASK: ...`` header, then ``command: error`` or the body's lines."""
+    ``PID: ... TASK: ...`` header, then ``command: error`` or the body's lines (with
+    ``error_lines`` False a failed task has its header only: the command reports its
+    error on stderr, in its Result's errors)."""
 
     def one(row: Any) -> Iterator[str]:
         yield row.task.header()
         if row.error:
-            yield f"{command}: {row.error}" if command else row.error
+            if error_lines:
+                yield f"{command}: {row.error}" if command else row.error
         else:
             yield from body(row)
 

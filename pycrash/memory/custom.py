@@ -71,18 +71,29 @@ def finish(prog: drgn.Program, vmcoreinfo: bytes, found: Found | None = None) ->
         check_program(prog, found)
 
 
+#: the top of the physical address space drgn's segments may cover (64 bits)
+ADDRESS_LIMIT = 1 << 64
+
+
 def add_extents(prog: drgn.Program, extents: Sequence[Extent]) -> None:
-    """Register each extent as a physical memory segment read straight from its file."""
+    """Register each extent as a physical memory segment read straight from its file;
+    one outside the 64-bit address space is refused in one line."""
     for ext in extents:
+        if ext.paddr < 0 or ext.size <= 0 or ext.paddr + ext.size > ADDRESS_LIMIT:
+            raise DumpError(f"{ext.source.path}: memory at {ext.paddr:#x}, {ext.size:#x} "
+                            "bytes, lies outside the 64-bit physical address space")
         prog.add_memory_segment(ext.paddr, ext.size, _extent_reader(ext), True)
 
 
 def _extent_reader(ext: Extent) -> ReadFn:
     def read(address: int, count: int, offset: int, physical: bool) -> bytes:
-        data = ext.source.pread(ext.offset + offset, count)
-        if len(data) < count:
-            import drgn
+        import drgn
 
+        try:
+            data = ext.source.pread(ext.offset + offset, count)
+        except DumpError as exc:  # a read error of the disk: at this address
+            raise drgn.FaultError(str(exc), address) from None
+        if len(data) < count:
             raise drgn.FaultError(f"{ext.source.path} ends before this address", address)
         return data
 

@@ -26,6 +26,8 @@ PT_REGS_WORDS = 21  # x86-64's struct pt_regs is the first 21 words of pr_reg
 #: (:data:`elffile.ARCHES`): x86-64's 21; arm64's user_pt_regs, x0-x30, sp, pc and pstate
 REGS_WORDS = {"X86_64": PT_REGS_WORDS, "AARCH64": 34}
 PHDR_SIZE = 56  # sizeof(Elf64_Phdr), all kexec and makedumpfile write
+#: the largest notes segment pycrash reads (a kernel's are a few KiB per CPU)
+MAX_NOTES = 1 << 26
 
 
 #: The pid of a QEMU dump's NT_PRSTATUS: QEMU writes the vCPU's number there, not a task's;

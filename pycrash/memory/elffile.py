@@ -200,6 +200,9 @@ def open_elf(path: str) -> Iterator[ELFFile]:
     from elftools.construct import ConstructError
     from elftools.elf.elffile import ELFFile
 
+    from pycrash.memory.source import check_file
+
+    check_file(path)  # a FIFO would block the open
     with open(path, "rb") as f:
         try:
             yield ELFFile(f)

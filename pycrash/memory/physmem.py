@@ -36,6 +36,23 @@ def check_overlaps(extents: list[Extent]) -> list[Extent]:
     return ordered
 
 
+def drop_aliases(extents: list[Extent]) -> list[Extent]:
+    """Return the PT_LOAD extents of one ELF vmcore sorted, each physical byte once: the
+    kernel's text has a PT_LOAD of its own (by its virtual address) inside the direct
+    map's RAM range, and both hold the same bytes; a range another contains is dropped,
+    one that overlaps another's end starts after it."""
+    out: list[Extent] = []
+    for ext in sorted(extents, key=lambda e: (e.paddr, -e.size)):
+        if out and ext.paddr < out[-1].paddr + out[-1].size:
+            end = out[-1].paddr + out[-1].size
+            if ext.paddr + ext.size <= end:
+                continue
+            cut = end - ext.paddr
+            ext = Extent(end, ext.size - cut, ext.source, ext.offset + cut)
+        out.append(ext)
+    return out
+
+
 def merge(extents: list[Extent]) -> list[Extent]:
     """Merge overlapping extents of one identity-mapped file (kexec's header lists the
     kernel's text range as well as the RAM range that contains it)."""

@@ -111,10 +111,20 @@ def _oldmem_image(tmp_path: Path) -> tuple[str, int]:
 
 def test_oldmem_elf_core_header(tmp_path: Path) -> None:
     path, at = _oldmem_image(tmp_path)
-    extents, regs, info = oldmem.read(path, at)
+    warnings: list[str] = []
+    extents, regs, info = oldmem.read(path, at, warnings)
     assert [(e.paddr, e.size, e.offset) for e in extents] == [(0, 16 * PAGE, 0)]
+    assert len(warnings) == 1 and "1 RAM range from 0x40000000 on are not in it" in warnings[0]
     assert [r.pid for r in regs] == [1, 0] and len(regs[0].regs) == 168
     assert info == VMCOREINFO
+
+
+def test_oldmem_image_cut_in_a_range(tmp_path: Path) -> None:
+    path, at = _oldmem_image(tmp_path)
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[:0x8000 + 0x400])  # the header kept, the RAM range cut
+    with pytest.raises(DumpError, match="truncated oldmem image: RAM 0x0-0xffff ends past"):
+        oldmem.read(path, at)
 
 
 @pytest.mark.parametrize("patch,message", [

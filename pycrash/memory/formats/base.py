@@ -71,7 +71,8 @@ class Opened(NamedTuple):
     ``regs`` are the CPUs' NT_PRSTATUS registers when pycrash read the notes itself;
     ``kdump`` the kdump reader pycrash serves the memory with; ``own_reader`` is true
     when pycrash serves the memory (faults then name physical addresses); ``qemu`` when
-    QEMU wrote the dump (dump-guest-memory: its notes are per vCPU).
+    QEMU wrote the dump (dump-guest-memory: its notes are per vCPU); ``notes`` are
+    warnings about the dump to show the user (damage pycrash works around).
     """
 
     prog: drgn.Program
@@ -82,3 +83,4 @@ class Opened(NamedTuple):
     kdump: KdumpFile | None = None
     own_reader: bool = False
     qemu: bool = False
+    notes: tuple[str, ...] = ()

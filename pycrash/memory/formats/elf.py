@@ -59,7 +59,8 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
         first = src.pread(0, elffile.EHDR_SIZE)
         segments = _segments(path, src, first)
         notes = [n for s in segments if s.type == elffile.PT_NOTE
-                 for n in elffile.parse_notes(src.pread(s.offset, min(s.filesz, 1 << 20)))]
+                 for n in elffile.parse_notes(src.pread(s.offset,
+                                                        min(s.filesz, elfcore.MAX_NOTES)))]
     qemu = elfcore.is_qemu(notes)
     head = elffile.header(first)
     machine = head.machine if head is not None else "x86_64"

@@ -17,12 +17,14 @@ from pycrash.errors import DumpError
 from pycrash.memory import custom, elfcore, elffile
 from pycrash.memory.formats import kdump
 from pycrash.memory.formats.base import DumpKind, Identified, Opened, Options
-from pycrash.memory.physmem import Extent, check_overlaps
+from pycrash.memory.physmem import Extent, drop_aliases
 from pycrash.memory.source import ByteSource, FileSource
 
 SIGNATURE = b"makedumpfile"
 HEADER_SIZE = 4096
 RECORD = struct.Struct(">qq")  # offset, size of the data that follows; offset -1 ends
+#: how much of the file a flattened stream may leave unwritten (header padding)
+MAX_HOLES = 1 << 24
 #: every flattened dump counts as filtered ([PARTIAL DUMP]), as it always has in pycrash
 PARTIAL = True
 
@@ -58,6 +60,7 @@ class FlatSource:
     def _index(self) -> None:
         pos = HEADER_SIZE
         total = self._file.size()
+        written = 0
         records: dict[int, tuple[int, int]] = {}
         while True:
             hdr = self._file.pread(pos, RECORD.size)
@@ -71,13 +74,21 @@ class FlatSource:
                                 f"(record at byte {pos:#x})")
             records[offset] = (size, pos + RECORD.size)
             self._end = max(self._end, offset + size)
+            written += size
             pos += RECORD.size + size
+        # makedumpfile streams every byte of the file it flattens but the padding of its
+        # header blocks: data placed far beyond what the stream holds is a damaged record
+        if self._end > 2 * written + MAX_HOLES:
+            raise DumpError(f"{self.path}: corrupt flattened file (its records place data "
+                            f"up to byte {self._end:#x}, but hold only {written:#x} bytes)")
         for offset in sorted(records):
             size, where = records[offset]
             self._starts.append(offset)
             self._records.append((offset, size, where))
 
     def pread(self, offset: int, size: int) -> bytes:
+        if offset < 0 or size <= 0:
+            return b""
         out = bytearray()
         end = min(offset + size, self._end)
         i = max(bisect.bisect_right(self._starts, offset) - 1, 0)
@@ -118,9 +129,10 @@ def _open_elf(path: str, source: ByteSource) -> Opened:
     extents = [Extent(s.paddr, s.filesz, source, s.offset)
                for s in segs if s.type == elffile.PT_LOAD and s.filesz]
     notes = [n for s in segs if s.type == elffile.PT_NOTE
-             for n in elffile.parse_notes(source.pread(s.offset, s.filesz))]
+             for n in elffile.parse_notes(source.pread(s.offset, min(s.filesz,
+                                                                     elfcore.MAX_NOTES)))]
     regs, info = elfcore.collect(notes, head.machine if head is not None else "x86_64")
-    custom.add_extents(prog, check_overlaps(extents))
+    custom.add_extents(prog, drop_aliases(extents))
     if info is None:
         raise DumpError(f"{path}: no VMCOREINFO note")
     custom.finish(prog, info)

@@ -29,19 +29,30 @@ from pycrash.memory import custom, elfcore, elffile
 from pycrash.memory.elffile import Note
 from pycrash.memory.formats.base import DumpKind, Opened, Options
 from pycrash.memory.physmem import Extent, merge, scan_vmcoreinfo
-from pycrash.memory.source import FileSource
+from pycrash.memory.source import FileSource, ReadError
 
+#: ``elfcorehdr=[size@]start``, each a number with an optional K, M or G suffix (the
+#: kernel's memparse(): ``1M@753012K``, ``0x2df5d000``)
 _ELFCOREHDR = re.compile(
-    r"(?:^|\s)elfcorehdr=(?:[0-9a-fA-Fx]+@)?([0-9a-fA-Fx]+)([KMG]?)(?:\s|$)")
+    r"(?:^|\s)elfcorehdr=(?:(?:0[xX][0-9a-fA-F]+|[0-9]+)[KMGkmg]?@)?"
+    r"(0[xX][0-9a-fA-F]+|[0-9]+)([KMGkmg]?)(?:\s|$)")
+#: where kexec's ELF core header may lie: a physical address (64 bits)
+ADDRESS_LIMIT = 1 << 64
 
 
 def elfcorehdr_from_cmdline(cmdline: str) -> int | None:
-    """Return the ``elfcorehdr=`` address of a kernel command line (``753012K`` or ``0x...``)."""
+    """Return the ``elfcorehdr=`` address of a kernel command line (``753012K``,
+    ``1M@753012K`` or ``0x...``); None when there is none or it is not a 64-bit address."""
     m = _ELFCOREHDR.search(cmdline)
     if not m:
         return None
-    value = int(m.group(1), 0)
-    return value << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+    text = m.group(1).lower()
+    try:  # memparse's numbers: 0x hexadecimal, a leading 0 octal, else decimal
+        number = int(text, 16 if text.startswith("0x") else 8 if text.startswith("0") else 10)
+    except ValueError:  # "09": no octal number
+        return None
+    value = number << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
+    return value if value < ADDRESS_LIMIT else None
 
 
 def iomem_region(addr: int, iomem: str) -> str | None:
@@ -105,30 +116,50 @@ class OldmemSource(FileSource):
     def pread(self, offset: int, size: int) -> bytes:
         try:
             return super().pread(offset, size)
-        except OSError as exc:
-            raise DumpError(refusal(self.path, offset, exc)) from None
+        except ReadError as exc:
+            raise DumpError(refusal(self.path, offset, exc.error)) from None
 
 
-def read(path: str, elfcorehdr: int) -> tuple[list[Extent], list[elfcore.PrStatus], bytes | None]:
+def read(path: str, elfcorehdr: int,
+         warnings: list[str] | None = None) -> tuple[list[Extent], list[elfcore.PrStatus],
+                                                    bytes | None]:
     """Return the RAM extents (merged), the CPUs' registers and the VMCOREINFO note (None
-    when there is none) that the ELF core header at ``elfcorehdr`` in the image describes."""
+    when there is none) that the ELF core header at ``elfcorehdr`` in the image describes.
+
+    A RAM range that the image's end cuts is refused (a truncated copy); ranges wholly
+    beyond it (an image of the low RAM only) are left out, with a warning in ``warnings``."""
     src = OldmemSource(path)
-    limit = None if src.device else src.size()  # a device's size is 0: no limit
+    total = 0 if src.device else src.size()  # a device (/dev/mem) has no size to check
     found = []
     notes: list[Note] = []
+    beyond: list[elffile.Segment] = []
     for ph in elfcore.read_header(src, elfcorehdr):
         if ph.type == elffile.PT_LOAD and ph.memsz:
-            if limit is not None and ph.paddr >= limit:
-                continue  # RAM beyond what the image holds
-            size = ph.memsz if limit is None else min(ph.memsz, limit - ph.paddr)
-            found.append(Extent(ph.paddr, size, src, ph.paddr))
+            if ph.paddr + ph.memsz > ADDRESS_LIMIT:
+                raise DumpError(f"{path}: corrupt ELF core header at {elfcorehdr:#x}: RAM at "
+                                f"{ph.paddr:#x}, {ph.memsz:#x} bytes, beyond 64 bits")
+            if total and ph.paddr >= total:  # an image of the low RAM only
+                beyond.append(ph)
+                continue
+            if total and ph.paddr + ph.memsz > total:  # cut in the middle of a range
+                raise DumpError(f"{path}: truncated oldmem image: RAM {ph.paddr:#x}-"
+                                f"{ph.paddr + ph.memsz - 1:#x} ends past the image's "
+                                f"{total:#x} bytes")
+            found.append(Extent(ph.paddr, ph.memsz, src, ph.paddr))
         elif ph.type == elffile.PT_NOTE and ph.filesz:
+            if ph.filesz > elfcore.MAX_NOTES:
+                raise DumpError(f"{path}: corrupt ELF core header at {elfcorehdr:#x}: a note "
+                                f"of {ph.filesz:#x} bytes")
             data = src.pread(ph.offset, ph.filesz)
             if len(data) < ph.filesz:
                 raise DumpError(f"{path}: note at {ph.offset:#x} lies beyond the image")
             notes.extend(elffile.parse_notes(data))
     if not found:
         raise DumpError(f"{path}: the ELF core header at {elfcorehdr:#x} names no memory")
+    if beyond and warnings is not None:
+        warnings.append(f"WARNING: {path}: the image ends at byte {total:#x}: {len(beyond)} "
+                        f"RAM range{'s' if len(beyond) > 1 else ''} from {beyond[0].paddr:#x} "
+                        "on are not in it, and reads there fail")
     head = elffile.header(src.pread(elfcorehdr, elffile.EHDR_SIZE))
     regs, info = elfcore.collect(notes, head.machine if head is not None else "x86_64")
     return merge(found), regs, info
@@ -153,11 +184,13 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     path = paths[0]
     if not os.path.exists(path):
         raise DumpError(f"{path}: no such file")
-    extents, regs, info = read(path, _elfcorehdr(options))
+    warnings: list[str] = []
+    extents, regs, info = read(path, _elfcorehdr(options), warnings)
     vmcoreinfo = info or scan_vmcoreinfo(extents)
     if vmcoreinfo is None:
         raise DumpError(f"{path}: no VMCOREINFO in the notes or in memory")
     prog = custom.new_program(custom.machine_of_vmcoreinfo(vmcoreinfo))
     custom.add_extents(prog, extents)
     custom.finish(prog, vmcoreinfo)
-    return Opened(prog, DumpKind.OLDMEM, (path,), regs=tuple(regs), own_reader=True)
+    return Opened(prog, DumpKind.OLDMEM, (path,), regs=tuple(regs), own_reader=True,
+                  notes=tuple(warnings))

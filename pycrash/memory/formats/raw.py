@@ -40,9 +40,9 @@ def images(specs: Sequence[str]) -> list[Extent]:
             paddr = int(addr, 0)
         except ValueError:
             raise DumpError(f"{spec}: bad physical address {addr!r}") from None
-        if not os.path.isfile(path):
-            raise DumpError(f"{path}: no such file")
-        src = FileSource(path)
+        if not 0 <= paddr < 1 << 64:
+            raise DumpError(f"{spec}: bad physical address {addr!r} (not in 0-0x{'f' * 16})")
+        src = FileSource(path)  # refuses a missing file, a directory, a FIFO
         if src.size() == 0:
             raise DumpError(f"{path}: empty memory image")
         found.append(Extent(paddr, src.size(), src, 0))
