@@ -203,9 +203,22 @@ def test_devmem_refusal_says_why(addr: int, errno_: str, needle: str) -> None:
     assert needle in line and "\n" not in line
 
 
-def test_oldmem_read_that_fails_is_one_error(tmp_path: Path) -> None:
-    # a read the kernel fails (here a directory's EISDIR) is a DumpError naming the address
+def test_oldmem_read_that_fails_is_one_error(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # a read the kernel refuses (/dev/mem's EPERM, simulated) is a DumpError naming the
+    # address and the error
+    import errno
+
+    import pycrash.memory.source as source
+
+    image = tmp_path / "oldmem"
+    image.write_bytes(bytes(4096))
+
+    def refuse(fd: int, size: int, offset: int) -> bytes:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(source.os, "pread", refuse)
     with pytest.raises(DumpError) as err:
-        oldmem.read(str(tmp_path), 0x800)
-    assert str(err.value) == (f"{tmp_path}: the kernel refuses to read physical address "
-                              "0x800 (EISDIR, Is a directory)")
+        oldmem.read(str(image), 0x800)
+    assert str(err.value).startswith(f"{image}: the kernel refuses to read physical address "
+                                     "0x800 (EPERM, Operation not permitted)")
