@@ -171,6 +171,13 @@ class Session:
                 except Exception:
                     phys = -1
             pfn = phys // kd.page_size if phys >= 0 else -1
+            if "ecompres" in reason and pfn >= 0:  # libkdumpfile: "Decompresion failed: ..."
+                from pycrash.memory.formats.kdump import COMPRESSION_NAMES
+
+                stored = kd.stored(pfn)
+                codec = COMPRESSION_NAMES.get(stored[2], "?") if stored else "?"
+                detail = reason.split(": ", 1)[-1]
+                return f"page {pfn:#x} of the dump is corrupt ({codec}: {detail})"
             if pfn in kd.ram and pfn not in kd.dumped:
                 reason = excluded_reason(kd.header.dump_level)
             elif phys >= 0 and pfn not in kd.ram:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import drgn
 import pytest
-from conftest import MATRIX, Dump
+from conftest import MATRIX, Dump, pycrash
 
 from pycrash.memory import custom
 from pycrash.memory.physmem import Extent
@@ -88,3 +88,31 @@ def test_small_fixture_opens_under_one_gib_of_address_space(dump: Dump) -> None:
     run = _ps_under_one_gib(dump)
     assert run.returncode == 0, run.stderr
     assert "pcfix-sleeper1" in run.stdout
+
+
+def test_corrupt_compressed_page_read_by_drgn(dump: Dump, tmp_path: Path) -> None:
+    """A page whose zlib data is damaged, in a file drgn's own reader serves (its
+    descriptors are sound): the read names the page and the codec in one line, and the
+    session goes on."""
+    import shutil
+
+    from pycrash.memory.formats.kdump import KdumpFile
+    from pycrash.memory.source import FileSource
+
+    s = dump.open()
+    phys = int(str(s.run("vtop jiffies")).split()[-1], 16)
+    bad = tmp_path / "vmcore.kdump"
+    shutil.copy(dump.vmcore, bad)
+    kd = KdumpFile(FileSource(str(bad)))
+    pfn = phys // kd.page_size
+    stored = kd.stored(pfn)
+    assert stored is not None and stored[2] == 1  # zlib
+    offset, size, _flags = stored
+    with open(bad, "r+b") as f:
+        f.seek(offset + 2)
+        f.write(b"\xff" * (size - 4))
+    run = pycrash("-s", str(dump.vmlinux), str(bad), "-x", "rd jiffies", "-x", "sys")
+    assert run.rc != 0 and "Traceback" not in run.err
+    assert run.err.count("\n") == 1, run.err
+    assert f"page {pfn:#x} of the dump is corrupt (zlib: " in run.err
+    assert f"RELEASE: {dump.release}" in run.out  # the next command ran

@@ -335,6 +335,18 @@ class KdumpFile:
         self.check_desc(pfn, offset, size, flags)
         return self.decode(pfn, self.source.pread(offset, size), size, flags)
 
+    def stored(self, pfn: int) -> tuple[int, int, int] | None:
+        """Return ``(offset, size, flags)`` of page ``pfn``'s descriptor, or None when the
+        file does not hold the page or its descriptor is cut off."""
+        if pfn not in self.own:
+            return None
+        desc = self.source.pread(self.header.descs_offset + self.own.rank(pfn) * PAGE_DESC.size,
+                                 PAGE_DESC.size)
+        if len(desc) < PAGE_DESC.size:
+            return None
+        offset, size, flags, _page_flags = PAGE_DESC.unpack(desc)
+        return offset, size, flags
+
     def check_desc(self, pfn: int, offset: int, size: int, flags: int) -> None:
         """Raise :class:`CorruptPage` when the page descriptor of ``pfn`` cannot be right
         (unknown flags, a size of nothing or more than a page, a negative offset)."""
