@@ -52,3 +52,15 @@ def bad_files(root: Path, truncate_from: Path | None = None) -> dict[str, Path]:
         with open(truncate_from, "rb") as f:
             out["truncated"].write_bytes(f.read(1 << 20))
     return out
+
+
+def stall_or_extract(task):  # type: ignore[no-untyped-def]
+    """The per-dump function of a worker that hangs on a task keyed ``*-hang`` (as a
+    worker stuck in a C library would) and extracts every other one."""
+    import time
+
+    from pycrash.triage.extract import extract
+
+    if task.key.endswith("-hang"):
+        time.sleep(3600)
+    return extract(task)

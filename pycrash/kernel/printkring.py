@@ -206,7 +206,9 @@ def read_records(read: Reader, layout: Layout) -> tuple[list[PrintkRecord], str 
     except WalkError as exc:
         return records, str(exc)
     except FaultError as exc:
-        return records, f"{what} breaks at {exc.address:#x} (cannot read memory)"
+        why = exc.message if exc.message and exc.message != "could not read memory" \
+            else "cannot read memory"
+        return records, f"{what} breaks at {exc.address:#x} ({why})"
     except DumpError as exc:
         return records, f"{what} breaks: {exc}"
     return records, None

@@ -48,9 +48,10 @@ def default_workers(requested: int | None) -> int:
     return max(1, min(requested or os.cpu_count() or 1, by_memory))
 
 
-def _worker(conn: Connection, max_jobs: int) -> None:
-    """A worker process: extract the tasks the parent sends, up to ``max_jobs``, then
-    exit (the parent starts a fresh one)."""
+def _worker(conn: Connection, max_jobs: int,
+            work: Callable[[Task], dict[str, Any]] = extract) -> None:
+    """A worker process: run ``work`` (:func:`extract`) on the tasks the parent sends, up
+    to ``max_jobs``, then exit (the parent starts a fresh one)."""
     for _ in range(max_jobs):
         try:
             task = conn.recv()
@@ -58,7 +59,7 @@ def _worker(conn: Connection, max_jobs: int) -> None:
             return
         if task is None:
             return
-        conn.send(extract(task))
+        conn.send(work(task))
 
 
 @dataclass
@@ -85,9 +86,12 @@ def _died(task: Task, proc: Any, retried: bool) -> dict[str, Any]:
 
 def run_local(tasks: Sequence[Task], done: Done, workers: int, timeout: float,
               max_per_worker: int, builds: dict[str, str | None] | None = None,
-              on_start: Callable[[list[int]], None] | None = None) -> None:
+              on_start: Callable[[list[int]], None] | None = None,
+              work: Callable[[Task], dict[str, Any]] = extract) -> None:
     """Run every task on a local pool of worker processes (module docstring); ``builds``
-    maps a task's key to its build id, to keep a build's dumps on one worker."""
+    maps a task's key to its build id, to keep a build's dumps on one worker; ``work`` is
+    the per-dump function (:func:`extract`; a module-level function, as workers import
+    it)."""
     ctx = multiprocessing.get_context("spawn")
     builds = builds or {}
     pending: deque[Task] = deque(sorted(tasks, key=lambda t: (builds.get(t.key) or "", t.path)))
@@ -95,7 +99,7 @@ def run_local(tasks: Sequence[Task], done: Done, workers: int, timeout: float,
 
     def start() -> _Slot:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker, args=(child, max_per_worker), daemon=True)
+        proc = ctx.Process(target=_worker, args=(child, max_per_worker, work), daemon=True)
         proc.start()
         child.close()
         return _Slot(proc, parent)

@@ -130,29 +130,32 @@ def test_redact_drops_names_paths_and_log(dump: Dump, tmp_path: Path) -> None:
 
 def test_killed_worker_costs_only_its_dump(dump: Dump, tmp_path: Path) -> None:
     """SIGKILL of the worker that holds a dump: the dump is retried once on a fresh
-    worker (here it hangs again, on a FIFO, and times out), the other dump is read."""
+    worker (here it hangs again, as a worker stuck in a C library, and times out), the
+    other dump is read."""
+    from triagecorpus import stall_or_extract
+
     from pycrash.triage.engines import run_local
     from pycrash.triage.extract import Task
 
-    fifo = tmp_path / "vmcore.fifo"
-    os.mkfifo(fifo)
-    tasks = [Task(str(fifo), "a-fifo", 0, tier=0), Task(str(dump.vmcore), "b-small", 0, tier=0)]
+    tasks = [Task(str(dump.vmcore), "a-hang", 0, tier=0),
+             Task(str(dump.vmcore), "b-small", 0, tier=0)]
     results: dict[str, dict[str, Any]] = {}
     started: list[int] = []
 
     def killer() -> None:
         time.sleep(3)
-        os.kill(started[0], signal.SIGKILL)  # the one worker, blocked on the FIFO
+        os.kill(started[0], signal.SIGKILL)  # the one worker, stuck on a-hang
 
     def on_start(pids: list[int]) -> None:
         started.extend(pids)
         threading.Thread(target=killer, daemon=True).start()
 
     run_local(tasks, lambda t, r: results.__setitem__(t.key, r), workers=1, timeout=8,
-              max_per_worker=5, builds={"a-fifo": "0", "b-small": "1"}, on_start=on_start)
+              max_per_worker=5, builds={"a-hang": "0", "b-small": "1"}, on_start=on_start,
+              work=stall_or_extract)
     assert results["b-small"]["signature"] == SMALL_BUCKET
-    assert "timed out" in results["a-fifo"]["error"]
-    assert "attempt 2" in results["a-fifo"]["error"]  # the retry after the SIGKILL
+    assert "timed out" in results["a-hang"]["error"]
+    assert "attempt 2" in results["a-hang"]["error"]  # the retry after the SIGKILL
 
 
 # -- the kernel matrix: every zoo crash, and the distributed engines --------------------
