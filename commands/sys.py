@@ -6,9 +6,11 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pycrash.command import Result, command
+from pycrash.command import Result, arg, command
+from pycrash.errors import CommandError
 from pycrash.kernel import system
 from pycrash.kernel.tasks import STATE_LONG, TaskId, cpu_count, task_id, task_state
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
@@ -35,6 +37,22 @@ class SysInfo:
     panic: str | None
     panic_task: TaskId | None = None
     panic_state: str | None = None
+
+
+@dataclass(frozen=True)
+class Taint:
+    """The kernel's taint (``sys -t``): ``tainted_mask`` and its letters, one per
+    ``taint_flags`` entry set (and the few shown when clear)."""
+
+    mask: Hex
+    flags: str
+
+
+@dataclass(frozen=True)
+class ConfigLine:
+    """One line of the kernel's built-in configuration (CONFIG_IKCONFIG, ``sys config``)."""
+
+    text: str
 
 
 def sys_info(session: Session) -> SysInfo:
@@ -98,20 +116,32 @@ def sys_lines(info: SysInfo, banner: bool = False) -> Iterable[str]:
 
 
 def render(result: Result) -> Iterable[str]:
-    """crash's sys output."""
-    for info in result.rows:
-        yield from sys_lines(info)
+    """crash's sys output (and its ``-t`` and ``config`` views)."""
+    for row in result.rows:
+        if isinstance(row, Taint):
+            yield f"TAINTED_MASK: {row.mask:x}  {row.flags}"
+        elif isinstance(row, ConfigLine):
+            yield row.text
+        else:
+            yield from sys_lines(row)
 
 
 @command(
     "sys",
     summary="system data",
-    synopsis="sys",
-    records=(SysInfo,),
+    synopsis="sys [-t] [config]",
+    records=(SysInfo, Taint, ConfigLine),
+    arguments=(
+        arg("-t", dest="taint", action="store_true", help="the kernel's taint flags"),
+        arg("items", nargs="*", metavar="config"),
+    ),
     description="""
 Displays essential system information: the vmlinux and dump files, number of
 CPUs, the time of the dump, uptime, load average, number of tasks, the
 kernel's utsname, memory size and the panic message.
+
+  -t      the kernel's tainted_mask and its taint letters.
+  config  the kernel's configuration, when built in (CONFIG_IKCONFIG).
 """,
     examples="""
 crash> sys
@@ -120,8 +150,31 @@ crash> sys
         CPUS: 2
      RELEASE: 6.1.0-56-cloud-amd64
        PANIC: "Kernel panic - not syncing: sysrq triggered crash"
+
+crash> sys -t
+TAINTED_MASK: 3000  OE
 """,
 )
 def sys_command(session: Session, args: argparse.Namespace) -> Result:
-    """Return one :class:`SysInfo` row."""
+    """Return one :class:`SysInfo` row, the :class:`Taint` (``-t``) or the
+    :class:`ConfigLine` rows (``config``)."""
+    prog = session.prog
+    if args.taint:
+        try:
+            mask, letters = system.taint_state(prog)
+        except (KeyError, LookupError, AttributeError, TypeError) as e:
+            raise CommandError(f"-t option not supported or applicable on this architecture or "
+                               f"kernel ({e})") from None
+        return Result([Taint(mask, letters)], render=render)
+    for item in args.items:
+        if item != "config":
+            raise CommandError(f"unknown argument: {item} (usage: sys [-t] [config])")
+    if args.items:
+        try:
+            text = system.ikconfig_text(prog)
+        except LookupError:
+            raise CommandError("kernel_config_data does not exist in this kernel") from None
+        except ValueError as e:
+            raise CommandError(str(e)) from None
+        return Result([ConfigLine(line) for line in text.splitlines()], render=render)
     return Result([sys_info(session)], render=render)

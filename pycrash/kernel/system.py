@@ -121,3 +121,60 @@ def panic_text(prog: Program) -> str | None:
     except (LookupError, FaultError, ValueError):
         return None
     return msg.decode("utf-8", "replace") if msg else None
+
+
+def taint_state(prog: Program) -> tuple[int, str]:
+    """Return ``tainted_mask`` and its letters as crash's ``sys -t`` prints them.
+
+    One letter per entry of ``taint_flags``: its ``c_true`` (``true`` before 4.15) when
+    the bit is set, else its ``c_false`` unless that is blank, ``-`` or ``G``.
+    """
+    mask = int(prog["tainted_mask"].value_())
+    flags = prog["taint_flags"]
+    members = {m.name for m in flags.type_.type.members or ()}
+    on, off = ("c_true", "c_false") if "c_true" in members else ("true", "false")
+    letters = []
+    for i in range(len(flags)):
+        entry = flags[i]
+        if mask >> i & 1:
+            letters.append(chr(int(getattr(entry, on).value_()) & 0xFF))
+        else:
+            char = chr(int(getattr(entry, off).value_()) & 0xFF)
+            if char not in " -G\0":
+                letters.append(char)
+    return mask, "".join(letters)
+
+
+IKCONFIG_START = b"IKCFG_ST"
+IKCONFIG_END = b"IKCFG_ED"
+
+
+def ikconfig_text(prog: Program) -> str:
+    """Return the kernel's own configuration (CONFIG_IKCONFIG: ``kernel_config_data``,
+    gzip data between the ``IKCFG_ST`` and ``IKCFG_ED`` markers) as text.
+
+    Raises LookupError when the kernel was built without it (or has it in the ``configs``
+    module, which crash does not read either), ValueError when the data is damaged.
+    """
+    address = prog.symbol("kernel_config_data").address
+    size = 32 * 1024
+    while True:
+        data = prog.read(address - 8, size + 8)
+        if not data.startswith(IKCONFIG_START):
+            raise ValueError("could not find MAGIC_START!")
+        end = data.find(IKCONFIG_END, 8)
+        if end >= 0:
+            return decompress_ikconfig(data[8:end])
+        if size > 512 * 1024:
+            raise ValueError("could not find MAGIC_END!")
+        size *= 2
+
+
+def decompress_ikconfig(gz: bytes) -> str:
+    """Return the text of the gzip data of ``kernel_config_data``."""
+    import zlib
+
+    try:
+        return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(gz).decode("utf-8", "replace")
+    except zlib.error as e:
+        raise ValueError(f"zlib could not uncompress: {e}") from None

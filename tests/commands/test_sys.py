@@ -7,8 +7,8 @@ import re
 import time
 
 import pytest
-from conftest import Dump, pycrash
-from pycrash.commands.sys import SysInfo, render, sys_lines
+from conftest import Dump, crash_commands, fixture_dump, pycrash
+from pycrash.commands.sys import ConfigLine, SysInfo, Taint, render, sys_lines
 
 from pycrash.command import Result
 from pycrash.kernel.tasks import TaskId
@@ -87,3 +87,40 @@ def test_sys_matches_crash(crash_out: str, dump: Dump) -> None:
                 "VERSION", "MEMORY", "PANIC"):
         assert ours[key] == theirs[key], key
     assert ours["MACHINE"].split()[0] == theirs["MACHINE"].split()[0]
+
+
+@pytest.mark.fast
+def test_taint_and_config_render() -> None:
+    assert list(render(Result([Taint(0x3000, "OE")]))) == ["TAINTED_MASK: 3000  OE"]
+    assert list(render(Result([Taint(0, "")]))) == ["TAINTED_MASK: 0  "]
+    assert list(render(Result([ConfigLine("CONFIG_HZ=250")]))) == ["CONFIG_HZ=250"]
+
+
+@pytest.mark.fast
+def test_ikconfig_decompresses_the_gzip_data() -> None:
+    import gzip
+
+    from pycrash.kernel.system import decompress_ikconfig
+
+    text = "#\n# Automatically generated file\nCONFIG_HZ=250\n"
+    assert decompress_ikconfig(gzip.compress(text.encode())) == text
+
+
+def _taint_and_config_match_crash(dump: Dump) -> None:
+    theirs = crash_commands(dump, ["sys -t", "sys config"])
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "sys -t", "-x", "sys config")
+    assert run.out.splitlines() == theirs["sys -t"]
+    # crash prints its FATAL error on stdout; pycrash on stderr, prefixed the same way
+    assert run.err.splitlines() == theirs["sys config"]
+    assert run.rc == 1
+
+
+def test_sys_taint_and_config_match_crash(dump: Dump) -> None:
+    """Untainted, no built-in config (Debian builds IKCONFIG as a module)."""
+    _taint_and_config_match_crash(dump)
+
+
+def test_sys_taint_of_an_out_of_tree_module_matches_crash() -> None:
+    """The zoo's module taints the kernel O and E (3000): crash decodes the same."""
+    dump = fixture_dump("zoo-warn")
+    _taint_and_config_match_crash(dump)
