@@ -408,6 +408,92 @@ def describe_address(session: Session, addr: int) -> AddressInfo:
                        f"(no slab object, stack, vmalloc area, symbol or page)")
 
 
+@dataclass(frozen=True)
+class CpuOffset:
+    """One CPU's per-CPU offset (``__per_cpu_offset[cpu]``, kmem -o)."""
+
+    cpu: int
+    offset: Hex
+
+
+def render_offsets(result: Result) -> Iterable[str]:
+    """crash's kmem -o."""
+    yield "PER-CPU OFFSET VALUES:"
+    for row in result.rows:
+        yield f"{'CPU ' + str(row.cpu):>7}: {row.offset:x}"
+
+
+def _huge_size(nbytes: int) -> str:
+    """crash's size of a huge page: ``2MB``, ``1GB``, ``64KB``, ``1.5GB``."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20)):
+        if nbytes >= scale:
+            text = f"{nbytes / scale:.1f}"
+            return (text[:-2] if text.endswith(".0") else text) + unit
+    return f"{nbytes >> 10}KB"
+
+
+def render_hugepages(result: Result) -> Iterable[str]:
+    """crash's kmem -h: one line per huge page size."""
+    yield "     HSTATE        SIZE    FREE   TOTAL  NAME"
+    for row in result.rows:
+        yield (f"{row.hstate:x}  {_huge_size(row.page_bytes):>5}  {row.free:>6}  "
+               f"{row.total:>6}  {row.name}")
+
+
+def render_vmap(result: Result) -> Iterable[str]:
+    """crash's kmem -v: each vmap area with its vm_struct, range and size."""
+    if result.rows:
+        yield ("   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                "
+               "SIZE")
+    for row in result.rows:
+        yield (f"{row.vmap_area:016x}  {row.vm_struct:016x}  {row.start:016x} - "
+               f"{row.end:016x}  {row.end - row.start:7d}")
+
+
+@dataclass(frozen=True)
+class PageFlags:
+    """``kmem -g``: the flags value asked about (0: none, list them all) and the
+    ``enum pageflags`` bits, as (name, bit) in the enum's order, that it has (all of
+    them when none was given); ``name_width`` is the longest enumerator's name."""
+
+    flags: Hex
+    bits: list[tuple[str, int]]
+    name_width: int
+    value_digits: int
+
+
+def render_page_flags(result: Result) -> Iterable[str]:
+    """crash's kmem -g: the header, then each flag's name, bit and value."""
+    for row in result.rows:
+        indent = "  " if row.flags else ""
+        if row.flags:
+            yield f"FLAGS: {row.flags:x}"
+        yield f"{indent}{'PAGE-FLAG':<{row.name_width}} BIT  VALUE"
+        for name, bit in row.bits:
+            yield f"{indent}{name:<{row.name_width}}  {bit:2d}  {1 << bit:0{row.value_digits}x}"
+        if row.flags and not row.bits:
+            yield "  (none found)"
+
+
+def page_flags(prog: Program, spec: str | None) -> PageFlags:
+    """Return the :class:`PageFlags` of a flags value (``None``: every flag)."""
+    try:
+        enumerators = meminfo.page_flag_bits(prog)
+    except LookupError:
+        raise CommandError("enum pageflags does not exist in this kernel") from None
+    flags = 0
+    if spec is not None:
+        try:
+            flags = int(spec, 16)
+        except ValueError:
+            raise CommandError(f"invalid flags value: {spec}") from None
+    width = max((len(n) for n, _ in enumerators), default=9)
+    largest = max((v for n, v in enumerators if "PG_" in n), default=0)
+    bits = [(n, v) for n, v in enumerators
+            if "PG_" in n and 0 <= v < 64 and (not flags or flags >> v & 1)]
+    return PageFlags(flags, bits, max(width, len("PAGE-FLAG")), (largest + 1) // 4 + 1)
+
+
 @command(
     "kmem",
     summary="kernel memory",
@@ -439,14 +525,43 @@ crash> kmem ff2a8725d63e8808
         arg("-n", dest="nodes", action="store_true", help="memory nodes"),
         arg("-f", dest="free", action="store_true", help="free lists"),
         arg("-p", dest="pages", action="store_true", help="page structs"),
+        arg("-o", dest="offsets", action="store_true", help="per-CPU offsets"),
+        arg("-h", dest="huge", action="store_true", help="huge page pools (hstates)"),
+        arg("-v", dest="vmalloc", action="store_true", help="vmalloc and vmap areas"),
+        arg("-g", dest="flags", action="store_true",
+            help="page flags (enum pageflags), or those of the flags value given"),
         arg("args", nargs="*", metavar="cache|address"),
     ),
     records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, meminfo.ZoneRow, Counter, FreeLists,
-             MemoryNode, PageRow, AddressInfo, FreeBlock),
+             MemoryNode, PageRow, AddressInfo, FreeBlock, CpuOffset, meminfo.HugePool,
+             meminfo.VmapArea, PageFlags),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
     prog = session.prog
+    if args.offsets:
+        return Result([CpuOffset(c, o) for c, o in enumerate(meminfo.per_cpu_offsets(prog))],
+                      render=render_offsets)
+    if args.huge:
+        try:
+            pools = meminfo.huge_pools(prog)
+        except (KeyError, LookupError, AttributeError):
+            raise CommandError("-h option not supported or applicable on this architecture "
+                               "or kernel") from None
+        return Result(pools, render=render_hugepages)
+    if args.vmalloc and not args.args:
+        errors_v: list[str] = []
+        try:
+            areas = meminfo.vmap_areas(prog, errors_v)
+        except (KeyError, LookupError):
+            raise CommandError("-v: this kernel has no vmap_area_list (6.9 and later keep "
+                               "vmap areas per node)") from None
+        return Result(areas, render=render_vmap, errors=errors_v)
+    if args.flags:
+        if len(args.args) > 1:
+            raise CommandError("-g takes one flags value")
+        return Result([page_flags(prog, args.args[0] if args.args else None)],
+                      render=render_page_flags)
     if args.info:
         page = int(prog["PAGE_SIZE"].value_())
         return Result(meminfo.summary(prog), render=render_info, view=InfoView(page))

@@ -233,3 +233,56 @@ def test_kmem_p_and_f_are_crash_s(session, dump: Dump) -> None:  # type: ignore[
         session.run("kmem -z 1")
     with pytest.raises(CommandError, match=r"invalid option -- '=' in -i=shared"):
         session.run("kmem -i=shared")
+
+
+KMEM_FLAGS = ["kmem -o", "kmem -h", "kmem -v", "kmem -g", "kmem -g 0x10000", "kmem -g 0",
+              "kmem -g 0x200000000000"]
+
+
+def _kmem_flags_match_crash(dump: Dump) -> None:
+    from conftest import crash_commands
+
+    theirs = crash_commands(dump, KMEM_FLAGS)
+    for cmd in KMEM_FLAGS:
+        run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
+        assert run.rc == 0, run.err
+        assert run.out.splitlines() == theirs[cmd], cmd
+
+
+def test_kmem_o_h_v_g_match_crash(dump: Dump) -> None:
+    """Per-CPU offsets, hstates, vmap areas and page flags: crash 8.0.2's lines."""
+    _kmem_flags_match_crash(dump)
+
+
+def test_kmem_o_h_v_g_match_crash_on_5_10() -> None:
+    from conftest import fixture_dump
+
+    _kmem_flags_match_crash(fixture_dump("bullseye-small"))
+
+
+def test_kmem_v_and_o_against_the_kernel(session) -> None:  # type: ignore[no-untyped-def]
+    """Each vmap area holds its vm_struct's range (the guard page after it); the per-CPU
+    offsets move a per-CPU variable to where drgn's per_cpu() finds it."""
+    from drgn import Object
+    from drgn.helpers.linux.percpu import per_cpu
+
+    prog = session.prog
+    areas = session.run("kmem -v").rows
+    assert len(areas) > 20
+    assert [a.start for a in areas] == sorted(a.start for a in areas)
+    for a in areas[:50]:
+        vm = Object(prog, "struct vm_struct *", a.vm_struct)
+        assert vm.addr.value_() == a.start
+        assert a.end - a.start == vm.size.value_()
+    runqueues = prog["runqueues"]
+    for row in session.run("kmem -o").rows:
+        assert per_cpu(runqueues, row.cpu).address_ == runqueues.address_ + row.offset
+
+
+@pytest.mark.fast
+def test_huge_page_sizes_and_offsets_text() -> None:
+    assert [kmem._huge_size(n) for n in (64 << 10, 2 << 20, 32 << 20, 1 << 30, 3 << 29)] == [
+        "64KB", "2MB", "32MB", "1GB", "1.5GB"]
+    rows = [kmem.CpuOffset(0, 0xFF36), kmem.CpuOffset(12, 0x10)]
+    assert list(kmem.render_offsets(Result(rows))) == [
+        "PER-CPU OFFSET VALUES:", "  CPU 0: ff36", " CPU 12: 10"]
