@@ -69,6 +69,15 @@ class CacheDetail:
     slabs: list[slabs.SlabView] = field(default_factory=list)
 
 
+def object_line(o: slabs.SlabObject) -> str:
+    """crash's line of a slab object: ``[address]`` allocated, else the address (and two
+    spaces, as crash ends it) and the CPU whose active slab holds it."""
+    if o.allocated:
+        return f"  [{o.address:016x}]"
+    cpu = f"(cpu {o.cpu_cache} cache)" if o.cpu_cache is not None else ""
+    return f"   {o.address:016x}  {cpu}"
+
+
 def render_detail(result: Result) -> Iterable[str]:
     """crash's kmem -S output: each cache, its slabs and their objects ([allocated])."""
     for detail in result.rows:
@@ -82,7 +91,65 @@ def render_detail(result: Result) -> Iterable[str]:
                    f"{n - s.allocated:>5}")
             yield "  FREE / [ALLOCATED]"
             for o in s.objects:
-                yield f"  [{o.address:016x}]" if o.allocated else f"   {o.address:016x}"
+                yield object_line(o)
+
+
+@dataclass
+class CacheOfAddress:
+    """``kmem -s/-S ADDRESS``: the cache and slab holding an address, the object it lies
+    in, and the slab's objects (with -S all of them are shown, else only that one)."""
+
+    cache: slabs.CacheRow
+    slab: slabs.SlabView
+    object: Hex
+    every_object: bool
+
+
+def render_cache_of(result: Result) -> Iterable[str]:
+    """crash's kmem -s/-S ADDRESS: the cache, the slab, and the object (-S: every object)."""
+    for i, row in enumerate(result.rows):
+        if i:
+            yield ""
+        yield CACHE_HEADER
+        yield cache_line(row.cache)
+        s = row.slab
+        n = len(s.objects)
+        yield "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE"
+        yield (f"  {s.slab:016x}  {s.memory:016x} {s.node:>5} {n:>6} {s.allocated:>10} "
+               f"{n - s.allocated:>5}")
+        yield "  FREE / [ALLOCATED]"
+        for o in s.objects:
+            if row.every_object or o.address == row.object:
+                yield object_line(o)
+
+
+def _is_hex(spec: str) -> bool:
+    try:
+        int(spec, 16)
+    except ValueError:
+        return False
+    return True
+
+
+def caches_of_addresses(prog: Program, specs: list[str], every_object: bool,
+                        errors: list[str]) -> list[CacheOfAddress]:
+    """Return the :class:`CacheOfAddress` of each address; one not in a slab object is
+    noted in ``errors`` as crash words it."""
+    rows = []
+    for spec in specs:
+        addr = resolve_address(prog, spec)
+        hit = slabs.find_slab_object(prog, addr)
+        if hit is None:
+            errors.append(f"address is not allocated in slab subsystem: {addr:x}")
+            continue
+        cache = slabs.find_cache(prog, f"{hit.cache.cache:x}")
+        if cache is None:
+            errors.append(f"address is not allocated in slab subsystem: {addr:x}")
+            continue
+        slab = Object(prog, f"{slabs.slab_type_name(prog)} *", hit.slab)
+        rows.append(CacheOfAddress(hit.cache, slabs.slab_objects(cache, slab, ""), hit.object,
+                                   every_object))
+    return rows
 
 
 # -- -z, -V, -f, -n ------------------------------------------------------------------
@@ -534,7 +601,7 @@ crash> kmem ff2a8725d63e8808
     ),
     records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, meminfo.ZoneRow, Counter, FreeLists,
              MemoryNode, PageRow, AddressInfo, FreeBlock, CpuOffset, meminfo.HugePool,
-             meminfo.VmapArea, PageFlags),
+             meminfo.VmapArea, PageFlags, CacheOfAddress),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
@@ -568,6 +635,12 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
     if args.caches or args.detail:
         errors: list[str] = []
         found = walk_list(slabs.caches(prog), errors)
+        addresses = [a for a in args.args if _is_hex(a) and slabs.find_cache(prog, a) is None]
+        if addresses:  # crash: the cache holding each address (a cache named too is ignored)
+            errors += [f"ignoring pre-selected {a} cache for address: {addresses[0]}"
+                       for a in args.args if a not in addresses]
+            rows_a = caches_of_addresses(prog, addresses, args.detail, errors)
+            return Result(rows_a, render=render_cache_of, errors=errors)
         if args.args:
             wanted = []
             for spec in args.args:

@@ -24,12 +24,14 @@ CACHE_LINE = "ff3cf91681034500       64       1624      1728     27     4k  kmal
 def test_caches_and_slabs() -> None:
     assert list(kmem.render_caches(Result([CACHE]))) == [kmem.CACHE_HEADER, CACHE_LINE]
     slab = SlabView("cpu 0", 0xFFD2DE3FC0001000, 0xFF3CF91680040000, 0,
-                    [SlabObject(0xFF3CF91680040000, True), SlabObject(0xFF3CF91680040040, False)])
+                    [SlabObject(0xFF3CF91680040000, True), SlabObject(0xFF3CF91680040040, False, 0),
+                     SlabObject(0xFF3CF91680040080, False)])
     assert list(kmem.render_detail(Result([kmem.CacheDetail(CACHE, [slab])]))) == [
         kmem.CACHE_HEADER, CACHE_LINE, "CPU 0 SLAB:",
         "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE",
-        "  ffd2de3fc0001000  ff3cf91680040000     0      2          1     1",
-        "  FREE / [ALLOCATED]", "  [ff3cf91680040000]", "   ff3cf91680040040"]
+        "  ffd2de3fc0001000  ff3cf91680040000     0      3          1     2",
+        "  FREE / [ALLOCATED]", "  [ff3cf91680040000]", "   ff3cf91680040040  (cpu 0 cache)",
+        "   ff3cf91680040080  "]  # crash ends a free object's line with two spaces
 
 
 @pytest.mark.fast
@@ -286,3 +288,23 @@ def test_huge_page_sizes_and_offsets_text() -> None:
     rows = [kmem.CpuOffset(0, 0xFF36), kmem.CpuOffset(12, 0x10)]
     assert list(kmem.render_offsets(Result(rows))) == [
         "PER-CPU OFFSET VALUES:", "  CPU 0: ff36", " CPU 12: 10"]
+
+
+def test_kmem_s_and_S_of_an_address_match_crash(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """The cache, slab and object holding an address, free or allocated, inside the
+    object too; an address outside the slabs; a cache named beside an address."""
+    detail = session.run("kmem -S kmalloc-64").rows[0]
+    objects = [o for s in detail.slabs for o in s.objects]
+    free = next(o.address for o in objects if not o.allocated)
+    used = next(o.address for o in objects if o.allocated)
+    task = session.panic_task.value_()
+    # (crash 8.0.2 shows a second address's object in the first one's slab: not compared)
+    commands = [f"kmem -s {free:x}", f"kmem -S {used + 8:x}",
+                f"kmem -s kmalloc-64 {task:x}", f"kmem -S {task + 0x100:x}",
+                f"kmem -s {session.prog['init_task'].address_:x}"]
+    theirs = crash_commands(dump, commands)
+    for cmd in commands:
+        run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
+        # crash's notes come first on its one stream; pycrash's go to stderr
+        assert run.out.splitlines() == [ln for ln in theirs[cmd] if not ln.startswith("kmem:")]
+        assert run.err.splitlines() == [ln for ln in theirs[cmd] if ln.startswith("kmem:")]
