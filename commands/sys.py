@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from drgn import Program
+
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel import system
@@ -53,6 +55,30 @@ class ConfigLine:
     """One line of the kernel's built-in configuration (CONFIG_IKCONFIG, ``sys config``)."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class SyscallEntry:
+    """One entry of the system call table (``sys -c``): its number, the function's
+    address and name (None: no function starts at that address, an invalid entry), and
+    the source file (from the build directory) and line it was compiled from."""
+
+    number: int
+    address: Hex
+    name: str | None
+    file: str | None
+    line: int | None
+
+
+SYSCALL_HEADER = "NUM  SYSTEM CALL                FILE AND LINE NUMBER"
+
+
+def syscall_line(row: SyscallEntry) -> str:
+    """crash's line of a system call table entry."""
+    if row.name is None:
+        return f"{row.number:3d}  invalid sys_call_table entry: {row.address:x} "
+    where = f"../{row.file}: {row.line}" if row.file else ""
+    return f"{row.number:3d}  {row.name:<26} {where}"
 
 
 def sys_info(session: Session) -> SysInfo:
@@ -117,8 +143,12 @@ def sys_lines(info: SysInfo, banner: bool = False) -> Iterable[str]:
 
 def render(result: Result) -> Iterable[str]:
     """crash's sys output (and its ``-t`` and ``config`` views)."""
-    for row in result.rows:
-        if isinstance(row, Taint):
+    for i, row in enumerate(result.rows):
+        if isinstance(row, SyscallEntry):
+            if i == 0:
+                yield SYSCALL_HEADER
+            yield syscall_line(row)
+        elif isinstance(row, Taint):
             yield f"TAINTED_MASK: {row.mask:x}  {row.flags}"
         elif isinstance(row, ConfigLine):
             yield row.text
@@ -126,14 +156,36 @@ def render(result: Result) -> Iterable[str]:
             yield from sys_lines(row)
 
 
+def _syscalls(prog: Program, specs: list[str]) -> list[SyscallEntry]:
+    """Return the table's entries, or those the specs select (crash: a number its entry,
+    a name the entries whose function's name holds it; each spec in turn)."""
+    try:
+        table = [SyscallEntry(e.number, e.address, e.name, e.file, e.line)
+                 for e in system.syscalls(prog)]
+    except (KeyError, LookupError):
+        raise CommandError("sys_call_table does not exist in this kernel") from None
+    if not specs:
+        return table
+    rows: list[SyscallEntry] = []
+    for spec in specs:
+        number = int(spec, 0) if spec.isdigit() or spec.lower().startswith("0x") else None
+        if number is not None:
+            rows += [e for e in table if e.number == number][:1]
+        else:
+            rows += [e for e in table if e.name is not None and spec in e.name]
+    return rows
+
+
 @command(
     "sys",
     summary="system data",
-    synopsis="sys [-t] [config]",
-    records=(SysInfo, Taint, ConfigLine),
+    synopsis="sys [-t] [config] | sys -c [name|number] ...",
+    records=(SysInfo, Taint, ConfigLine, SyscallEntry),
     arguments=(
         arg("-t", dest="taint", action="store_true", help="the kernel's taint flags"),
-        arg("items", nargs="*", metavar="config"),
+        arg("-c", dest="syscalls", action="store_true",
+            help="the system call table (or the entries of the names or numbers given)"),
+        arg("items", nargs="*", metavar="config|name|number"),
     ),
     description="""
 Displays essential system information: the vmlinux and dump files, number of
@@ -141,6 +193,11 @@ CPUs, the time of the dump, uptime, load average, number of tasks, the
 kernel's utsname, memory size and the panic message.
 
   -t      the kernel's tainted_mask and its taint letters.
+  -c [name|number] ...
+          the system call table: each entry's number, function, and the source
+          file and line it comes from (an entry no function starts at is
+          invalid); a number shows that entry, a name the entries whose
+          function's name holds it.
   config  the kernel's configuration, when built in (CONFIG_IKCONFIG).
 """,
     examples="""
@@ -159,6 +216,8 @@ def sys_command(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`SysInfo` row, the :class:`Taint` (``-t``) or the
     :class:`ConfigLine` rows (``config``)."""
     prog = session.prog
+    if args.syscalls:
+        return Result(_syscalls(prog, args.items), render=render)
     if args.taint:
         try:
             mask, letters = system.taint_state(prog)

@@ -178,3 +178,65 @@ def decompress_ikconfig(gz: bytes) -> str:
         return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(gz).decode("utf-8", "replace")
     except zlib.error as e:
         raise ValueError(f"zlib could not uncompress: {e}") from None
+
+
+@dataclass(frozen=True)
+class Syscall:
+    """One entry of ``sys_call_table``: its number, the function's address, the name
+    crash gives it (None: no symbol starts there) and the source file (relative to the
+    build directory) and line of its first instruction outside an ``include/`` header."""
+
+    number: int
+    address: int
+    name: str | None
+    file: str | None
+    line: int | None
+
+
+def syscall_name(prog: Program, address: int) -> str | None:
+    """Return the name crash gives the function at ``address``: ``sys_ni_syscall`` for
+    it, else the first by name of the symbols that start exactly there, or None."""
+    try:
+        if address == prog.symbol("sys_ni_syscall").address:
+            return "sys_ni_syscall"
+    except LookupError:
+        pass
+    names = [s.name for s in prog.symbols(address) if s.address == address]
+    return min(names) if names else None
+
+
+def syscall_source(prog: Program, address: int) -> tuple[str | None, int | None]:
+    """Return the file (relative to the build directory) and line of the function at
+    ``address``: its first instruction not from an ``include/*.h`` header, as crash's
+    ``sys -c`` looks for it; (None, None) without line numbers."""
+    from pycrash.kernel.linetable import gdb_line
+
+    try:
+        sym = prog.symbol(address)
+    except LookupError:
+        return None, None
+    for addr in range(address, sym.address + sym.size):
+        where = gdb_line(prog, addr)
+        if where is None:
+            if addr == address and prog.cache.get("pycrash_line_tables") is False:
+                return None, None  # no line table at all
+            continue
+        name, line = where
+        if name.endswith(".h") and "include/" in name:
+            continue
+        if name.startswith("/"):  # outside the build directory: crash shows no file
+            return None, None
+        return name, line
+    return None, None
+
+
+def syscalls(prog: Program, lines: bool = True) -> list[Syscall]:
+    """Return the entries of ``sys_call_table`` (its length from the debug info)."""
+    table = prog["sys_call_table"]
+    out = []
+    for number in range(len(table)):
+        address = int(table[number].value_())
+        name = syscall_name(prog, address)
+        file, line = syscall_source(prog, address) if lines and name else (None, None)
+        out.append(Syscall(number, address, name, file, line))
+    return out

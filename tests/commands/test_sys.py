@@ -124,3 +124,31 @@ def test_sys_taint_of_an_out_of_tree_module_matches_crash() -> None:
     """The zoo's module taints the kernel O and E (3000): crash decodes the same."""
     dump = fixture_dump("zoo-warn")
     _taint_and_config_match_crash(dump)
+
+
+@pytest.mark.fast
+def test_syscall_lines() -> None:
+    from pycrash.commands.sys import SyscallEntry
+
+    rows = [SyscallEntry(0, 0xFFFFFFFF81000000, "__x64_sys_read", "fs/read_write.c", 621),
+            SyscallEntry(444, 1, "__x64_sys_landlock_create_ruleset", "security/l.c", 175),
+            SyscallEntry(7, 0xDEAD, None, None, None),
+            SyscallEntry(8, 2, "sys_foo", None, None)]
+    assert list(render(Result(rows))) == [
+        "NUM  SYSTEM CALL                FILE AND LINE NUMBER",
+        "  0  __x64_sys_read             ../fs/read_write.c: 621",
+        "444  __x64_sys_landlock_create_ruleset ../security/l.c: 175",
+        "  7  invalid sys_call_table entry: dead ",
+        "  8  sys_foo                    "]
+
+
+def test_sys_c_matches_crash(dump: Dump) -> None:
+    """The whole table (451 entries on 6.1: names, files and lines as gdb gives them),
+    and crash's selections by number and by part of a name."""
+    commands = ["sys -c", "sys -c read 0 x", "sys -c 0x10"]
+    theirs = crash_commands(dump, commands)
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), *(a for c in commands
+                                                                for a in ("-x", c)))
+    assert run.rc == 0, run.err
+    assert run.out.splitlines() == [ln for c in commands for ln in theirs[c]]
+    assert len(theirs["sys -c"]) > 400
