@@ -32,10 +32,22 @@ def cache_line(r: slabs.CacheRow) -> str:
             f"{_ssize(r.slab_size):>6}  {r.name}")
 
 
+@dataclass(frozen=True)
+class IgnoredCache:
+    """A slab cache ``kmem -s -I`` was told to leave out: its address and name."""
+
+    cache: Hex
+    name: str
+
+
 def render_caches(result: Result) -> Iterable[str]:
-    """crash's kmem -s output: a table of slab caches."""
+    """crash's kmem -s output: a table of slab caches (-I's marked [IGNORED])."""
     yield CACHE_HEADER
-    yield from map(cache_line, result.rows)
+    for row in result.rows:
+        if isinstance(row, IgnoredCache):
+            yield f"{row.cache:016x} [IGNORED]".ljust(CACHE_HEADER.index("NAME")) + row.name
+        else:
+            yield cache_line(row)
 
 
 # -- -i -------------------------------------------------------------------------
@@ -592,6 +604,8 @@ crash> kmem ff2a8725d63e8808
         arg("-n", dest="nodes", action="store_true", help="memory nodes"),
         arg("-f", dest="free", action="store_true", help="free lists"),
         arg("-p", dest="pages", action="store_true", help="page structs"),
+        arg("-I", dest="ignore", metavar="slab[,slab]",
+            help="with -s: leave these caches out (marked [IGNORED])"),
         arg("-o", dest="offsets", action="store_true", help="per-CPU offsets"),
         arg("-h", dest="huge", action="store_true", help="huge page pools (hstates)"),
         arg("-v", dest="vmalloc", action="store_true", help="vmalloc and vmap areas"),
@@ -601,7 +615,7 @@ crash> kmem ff2a8725d63e8808
     ),
     records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, meminfo.ZoneRow, Counter, FreeLists,
              MemoryNode, PageRow, AddressInfo, FreeBlock, CpuOffset, meminfo.HugePool,
-             meminfo.VmapArea, PageFlags, CacheOfAddress),
+             meminfo.VmapArea, PageFlags, CacheOfAddress, IgnoredCache),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
@@ -652,7 +666,15 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         if args.detail:
             details = [CacheDetail(slabs.cache_row(c), slabs.cache_slabs(c)) for c in found]
             return Result(details, render=render_detail, errors=errors)
-        return Result([slabs.cache_row(c) for c in found], render=render_caches, errors=errors)
+        ignored = set(args.ignore.split(",")) if args.ignore else set()
+        if ignored and args.detail:
+            raise CommandError("-I is only supported with -s")
+        rows_s: list[slabs.CacheRow | IgnoredCache] = []
+        for c in found:
+            name = c.name.string_().decode("utf-8", "replace")
+            rows_s.append(IgnoredCache(c.value_(), name) if name in ignored
+                          else slabs.cache_row(c))
+        return Result(rows_s, render=render_caches, errors=errors)
     if args.zones and args.args:
         raise CommandError("no address arguments allowed with this option")
     if args.free and args.args:

@@ -308,3 +308,12 @@ def test_kmem_s_and_S_of_an_address_match_crash(session, dump: Dump) -> None:  #
         # crash's notes come first on its one stream; pycrash's go to stderr
         assert run.out.splitlines() == [ln for ln in theirs[cmd] if not ln.startswith("kmem:")]
         assert run.err.splitlines() == [ln for ln in theirs[cmd] if ln.startswith("kmem:")]
+
+
+def test_kmem_s_I_marks_ignored_caches_as_crash(dump: Dump) -> None:
+    cmd = "kmem -s -I kmalloc-64,task_struct"
+    theirs = crash_commands(dump, [cmd])
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
+    assert run.rc == 0, run.err
+    assert run.out.splitlines() == theirs[cmd]
+    assert sum("[IGNORED]" in ln for ln in theirs[cmd]) == 2
