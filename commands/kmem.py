@@ -32,10 +32,22 @@ def cache_line(r: slabs.CacheRow) -> str:
             f"{_ssize(r.slab_size):>6}  {r.name}")
 
 
+@dataclass(frozen=True)
+class IgnoredCache:
+    """A slab cache ``kmem -s -I`` was told to leave out: its address and name."""
+
+    cache: Hex
+    name: str
+
+
 def render_caches(result: Result) -> Iterable[str]:
-    """crash's kmem -s output: a table of slab caches."""
+    """crash's kmem -s output: a table of slab caches (-I's marked [IGNORED])."""
     yield CACHE_HEADER
-    yield from map(cache_line, result.rows)
+    for row in result.rows:
+        if isinstance(row, IgnoredCache):
+            yield f"{row.cache:016x} [IGNORED]".ljust(CACHE_HEADER.index("NAME")) + row.name
+        else:
+            yield cache_line(row)
 
 
 # -- -i -------------------------------------------------------------------------
@@ -69,6 +81,15 @@ class CacheDetail:
     slabs: list[slabs.SlabView] = field(default_factory=list)
 
 
+def object_line(o: slabs.SlabObject) -> str:
+    """crash's line of a slab object: ``[address]`` allocated, else the address (and two
+    spaces, as crash ends it) and the CPU whose active slab holds it."""
+    if o.allocated:
+        return f"  [{o.address:016x}]"
+    cpu = f"(cpu {o.cpu_cache} cache)" if o.cpu_cache is not None else ""
+    return f"   {o.address:016x}  {cpu}"
+
+
 def render_detail(result: Result) -> Iterable[str]:
     """crash's kmem -S output: each cache, its slabs and their objects ([allocated])."""
     for detail in result.rows:
@@ -82,7 +103,65 @@ def render_detail(result: Result) -> Iterable[str]:
                    f"{n - s.allocated:>5}")
             yield "  FREE / [ALLOCATED]"
             for o in s.objects:
-                yield f"  [{o.address:016x}]" if o.allocated else f"   {o.address:016x}"
+                yield object_line(o)
+
+
+@dataclass
+class CacheOfAddress:
+    """``kmem -s/-S ADDRESS``: the cache and slab holding an address, the object it lies
+    in, and the slab's objects (with -S all of them are shown, else only that one)."""
+
+    cache: slabs.CacheRow
+    slab: slabs.SlabView
+    object: Hex
+    every_object: bool
+
+
+def render_cache_of(result: Result) -> Iterable[str]:
+    """crash's kmem -s/-S ADDRESS: the cache, the slab, and the object (-S: every object)."""
+    for i, row in enumerate(result.rows):
+        if i:
+            yield ""
+        yield CACHE_HEADER
+        yield cache_line(row.cache)
+        s = row.slab
+        n = len(s.objects)
+        yield "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE"
+        yield (f"  {s.slab:016x}  {s.memory:016x} {s.node:>5} {n:>6} {s.allocated:>10} "
+               f"{n - s.allocated:>5}")
+        yield "  FREE / [ALLOCATED]"
+        for o in s.objects:
+            if row.every_object or o.address == row.object:
+                yield object_line(o)
+
+
+def _is_hex(spec: str) -> bool:
+    try:
+        int(spec, 16)
+    except ValueError:
+        return False
+    return True
+
+
+def caches_of_addresses(prog: Program, specs: list[str], every_object: bool,
+                        errors: list[str]) -> list[CacheOfAddress]:
+    """Return the :class:`CacheOfAddress` of each address; one not in a slab object is
+    noted in ``errors`` as crash words it."""
+    rows = []
+    for spec in specs:
+        addr = resolve_address(prog, spec)
+        hit = slabs.find_slab_object(prog, addr)
+        if hit is None:
+            errors.append(f"address is not allocated in slab subsystem: {addr:x}")
+            continue
+        cache = slabs.find_cache(prog, f"{hit.cache.cache:x}")
+        if cache is None:
+            errors.append(f"address is not allocated in slab subsystem: {addr:x}")
+            continue
+        slab = Object(prog, f"{slabs.slab_type_name(prog)} *", hit.slab)
+        rows.append(CacheOfAddress(hit.cache, slabs.slab_objects(cache, slab, ""), hit.object,
+                                   every_object))
+    return rows
 
 
 # -- -z, -V, -f, -n ------------------------------------------------------------------
@@ -408,6 +487,92 @@ def describe_address(session: Session, addr: int) -> AddressInfo:
                        f"(no slab object, stack, vmalloc area, symbol or page)")
 
 
+@dataclass(frozen=True)
+class CpuOffset:
+    """One CPU's per-CPU offset (``__per_cpu_offset[cpu]``, kmem -o)."""
+
+    cpu: int
+    offset: Hex
+
+
+def render_offsets(result: Result) -> Iterable[str]:
+    """crash's kmem -o."""
+    yield "PER-CPU OFFSET VALUES:"
+    for row in result.rows:
+        yield f"{'CPU ' + str(row.cpu):>7}: {row.offset:x}"
+
+
+def _huge_size(nbytes: int) -> str:
+    """crash's size of a huge page: ``2MB``, ``1GB``, ``64KB``, ``1.5GB``."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20)):
+        if nbytes >= scale:
+            text = f"{nbytes / scale:.1f}"
+            return (text[:-2] if text.endswith(".0") else text) + unit
+    return f"{nbytes >> 10}KB"
+
+
+def render_hugepages(result: Result) -> Iterable[str]:
+    """crash's kmem -h: one line per huge page size."""
+    yield "     HSTATE        SIZE    FREE   TOTAL  NAME"
+    for row in result.rows:
+        yield (f"{row.hstate:x}  {_huge_size(row.page_bytes):>5}  {row.free:>6}  "
+               f"{row.total:>6}  {row.name}")
+
+
+def render_vmap(result: Result) -> Iterable[str]:
+    """crash's kmem -v: each vmap area with its vm_struct, range and size."""
+    if result.rows:
+        yield ("   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                "
+               "SIZE")
+    for row in result.rows:
+        yield (f"{row.vmap_area:016x}  {row.vm_struct:016x}  {row.start:016x} - "
+               f"{row.end:016x}  {row.end - row.start:7d}")
+
+
+@dataclass(frozen=True)
+class PageFlags:
+    """``kmem -g``: the flags value asked about (0: none, list them all) and the
+    ``enum pageflags`` bits, as (name, bit) in the enum's order, that it has (all of
+    them when none was given); ``name_width`` is the longest enumerator's name."""
+
+    flags: Hex
+    bits: list[tuple[str, int]]
+    name_width: int
+    value_digits: int
+
+
+def render_page_flags(result: Result) -> Iterable[str]:
+    """crash's kmem -g: the header, then each flag's name, bit and value."""
+    for row in result.rows:
+        indent = "  " if row.flags else ""
+        if row.flags:
+            yield f"FLAGS: {row.flags:x}"
+        yield f"{indent}{'PAGE-FLAG':<{row.name_width}} BIT  VALUE"
+        for name, bit in row.bits:
+            yield f"{indent}{name:<{row.name_width}}  {bit:2d}  {1 << bit:0{row.value_digits}x}"
+        if row.flags and not row.bits:
+            yield "  (none found)"
+
+
+def page_flags(prog: Program, spec: str | None) -> PageFlags:
+    """Return the :class:`PageFlags` of a flags value (``None``: every flag)."""
+    try:
+        enumerators = meminfo.page_flag_bits(prog)
+    except LookupError:
+        raise CommandError("enum pageflags does not exist in this kernel") from None
+    flags = 0
+    if spec is not None:
+        try:
+            flags = int(spec, 16)
+        except ValueError:
+            raise CommandError(f"invalid flags value: {spec}") from None
+    width = max((len(n) for n, _ in enumerators), default=9)
+    largest = max((v for n, v in enumerators if "PG_" in n), default=0)
+    bits = [(n, v) for n, v in enumerators
+            if "PG_" in n and 0 <= v < 64 and (not flags or flags >> v & 1)]
+    return PageFlags(flags, bits, max(width, len("PAGE-FLAG")), (largest + 1) // 4 + 1)
+
+
 @command(
     "kmem",
     summary="kernel memory",
@@ -439,20 +604,57 @@ crash> kmem ff2a8725d63e8808
         arg("-n", dest="nodes", action="store_true", help="memory nodes"),
         arg("-f", dest="free", action="store_true", help="free lists"),
         arg("-p", dest="pages", action="store_true", help="page structs"),
+        arg("-I", dest="ignore", metavar="slab[,slab]",
+            help="with -s: leave these caches out (marked [IGNORED])"),
+        arg("-o", dest="offsets", action="store_true", help="per-CPU offsets"),
+        arg("-h", dest="huge", action="store_true", help="huge page pools (hstates)"),
+        arg("-v", dest="vmalloc", action="store_true", help="vmalloc and vmap areas"),
+        arg("-g", dest="flags", action="store_true",
+            help="page flags (enum pageflags), or those of the flags value given"),
         arg("args", nargs="*", metavar="cache|address"),
     ),
     records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, meminfo.ZoneRow, Counter, FreeLists,
-             MemoryNode, PageRow, AddressInfo, FreeBlock),
+             MemoryNode, PageRow, AddressInfo, FreeBlock, CpuOffset, meminfo.HugePool,
+             meminfo.VmapArea, PageFlags, CacheOfAddress, IgnoredCache),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
     prog = session.prog
+    if args.offsets:
+        return Result([CpuOffset(c, o) for c, o in enumerate(meminfo.per_cpu_offsets(prog))],
+                      render=render_offsets)
+    if args.huge:
+        try:
+            pools = meminfo.huge_pools(prog)
+        except (KeyError, LookupError, AttributeError):
+            raise CommandError("-h option not supported or applicable on this architecture "
+                               "or kernel") from None
+        return Result(pools, render=render_hugepages)
+    if args.vmalloc and not args.args:
+        errors_v: list[str] = []
+        try:
+            areas = meminfo.vmap_areas(prog, errors_v)
+        except (KeyError, LookupError):
+            raise CommandError("-v: this kernel has no vmap_area_list (6.9 and later keep "
+                               "vmap areas per node)") from None
+        return Result(areas, render=render_vmap, errors=errors_v)
+    if args.flags:
+        if len(args.args) > 1:
+            raise CommandError("-g takes one flags value")
+        return Result([page_flags(prog, args.args[0] if args.args else None)],
+                      render=render_page_flags)
     if args.info:
         page = int(prog["PAGE_SIZE"].value_())
         return Result(meminfo.summary(prog), render=render_info, view=InfoView(page))
     if args.caches or args.detail:
         errors: list[str] = []
         found = walk_list(slabs.caches(prog), errors)
+        addresses = [a for a in args.args if _is_hex(a) and slabs.find_cache(prog, a) is None]
+        if addresses:  # crash: the cache holding each address (a cache named too is ignored)
+            errors += [f"ignoring pre-selected {a} cache for address: {addresses[0]}"
+                       for a in args.args if a not in addresses]
+            rows_a = caches_of_addresses(prog, addresses, args.detail, errors)
+            return Result(rows_a, render=render_cache_of, errors=errors)
         if args.args:
             wanted = []
             for spec in args.args:
@@ -464,7 +666,15 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         if args.detail:
             details = [CacheDetail(slabs.cache_row(c), slabs.cache_slabs(c)) for c in found]
             return Result(details, render=render_detail, errors=errors)
-        return Result([slabs.cache_row(c) for c in found], render=render_caches, errors=errors)
+        ignored = set(args.ignore.split(",")) if args.ignore else set()
+        if ignored and args.detail:
+            raise CommandError("-I is only supported with -s")
+        rows_s: list[slabs.CacheRow | IgnoredCache] = []
+        for c in found:
+            name = c.name.string_().decode("utf-8", "replace")
+            rows_s.append(IgnoredCache(c.value_(), name) if name in ignored
+                          else slabs.cache_row(c))
+        return Result(rows_s, render=render_caches, errors=errors)
     if args.zones and args.args:
         raise CommandError("no address arguments allowed with this option")
     if args.free and args.args:

@@ -27,6 +27,17 @@ class LogRecord:
     text: Prose  # a message may hold several lines (printk's embedded newlines)
     caller_tid: int | None
     caller_cpu: int | None
+    subsystem: str | None = None  # dev_printk's dictionary (log -d), where it has one
+    device: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audit message the kernel had not yet handed to auditd (``log -a``): its
+    netlink message type and text."""
+
+    type: int
+    text: str
 
 
 def log_records(session: Session, errors: list[str] | None = None) -> list[LogRecord]:
@@ -41,7 +52,9 @@ def log_records(session: Session, errors: list[str] | None = None) -> list[LogRe
     # the program's types always give level and facility (VMCOREINFO's layout does not)
     return [
         LogRecord(r.seq, r.timestamp, r.level or 0, r.facility or 0,
-                  r.text.decode("utf-8", "replace"), r.caller_tid, r.caller_cpu)
+                  r.text.decode("utf-8", "replace"), r.caller_tid, r.caller_cpu,
+                  r.subsystem.decode("utf-8", "replace") or None,
+                  r.device.decode("utf-8", "replace") or None)
         for r in records
     ]
 
@@ -54,6 +67,7 @@ class LogView:
     time: str
     levels: bool
     boot_time: float = 0.0
+    dictionary: bool = False
 
 
 def _prefix(rec: LogRecord, view: LogView) -> str:
@@ -74,17 +88,59 @@ def render(result: Result) -> Iterable[str]:
         level = f"<{rec.level}>" if view.levels else ""
         for text in rec.text.split("\n"):  # as the kernel prints it: the prefix on every line
             yield f"{prefix}{level}{text}"
+        if view.dictionary:  # crash: under the text, indented past the time and level
+            indent = " " * (len(prefix) + len(level))
+            if rec.subsystem:
+                yield f"{indent}SUBSYSTEM={rec.subsystem}"
+            if rec.device:
+                yield f"{indent}DEVICE={rec.device}"
+
+
+def render_audit(result: Result) -> Iterable[str]:
+    """crash's log -a: ``type=N text`` per message; crash's note, on stdout and not a
+    failure, when the queues are empty."""
+    for rec in result.rows:
+        yield f"type={rec.type} {rec.text}"
+    if not result.rows and not result.errors:
+        yield "log: kernel audit log is empty"
+
+
+def audit(session: Session) -> Result:
+    """Return an :class:`AuditRecord` per message of the kernel's audit queues."""
+    from pycrash.kernel.audit import audit_queues, queue_messages
+    from pycrash.kernel.walk import WalkError
+
+    prog = session.prog
+    try:
+        names = audit_queues(prog)
+    except LookupError:
+        raise CommandError("-a option not supported or applicable on this architecture "
+                           "or kernel") from None
+    rows: list[AuditRecord] = []
+    errors: list[str] = []
+    for name in names:
+        try:
+            for msg in queue_messages(prog, name):
+                rows.append(AuditRecord(msg.type, msg.text.decode("utf-8", "replace")))
+        except WalkError as exc:
+            errors.append(str(exc))
+    return Result(rows, render=render_audit, errors=errors)
 
 
 @command(
     "log",
     summary="dump system message buffer",
-    synopsis="log [-T | -t] [-m]",
+    synopsis="log [-T | -t] [-m] [-d] | -a",
     aliases=("dmesg",),
-    records=(LogRecord,),
+    records=(LogRecord, AuditRecord),
     description="""
 Dumps the kernel log buffer, oldest message first, each prefixed with its
 time since boot in seconds.
+
+  -d  under each message, the dictionary dev_printk() gave it (SUBSYSTEM=,
+      DEVICE=); the lockless ring of 5.10 and later.
+  -a  the audit messages left in the kernel's audit queues, not yet copied
+      out to the audit daemon (type=N text).
 """,
     examples="""
 crash> log | tail -2
@@ -98,10 +154,16 @@ crash> log -m | head -1    (with log levels)
         arg("-T", dest="human", action="store_true", help="human-readable timestamps"),
         arg("-t", dest="no_time", action="store_true", help="no timestamps"),
         arg("-m", dest="levels", action="store_true", help="show the message level"),
+        arg("-d", dest="dictionary", action="store_true",
+            help="dev_printk's dictionary (SUBSYSTEM, DEVICE) under each message"),
+        arg("-a", dest="audit", action="store_true", help="the audit queues' messages"),
     ),
 )
 def log(session: Session, args: argparse.Namespace) -> Result:
-    """Return one :class:`LogRecord` per message."""
+    """Return one :class:`LogRecord` per message (-a: an :class:`AuditRecord` per audit
+    message)."""
+    if args.audit:
+        return audit(session)
     if args.human and args.no_time:
         raise CommandError("-T and -t are mutually exclusive")
     mode = "human" if args.human else "none" if args.no_time else "plain"
@@ -111,4 +173,5 @@ def log(session: Session, args: argparse.Namespace) -> Result:
         boot_time = system.crash_time(prog) - system.uptime_seconds(prog)
     errors: list[str] = []
     rows = log_records(session, errors)
-    return Result(rows, render=render, errors=errors, view=LogView(mode, args.levels, boot_time))
+    return Result(rows, render=render, errors=errors, view=LogView(mode, args.levels, boot_time,
+                                                                 args.dictionary))

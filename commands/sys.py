@@ -6,9 +6,13 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pycrash.command import Result, command
+from drgn import Program
+
+from pycrash.command import Result, arg, command
+from pycrash.errors import CommandError
 from pycrash.kernel import system
 from pycrash.kernel.tasks import STATE_LONG, TaskId, cpu_count, task_id, task_state
+from pycrash.records import Hex
 from pycrash.session import Session
 
 
@@ -35,6 +39,46 @@ class SysInfo:
     panic: str | None
     panic_task: TaskId | None = None
     panic_state: str | None = None
+
+
+@dataclass(frozen=True)
+class Taint:
+    """The kernel's taint (``sys -t``): ``tainted_mask`` and its letters, one per
+    ``taint_flags`` entry set (and the few shown when clear)."""
+
+    mask: Hex
+    flags: str
+
+
+@dataclass(frozen=True)
+class ConfigLine:
+    """One line of the kernel's built-in configuration (CONFIG_IKCONFIG, ``sys config``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SyscallEntry:
+    """One entry of the system call table (``sys -c``): its number, the function's
+    address and name (None: no function starts at that address, an invalid entry), and
+    the source file (from the build directory) and line it was compiled from."""
+
+    number: int
+    address: Hex
+    name: str | None
+    file: str | None
+    line: int | None
+
+
+SYSCALL_HEADER = "NUM  SYSTEM CALL                FILE AND LINE NUMBER"
+
+
+def syscall_line(row: SyscallEntry) -> str:
+    """crash's line of a system call table entry."""
+    if row.name is None:
+        return f"{row.number:3d}  invalid sys_call_table entry: {row.address:x} "
+    where = f"../{row.file}: {row.line}" if row.file else ""
+    return f"{row.number:3d}  {row.name:<26} {where}"
 
 
 def sys_info(session: Session) -> SysInfo:
@@ -98,20 +142,63 @@ def sys_lines(info: SysInfo, banner: bool = False) -> Iterable[str]:
 
 
 def render(result: Result) -> Iterable[str]:
-    """crash's sys output."""
-    for info in result.rows:
-        yield from sys_lines(info)
+    """crash's sys output (and its ``-t`` and ``config`` views)."""
+    for i, row in enumerate(result.rows):
+        if isinstance(row, SyscallEntry):
+            if i == 0:
+                yield SYSCALL_HEADER
+            yield syscall_line(row)
+        elif isinstance(row, Taint):
+            yield f"TAINTED_MASK: {row.mask:x}  {row.flags}"
+        elif isinstance(row, ConfigLine):
+            yield row.text
+        else:
+            yield from sys_lines(row)
+
+
+def _syscalls(prog: Program, specs: list[str]) -> list[SyscallEntry]:
+    """Return the table's entries, or those the specs select (crash: a number its entry,
+    a name the entries whose function's name holds it; each spec in turn)."""
+    try:
+        table = [SyscallEntry(e.number, e.address, e.name, e.file, e.line)
+                 for e in system.syscalls(prog)]
+    except (KeyError, LookupError):
+        raise CommandError("sys_call_table does not exist in this kernel") from None
+    if not specs:
+        return table
+    rows: list[SyscallEntry] = []
+    for spec in specs:
+        number = int(spec, 0) if spec.isdigit() or spec.lower().startswith("0x") else None
+        if number is not None:
+            rows += [e for e in table if e.number == number][:1]
+        else:
+            rows += [e for e in table if e.name is not None and spec in e.name]
+    return rows
 
 
 @command(
     "sys",
     summary="system data",
-    synopsis="sys",
-    records=(SysInfo,),
+    synopsis="sys [-t] [config] | sys -c [name|number] ...",
+    records=(SysInfo, Taint, ConfigLine, SyscallEntry),
+    arguments=(
+        arg("-t", dest="taint", action="store_true", help="the kernel's taint flags"),
+        arg("-c", dest="syscalls", action="store_true",
+            help="the system call table (or the entries of the names or numbers given)"),
+        arg("items", nargs="*", metavar="config|name|number"),
+    ),
     description="""
 Displays essential system information: the vmlinux and dump files, number of
 CPUs, the time of the dump, uptime, load average, number of tasks, the
 kernel's utsname, memory size and the panic message.
+
+  -t      the kernel's tainted_mask and its taint letters.
+  -c [name|number] ...
+          the system call table: each entry's number, function, and the source
+          file and line it comes from (an entry no function starts at is
+          invalid); a number shows that entry, a name the entries whose
+          function's name holds it.
+  config  the kernel's configuration, when built in (CONFIG_IKCONFIG).
 """,
     examples="""
 crash> sys
@@ -120,8 +207,33 @@ crash> sys
         CPUS: 2
      RELEASE: 6.1.0-56-cloud-amd64
        PANIC: "Kernel panic - not syncing: sysrq triggered crash"
+
+crash> sys -t
+TAINTED_MASK: 3000  OE
 """,
 )
 def sys_command(session: Session, args: argparse.Namespace) -> Result:
-    """Return one :class:`SysInfo` row."""
+    """Return one :class:`SysInfo` row, the :class:`Taint` (``-t``) or the
+    :class:`ConfigLine` rows (``config``)."""
+    prog = session.prog
+    if args.syscalls:
+        return Result(_syscalls(prog, args.items), render=render)
+    if args.taint:
+        try:
+            mask, letters = system.taint_state(prog)
+        except (KeyError, LookupError, AttributeError, TypeError) as e:
+            raise CommandError(f"-t option not supported or applicable on this architecture or "
+                               f"kernel ({e})") from None
+        return Result([Taint(mask, letters)], render=render)
+    for item in args.items:
+        if item != "config":
+            raise CommandError(f"unknown argument: {item} (usage: sys [-t] [config])")
+    if args.items:
+        try:
+            text = system.ikconfig_text(prog)
+        except LookupError:
+            raise CommandError("kernel_config_data does not exist in this kernel") from None
+        except ValueError as e:
+            raise CommandError(str(e)) from None
+        return Result([ConfigLine(line) for line in text.splitlines()], render=render)
     return Result([sys_info(session)], render=render)

@@ -271,3 +271,73 @@ def free_areas(prog: Program) -> list[FreeArea]:
                 blocks = _count_nodes(head, limit)
                 out.append(FreeArea(z.name, order, mt, head.value_(), blocks))
     return out
+
+
+def per_cpu_offsets(prog: Program) -> list[int]:
+    """Return ``__per_cpu_offset[cpu]`` of each possible CPU (what a per-CPU variable's
+    address is moved by on that CPU)."""
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+
+    offsets = prog["__per_cpu_offset"]
+    return [int(offsets[cpu].value_()) for cpu in for_each_possible_cpu(prog)]
+
+
+@dataclass(frozen=True)
+class HugePool:
+    """One huge page size the kernel set up (``struct hstate``): its address, the size of
+    a page in bytes, free and total pages, and its name (``hugepages-2048kB``)."""
+
+    hstate: Hex
+    page_bytes: int
+    free: int
+    total: int
+    name: str
+
+
+def huge_pools(prog: Program) -> list[HugePool]:
+    """Return a :class:`HugePool` per used entry of ``hstates[]`` (order not 0)."""
+    page = int(prog["PAGE_SIZE"].value_())
+    out = []
+    hstates = prog["hstates"]
+    for i in range(len(hstates)):
+        h = hstates[i]
+        order = int(h.order.value_())
+        if not order:
+            continue
+        out.append(HugePool(h.address_ or 0, page << order, int(h.free_huge_pages.value_()),
+                            int(h.nr_huge_pages.value_()),
+                            h.name.string_().decode("utf-8", "replace")))
+    return out
+
+
+@dataclass(frozen=True)
+class VmapArea:
+    """A vmalloc or vmap area in use (``struct vmap_area`` with a ``vm_struct``): its
+    address, its vm_struct's, and the range ``[start, end)`` (guard page included)."""
+
+    vmap_area: Hex
+    vm_struct: Hex
+    start: Hex
+    end: Hex
+
+
+def vmap_areas(prog: Program, errors: list[str]) -> list[VmapArea]:
+    """Return the :class:`VmapArea` of ``vmap_area_list`` (sorted by address) that have a
+    ``vm_struct``, as crash's ``kmem -v``; a broken list is noted in ``errors``."""
+    from pycrash.kernel.walk import list_entries, walk_list
+
+    head = prog["vmap_area_list"].address_of_()
+    out = []
+    for va in walk_list(list_entries("struct vmap_area", head, "list", "the vmap_area list"),
+                        errors):
+        vm = int(va.vm.value_())
+        if not vm:
+            continue
+        out.append(VmapArea(va.value_(), vm, int(va.va_start.value_()), int(va.va_end.value_())))
+    return out
+
+
+def page_flag_bits(prog: Program) -> list[tuple[str, int]]:
+    """Return ``enum pageflags``' enumerators in their order (aliases too)."""
+    enum = prog.type("enum pageflags")
+    return [(e.name, int(e.value)) for e in enum.enumerators or ()]

@@ -62,6 +62,8 @@ def layout_from_types(prog: Program) -> Layout:
         info_size=sizeof(info), seq=at(info, "seq"), ts_nsec=at(info, "ts_nsec"),
         text_len=at(info, "text_len"), caller_id=_maybe(info, "caller_id", order),
         facility=at(info, "facility"), level=at(info, "level"),
+        subsystem=_maybe(info, "dev_info.subsystem", order),
+        device=_maybe(info, "dev_info.device", order),
         committed=_constant(prog, "desc_committed", DESC_COMMITTED),
         finalized=_constant(prog, "desc_finalized", DESC_FINALIZED))
 

@@ -119,6 +119,9 @@ class RingLayout:
     caller_id: Field | None = None
     facility: Field | None = None
     level: Field | None = None
+    #: ``dev_info.subsystem`` and ``dev_info.device`` (char arrays; dev_printk's dictionary)
+    subsystem: Field | None = None
+    device: Field | None = None
     committed: int = DESC_COMMITTED
     finalized: int = DESC_FINALIZED
 
@@ -126,8 +129,8 @@ class RingLayout:
         _fit(self, ("count_bits", "descs", "infos", "head_id", "tail_id", "size_bits", "data"),
              MAX_STRUCT, "printk_ringbuffer")
         _fit(self, ("state_var", "lpos_begin", "lpos_next"), self.desc_size, "prb_desc")
-        _fit(self, ("seq", "ts_nsec", "text_len", "caller_id", "facility", "level"),
-             self.info_size, "printk_info")
+        _fit(self, ("seq", "ts_nsec", "text_len", "caller_id", "facility", "level",
+                    "subsystem", "device"), self.info_size, "printk_info")
 
     @property
     def header_size(self) -> int:
@@ -190,6 +193,9 @@ class PrintkRecord:
     timestamp: int
     caller_tid: int | None
     caller_cpu: int | None
+    #: dev_printk's dictionary (``SUBSYSTEM=``, ``DEVICE=``), empty where there is none
+    subsystem: bytes = b""
+    device: bytes = b""
 
 
 def read_records(read: Reader, layout: Layout) -> tuple[list[PrintkRecord], str | None]:
@@ -230,6 +236,14 @@ def _caller(caller_id: int | None) -> tuple[int | None, int | None]:
 
 def _optional(f: Field | None, data: bytes, at: int, order: ByteOrder) -> int | None:
     return None if f is None else f.get(data, at, order)
+
+
+def _chars(f: Field | None, data: bytes, at: int) -> bytes:
+    """Return the NUL-terminated string of a char array member (empty when absent)."""
+    if f is None:
+        return b""
+    start = at + f.offset
+    return data[start:start + f.size].split(b"\0", 1)[0]
 
 
 class _Chunks:
@@ -295,7 +309,8 @@ def _ring_records(read: Reader, lay: RingLayout) -> Iterator[PrintkRecord]:
         tid, cpu = _caller(_optional(lay.caller_id, info, at, order))
         yield PrintkRecord(text, _optional(lay.facility, info, at, order),
                            _optional(lay.level, info, at, order), lay.seq.get(info, at, order),
-                           lay.ts_nsec.get(info, at, order), tid, cpu)
+                           lay.ts_nsec.get(info, at, order), tid, cpu,
+                           _chars(lay.subsystem, info, at), _chars(lay.device, info, at))
     if problem:
         raise WalkError(problem, prb)
 

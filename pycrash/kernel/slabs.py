@@ -53,6 +53,23 @@ def _swab64(x: int) -> int:
     return int.from_bytes(x.to_bytes(8, "little"), "big")
 
 
+def cpu_of_slab(cache: Object, slab: int) -> int | None:
+    """Return the CPU whose active slab (``cpu_slab->slab``, ``->page`` before 5.17) of
+    ``cache`` is ``slab``, or None."""
+    from drgn.helpers.linux.cpumask import for_each_online_cpu
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    for cpu in for_each_online_cpu(cache.prog_):
+        try:
+            c = per_cpu_ptr(cache.cpu_slab, cpu)
+            active = c.slab if hasattr(c, "slab") else c.page
+            if active.value_() == slab:
+                return int(cpu)
+        except FaultError:
+            continue
+    return None
+
+
 def freelist_length(cache: Object, head: int, limit: int) -> int:
     """Return how many objects a SLUB freelist starting at ``head`` links (at most ``limit``).
 
@@ -119,6 +136,11 @@ def _slab_type(prog: Program) -> str:
         return "struct page"
 
 
+def slab_type_name(prog: Program) -> str:
+    """Return the type of a slab: ``struct slab`` (5.17 and later), else ``struct page``."""
+    return _slab_type(prog)
+
+
 def caches(prog: Program) -> Iterator[Object]:
     """Yield every ``struct kmem_cache *`` in ``slab_caches`` order (bounded: a loop in
     the list raises :class:`pycrash.kernel.walk.WalkError` after the caches before it)."""
@@ -148,6 +170,7 @@ class SlabObject:
 
     address: Hex
     allocated: bool
+    cpu_cache: int | None = None  # free in this CPU's active slab (crash's "(cpu N cache)")
 
 
 @dataclass
@@ -178,11 +201,13 @@ def slab_objects(cache: Object, slab: Object, where: str) -> SlabView:
     base = page_to_virt(page).value_()
     size = cache.size.value_()
     n = slab.objects.value_()
+    on_cpu = cpu_of_slab(cache, slab.value_())  # its free objects are that CPU's cache
     objs = []
     for i in range(n):
         addr = base + i * size
         info = slab_object_info(prog, addr)
-        objs.append(SlabObject(addr, bool(info and info.allocated)))
+        allocated = bool(info and info.allocated)
+        objs.append(SlabObject(addr, allocated, None if allocated else on_cpu))
     node = 0
     try:
         from drgn.helpers.linux.mm import page_to_pfn

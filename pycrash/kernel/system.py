@@ -121,3 +121,122 @@ def panic_text(prog: Program) -> str | None:
     except (LookupError, FaultError, ValueError):
         return None
     return msg.decode("utf-8", "replace") if msg else None
+
+
+def taint_state(prog: Program) -> tuple[int, str]:
+    """Return ``tainted_mask`` and its letters as crash's ``sys -t`` prints them.
+
+    One letter per entry of ``taint_flags``: its ``c_true`` (``true`` before 4.15) when
+    the bit is set, else its ``c_false`` unless that is blank, ``-`` or ``G``.
+    """
+    mask = int(prog["tainted_mask"].value_())
+    flags = prog["taint_flags"]
+    members = {m.name for m in flags.type_.type.members or ()}
+    on, off = ("c_true", "c_false") if "c_true" in members else ("true", "false")
+    letters = []
+    for i in range(len(flags)):
+        entry = flags[i]
+        if mask >> i & 1:
+            letters.append(chr(int(getattr(entry, on).value_()) & 0xFF))
+        else:
+            char = chr(int(getattr(entry, off).value_()) & 0xFF)
+            if char not in " -G\0":
+                letters.append(char)
+    return mask, "".join(letters)
+
+
+IKCONFIG_START = b"IKCFG_ST"
+IKCONFIG_END = b"IKCFG_ED"
+
+
+def ikconfig_text(prog: Program) -> str:
+    """Return the kernel's own configuration (CONFIG_IKCONFIG: ``kernel_config_data``,
+    gzip data between the ``IKCFG_ST`` and ``IKCFG_ED`` markers) as text.
+
+    Raises LookupError when the kernel was built without it (or has it in the ``configs``
+    module, which crash does not read either), ValueError when the data is damaged.
+    """
+    address = prog.symbol("kernel_config_data").address
+    size = 32 * 1024
+    while True:
+        data = prog.read(address - 8, size + 8)
+        if not data.startswith(IKCONFIG_START):
+            raise ValueError("could not find MAGIC_START!")
+        end = data.find(IKCONFIG_END, 8)
+        if end >= 0:
+            return decompress_ikconfig(data[8:end])
+        if size > 512 * 1024:
+            raise ValueError("could not find MAGIC_END!")
+        size *= 2
+
+
+def decompress_ikconfig(gz: bytes) -> str:
+    """Return the text of the gzip data of ``kernel_config_data``."""
+    import zlib
+
+    try:
+        return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(gz).decode("utf-8", "replace")
+    except zlib.error as e:
+        raise ValueError(f"zlib could not uncompress: {e}") from None
+
+
+@dataclass(frozen=True)
+class Syscall:
+    """One entry of ``sys_call_table``: its number, the function's address, the name
+    crash gives it (None: no symbol starts there) and the source file (relative to the
+    build directory) and line of its first instruction outside an ``include/`` header."""
+
+    number: int
+    address: int
+    name: str | None
+    file: str | None
+    line: int | None
+
+
+def syscall_name(prog: Program, address: int) -> str | None:
+    """Return the name crash gives the function at ``address``: ``sys_ni_syscall`` for
+    it, else the first by name of the symbols that start exactly there, or None."""
+    try:
+        if address == prog.symbol("sys_ni_syscall").address:
+            return "sys_ni_syscall"
+    except LookupError:
+        pass
+    names = [s.name for s in prog.symbols(address) if s.address == address]
+    return min(names) if names else None
+
+
+def syscall_source(prog: Program, address: int) -> tuple[str | None, int | None]:
+    """Return the file (relative to the build directory) and line of the function at
+    ``address``: its first instruction not from an ``include/*.h`` header, as crash's
+    ``sys -c`` looks for it; (None, None) without line numbers."""
+    from pycrash.kernel.linetable import gdb_line
+
+    try:
+        sym = prog.symbol(address)
+    except LookupError:
+        return None, None
+    for addr in range(address, sym.address + sym.size):
+        where = gdb_line(prog, addr)
+        if where is None:
+            if addr == address and prog.cache.get("pycrash_line_tables") is False:
+                return None, None  # no line table at all
+            continue
+        name, line = where
+        if name.endswith(".h") and "include/" in name:
+            continue
+        if name.startswith("/"):  # outside the build directory: crash shows no file
+            return None, None
+        return name, line
+    return None, None
+
+
+def syscalls(prog: Program, lines: bool = True) -> list[Syscall]:
+    """Return the entries of ``sys_call_table`` (its length from the debug info)."""
+    table = prog["sys_call_table"]
+    out = []
+    for number in range(len(table)):
+        address = int(table[number].value_())
+        name = syscall_name(prog, address)
+        file, line = syscall_source(prog, address) if lines and name else (None, None)
+        out.append(Syscall(number, address, name, file, line))
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drgn import FaultError, Object
+from drgn import FaultError, Object, Program
 
 from pycrash.kernel.tasks import TaskId, task_id, thread_group
 from pycrash.kernel.walk import list_entries, walk_list
@@ -66,3 +66,39 @@ def task_times(task: Object) -> TaskTimes:
 def header(task: Object) -> TaskId:
     """Return the task's identity for a header line."""
     return task_id(task)
+
+
+def vm_flag_names(prog: Program, flags: int) -> list[str]:
+    """Return the names crash 8.0.2 gives the bits of a ``vm_flags`` value, in its order
+    and from its own table (older kernels' meanings where a bit was reused: DENYWRITE,
+    EXECUTABLE, RESERVED...); bit 9 is GROWSUP where the kernel has ``expand_upwards``,
+    else NOHUGEPAGE, and bit 24 HUGEPAGE where ``mm_struct`` has ``pmd_huge_pte``, else
+    MAPPED_COPY."""
+    def has_symbol(name: str) -> bool:
+        try:
+            prog.symbol(name)
+        except LookupError:
+            return False
+        return True
+
+    def has_member(struct: str, member: str) -> bool:
+        try:
+            return prog.type(struct).has_member(member)
+        except LookupError:
+            return False
+
+    table = [
+        (0x1, "READ"), (0x2, "WRITE"), (0x4, "EXEC"), (0x8, "SHARED"), (0x10, "MAYREAD"),
+        (0x20, "MAYWRITE"), (0x40, "MAYEXEC"), (0x80, "MAYSHARE"), (0x100, "GROWSDOWN"),
+        (0x200, "GROWSUP" if has_symbol("expand_upwards") else "NOHUGEPAGE"),
+        (0x400, "PFNMAP"), (0x800, "DENYWRITE"), (0x1000, "EXECUTABLE"), (0x2000, "LOCKED"),
+        (0x4000, "IO"), (0x8000, "SEQ_READ"), (0x10000, "RAND_READ"), (0x20000, "DONTCOPY"),
+        (0x40000, "DONTEXPAND"), (0x80000, "RESERVED"), (0x400000, "HUGETLB"),
+        (0x100000, "ACCOUNT"), (0x800000, "NONLINEAR"),
+        (0x1000000, "HUGEPAGE" if has_member("struct mm_struct", "pmd_huge_pte")
+         else "MAPPED_COPY"),
+        (0x2000000, "INSERTPAGE"), (0x4000000, "ALWAYSDUMP"), (0x8000000, "CAN_NONLINEAR"),
+        (0x10000000, "MIXEDMAP"), (0x20000000, "SAO"), (0x40000000, "PFN_AT_MMAP"),
+        (0x80000000, "MERGEABLE"),
+    ]
+    return [name for bit, name in table if flags & bit]

@@ -151,3 +151,22 @@ def stack_bounds(task: Object) -> tuple[int, int]:
 
     base = task.stack.value_()
     return base, base + thread_size(task.prog_)
+
+
+#: the kernel's scheduling policies (SCHED_NORMAL...), by value, as crash's ``ps -y`` names them
+SCHED_POLICIES = ("NORMAL", "FIFO", "RR", "BATCH", "ISO", "IDLE", "DEADLINE")
+
+
+def saved_stack_pointer(task: Object) -> int:
+    """Return the kernel stack pointer a task that is not running saved when it left its
+    CPU: ``thread.sp`` (x86-64), ``thread.cpu_context.sp`` (arm64)."""
+    thread = task.thread
+    try:
+        return int(thread.sp.value_())
+    except AttributeError:
+        return int(thread.cpu_context.sp.value_())
+
+
+def is_group_leader(task: Object) -> bool:
+    """Return whether a task leads its thread group (its pid is the group's tgid)."""
+    return bool(task.pid.value_() == task.tgid.value_())

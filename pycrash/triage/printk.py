@@ -76,6 +76,13 @@ def _ring_layout(vi: _Info, prb: int, word: int, order: ByteOrder) -> RingLayout
     text = vi.num("OFFSET(printk_ringbuffer.text_data_ring)")
     lpos = vi.num("OFFSET(prb_desc.text_blk_lpos)")
     caller = "OFFSET(printk_info.caller_id)" in vi.info
+    subsystem = device = None
+    if "OFFSET(printk_info.dev_info)" in vi.info:  # dev_printk's dictionary (5.10 and later)
+        dev = vi.num("OFFSET(printk_info.dev_info)")
+        sub_at = vi.num("OFFSET(dev_printk_info.subsystem)")
+        dev_at = vi.num("OFFSET(dev_printk_info.device)")
+        subsystem = vi.field("dev_printk_info.subsystem", dev_at - sub_at, dev)
+        device = vi.field("dev_printk_info.device", vi.num("SIZE(dev_printk_info)") - dev_at, dev)
     return RingLayout(
         word, order, prb,
         count_bits=vi.field("prb_desc_ring.count_bits", 4, ring),
@@ -91,7 +98,8 @@ def _ring_layout(vi: _Info, prb: int, word: int, order: ByteOrder) -> RingLayout
         lpos_next=vi.field("prb_data_blk_lpos.next", word, lpos),
         info_size=vi.num("SIZE(printk_info)"), seq=vi.field("printk_info.seq", 8),
         ts_nsec=vi.field("printk_info.ts_nsec", 8), text_len=vi.field("printk_info.text_len", 2),
-        caller_id=vi.field("printk_info.caller_id", 4) if caller else None)
+        caller_id=vi.field("printk_info.caller_id", 4) if caller else None,
+        subsystem=subsystem, device=device)
 
 
 def _log_buf_layout(vi: _Info, word: int, order: ByteOrder) -> LogBufLayout:

@@ -24,12 +24,14 @@ CACHE_LINE = "ff3cf91681034500       64       1624      1728     27     4k  kmal
 def test_caches_and_slabs() -> None:
     assert list(kmem.render_caches(Result([CACHE]))) == [kmem.CACHE_HEADER, CACHE_LINE]
     slab = SlabView("cpu 0", 0xFFD2DE3FC0001000, 0xFF3CF91680040000, 0,
-                    [SlabObject(0xFF3CF91680040000, True), SlabObject(0xFF3CF91680040040, False)])
+                    [SlabObject(0xFF3CF91680040000, True), SlabObject(0xFF3CF91680040040, False, 0),
+                     SlabObject(0xFF3CF91680040080, False)])
     assert list(kmem.render_detail(Result([kmem.CacheDetail(CACHE, [slab])]))) == [
         kmem.CACHE_HEADER, CACHE_LINE, "CPU 0 SLAB:",
         "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE",
-        "  ffd2de3fc0001000  ff3cf91680040000     0      2          1     1",
-        "  FREE / [ALLOCATED]", "  [ff3cf91680040000]", "   ff3cf91680040040"]
+        "  ffd2de3fc0001000  ff3cf91680040000     0      3          1     2",
+        "  FREE / [ALLOCATED]", "  [ff3cf91680040000]", "   ff3cf91680040040  (cpu 0 cache)",
+        "   ff3cf91680040080  "]  # crash ends a free object's line with two spaces
 
 
 @pytest.mark.fast
@@ -233,3 +235,85 @@ def test_kmem_p_and_f_are_crash_s(session, dump: Dump) -> None:  # type: ignore[
         session.run("kmem -z 1")
     with pytest.raises(CommandError, match=r"invalid option -- '=' in -i=shared"):
         session.run("kmem -i=shared")
+
+
+KMEM_FLAGS = ["kmem -o", "kmem -h", "kmem -v", "kmem -g", "kmem -g 0x10000", "kmem -g 0",
+              "kmem -g 0x200000000000"]
+
+
+def _kmem_flags_match_crash(dump: Dump) -> None:
+    from conftest import crash_commands
+
+    theirs = crash_commands(dump, KMEM_FLAGS)
+    for cmd in KMEM_FLAGS:
+        run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
+        assert run.rc == 0, run.err
+        assert run.out.splitlines() == theirs[cmd], cmd
+
+
+def test_kmem_o_h_v_g_match_crash(dump: Dump) -> None:
+    """Per-CPU offsets, hstates, vmap areas and page flags: crash 8.0.2's lines."""
+    _kmem_flags_match_crash(dump)
+
+
+def test_kmem_o_h_v_g_match_crash_on_5_10() -> None:
+    from conftest import fixture_dump
+
+    _kmem_flags_match_crash(fixture_dump("bullseye-small"))
+
+
+def test_kmem_v_and_o_against_the_kernel(session) -> None:  # type: ignore[no-untyped-def]
+    """Each vmap area holds its vm_struct's range (the guard page after it); the per-CPU
+    offsets move a per-CPU variable to where drgn's per_cpu() finds it."""
+    from drgn import Object
+    from drgn.helpers.linux.percpu import per_cpu
+
+    prog = session.prog
+    areas = session.run("kmem -v").rows
+    assert len(areas) > 20
+    assert [a.start for a in areas] == sorted(a.start for a in areas)
+    for a in areas[:50]:
+        vm = Object(prog, "struct vm_struct *", a.vm_struct)
+        assert vm.addr.value_() == a.start
+        assert a.end - a.start == vm.size.value_()
+    runqueues = prog["runqueues"]
+    for row in session.run("kmem -o").rows:
+        assert per_cpu(runqueues, row.cpu).address_ == runqueues.address_ + row.offset
+
+
+@pytest.mark.fast
+def test_huge_page_sizes_and_offsets_text() -> None:
+    assert [kmem._huge_size(n) for n in (64 << 10, 2 << 20, 32 << 20, 1 << 30, 3 << 29)] == [
+        "64KB", "2MB", "32MB", "1GB", "1.5GB"]
+    rows = [kmem.CpuOffset(0, 0xFF36), kmem.CpuOffset(12, 0x10)]
+    assert list(kmem.render_offsets(Result(rows))) == [
+        "PER-CPU OFFSET VALUES:", "  CPU 0: ff36", " CPU 12: 10"]
+
+
+def test_kmem_s_and_S_of_an_address_match_crash(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """The cache, slab and object holding an address, free or allocated, inside the
+    object too; an address outside the slabs; a cache named beside an address."""
+    detail = session.run("kmem -S kmalloc-64").rows[0]
+    objects = [o for s in detail.slabs for o in s.objects]
+    free = next(o.address for o in objects if not o.allocated)
+    used = next(o.address for o in objects if o.allocated)
+    task = session.panic_task.value_()
+    # (crash 8.0.2 shows a second address's object in the first one's slab: not compared)
+    commands = [f"kmem -s {free:x}", f"kmem -S {used + 8:x}",
+                f"kmem -s kmalloc-64 {task:x}", f"kmem -S {task + 0x100:x}",
+                f"kmem -s {session.prog['init_task'].address_:x}"]
+    theirs = crash_commands(dump, commands)
+    for cmd in commands:
+        run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
+        # crash's notes come first on its one stream; pycrash's go to stderr
+        assert run.out.splitlines() == [ln for ln in theirs[cmd] if not ln.startswith("kmem:")]
+        assert run.err.splitlines() == [ln for ln in theirs[cmd] if ln.startswith("kmem:")]
+
+
+def test_kmem_s_I_marks_ignored_caches_as_crash(dump: Dump) -> None:
+    cmd = "kmem -s -I kmalloc-64,task_struct"
+    theirs = crash_commands(dump, [cmd])
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
+    assert run.rc == 0, run.err
+    assert run.out.splitlines() == theirs[cmd]
+    assert sum("[IGNORED]" in ln for ln in theirs[cmd]) == 2

@@ -69,3 +69,57 @@ def test_log_flags(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
     since_boot = float(re.match(r"^\[ *([\d.]+)\]", next(
         line for line in plain if "marker before crash" in line)).group(1))
     assert abs(when - (boot + since_boot)) <= 2
+
+
+@pytest.mark.fast
+def test_dictionary_lines_are_indented_past_time_and_level() -> None:
+    rec = LogRecord(1, 860_731_000, 6, 0, "acpi PNP0A03:00: _OSC: OS supports", None, 1,
+                    "acpi", "+acpi:PNP0A03:00")
+    plain = Result([rec], render=render, view=LogView("plain", False, dictionary=True))
+    assert list(plain.lines()) == ["[    0.860731] acpi PNP0A03:00: _OSC: OS supports",
+                                   "               SUBSYSTEM=acpi",
+                                   "               DEVICE=+acpi:PNP0A03:00"]
+    bare = Result([rec], render=render, view=LogView("none", True, dictionary=True))
+    assert list(bare.lines())[1:] == ["   SUBSYSTEM=acpi", "   DEVICE=+acpi:PNP0A03:00"]
+
+
+@pytest.mark.fast
+def test_audit_lines() -> None:
+    from pycrash.commands.log import AuditRecord, render_audit
+
+    rows = [AuditRecord(1300, "audit(1.2:3): arch=c000003e syscall=59")]
+    assert list(render_audit(Result(rows))) == ["type=1300 audit(1.2:3): arch=c000003e syscall=59"]
+
+
+def _dictionaries(lines: list[str], start: str) -> list[tuple[str, str]]:
+    """Each dictionary line with the first line of the message it follows."""
+    out = []
+    message = ""
+    for ln in lines:
+        if ln.lstrip().startswith(("SUBSYSTEM=", "DEVICE=")):
+            out.append((message, ln))
+        elif ln.startswith(start):
+            message = ln
+    return out
+
+
+def test_log_d_and_a_match_crash(dump: Dump) -> None:
+    """crash 8.0.2's log -d and -a on the small dump: every dictionary line, indented the
+    same, after the same message (crash indents a message's later lines where pycrash
+    repeats its prefix, as the kernel prints them, so messages are compared by their
+    first line)."""
+    from conftest import crash_commands
+
+    theirs = crash_commands(dump, ["log -d", "log -d -m -t", "log -a"])
+    for cmd, start in (("log -d", "["), ("log -d -m -t", "<")):
+        run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
+        assert run.rc == 0, run.err
+        expected = _dictionaries(theirs[cmd], start)
+        assert len(expected) > 10
+        ours = run.out.splitlines()
+        firsts = [ln for i, ln in enumerate(ours)
+                  if i == 0 or ln[:15] != ours[i - 1][:15] or not ln.startswith(start)]
+        assert _dictionaries(firsts, start) == expected, cmd
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "log -a")
+    assert run.rc == 0
+    assert (run.out + run.err).splitlines() == theirs["log -a"]  # the kernel audit log is empty

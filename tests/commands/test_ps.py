@@ -207,3 +207,70 @@ def test_ps_timing_renderers() -> None:
         '[ 0 00:00:00.012] [RU]  PID: 143      TASK: ff3622496fdb0000  CPU: 1    COMMAND: "sh"',
         '[11 00:00:00.000] [RU]  PID: 0        TASK: ff36224941268000  CPU: 1    COMMAND: '
         '"swapper/1"']
+
+
+@pytest.mark.fast
+def test_ps_policies_and_kstackp_line() -> None:
+    from pycrash.commands.ps import TaskRow, ps_line, sched_policies
+
+    assert sched_policies("fifo,0,RR,0x5") == {1, 0, 2, 5}
+    with pytest.raises(CommandError, match="^bogus: invalid scheduling policy$"):
+        sched_policies("1,bogus")
+    running = TaskRow(132, 1, 1, 0xFFFF97DAAF651F40, "RU", 0.0, 2260, 60, "sh", True, False)
+    assert ps_line(running, kstackp=True) == (
+        ">     132       1   1         --         RU   0.0     2260       60  sh")
+    sleeping = TaskRow(1, 0, 1, 0xFFFF97DA811D1F40, "IN", 0.0, 2260, 76, "init", False, False,
+                       0xFFFFB17340013DC8)
+    assert ps_line(sleeping, kstackp=True) == (
+        "        1       0   1  ffffb17340013dc8  IN   0.0     2260       76  init")
+
+
+def test_ps_A_G_y_s_against_the_guest(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    from pycrash.kernel.tasks import stack_bounds
+
+    truth = dump.truth("stat.txt").splitlines()
+    # /proc/PID/stat's 41st field is the scheduling policy; /proc lists group leaders only
+    policy = {int(ln.split()[0]): int(ln.rsplit(")", 1)[1].split()[38]) for ln in truth if ln}
+    everything = session.run("ps").rows
+    assert [r.task for r in session.run("ps -A").rows] == [r.task for r in everything
+                                                             if r.active]
+    leaders = {r.pid for r in session.run("ps -G").rows}
+    assert set(policy) <= leaders
+    fifo = {r.pid for r in session.run("ps -y FIFO").rows}
+    assert fifo and {p for p, v in policy.items() if v == 1} == fifo & set(policy)
+    assert {r.pid for r in session.run("ps -y 0,fifo").rows} == {r.pid for r in everything}
+    by_task = {t.value_(): t for t in session.tasks()}
+    for row in session.run("ps -s").rows:
+        if row.active:
+            assert row.kstackp is None
+        else:
+            lo, hi = stack_bounds(by_task[row.task])
+            assert lo <= row.kstackp < hi, row
+    text = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "ps -s 'pcfix-sl.*'")
+    assert text.rc == 0, text.err
+    lines = text.out.splitlines()
+    assert lines[0] == "      PID    PPID  CPU      KSTACKP      ST  %MEM      VSZ      RSS  COMM"
+    assert [ln.split()[-1] for ln in lines[1:]] == [
+        "pcfix-sleeper1", "pcfix-sleeper2", "pcfix-sleeper3"]
+
+
+PS_FLAGS = ["ps -A", "ps -s", "ps -y FIFO", "ps -G", "ps 'kworker.*'", "ps -y 0,fifo -k",
+            "ps -G -s -A", "ps -A -t", "ps -y bogus"]
+
+
+def test_ps_flags_match_crash_where_crash_sees_every_task() -> None:
+    """On 5.10 crash 8.0.2 finds every task: the same lines but for %MEM and RSS (crash
+    8.0.2 counts 5.10's RSS from the per-thread cache only)."""
+    from conftest import fixture_dump
+
+    dump = fixture_dump("bullseye-small")
+    theirs = crash_commands(dump, PS_FLAGS)
+
+    def masked(lines: list[str]) -> list[str]:
+        return [re.sub(r"^([> ].{44}) *[\d.]+( +\d+) +\d+  ", r"\1 %MEM\2 RSS  ", ln)
+                for ln in lines]
+
+    for cmd in PS_FLAGS:
+        run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
+        ours = (run.out + run.err).splitlines()
+        assert masked(ours) == masked(theirs[cmd]), cmd

@@ -7,8 +7,8 @@ import re
 import time
 
 import pytest
-from conftest import Dump, pycrash
-from pycrash.commands.sys import SysInfo, render, sys_lines
+from conftest import Dump, crash_commands, fixture_dump, pycrash
+from pycrash.commands.sys import ConfigLine, SysInfo, Taint, render, sys_lines
 
 from pycrash.command import Result
 from pycrash.kernel.tasks import TaskId
@@ -87,3 +87,68 @@ def test_sys_matches_crash(crash_out: str, dump: Dump) -> None:
                 "VERSION", "MEMORY", "PANIC"):
         assert ours[key] == theirs[key], key
     assert ours["MACHINE"].split()[0] == theirs["MACHINE"].split()[0]
+
+
+@pytest.mark.fast
+def test_taint_and_config_render() -> None:
+    assert list(render(Result([Taint(0x3000, "OE")]))) == ["TAINTED_MASK: 3000  OE"]
+    assert list(render(Result([Taint(0, "")]))) == ["TAINTED_MASK: 0  "]
+    assert list(render(Result([ConfigLine("CONFIG_HZ=250")]))) == ["CONFIG_HZ=250"]
+
+
+@pytest.mark.fast
+def test_ikconfig_decompresses_the_gzip_data() -> None:
+    import gzip
+
+    from pycrash.kernel.system import decompress_ikconfig
+
+    text = "#\n# Automatically generated file\nCONFIG_HZ=250\n"
+    assert decompress_ikconfig(gzip.compress(text.encode())) == text
+
+
+def _taint_and_config_match_crash(dump: Dump) -> None:
+    theirs = crash_commands(dump, ["sys -t", "sys config"])
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "sys -t", "-x", "sys config")
+    assert run.out.splitlines() == theirs["sys -t"]
+    # crash prints its FATAL error on stdout; pycrash on stderr, prefixed the same way
+    assert run.err.splitlines() == theirs["sys config"]
+    assert run.rc == 1
+
+
+def test_sys_taint_and_config_match_crash(dump: Dump) -> None:
+    """Untainted, no built-in config (Debian builds IKCONFIG as a module)."""
+    _taint_and_config_match_crash(dump)
+
+
+def test_sys_taint_of_an_out_of_tree_module_matches_crash() -> None:
+    """The zoo's module taints the kernel O and E (3000): crash decodes the same."""
+    dump = fixture_dump("zoo-warn")
+    _taint_and_config_match_crash(dump)
+
+
+@pytest.mark.fast
+def test_syscall_lines() -> None:
+    from pycrash.commands.sys import SyscallEntry
+
+    rows = [SyscallEntry(0, 0xFFFFFFFF81000000, "__x64_sys_read", "fs/read_write.c", 621),
+            SyscallEntry(444, 1, "__x64_sys_landlock_create_ruleset", "security/l.c", 175),
+            SyscallEntry(7, 0xDEAD, None, None, None),
+            SyscallEntry(8, 2, "sys_foo", None, None)]
+    assert list(render(Result(rows))) == [
+        "NUM  SYSTEM CALL                FILE AND LINE NUMBER",
+        "  0  __x64_sys_read             ../fs/read_write.c: 621",
+        "444  __x64_sys_landlock_create_ruleset ../security/l.c: 175",
+        "  7  invalid sys_call_table entry: dead ",
+        "  8  sys_foo                    "]
+
+
+def test_sys_c_matches_crash(dump: Dump) -> None:
+    """The whole table (451 entries on 6.1: names, files and lines as gdb gives them),
+    and crash's selections by number and by part of a name."""
+    commands = ["sys -c", "sys -c read 0 x", "sys -c 0x10"]
+    theirs = crash_commands(dump, commands)
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), *(a for c in commands
+                                                                for a in ("-x", c)))
+    assert run.rc == 0, run.err
+    assert run.out.splitlines() == [ln for c in commands for ln in theirs[c]]
+    assert len(theirs["sys -c"]) > 400
