@@ -74,12 +74,13 @@ def _annotate(session: Session, mnemonic: str, operands: str, arm64: bool) -> st
 
 
 def _source(prog: Program, address: int, arm64: bool) -> tuple[str | None, int | None]:
-    """The file and line gdb (crash) shows before an instruction, from the vmlinux's
-    line table as bt -l reads it (under the kernel's compilation directory), else
-    drgn's."""
-    name, line = source_line(prog, address)
-    if arm64 or name is None:
-        return name, line
+    """The file and line gdb (crash) shows before an instruction: as bt -l shows them
+    (the vmlinux's line table, under the kernel's compilation directory), drgn's on arm64."""
+    if arm64:
+        return source_line(prog, address)
+    from pycrash.kernel.stack import source_of
+
+    return source_of(prog, address)
     from pycrash.kernel.compdir import comp_dir
     from pycrash.kernel.linetable import gdb_line
     from pycrash.kernel.modtext import module_at

@@ -13,8 +13,7 @@ import dataclasses
 from drgn import FaultError, Object, Type, TypeKind
 
 from pycrash.cmdlib.structs import StructDump
-from pycrash.errors import CommandError
-from pycrash.kernel.format import CValue, Member, ValueKind
+from pycrash.kernel.format import CValue, Member, ValueKind, member_at
 
 _ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
             27: "\\033"}
@@ -124,13 +123,5 @@ def crash_struct_dump(obj: Object, members: list[str] | tuple[str, ...] = (),
     address = int(obj.address_ or 0)
     if not members:
         return StructDump(type_name, address, crash_value(obj, radix))
-    found = []
-    for path in members:
-        value = obj
-        try:
-            for part in path.split("."):
-                value = value.member_(part)
-        except LookupError:
-            raise CommandError(f"{type_name} has no member {path!r}") from None
-        found.append(Member(path, crash_value(value, radix)))
+    found = [Member(path, crash_value(member_at(obj, path), radix)) for path in members]
     return StructDump(type_name, address, None, tuple(found))

@@ -236,21 +236,24 @@ class Member:
     value: CValue
 
 
+def member_at(obj: Object, path: str) -> Object:
+    """Return the member of ``obj`` a dotted ``path`` names (``se.vruntime``); an unknown
+    member raises :class:`pycrash.errors.CommandError` naming it."""
+    from pycrash.errors import CommandError
+
+    value = obj
+    try:
+        for part in path.split("."):
+            value = value.member_(part)
+    except LookupError:
+        raise CommandError(f"{obj.type_.type_name()} has no member {path!r}") from None
+    return value
+
+
 def member_values(obj: Object, paths: list[str], hex_mode: bool = False) -> list[Member]:
     """Return the :class:`Member` of each member path of ``obj``; an unknown member raises
     :class:`pycrash.errors.CommandError` naming it."""
-    from pycrash.errors import CommandError
-
-    out = []
-    for path in paths:
-        value = obj
-        try:
-            for part in path.split("."):
-                value = value.member_(part)
-        except LookupError:
-            raise CommandError(f"{obj.type_.type_name()} has no member {path!r}") from None
-        out.append(Member(path, value_tree(value, hex_mode)))
-    return out
+    return [Member(path, value_tree(member_at(obj, path), hex_mode)) for path in paths]
 
 
 def members_lines(members: list[Member]) -> list[str]:

@@ -436,7 +436,7 @@ def _exception_of(prog: Program, regs: dict[str, int], addr: int | None) -> Exce
     return ExceptionFrame(values, kernel_rip, addr)
 
 
-def _source_of(prog: Program, pc: int) -> tuple[str | None, int | None]:
+def source_of(prog: Program, pc: int) -> tuple[str | None, int | None]:
     """Return the file and line of a pc as crash's ``bt -l`` shows them: a relative
     file name under the kernel's compilation directory."""
     from pycrash.kernel.symbols import source_line
@@ -464,7 +464,7 @@ def _frame_of(prog: Program, raw: Any, level: int, with_source: bool) -> Frame:
     name, offset, module = _frame_name(prog, raw.pc, raw.interrupted)
     file = line = None
     if with_source:
-        file, line = _source_of(prog, raw.pc)
+        file, line = source_of(prog, raw.pc)
     return Frame(level=level, stack_addr=raw.slot, function=name, pc=raw.pc,
                  offset=offset, module=module, file=file, line=line, marker=raw.marker)
 
@@ -584,7 +584,7 @@ def engine_trace(prog: Program, task: Object, regs: dict[str, int] | None = None
         if raw.regs is not None:
             frame.exception = _exception_of(prog, raw.regs, raw.regs_addr)
             if with_source and frame.exception.kernel_rip:
-                efile, eline = _source_of(prog, raw.regs["ip"])
+                efile, eline = source_of(prog, raw.regs["ip"])
                 if efile:
                     frame.exception.source = f"{efile}: {eline}"
         out.append(frame)
