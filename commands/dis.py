@@ -81,19 +81,6 @@ def _source(prog: Program, address: int, arm64: bool) -> tuple[str | None, int |
     from pycrash.kernel.stack import source_of
 
     return source_of(prog, address)
-    from pycrash.kernel.compdir import comp_dir
-    from pycrash.kernel.linetable import gdb_line
-    from pycrash.kernel.modtext import module_at
-
-    if module_at(prog, address) is None:
-        found = gdb_line(prog, address)
-        if found is not None and found[0]:
-            name, line = found
-    if name and not name.startswith("/"):
-        base = comp_dir(prog)
-        if base:
-            name = f"{base}/{name}"
-    return name, line
 
 
 class _Decoded:

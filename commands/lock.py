@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program, TypeKind
@@ -295,7 +295,7 @@ def _typed(prog: Program, spec: str) -> Object | None:
     return obj
 
 
-def _is_task_checker(prog: Program) -> object:
+def _is_task_checker(prog: Program) -> Callable[[int], bool]:
     """Return ``address -> bool``: is it a task's ``struct task_struct``."""
     from pycrash.kernel.tasks import all_tasks
 

@@ -11,6 +11,7 @@ from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel import system
 from pycrash.kernel.printk import printk_records
+from pycrash.kernel.printkring import dmesg_stamp
 from pycrash.records import Prose
 from pycrash.session import Session
 
@@ -76,8 +77,7 @@ def _prefix(rec: LogRecord, view: LogView) -> str:
     if view.time == "human":
         when = time.localtime(view.boot_time + rec.timestamp_ns / 1e9)
         return time.strftime("[%a %b %e %H:%M:%S %Y] ", when)
-    secs, nsec = divmod(rec.timestamp_ns, 1_000_000_000)
-    return f"[{secs:5d}.{nsec // 1000:06d}] "
+    return f"{dmesg_stamp(rec.timestamp_ns)} "
 
 
 def render(result: Result) -> Iterable[str]:

@@ -82,9 +82,6 @@ def sections(session: Session) -> list[tuple[str, str, Result | None, Any]]:
         out.append((key, title, result, result.to_data()))
         return result
 
-    found = to_plain(verdict(session))
-    found = {("class" if k == "cls" else k): v for k, v in found.items()}
-    out.append(("verdict", "Verdict", None, found))
     info = add("sys", "System", "sys")
     panic_task = session.panic_task
     panic: dict[str, Any] = {"message": None, "pid": None, "command": None, "cpu": None}
@@ -98,6 +95,9 @@ def sections(session: Session) -> list[tuple[str, str, Result | None, Any]]:
         add("crashed_task_bt", "Backtrace of the task that panicked", "bt")
     add("bt_all", "Backtraces of every CPU's task", "bt -a")
     log = session.run("log")
+    found = to_plain(verdict(session, info, log))  # first in the report, made from sys and log
+    found = {("class" if k == "cls" else k): v for k, v in found.items()}
+    out.insert(0, ("verdict", "Verdict", None, found))
     tail = Result(log.rows[-LOG_LINES:], render=log.render, name="log", view=log.view)
     out.append(("log_tail", f"The last {LOG_LINES} lines of the kernel log", tail,
                 tail.to_data()))
@@ -121,27 +121,30 @@ def _try(session: Session, command: str) -> Result | None:
         return None
 
 
-def _log_lines(session: Session) -> tuple[list[str], list[str]]:
-    """Return the kernel log's lines without and with their ``[ seconds]`` stamps."""
-    log = _try(session, "log")
+def _log_lines(log: Result | None) -> tuple[list[str], list[str]]:
+    """Return the lines of ``log``'s records without and with their ``[ seconds]`` stamps."""
+    from pycrash.kernel.printkring import dmesg_stamp
+
     bare: list[str] = []
     stamped: list[str] = []
     for rec in log.rows if log is not None else []:
-        stamp = f"[{rec.timestamp_ns // 1_000_000_000:5}.{rec.timestamp_ns // 1000 % 1_000_000:06}]"
+        stamp = dmesg_stamp(rec.timestamp_ns)
         for line in rec.text.splitlines() or [""]:
             bare.append(line)
             stamped.append(f"{stamp} {line}")
     return bare, stamped
 
 
-def verdict(session: Session) -> Verdict:
+def verdict(session: Session, info: Result | None = None, log: Result | None = None) -> Verdict:
     """Return the :class:`Verdict` of the dump: classified from the kernel's report in its
     log and the panic message, the culprit from the report's instruction pointer, the lock
-    chains (hangs) or the panicking task's stack (an explicit panic)."""
+    chains (hangs) or the panicking task's stack (an explicit panic). ``info`` and ``log``
+    are ``sys``'s and ``log``'s results when the caller has them (else they are run)."""
     from pycrash.kernel.verdict import PanicClass, caller_of_panic, classify, hung_task_lines
 
-    bare, stamped = _log_lines(session)
-    info = _try(session, "sys")
+    bare, stamped = _log_lines(log if log is not None else _try(session, "log"))
+    if info is None:
+        info = _try(session, "sys")
     row = info.rows[0] if info is not None and info.rows else None
     message = row.panic if row is not None else None
     if message:

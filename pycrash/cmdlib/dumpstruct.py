@@ -13,7 +13,13 @@ import dataclasses
 from drgn import FaultError, Object, Type, TypeKind
 
 from pycrash.cmdlib.structs import StructDump
-from pycrash.kernel.format import CValue, Member, ValueKind, member_at
+from pycrash.kernel.format import (
+    CValue,
+    Member,
+    ValueKind,
+    function_pointer_text,
+    member_at,
+)
 
 _ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
             27: "\\033"}
@@ -83,13 +89,9 @@ def crash_value(obj: Object, radix: int = 10) -> CValue:
         if kind == TypeKind.POINTER:
             value = obj.value_()
             if value and _underlying(t.type).kind == TypeKind.FUNCTION:
-                try:
-                    sym = obj.prog_.symbol(value)
-                    off = value - sym.address
-                    return _scalar(f"{value:#x} <{sym.name}{'+' + str(off) if off else ''}>",
-                                   value)
-                except LookupError:
-                    pass
+                named = function_pointer_text(obj.prog_, value)
+                if named is not None:
+                    return _scalar(named, value)
             return _scalar(f"{value:#x}" if value else "0x0", value)
         if kind == TypeKind.ENUM:
             value = obj.value_()

@@ -139,13 +139,9 @@ def value_tree(obj: Object, hex_mode: bool = False) -> CValue:
             value = obj.value_()
             target = _underlying(t.type)
             if target.kind == TypeKind.FUNCTION and value:
-                try:
-                    sym = obj.prog_.symbol(value)
-                    off = value - sym.address
-                    return _scalar(f"{value:#x} <{sym.name}{'+' + str(off) if off else ''}>",
-                                   value)
-                except LookupError:
-                    pass
+                named = function_pointer_text(obj.prog_, value)
+                if named is not None:
+                    return _scalar(named, value)
             if value and _is_char(target):
                 return _scalar(f"{value:#x} {_pointed_string(obj.prog_, value)}", value)
             return _scalar(f"{value:#x}" if value else "0x0", value)
@@ -234,6 +230,17 @@ class Member:
 
     path: str
     value: CValue
+
+
+def function_pointer_text(prog: Program, value: int) -> str | None:
+    """Return a function pointer as gdb prints it, ``0xADDR <symbol+off>``, or None when
+    no symbol holds ``value``."""
+    try:
+        sym = prog.symbol(value)
+    except LookupError:
+        return None
+    off = value - sym.address
+    return f"{value:#x} <{sym.name}{'+' + str(off) if off else ''}>"
 
 
 def member_at(obj: Object, path: str) -> Object:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program, Type, TypeKind
@@ -273,7 +274,7 @@ def _is_list_head(prog: Program, addr: int) -> bool:
         return False
 
 
-def guess_kind(prog: Program, address: int, is_task: object) -> LockKind:
+def guess_kind(prog: Program, address: int, is_task: Callable[[int], bool]) -> LockKind:
     """Return the kind of sleeping lock at ``address`` when its memory reads as one:
     a consistent wait list at the kind's offset and, for a mutex, an owner that is
     no task or a task (``is_task(address) -> bool``). Raises :class:`NotALock`."""
@@ -289,7 +290,7 @@ def guess_kind(prog: Program, address: int, is_task: object) -> LockKind:
             continue
         if kind == LockKind.MUTEX:
             owner = _word(prog, address) & ~0x7
-            if owner and not is_task(owner):  # type: ignore[operator]
+            if owner and not is_task(owner):
                 continue
         found.append(kind)
     if len(found) != 1:
@@ -299,8 +300,8 @@ def guess_kind(prog: Program, address: int, is_task: object) -> LockKind:
     return found[0]
 
 
-def _all_waiters(prog: Program, head: int, list_off: int, task_off: int, is_task: object,
-                 limit: int = 10_000) -> bool:
+def _all_waiters(prog: Program, head: int, list_off: int, task_off: int,
+                 is_task: Callable[[int], bool], limit: int = 10_000) -> bool:
     """Tell whether every entry of the list at ``head`` is a waiter record: an entry on
     the stack of the task it names."""
     node = _word(prog, head)
@@ -309,15 +310,23 @@ def _all_waiters(prog: Program, head: int, list_off: int, task_off: int, is_task
             return True
         try:
             task = _word(prog, node - list_off + task_off)
-            if not is_task(task):  # type: ignore[operator]
-                return False
-            stack = _word(prog, task + _stack_offset(prog))
-            if not stack <= node < stack + _thread_size(prog):
+            if not is_task(task) or _waiter_task(prog, node, list_off, task_off) is None:
                 return False
             node = _word(prog, node)
         except FaultError:
             return False
     return False
+
+
+def _waiter_task(prog: Program, node: int, list_off: int, task_off: int) -> int | None:
+    """Return the task of the waiter record whose list entry is at ``node`` (the record
+    lies on that task's own stack), or None when the entry is no such record (a lock's
+    wait list head). Raises :class:`drgn.FaultError` on unreadable memory."""
+    task = _word(prog, node - list_off + task_off)
+    if not task:
+        return None
+    stack = _word(prog, task + _stack_offset(prog))
+    return task if stack <= node < stack + _thread_size(prog) else None
 
 
 # -- which lock a task waits on ---------------------------------------------------------
@@ -410,12 +419,7 @@ def _wait_list_head(prog: Program, entry: int, list_off: int, task_off: int,
     node = entry
     for _ in range(limit):
         try:
-            waiter_task = _word(prog, node - list_off + task_off)
-            is_waiter = False
-            if waiter_task:
-                stack = _word(prog, waiter_task + _stack_offset(prog))
-                is_waiter = stack <= node < stack + _thread_size(prog)
-            if not is_waiter:
+            if _waiter_task(prog, node, list_off, task_off) is None:
                 heads.append(node)
             node = _word(prog, node)
         except FaultError:

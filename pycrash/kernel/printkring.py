@@ -180,6 +180,13 @@ def _fit(layout: object, names: tuple[str, ...], size: int, struct: str) -> None
                               f"outside the structure's {size} bytes")
 
 
+def dmesg_stamp(timestamp_ns: int) -> str:
+    """Return a log record's time as dmesg and crash's log print it: ``[   12.345678]``
+    (seconds since boot, microseconds)."""
+    secs, nsec = divmod(timestamp_ns, 1_000_000_000)
+    return f"[{secs:5d}.{nsec // 1000:06d}]"
+
+
 @dataclass(frozen=True, slots=True)
 class PrintkRecord:
     """One message of the log: its text, syslog facility and level (None where the

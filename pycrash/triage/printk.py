@@ -21,6 +21,7 @@ from pycrash.kernel.printkring import (
     PrintkRecord,
     Reader,
     RingLayout,
+    dmesg_stamp,
     read_records,
 )
 
@@ -120,6 +121,6 @@ def stamped_lines(records: list[PrintkRecord]) -> list[str]:
     """Return the log as ``dmesg`` prints it: ``[seconds.micros] text``, a line each."""
     lines = []
     for rec in records:
-        stamp = f"[{rec.timestamp // 1_000_000_000:5}.{rec.timestamp // 1000 % 1_000_000:06}]"
+        stamp = dmesg_stamp(rec.timestamp)
         lines += [f"{stamp} {line}" for line in rec.text.decode("utf-8", "replace").split("\n")]
     return lines
