@@ -65,31 +65,75 @@ def eval_command(session: Session, args: argparse.Namespace) -> Result:
 
 @dataclass(frozen=True)
 class Characters:
-    """A number read as characters (ascii): the number, and its bytes lowest first as
-    Latin-1 text."""
+    """A number read as characters (ascii): the number, and its eight bytes (a long),
+    lowest first, as Latin-1 text."""
 
     value: Hex
     text: str
 
 
+#: crash's names of the control characters, by code (0x7f: DEL)
+CONTROL_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 "
+                 "DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US").split()
+
+#: crash's ascii without an argument: the ASCII chart
+ASCII_CHART = [
+    "",
+    "      0    1   2   3   4   5   6   7",
+    "    +-------------------------------",
+    "  0 | NUL DLE  SP  0   @   P   '   p",
+    "  1 | SOH DC1  !   1   A   Q   a   q",
+    '  2 | STX DC2  "   2   B   R   b   r',
+    "  3 | ETX DC3  #   3   C   S   c   s",
+    "  4 | EOT DC4  $   4   D   T   d   t",
+    "  5 | ENQ NAK  %   5   E   U   e   u",
+    "  6 | ACK SYN  &   6   F   V   f   v",
+    "  7 | BEL ETB  `   7   G   W   g   w",
+    "  8 |  BS CAN  (   8   H   X   h   x",
+    "  9 |  HT  EM  )   9   I   Y   i   y",
+    "  A |  LF SUB  *   :   J   Z   j   z",
+    "  B |  VT ESC  +   ;   K   [   k   {",
+    "  C |  FF  FS  ,   <   L   \\   l   |",
+    "  D |  CR  GS  _   =   M   ]   m   }",
+    "  E |  SO  RS  .   >   N   ^   n   ~",
+    "  F |  SI  US  /   ?   O   -   o  DEL",
+    "",
+]
+
+
+def _char(c: str) -> str:
+    code = ord(c)
+    if 0x20 <= code < 0x7F:
+        return c
+    if code > 0x7F:
+        return f"<{code:02x}>"
+    return f"<{CONTROL_NAMES[code]}>" if code < 0x20 else "<DEL>"
+
+
 def render_characters(result: Result) -> Iterable[str]:
-    """crash's ascii output: ``VALUE: chars``, a byte that is not printable as ``<xx>``."""
+    """crash's ascii output: ``VALUE: chars``, the value in 16 hex digits, each of its
+    eight bytes a character, a control character by its name (``<NUL>``), a byte above
+    0x7f in hex (``<xx>``); without a value, the ASCII chart."""
+    if not result.rows:
+        yield from ASCII_CHART
     for row in result.rows:
-        chars = "".join(c if 32 <= ord(c) < 127 else f"<{ord(c):02x}>" for c in row.text)
-        yield f"{row.value:x}: {chars}"
+        yield f"{row.value:016x}: " + "".join(_char(c) for c in row.text)
 
 
-@command("ascii", summary="translate a hexadecimal value to ASCII", synopsis="ascii value ...",
-         description="Shows the characters a number holds, lowest byte first.",
+@command("ascii", summary="translate a hexadecimal value to ASCII", synopsis="ascii [value ...]",
+         description="Shows the characters a number holds, lowest byte first; without a "
+                     "value, the ASCII chart.",
          examples="crash> ascii 6f6c6c6568",
-         arguments=(arg("values", nargs="+"),), records=(Characters,))
+         arguments=(arg("values", nargs="*"),), records=(Characters,))
 def ascii_command(session: Session, args: argparse.Namespace) -> Result:
-    """Return a :class:`Characters` per value."""
+    """Return a :class:`Characters` per value (the low 64 bits, as crash reads it)."""
     rows = []
     for spec in args.values:
-        v = parse_hex(spec, "hexadecimal value")
-        data = v.to_bytes(max((v.bit_length() + 7) // 8, 1), "little")
-        rows.append(Characters(v, data.decode("latin-1")))
+        digits = spec[2:] if spec[:2] in ("0x", "0X") else spec
+        if len(digits) > 16:
+            raise CommandError(f'input string too large: "{digits}" ({len(digits)} vs 16)')
+        v = parse_hex(spec, "hexadecimal value") & ((1 << 64) - 1)
+        rows.append(Characters(v, v.to_bytes(8, "little").decode("latin-1")))
     return Result(rows, render=render_characters)
 
 

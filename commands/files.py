@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from drgn import FaultError, Object
 from drgn.helpers.linux.fs import d_path, for_each_file
 
-from pycrash.cmdlib.render import per_task
 from pycrash.cmdlib.select import select_tasks
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
@@ -37,9 +36,13 @@ class OpenFile:
 
 @dataclass(frozen=True)
 class FilesView:
-    """How files shows each descriptor: with -c its inode's mapping and cached pages."""
+    """How files shows each descriptor: with -c its inode's mapping and cached pages; and
+    where crash puts empty lines around each task's part: ``before`` (a task named by
+    an argument after the first) and ``after`` (a task named by its pid), by row."""
 
     cache: bool = False
+    before: tuple[bool, ...] = ()
+    after: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,6 @@ def _body(tf: TaskFiles, cache: bool = False) -> Iterable[str]:
         for f in tf.files:
             yield (f"{f.fd:>3} {f.inode:016x} {f.mapping:016x} {f.nrpages:>7} {f.type:<4} "
                    f"{f.path}")
-        yield ""  # crash ends each task's -c table with an empty line
         return
     yield " FD       FILE            DENTRY           INODE       TYPE PATH"
     for f in tf.files:
@@ -121,8 +123,15 @@ def _cache_body(tf: TaskFiles) -> Iterable[str]:
 def render(result: Result) -> Iterable[str]:
     """crash's files output: per task, its root and cwd, then a line per open file (-c:
     its inode, mapping and cached pages)."""
-    cache = isinstance(result.view, FilesView) and result.view.cache
-    return per_task(result.rows, _cache_body if cache else _body)
+    view = result.view if isinstance(result.view, FilesView) else FilesView()
+    body = _cache_body if view.cache else _body
+    for i, row in enumerate(result.rows):
+        if i < len(view.before) and view.before[i]:
+            yield ""
+        yield row.task.header()
+        yield from body(row)
+        if i < len(view.after) and view.after[i]:
+            yield ""
 
 
 def render_dentries(result: Result) -> Iterable[str]:
@@ -203,6 +212,22 @@ def files(session: Session, args: argparse.Namespace) -> Result:
         except FaultError as exc:
             raise CommandError(f"invalid kernel virtual address: {exc.address:x}  "
                                "type: \"dentry\"") from None
-    sel = select_tasks(session, args.specs)
-    return Result([task_files(t) for t in sel.tasks], render=render, errors=sel.errors,
-                  view=FilesView(args.cache))
+    if not args.specs:
+        sel = select_tasks(session, [])
+        return Result([task_files(t) for t in sel.tasks], render=render, errors=sel.errors,
+                      view=FilesView(args.cache))
+    rows: list[TaskFiles] = []
+    before: list[bool] = []
+    after: list[bool] = []
+    errors: list[str] = []
+    for i, spec in enumerate(args.specs):  # crash: a pid's tasks each end with an empty
+        sel = select_tasks(session, [spec])  # line, a later argument's start with one
+        errors += sel.errors
+        by_address = any(f"{t.value_():x}" == spec.lower().removeprefix("0x")
+                         for t in sel.tasks)
+        for t in sel.tasks:
+            rows.append(task_files(t))
+            before.append(i > 0)
+            after.append(not by_address)
+    return Result(rows, render=render, errors=errors,
+                  view=FilesView(args.cache, tuple(before), tuple(after)))

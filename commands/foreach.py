@@ -33,12 +33,15 @@ class ForeachItem:
 
 @dataclass(frozen=True)
 class ForeachView:
-    """How to show the items: the subcommand's renderer and display choices, and whether
-    it prints crash's per-task header itself."""
+    """How to show the items: the subcommand's renderer and display choices, whether
+    it prints crash's per-task header itself, and whether an empty line separates the
+    tasks (not for ``task -R``, whose own part ends with one: crash's foreach prints no
+    header of its own then)."""
 
     render: Callable[[Result], Iterable[str]] | None
     own_header: bool
     sub_view: Any = None
+    separate: bool = True
 
 
 def render(result: Result) -> Iterable[str]:
@@ -46,7 +49,7 @@ def render(result: Result) -> Iterable[str]:
     the command's text, with a blank line between tasks."""
     view: ForeachView = result.view
     for i, item in enumerate(result.rows):
-        if i:
+        if i and view.separate:
             yield ""
         if not view.own_header and item.task is not None:
             yield item.task.header()
@@ -121,5 +124,6 @@ def _run_each(session: Session, cmd: Command, name: str, rest: list[str],
         if not result.rows and not result.errors:
             continue  # filtered out by the subcommand itself (bt -R)
         items.append(ForeachItem(task_id(t), result.rows, result.errors))
+    separate = not (name == "task" and getattr(template, "members", None))
     return Result(items, render=render,
-                  view=ForeachView(result_render, SUBCOMMANDS[name], sub_view))
+                  view=ForeachView(result_render, SUBCOMMANDS[name], sub_view, separate))

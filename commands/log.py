@@ -76,20 +76,23 @@ def _prefix(rec: LogRecord, view: LogView) -> str:
         return ""
     if view.time == "human":
         when = time.localtime(view.boot_time + rec.timestamp_ns / 1e9)
-        return time.strftime("[%a %b %e %H:%M:%S %Y] ", when)
+        return time.strftime("[%a %b %e %H:%M:%S %Z %Y] ", when)
     return f"{dmesg_stamp(rec.timestamp_ns)} "
 
 
 def render(result: Result) -> Iterable[str]:
-    """crash's log output: each message's lines, after its time (and level with -m)."""
+    """crash's log output: each message after its time (and level with -m); the further
+    lines of a message holding newlines indented past them, as crash prints them."""
     view = result.view
     for rec in result.rows:
         prefix = _prefix(rec, view)
         level = f"<{rec.level}>" if view.levels else ""
-        for text in rec.text.split("\n"):  # as the kernel prints it: the prefix on every line
-            yield f"{prefix}{level}{text}"
+        indent = " " * (len(prefix) + len(level))
+        first, *more = rec.text.split("\n")
+        yield f"{prefix}{level}{first}"
+        for text in more:
+            yield f"{indent}{text}"
         if view.dictionary:  # crash: under the text, indented past the time and level
-            indent = " " * (len(prefix) + len(level))
             if rec.subsystem:
                 yield f"{indent}SUBSYSTEM={rec.subsystem}"
             if rec.device:

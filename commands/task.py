@@ -39,8 +39,11 @@ def _body(view: TaskView) -> list[str]:
 
 
 def render(result: Result) -> Iterable[str]:
-    """crash's task output: each task's header, then its task_struct or members."""
-    return per_task(result.rows, _body)
+    """crash's task output: each task's header, then its task_struct or members, then an
+    empty line."""
+    yield from per_task(result.rows, _body)
+    if result.rows:
+        yield ""
 
 
 @command(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from drgn import FaultError, Object
 from drgn.helpers.linux.mm import task_rss, task_vsize, totalram_pages
 from drgn.helpers.linux.sched import task_cpu
-from pycrash.commands.ps.views import RECORDS, TIMING, VIEWS, timing
+from pycrash.commands.ps.views import RECORDS, TIMING, VIEWS, group, timing
 
 from pycrash.cmdlib.select import select_tasks
 from pycrash.command import Result, arg, command
@@ -242,6 +242,10 @@ def ps(session: Session, args: argparse.Namespace) -> Result:
     if args.policy is not None and (view in TIMING or view == "blocked"):
         raise CommandError("-y is not supported with -l, -m or -b")
     policies = sched_policies(args.policy) if args.policy is not None else None
+    if view == "summary" and (args.kernel or args.user or args.leaders):
+        raise CommandError("-S option cannot be used with other options")
+    if view == "summary" and args.specs:
+        raise CommandError("-S option takes no arguments")
     if view in TIMING:
         return timing(session, view, args.specs, args.cpus, args.kernel, args.user)
     if args.cpus is not None:
@@ -261,6 +265,8 @@ def ps(session: Session, args: argparse.Namespace) -> Result:
     prog = session.prog
     total = int(totalram_pages(prog))
     page_kb = int(prog["PAGE_SIZE"].value_()) // 1024
+    if view == "group":
+        return group(session, sel.tasks, sel.errors, named=bool(args.specs))
     if view is not None:
         return VIEWS[view](session, sel.tasks, sel.errors)
     rows = [task_row(session, t, total, page_kb, args.kstackp) for t in sel.tasks]

@@ -12,11 +12,11 @@ from drgn.helpers.linux.mm import mm_cmdline, mm_environ
 from drgn.helpers.linux.resource import task_rlimits
 from drgn.helpers.linux.sched import task_cpu
 
-from pycrash.cmdlib.render import blocks, days_clock, days_width, per_task
+from pycrash.cmdlib.render import center, days_clock, days_width, per_task
 from pycrash.cmdlib.select import cpu_mask, select_tasks
 from pycrash.command import Result
 from pycrash.kernel import schedtime, taskinfo
-from pycrash.kernel.system import format_uptime
+from pycrash.kernel.system import format_uptime, uptime_seconds
 from pycrash.kernel.tasks import TaskId, is_kernel_thread, task_id, task_state
 from pycrash.session import Session
 
@@ -52,36 +52,66 @@ def _threads(f: Family) -> list[str]:
     return _listed(f, "no threads")
 
 
+def each_then_blank(rows: Iterable[Any], body: Callable[[Any], Iterable[str]]) -> Iterable[str]:
+    """Yield each row's lines followed by an empty line, as crash ends each task's part
+    of ps -p, -c, -g, -t and -r."""
+    for row in rows:
+        yield from body(row)
+        yield ""
+
+
 def render_parents(result: Result) -> Iterable[str]:
     """crash's ps -p: each task's ancestry, one more space of indent per generation."""
-    return blocks(result.rows, _ancestry)
+    return each_then_blank(result.rows, _ancestry)
 
 
 def render_children(result: Result) -> Iterable[str]:
     """crash's ps -c: each task's header, then its children's indented (or none)."""
-    return blocks(result.rows, _children)
+    return each_then_blank(result.rows, _children)
 
 
 def render_group(result: Result) -> Iterable[str]:
-    """crash's ps -g: each task's header, then its group's other threads indented."""
-    return blocks(result.rows, _threads)
+    """crash's ps -g: each thread group leader's header, then its other threads
+    indented (or none)."""
+    return each_then_blank(result.rows, _threads)
 
 
 def parents(session: Session, tasks: list[Object], errors: list[str]) -> Result:
-    """Return a :class:`Family` of each task with its ancestry."""
+    """Return a :class:`Family` of each task with its ancestry (through task->parent)."""
     rows = [Family(task_id(t), [task_id(a) for a in taskinfo.ancestry(t)]) for t in tasks]
     return Result(rows, render=render_parents, errors=errors)
 
 
 def children(session: Session, tasks: list[Object], errors: list[str]) -> Result:
-    """Return a :class:`Family` of each task with its children."""
-    rows = [Family(task_id(t), [task_id(c) for c in taskinfo.children(t, errors)]) for t in tasks]
+    """Return a :class:`Family` of each task with the tasks whose task->parent it is, in
+    crash's task order (``init_task`` is its own parent, and the other idle tasks'), as
+    crash's ps -c finds them."""
+    kids = taskinfo.by_parent(session.tasks())
+    rows = [Family(task_id(t), [task_id(c) for c in kids.get(t.value_(), [])]) for t in tasks]
     return Result(rows, render=render_children, errors=errors)
 
 
-def group(session: Session, tasks: list[Object], errors: list[str]) -> Result:
-    """Return a :class:`Family` of each task with the other threads of its group."""
-    rows = [Family(task_id(t), [task_id(c) for c in taskinfo.threads(t, errors)]) for t in tasks]
+def group(session: Session, tasks: list[Object], errors: list[str], named: bool = False) -> Result:
+    """Return a :class:`Family` of each thread group leader among ``tasks`` with the other
+    tasks of its thread group id, in crash's task order, as crash's ps -g shows them: a
+    thread named (``named``) stands for its leader, other threads are left out; the idle
+    tasks, which share tgid 0, are shown once, under ``init_task``."""
+    everyone = session.tasks()
+    groups = taskinfo.by_tgid(everyone)
+    leaders = {t.pid.value_(): t for t in everyone if t.pid.value_() == t.tgid.value_()}
+    rows: list[Family] = []
+    idle_shown = False
+    for t in tasks:
+        tgid = t.tgid.value_()
+        if t.pid.value_() != tgid:
+            if not named or tgid not in leaders:
+                continue
+            t = leaders[tgid]
+        if tgid == 0 and idle_shown:
+            continue
+        others = [o for o in groups.get(tgid, []) if o.value_() != t.value_()]
+        idle_shown = idle_shown or any(o.pid.value_() == 0 for o in others)
+        rows.append(Family(task_id(t), [task_id(o) for o in others]))
     return Result(rows, render=render_group, errors=errors)
 
 
@@ -99,6 +129,7 @@ class Times:
 
 
 def _times_body(r: Times) -> Iterable[str]:
+    yield r.task.header()
     yield f"    RUN TIME: {format_uptime(r.run_time_ns / 1e9)}"
     yield f"  START TIME: {r.start_time}"
     yield f"       UTIME: {r.utime}"
@@ -106,22 +137,21 @@ def _times_body(r: Times) -> Iterable[str]:
 
 
 def render_times(result: Result) -> Iterable[str]:
-    """crash's ps -t: per task, its run, start, user and system times."""
-    return per_task(result.rows, _times_body)
+    """crash's ps -t: per task, its run, start, user and system times, then an empty
+    line."""
+    return each_then_blank(result.rows, _times_body)
 
 
 def times(session: Session, tasks: list[Object], errors: list[str]) -> Result:
-    """Return the :class:`Times` of each task."""
-    from drgn.helpers.linux.timekeeping import ktime_get_coarse_boottime_ns
-
-    try:
-        now = ktime_get_coarse_boottime_ns(session.prog).value_()
-    except (LookupError, FaultError):
-        now = 0
+    """Return the :class:`Times` of each task, earliest started first (crash's order;
+    ties keep the task order): the run time is the uptime (in jiffies, as ``sys``
+    counts it) less the start time."""
+    uptime_ns = int(uptime_seconds(session.prog) * 1e9)
     rows = []
     for t in tasks:
         tt = taskinfo.task_times(t)
-        rows.append(Times(task_id(t), max(now - tt.start, 0), tt.start, tt.utime, tt.stime))
+        rows.append(Times(task_id(t), max(uptime_ns - tt.start, 0), tt.start, tt.utime, tt.stime))
+    rows.sort(key=lambda r: r.start_time)
     return Result(rows, render=render_times, errors=errors)
 
 
@@ -338,18 +368,23 @@ class Limits:
 
 
 def _cell(v: int | None) -> str:
-    return "(unlimited)" if v is None else str(v)
+    """A limit as crash writes it: ``(unlimited)``, or the number centred in its width
+    (an odd space to the right)."""
+    return "(unlimited)" if v is None else center(str(v), 11)
 
 
 def _limits_body(r: Limits) -> Iterable[str]:
-    yield "      RLIMIT     CURRENT       MAXIMUM"
+    yield r.task.header()
+    width = max((len(x.name) for x in r.limits), default=6)
+    yield f"  {'RLIMIT':>{width}}   {center('CURRENT', 11, right=True)}   " \
+          f"{center('MAXIMUM', 11, right=True)}"
     for x in r.limits:
-        yield f"{x.name:>12} {_cell(x.current):>11} {_cell(x.maximum):>13}"
+        yield f"  {x.name:>{width}}   {_cell(x.current)}   {_cell(x.maximum)}"
 
 
 def render_limits(result: Result) -> Iterable[str]:
-    """crash's ps -r: per task, a line per resource limit."""
-    return per_task(result.rows, _limits_body)
+    """crash's ps -r: per task, a line per resource limit, then an empty line."""
+    return each_then_blank(result.rows, _limits_body)
 
 
 def rlimits(session: Session, tasks: list[Object], errors: list[str]) -> Result:
@@ -374,9 +409,10 @@ def render_summary(result: Result) -> Iterable[str]:
 
 
 def summary(session: Session, tasks: list[Object], errors: list[str]) -> Result:
-    """Return a :class:`StateCount` per task state, in state order."""
-    counts = Counter(task_state(t) for t in tasks)
-    rows = [StateCount(s, n) for s, n in sorted(counts.items())]
+    """Return a :class:`StateCount` per task state, in the order crash finds the states
+    (the first task of each in crash's task order: pid order, the idle tasks first)."""
+    counts = Counter(task_state(t) for t in sorted(tasks, key=_pid_order))
+    rows = [StateCount(s, n) for s, n in counts.items()]
     return Result(rows, render=render_summary, errors=errors)
 
 

@@ -61,3 +61,14 @@ def days_clock(ns: int) -> str:
 def days_width(ns: int) -> int:
     """Return how many digits the days of :func:`days_clock` take for ``ns``."""
     return days_clock(ns).index(" ")
+
+
+def center(text: str, width: int, right: bool = False) -> str:
+    """Return ``text`` centred in ``width`` as crash's ``mkstring(CENTER)`` does: an odd
+    extra space goes to the right (``LJUST``, the default) or the left (``right``,
+    ``RJUST``); text already as wide is returned as it is."""
+    extra = width - len(text)
+    if extra <= 0:
+        return text
+    left = extra // 2 + (extra % 2 if right else 0)
+    return " " * left + text + " " * (extra - left)

@@ -19,17 +19,40 @@ def children(task: Object, errors: list[str] | None = None) -> list[Object]:
 
 
 def ancestry(task: Object) -> list[Object]:
-    """Return the task's ancestors from the idle task down to the task itself."""
+    """Return the task's ancestors through ``task->parent`` (the tracer of a traced task,
+    else its real parent), from the first task that is its own parent (``init_task``)
+    down to the task itself: an idle task of another CPU descends from ``init_task``, as
+    crash's ``ps -p`` shows it. A loop ends the chain where it closes."""
     chain = [task]
     seen = {task.value_()}
     cur = task
-    while cur.pid.value_() != 0:
-        cur = cur.real_parent
-        if cur.value_() in seen:
+    while True:
+        parent = cur.parent
+        if parent.value_() in seen:
             break
-        seen.add(cur.value_())
-        chain.append(cur)
+        seen.add(parent.value_())
+        chain.append(parent)
+        cur = parent
     return list(reversed(chain))
+
+
+def by_parent(tasks: list[Object]) -> dict[int, list[Object]]:
+    """Return ``{parent task address: [tasks whose task->parent it is]}`` over ``tasks``,
+    in their order: every task, an idle task too (``init_task`` is its own parent and the
+    parent of the other CPUs' idle tasks, which are in no children list)."""
+    out: dict[int, list[Object]] = {}
+    for t in tasks:
+        out.setdefault(t.parent.value_(), []).append(t)
+    return out
+
+
+def by_tgid(tasks: list[Object]) -> dict[int, list[Object]]:
+    """Return ``{tgid: [tasks of that thread group id]}`` over ``tasks``, in their order
+    (the idle tasks share tgid 0)."""
+    out: dict[int, list[Object]] = {}
+    for t in tasks:
+        out.setdefault(t.tgid.value_(), []).append(t)
+    return out
 
 
 def threads(task: Object, errors: list[str] | None = None) -> list[Object]:

@@ -20,8 +20,14 @@ def test_eval() -> None:
 
 @pytest.mark.fast
 def test_ascii() -> None:
-    rows = [convert.Characters(0x6F6C6C6568, "hello"), convert.Characters(0, "\0")]
-    assert list(convert.render_characters(Result(rows))) == ["6f6c6c6568: hello", "0: <00>"]
+    rows = [convert.Characters(0x6F6C6C6568, "hello\0\0\0"),
+            convert.Characters(0x7F1B0A80, "\x80\n\x1b\x7f" + "\0" * 4)]
+    # as crash prints them: 16 digits, 8 bytes, control characters named
+    assert list(convert.render_characters(Result(rows))) == [
+        "0000006f6c6c6568: hello<NUL><NUL><NUL>",
+        "000000007f1b0a80: <80><LF><ESC><DEL><NUL><NUL><NUL><NUL>"]
+    chart = list(convert.render_characters(Result([])))
+    assert chart[0] == chart[-1] == "" and chart[3] == "  0 | NUL DLE  SP  0   @   P   '   p"
 
 
 @pytest.mark.fast
@@ -41,7 +47,8 @@ def test_ptob_and_btop() -> None:
 def test_eval_and_translations(session) -> None:  # type: ignore[no-untyped-def]
     ev = str(session.run("eval 4096 * 3")).splitlines()
     assert ev[0] == "hexadecimal: 3000  (12KB)" and ev[1] == "    decimal: 12288"
-    assert str(session.run("ascii 6f6c6c6568")).strip() == "6f6c6c6568: hello"
+    assert str(session.run("ascii 6f6c6c6568")).strip() == "0000006f6c6c6568: hello" + \
+        "<NUL>" * 3
     init = session.prog.symbol("init_task").address
     phys = session.run(f"vtop {init:x}").rows[0].physical
     assert phys is not None

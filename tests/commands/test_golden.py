@@ -87,6 +87,56 @@ CHANGED = {
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"
         "test_dis_r_ends_with_the_instruction_holding_the_address)",
+    "ps -p":
+        "each ancestry ends with an empty line and goes through task->parent (an idle task "
+        "descends from init_task), as crash 8.0.2 prints it "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "ps -c":
+        "children are the tasks whose task->parent the task is (init_task's include the idle "
+        "tasks), each list ends with an empty line, as crash 8.0.2 prints them "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "ps -t":
+        "tasks in start-time order, each ending with an empty line, the run time from the "
+        "jiffies uptime as sys counts it "
+        "(tests/commands/test_crash_layout.py::test_ps_t_equals_crash_but_the_run_time)",
+    "ps -g 1":
+        "an empty line after each thread group, as crash 8.0.2 prints it "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "ps -r 1":
+        "the limits centred in their columns and an empty line after each task, as crash "
+        "8.0.2 prints them (tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "ps -S":
+        "the states in the order crash 8.0.2 meets them in its task list "
+        "(tests/commands/test_crash_layout.py::test_ps_S_counts_states_in_the_order_crash_meets_them)",
+    "task":
+        "an empty line after each task, as crash 8.0.2's task prints it "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "task 1":
+        "an empty line after each task, as above "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "task -R pid,comm 1":
+        "an empty line after each task, as above "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "task -x -R stack 1":
+        "an empty line after each task, as above "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "files 1":
+        "a task named by its pid ends with an empty line, as crash 8.0.2 prints it "
+        "(tests/commands/test_crash_layout.py::test_files_of_a_task_address_ends_without_an_empty_line)",
+    "log":
+        "a message's further lines are indented past its time, as crash 8.0.2 prints them "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "log -T":
+        "the time zone before the year and further lines indented, as crash 8.0.2 prints them "
+        "(tests/commands/test_crash_layout.py::test_log_T_equals_crash_but_the_seconds)",
+    "log -m":
+        "further lines indented past the time and level, as crash 8.0.2 prints them "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "ascii 0x6b7361":
+        "16 digits and eight characters, control characters named, as crash 8.0.2 prints them "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "ascii 6c6c6568 0":
+        "as above (tests/commands/test_crash_layout.py::test_text_equals_crash)",
 }
 
 

@@ -15,11 +15,11 @@ def test_task_and_set_context(session, dump: Dump) -> None:  # type: ignore[no-u
     assert view.members[1].value.text == '"pcfix-sleeper1\\000"'
     assert view.task.pid == pid and view.value is None
     assert str(result).splitlines()[1:] == [f"  pid = {pid},", '  comm = "pcfix-sleeper1\\000",',
-                                            "  real_parent.pid = 1,"]
+                                            "  real_parent.pid = 1,", ""]
     session.run(f"set {pid}")
     try:
         assert session.run("bt").rows[0].task.pid == pid
-        assert str(session.run("task -R pid")).splitlines()[1:] == [f"  pid = {pid},"]
+        assert str(session.run("task -R pid")).splitlines()[1:] == [f"  pid = {pid},", ""]
     finally:
         session.run("set -p")
     assert session.run("bt").rows[0].task.pid == session.panic_task.pid.value_()
