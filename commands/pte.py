@@ -5,36 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
+from pycrash.cmdlib.memtext import pte_lines
+from pycrash.cmdlib.render import center
 from pycrash.cmdlib.resolve import parse_hex
 from pycrash.command import Result, arg, command
 from pycrash.kernel.pte import PteDecode, decode_pte
+
+__all__ = ["center", "pte", "pte_lines", "render"]
 from pycrash.session import Session
-
-
-def center(text: str, width: int, right: bool) -> str:
-    """crash's mkstring(CENTER): ``text`` centred in ``width``; an odd extra space goes to
-    the right (LJUST) or to the left (RJUST)."""
-    extra = max(width - len(text), 0)
-    left = (extra + 1) // 2 if right else extra // 2
-    return " " * left + text + " " * (extra - left)
-
-
-def pte_lines(d: PteDecode) -> list[str]:
-    """crash's two lines for one PTE: the header sized to the values, then the values."""
-    pte = f"{d.pte:x}"
-    w1 = max(len(pte), 3)
-    if d.physical is None:
-        device, offset = d.swap_device or "", str(d.swap_offset)
-        w2, w3 = max(len(device), 4), max(len(offset), 6)
-        return [f"{center('PTE', w1, False)}  {center('SWAP', w2, False)}  "
-                f"{center('OFFSET', w3, False)}",
-                f"{center(pte, w1, True)}  {center(device, w2, True)}  "
-                f"{center(offset, w3, True)}"]
-    phys = f"{d.physical:x}"
-    w2 = max(len(phys), 8)
-    flags = "|".join(d.flags) if d.pte else "no mapping"
-    return [f"{center('PTE', w1, False)}  {center('PHYSICAL', w2, False)}  FLAGS",
-            f"{center(pte, w1, True)}  {center(phys, w2, True)}  ({flags})"]
 
 
 def render(result: Result) -> Iterable[str]:

@@ -10,6 +10,7 @@ from drgn import FaultError, Object
 from drgn.helpers.linux.fs import d_path
 from drgn.helpers.linux.mm import follow_phys, task_rss
 
+from pycrash.cmdlib.memtext import UVADDR_WIDTH, VMA_HEADER, mm_lines, vma_line
 from pycrash.cmdlib.render import per_task
 from pycrash.cmdlib.select import select_tasks
 from pycrash.cmdlib.structs import StructDump, dump_lines, struct_dump
@@ -24,10 +25,16 @@ from pycrash.session import Session
 
 @dataclass(frozen=True)
 class PageMapping:
-    """One user page of a VMA and the physical address it maps to (None: not mapped)."""
+    """One user page of a VMA: the physical address it maps to; where it maps none, the
+    swap device and offset its page table entry names, or else the file and offset in
+    it that would back the page (None where neither: not mapped)."""
 
     virtual: Hex
     physical: OptHex
+    swap: str | None = None
+    swap_offset: int | None = None
+    file: str | None = None
+    file_offset: OptHex = None
 
 
 @dataclass(frozen=True)
@@ -56,26 +63,84 @@ class TaskVm:
     error: str | None = None
 
 
-def _body(tv: TaskVm) -> Iterable[str]:
+@dataclass(frozen=True)
+class VmView:
+    """How vm shows each task: with -p each area's pages, under the area's own header,
+    their physical addresses right-aligned in ``paddr_width`` (crash's PADDR_PRLEN)."""
+
+    pages: bool = False
+    paddr_width: int = 8
+
+
+def page_mapping_line(pm: PageMapping, paddr_width: int) -> str:
+    """Return crash's line of one user page (vm -p): its address, then its physical
+    address, swap location, file offset or ``(not mapped)``."""
+    virt = f"{pm.virtual:<{UVADDR_WIDTH}x}"
+    if pm.physical is not None:
+        return f"{virt}  {pm.physical:>{max(paddr_width, 8)}x}"
+    if pm.swap is not None:
+        return f"{virt}  SWAP: {pm.swap}  OFFSET: {pm.swap_offset}"
+    if pm.file is not None:
+        return f"{virt}  FILE: {pm.file}  OFFSET: {pm.file_offset or 0:x}"
+    return f"{virt}  (not mapped)"
+
+
+def _body(tv: TaskVm, view: VmView) -> Iterable[str]:
+    yield from mm_lines(tv.mm, tv.pgd, tv.rss_kb, tv.total_vm_kb)
     if not tv.mm:
-        yield "       MM               PGD          RSS    TOTAL_VM"
-        yield "       0                 0            0k      0k"
         return
-    yield "       MM               PGD          RSS    TOTAL_VM"
-    yield f"{tv.mm:016x}  {tv.pgd:016x}  {tv.rss_kb}k{'':>5}{tv.total_vm_kb}k"
-    yield "      VMA           START       END     FLAGS FILE"
+    if not view.pages:
+        yield VMA_HEADER
     for v in tv.vmas:
-        yield f"{v.vma:016x} {v.start:>9x} {v.end:>9x} {v.flags:>8x} {v.file}"
-        if v.pages:
-            yield "VIRTUAL     PHYSICAL"
+        if view.pages:  # crash: each area under its own header, then its pages
+            yield VMA_HEADER
+        yield vma_line(v.vma, v.start, v.end, v.flags, v.file)
+        if view.pages:
+            yield f"{'VIRTUAL':<{UVADDR_WIDTH}}  {'PHYSICAL':<{max(view.paddr_width, 8)}}"
             for pm in v.pages:
-                phys = "(not mapped)" if pm.physical is None else f"{pm.physical:x}"
-                yield f"{pm.virtual:<11x} {phys}"
+                yield page_mapping_line(pm, view.paddr_width)
 
 
 def render(result: Result) -> Iterable[str]:
     """crash's vm output: per task, the mm line, then each VMA (and its pages with -p)."""
-    return per_task(result.rows, _body)
+    view = result.view if isinstance(result.view, VmView) else VmView()
+    return per_task(result.rows, lambda tv: _body(tv, view))
+
+
+def page_of(task: Object, vma: Object, path: str, virt: int) -> PageMapping:
+    """Return the :class:`PageMapping` of one page of a task's VMA: through the task's
+    page tables (x86-64; drgn's follow_phys elsewhere), then, for a page not present, the
+    swap entry its PTE holds or the VMA's file offset (``vm_pgoff`` pages in, plus the
+    page's distance from the VMA's start)."""
+    from pycrash.kernel.pagetable import is_x86_64, user_walk
+    from pycrash.kernel.pte import decode_pte
+
+    prog = task.prog_
+    leaf = 0
+    if is_x86_64(prog):
+        try:
+            w = user_walk(task, virt)
+        except FaultError:
+            return PageMapping(virt, None)
+        if w.physical is not None:
+            return PageMapping(virt, w.physical)
+        if w.entries and w.entries[-1].level == "PTE":
+            leaf = w.leaf
+    else:
+        try:
+            return PageMapping(virt, follow_phys(task.mm, virt).value_())
+        except FaultError:
+            pass
+    if leaf:
+        d = decode_pte(prog, leaf)
+        if d.swap_device is not None:
+            return PageMapping(virt, None, d.swap_device, d.swap_offset)
+    if path:
+        page = int(prog["PAGE_SIZE"].value_())
+        start = vma.vm_start.value_()
+        offset = ((virt - start) // page + vma.vm_pgoff.value_()) * page
+        return PageMapping(virt, None, file=path, file_offset=offset)
+    return PageMapping(virt, None)
 
 
 def task_vm(task: Object, translate: bool) -> TaskVm:
@@ -100,11 +165,7 @@ def task_vm(task: Object, translate: bool) -> TaskVm:
         start, end = vma.vm_start.value_(), vma.vm_end.value_()
         pages: list[PageMapping] = []
         if translate:
-            for virt in range(start, end, page):
-                try:
-                    pages.append(PageMapping(virt, follow_phys(mm, virt).value_()))
-                except FaultError:
-                    pages.append(PageMapping(virt, None))
+            pages = [page_of(task, vma, path, virt) for virt in range(start, end, page)]
         out.vmas.append(Vma(vma.value_(), start, end, vma.vm_flags.value_(), path, pages))
     return out
 
@@ -205,5 +266,8 @@ def vm(session: Session, args: argparse.Namespace) -> Result:
         which = "mm" if args.mm else "vmas"
         rows = [vm_structs(t, which, args.hex) for t in sel.tasks]
         return Result(rows, render=render_structs, errors=sel.errors)
+    from pycrash.kernel.meminfo import paddr_digits
+
+    view = VmView(args.translate, paddr_digits(session.prog) if args.translate else 8)
     return Result([task_vm(t, args.translate) for t in sel.tasks], render=render,
-                  errors=sel.errors)
+                  errors=sel.errors, view=view)

@@ -341,3 +341,16 @@ def page_flag_bits(prog: Program) -> list[tuple[str, int]]:
     """Return ``enum pageflags``' enumerators in their order (aliases too)."""
     enum = prog.type("enum pageflags")
     return [(e.name, int(e.value)) for e in enum.enumerators or ()]
+
+
+def paddr_digits(prog: Program) -> int:
+    """Return how many hex digits the end of physical memory takes (``max_pfn`` pages:
+    crash's PADDR_PRLEN, the width of its physical address columns)."""
+    page = int(prog["PAGE_SIZE"].value_())
+    try:
+        end = int(prog["max_pfn"].value_()) * page
+    except (KeyError, LookupError, FaultError):
+        from drgn.helpers.linux.mm import totalram_pages
+
+        end = int(totalram_pages(prog)) * page
+    return len(f"{end:x}")

@@ -1,0 +1,123 @@
+"""x86-64 page-table walks as crash's ``vtop`` shows them: each level's entry (its physical
+address and value), the page it maps and its size; and the kernel's linear translations
+(the direct map and the kernel image), which crash uses for any kernel address outside
+the vmalloc, vmemmap and module areas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drgn import FaultError, Object, Program
+
+from pycrash.records import Hex, OptHex
+
+#: the start of the kernel image's mapping (__START_KERNEL_map)
+START_KERNEL_MAP = 0xFFFFFFFF80000000
+#: the end of the kernel image's mapping, where the module area starts (MODULES_VADDR)
+MODULES_VADDR = 0xFFFFFFFFC0000000
+_PRESENT, _PSE, _PROTNONE = 1, 1 << 7, 1 << 8
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One entry of a page-table walk: its level (PGD, P4D, PUD, PMD or PTE), the physical
+    address it is read from, and its value."""
+
+    level: str
+    address: Hex
+    value: Hex
+
+
+@dataclass(frozen=True)
+class TableWalk:
+    """A walk from a page global directory down to the entry mapping an address: the
+    directory's virtual address, the entries read (the first a PGD entry), the physical
+    address found (None when an entry is not present), the size of the page mapped, and
+    the last entry read (the leaf, or the first one not present)."""
+
+    directory: Hex
+    entries: list[TableEntry] = field(default_factory=list)
+    physical: OptHex = None
+    page_size: int = 4096
+    leaf: Hex = 0
+
+
+def is_x86_64(prog: Program) -> bool:
+    """Return whether the dump is of an x86-64 kernel."""
+    return prog.platform is not None and "X86_64" in str(prog.platform.arch)
+
+
+def _five_level(prog: Program) -> bool:
+    try:
+        return bool(prog["__pgtable_l5_enabled"].value_())
+    except (KeyError, LookupError, FaultError):
+        return False
+
+
+def _sme_mask(prog: Program) -> int:
+    try:
+        return int(prog["sme_me_mask"].value_())
+    except (KeyError, LookupError, FaultError):
+        return 0
+
+
+def kernel_pgd(prog: Program) -> int:
+    """Return the virtual address of the kernel's page global directory (init_mm.pgd:
+    ``init_top_pgt``)."""
+    return int(prog["init_mm"].pgd.value_())
+
+
+def linear_phys(prog: Program, vaddr: int) -> int | None:
+    """Return the physical address of a kernel address in the direct map
+    (``page_offset_base`` up to ``vmalloc_base``) or the kernel image's mapping
+    (``__START_KERNEL_map`` + ``phys_base``), computed as the kernel's ``__pa()`` does,
+    without reading a page table; None for any other address."""
+    try:
+        page_offset = int(prog["page_offset_base"].value_())
+        vmalloc = int(prog["vmalloc_base"].value_())
+        phys_base = int(prog["phys_base"].value_())
+    except (KeyError, LookupError, FaultError):
+        return None
+    if START_KERNEL_MAP <= vaddr < MODULES_VADDR:
+        return (vaddr - START_KERNEL_MAP + phys_base) & ((1 << 64) - 1)
+    if page_offset <= vaddr < vmalloc:
+        return vaddr - page_offset
+    return None
+
+
+def walk(prog: Program, pgd: int, vaddr: int) -> TableWalk:
+    """Return the :class:`TableWalk` of ``vaddr`` through the x86-64 page tables whose
+    top-level directory is at kernel virtual address ``pgd`` (an mm's ``pgd``): 4 levels,
+    or 5 with 5-level paging; a large PUD or PMD entry maps a 1 GiB or 2 MiB page. A
+    PTE that is not present (a swap entry) ends the walk with ``physical`` None."""
+    page_offset = int(prog["page_offset_base"].value_())
+    mask = ((1 << 52) - 1) & ~0xFFF & ~_sme_mask(prog)
+    top = linear_phys(prog, pgd)
+    table = top if top is not None else pgd - page_offset
+    levels = ["PGD", "P4D", "PUD", "PMD", "PTE"] if _five_level(prog) else \
+        ["PGD", "PUD", "PMD", "PTE"]
+    shifts = {"PGD": 48 if len(levels) == 5 else 39, "P4D": 39, "PUD": 30, "PMD": 21,
+              "PTE": 12}
+    out = TableWalk(pgd)
+    for level in levels:
+        entry_at = table + ((vaddr >> shifts[level]) & 511) * 8
+        value = int.from_bytes(prog.read(entry_at, 8, True), "little") & ~_sme_mask(prog)
+        out.entries.append(TableEntry(level, entry_at, value))
+        out = TableWalk(pgd, out.entries, None, 4096, value)
+        present = value & (_PRESENT | (_PROTNONE if level in ("PMD", "PTE") else 0))
+        if not present:
+            return out
+        if level in ("PUD", "PMD") and value & _PSE:
+            size = 1 << shifts[level]
+            phys = (value & mask & ~(size - 1)) + (vaddr & (size - 1))
+            return TableWalk(pgd, out.entries, phys, size, value)
+        if level == "PTE":
+            return TableWalk(pgd, out.entries, (value & mask) + (vaddr & 0xFFF), 4096, value)
+        table = value & mask
+    return out
+
+
+def user_walk(task: Object, vaddr: int) -> TableWalk:
+    """Return the :class:`TableWalk` of a user address through a task's page tables
+    (``task->mm->pgd``)."""
+    return walk(task.prog_, int(task.mm.pgd.value_()), vaddr)
