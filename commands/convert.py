@@ -6,12 +6,16 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn import FaultError
+from drgn import FaultError, Object, Program
 
+from pycrash.cmdlib.memtext import PAGE_HEADER, VMA_HEADER, page_line, pte_lines, vma_line
 from pycrash.cmdlib.resolve import parse_hex, resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel.expr import evaluate
+from pycrash.kernel.pages import PageRow
+from pycrash.kernel.pagetable import TableEntry, TableWalk
+from pycrash.kernel.pte import PteDecode
 from pycrash.records import Hex, OptHex
 from pycrash.session import Session
 
@@ -167,35 +171,218 @@ def ptov(session: Session, args: argparse.Namespace) -> Result:
                   render=render_translation)
 
 
-@command("vtop", summary="virtual to physical", synopsis="vtop [-u|-k] address ...",
-         description="Translates virtual addresses by walking the page tables: kernel "
-                     "addresses through init_mm, user addresses (-u) through the context "
-                     "task's.",
-         examples="crash> vtop ffffffff81000000",
-         arguments=(arg("-u", dest="user", action="store_true"),
-                    arg("-k", dest="kernel", action="store_true"),
-                    arg("addresses", nargs="+")),
-         records=(Translation,))
-def vtop(session: Session, args: argparse.Namespace) -> Result:
-    """Return a :class:`Translation` per address."""
+@dataclass(frozen=True)
+class AreaHit:
+    """The memory area of a task holding a user address: its vm_area_struct, range, flags
+    and the file it maps."""
+
+    vma: Hex
+    start: Hex
+    end: Hex
+    flags: Hex
+    file: str
+
+
+@dataclass(frozen=True)
+class VtopRow:
+    """vtop of one address as crash shows it: the physical address (None: not mapped;
+    for a kernel address outside the vmalloc, vmemmap and module areas the kernel's
+    linear translation, as crash takes it), whether it went through a task's page tables
+    (``user``) and whether it is in one of the task's areas (``accessible``), the walk
+    (x86-64: the directory and each entry; None elsewhere), the leaf entry decoded, the
+    task's area holding it, the swap entry or file offset that backs a page not in
+    memory, and the struct page of the page."""
+
+    virtual: Hex
+    physical: OptHex
+    user: bool = False
+    accessible: bool = True
+    kernel_space: bool = True
+    walk: TableWalk | None = None
+    pte: PteDecode | None = None
+    area: AreaHit | None = None
+    swap: str | None = None
+    file: str | None = None
+    page: PageRow | None = None
+
+
+def _walk_lines(r: VtopRow) -> Iterable[str]:
+    """crash's verbose walk (x86_64_kvtop/uvtop): each entry, the page and its PTE."""
+    w = r.walk
+    if w is None:
+        return
+    entries = list(w.entries)
+    if not r.user and entries:
+        yield f"PGD DIRECTORY: {w.directory:x}"
+        yield f"PAGE DIRECTORY: {entries.pop(0).value:x}"
+    for e in entries:
+        yield f"{e.level:>6}: {e.address:x} => {e.value:x}"
+    if w.physical is not None:
+        base = w.physical & ~(w.page_size - 1)
+        size = {1 << 30: "  (1GB)", 1 << 21: "  (2MB)"}.get(w.page_size, "")
+        yield f"  PAGE: {base:x}{size}"
+        yield ""
+        if r.pte is not None:
+            yield from pte_lines(r.pte)
+    elif r.pte is not None:  # a PTE that is not present but holds a swap entry
+        yield ""
+        yield from pte_lines(r.pte)
+
+
+def _vtop_lines(r: VtopRow, page_header: bool) -> Iterable[str]:
+    width = 10 if r.user else 16
+    yield f"{'VIRTUAL':<{width}}  {'PHYSICAL':<16}"
+    if not r.kernel_space:  # -k with a user address
+        yield f"{r.virtual:<8x}  (not a kernel virtual address)"
+        yield ""
+        return
+    if not r.accessible:
+        yield f"{r.virtual:<{width}x}  (not accessible)"
+        yield ""
+        return
+    phys = "(not mapped)" if r.physical is None else f"{r.physical:<16x}"
+    yield f"{r.virtual:<{width}x}  {phys}"
+    yield ""
+    yield from _walk_lines(r)
+    if r.area is not None:
+        yield ""
+        yield VMA_HEADER
+        a = r.area
+        yield vma_line(a.vma, a.start, a.end, a.flags, a.file)
+        if r.physical is None and (r.swap or r.file):
+            yield ""
+            yield f"SWAP: {r.swap}" if r.swap else f"FILE: {r.file}"
+    yield ""
+    if r.page is not None:
+        if page_header:
+            yield PAGE_HEADER
+        yield page_line(r.page)
+
+
+def render_vtop(result: Result) -> Iterable[str]:
+    """crash's vtop output: per address (an empty line between), the translation, the
+    page-table walk with the leaf PTE decoded, the task's memory area (user addresses)
+    or what backs a page not in memory, and the page's struct page (under kmem -p's
+    header, which crash prints once per command)."""
+    header = True
+    for i, r in enumerate(result.rows):
+        if i:
+            yield ""
+        if r.walk is None and r.accessible and r.kernel_space:  # no walk (not x86-64)
+            yield "VIRTUAL           PHYSICAL"
+            phys = "(not mapped)" if r.physical is None else f"{r.physical:x}"
+            yield f"{r.virtual:<16x}  {phys}"
+            continue
+        yield from _vtop_lines(r, header)
+        header = header and r.page is None
+
+
+def _area(task: Object, addr: int) -> tuple[Object, str] | None:
+    """The task's vm_area_struct holding ``addr`` and the path of the file it maps."""
+    from drgn.helpers.linux.fs import d_path
+
+    from pycrash.kernel.iterators import vmas
+
+    for vma in vmas(task.mm):
+        if vma.vm_start.value_() <= addr < vma.vm_end.value_():
+            path = ""
+            if vma.vm_file:
+                try:
+                    path = d_path(vma.vm_file.f_path.address_of_()).decode("utf-8", "replace")
+                except (FaultError, LookupError, ValueError):
+                    path = "?"
+            return vma, path
+    return None
+
+
+def vtop_row(prog: Program, addr: int, task: Object | None) -> VtopRow:
+    """Return the :class:`VtopRow` of ``addr``: a user address through ``task``'s page
+    tables (x86-64, as crash walks them; drgn's follow_phys elsewhere), a kernel address
+    through the kernel's."""
     from drgn.helpers.linux.mm import follow_phys
 
+    from pycrash.kernel.pages import page_row, phys_page
+    from pycrash.kernel.pagetable import is_x86_64, kernel_pgd, linear_phys, walk
+    from pycrash.kernel.pte import decode_pte
+
+    user = task is not None
+    if not is_x86_64(prog):
+        mm = task.mm if task is not None else prog["init_mm"].address_of_()
+        try:
+            return VtopRow(addr, follow_phys(mm, addr).value_(), user)
+        except FaultError:
+            return VtopRow(addr, None, user)
+    area = None
+    if task is not None:
+        found = _area(task, addr) if task.mm else None
+        if found is None:
+            return VtopRow(addr, None, user=True, accessible=False)
+        vma, path = found
+        area = AreaHit(vma.value_(), vma.vm_start.value_(), vma.vm_end.value_(),
+                       vma.vm_flags.value_(), path)
+        w = walk(prog, int(task.mm.pgd.value_()), addr)
+        physical = w.physical
+    else:
+        if addr < 1 << 63:
+            return VtopRow(addr, None, kernel_space=False)
+        w = walk(prog, kernel_pgd(prog), addr)
+        physical = linear_phys(prog, addr)
+        if physical is None:
+            physical = w.physical
+    pte = None
+    swap = file = None
+    if w.physical is not None:
+        pte = decode_pte(prog, w.leaf)
+    elif w.leaf and w.entries[-1].level == "PTE":
+        pte = decode_pte(prog, w.leaf)
+        if pte.swap_device is not None:
+            swap = f"{pte.swap_device}  OFFSET: {pte.swap_offset}"
+    if area is not None and physical is None and swap is None and area.file:
+        page = int(prog["PAGE_SIZE"].value_())
+        offset = ((addr - area.start) // page + vma.vm_pgoff.value_()) * page
+        file = f"{area.file}  OFFSET: {offset:x}"
+    struct_page = phys_page(prog, physical) if physical is not None else None
+    return VtopRow(addr, physical, user, walk=w, pte=pte, area=area, swap=swap, file=file,
+                   page=page_row(prog, struct_page) if struct_page is not None else None)
+
+
+@command("vtop", summary="virtual to physical",
+         synopsis="vtop [-c [pid | taskp]] [-u|-k] address ...",
+         description="""
+Translates virtual addresses to physical addresses by walking the page tables,
+as crash shows it: the page-table entry of each level, the page mapped and its
+PTE decoded, then the page's struct page. A kernel address outside the vmalloc,
+vmemmap and module areas translates linearly (the direct map, the kernel image),
+as the kernel's __pa() does; the walk is shown as well. A user address goes
+through the context task's page tables (-c: those of the task given) and is
+shown with the task's memory area holding it, and for a page not in memory, the
+swap entry or the file and offset that back it.
+
+  -u  the address is a user address      -k  the address is a kernel address
+""",
+         examples="crash> vtop ffffffff81000000\ncrash> vtop -c 1 400000",
+         arguments=(arg("-u", dest="user", action="store_true"),
+                    arg("-k", dest="kernel", action="store_true"),
+                    arg("-c", dest="task", metavar="pid|taskp"),
+                    arg("addresses", nargs="+")),
+         records=(VtopRow, AreaHit, TableWalk, TableEntry, PteDecode, PageRow))
+def vtop(session: Session, args: argparse.Namespace) -> Result:
+    """Return a :class:`VtopRow` per address."""
     prog = session.prog
+    if args.user and args.kernel:
+        raise CommandError("-u and -k options are mutually exclusive")
+    task = session.context
+    if args.task is not None:
+        found = session.find_task(args.task)
+        task = found[0]
     rows = []
     for a in args.addresses:
         addr = resolve_address(prog, a)
         user = args.user or (not args.kernel and addr < 1 << 63)
-        if user:
-            if session.context is None or not session.context.mm:
-                raise CommandError("a user address needs a user task as the context")
-            mm = session.context.mm
-        else:
-            mm = prog["init_mm"].address_of_()
-        try:
-            rows.append(Translation(addr, follow_phys(mm, addr).value_()))
-        except FaultError:
-            rows.append(Translation(addr, None))
-    return Result(rows, render=render_translation)
+        if user and task is None:
+            raise CommandError("no current user process")
+        rows.append(vtop_row(prog, addr, task if user else None))
+    return Result(rows, render=render_vtop)
 
 
 @dataclass(frozen=True)

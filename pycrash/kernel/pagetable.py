@@ -67,6 +67,15 @@ def kernel_pgd(prog: Program) -> int:
     return int(prog["init_mm"].pgd.value_())
 
 
+def phys_base(prog: Program) -> int:
+    """Return ``phys_base``, the physical address the kernel image was loaded at less
+    where it was linked for (a variable of head_64.S, so often only a symbol)."""
+    try:
+        return int(prog["phys_base"].value_())
+    except (KeyError, LookupError):
+        return prog.read_u64(prog.symbol("phys_base").address)
+
+
 def linear_phys(prog: Program, vaddr: int) -> int | None:
     """Return the physical address of a kernel address in the direct map
     (``page_offset_base`` up to ``vmalloc_base``) or the kernel image's mapping
@@ -75,11 +84,11 @@ def linear_phys(prog: Program, vaddr: int) -> int | None:
     try:
         page_offset = int(prog["page_offset_base"].value_())
         vmalloc = int(prog["vmalloc_base"].value_())
-        phys_base = int(prog["phys_base"].value_())
+        base = phys_base(prog)
     except (KeyError, LookupError, FaultError):
         return None
     if START_KERNEL_MAP <= vaddr < MODULES_VADDR:
-        return (vaddr - START_KERNEL_MAP + phys_base) & ((1 << 64) - 1)
+        return (vaddr - START_KERNEL_MAP + base) & ((1 << 64) - 1)
     if page_offset <= vaddr < vmalloc:
         return vaddr - page_offset
     return None

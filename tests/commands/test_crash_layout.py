@@ -29,13 +29,37 @@ def bullseye() -> Dump:
 
 
 @pytest.fixture(scope="module")
-def theirs(bullseye: Dump) -> dict[str, list[str]]:
-    return crash_commands(bullseye, SAME + MASKED + [f"files {_pid1_task(bullseye):x}"])
+def ours(bullseye: Dump):  # type: ignore[no-untyped-def]
+    return bullseye.open()
 
 
 @pytest.fixture(scope="module")
-def ours(bullseye: Dump):  # type: ignore[no-untyped-def]
-    return bullseye.open()
+def addresses(ours) -> list[str]:  # type: ignore[no-untyped-def]
+    """vtop lines over this build's addresses: kernel text, the direct map (a task), a
+    vmalloc'ed stack, a struct page, a module, and pid 1's pages (one mapped, one of a
+    file not in memory, one anonymous not in memory)."""
+    prog = ours.prog
+    init = ours.task(1)
+    vm = ours.run("vm -p 1").rows[0]
+    pages = [p for v in vm.vmas for p in v.pages]
+    mapped = next(p for p in pages if p.physical is not None)
+    in_file = next(p for p in pages if p.file is not None)
+    anon = next(p for p in pages if p.physical is None and p.file is None)
+    module = ours.run("mod").rows[0].base
+    text = prog.symbol("panic").address
+    lines = [f"vtop {text:x}", f"vtop {init.value_():x}", f"vtop {init.stack.value_() + 0x10:x}",
+             f"vtop {module:x}", f"vtop {text & ~0x1FFFFF:x}",
+             f"vtop -c 1 {mapped.virtual:x}", f"vtop -c 1 {in_file.virtual:x}",
+             f"vtop -c 1 {anon.virtual:x}", f"vtop -c 1 {text:x} {mapped.virtual:x}",
+             f"vtop -k {mapped.virtual:x}", "vtop -c 1 1000"]
+    page = ours.run(f"vtop {init.value_():x}").rows[0].page
+    return [*lines, f"vtop {page.page:x}"]
+
+
+@pytest.fixture(scope="module")
+def theirs(bullseye: Dump, addresses: list[str]) -> dict[str, list[str]]:
+    return crash_commands(bullseye, SAME + MASKED + addresses
+                          + [f"files {_pid1_task(bullseye):x}"])
 
 
 def _pid1_task(dump: Dump) -> int:
@@ -171,3 +195,19 @@ def test_vm_equals_crash_but_rss(ours, theirs, line: str) -> None:  # type: igno
         assert int(theirs_rss[:-1]) < int(got[:-1])
     if "-p" in line:
         assert any("  FILE: /bin/busybox  OFFSET: " in x for x in mine)
+
+
+def test_vtop_equals_crash(ours, theirs, addresses: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """The walk (each level's entry), the page and its PTE decoded, the memory area of a
+    user address and what backs a page not in memory, and the struct page, on kernel
+    text, the direct map, a vmalloc'ed stack, a module, a struct page and user pages."""
+    for line in addresses:
+        assert theirs[line], line
+        assert _text(ours, line) == theirs[line], line
+    text = ours.run(addresses[0]).rows[0]  # __pa(): less the image's link base, plus phys_base
+    phys_base = int.from_bytes(ours.prog.read(ours.prog.symbol("phys_base").address, 8),
+                               "little")
+    assert text.physical == (ours.prog.symbol("panic").address - 0xFFFFFFFF80000000
+                             + phys_base) & ((1 << 64) - 1)
+    assert ours.prog.read(text.physical, 16, True) == \
+        ours.prog.read(ours.prog.symbol("panic").address, 16)

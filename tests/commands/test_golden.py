@@ -137,6 +137,23 @@ CHANGED = {
         "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
     "ascii 6c6c6568 0":
         "as above (tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "foreach user vm":
+        "the mm line centred and the areas in crash 8.0.2's widths "
+        "(tests/commands/test_crash_layout.py::test_vm_equals_crash_but_rss)",
+    "vm":
+        "the mm line centred and the areas in crash 8.0.2's widths "
+        "(tests/commands/test_crash_layout.py::test_vm_equals_crash_but_rss)",
+    "vm 1":
+        "as above (tests/commands/test_crash_layout.py::test_vm_equals_crash_but_rss)",
+    "vm -p 1":
+        "each area under its own header, a page not in memory named by the file and offset "
+        "backing it, as crash 8.0.2 prints them "
+        "(tests/commands/test_crash_layout.py::test_vm_equals_crash_but_rss)",
+    "vtop ffffffff81000000":
+        "crash 8.0.2's vtop: the page-table walk, the PTE decoded and the struct page "
+        "(tests/commands/test_crash_layout.py::test_vtop_equals_crash)",
+    "vtop -k ffffffff81000000":
+        "as above (tests/commands/test_crash_layout.py::test_vtop_equals_crash)",
 }
 
 
