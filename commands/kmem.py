@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from drgn import FaultError, Object, Program
 
+from pycrash.cmdlib.context import Context, context_lines, task_context
 from pycrash.cmdlib.memtext import PAGE_HEADER, page_line
 from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
@@ -16,9 +17,8 @@ from pycrash.kernel import meminfo, slabs
 from pycrash.kernel.machine import is_page_struct
 from pycrash.kernel.pages import PageRow, page_row
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line
-from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.kernel.walk import walk_list
-from pycrash.records import Hex, OptHex
+from pycrash.records import Hex
 from pycrash.session import Session
 
 CACHE_HEADER = "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME"
@@ -336,46 +336,79 @@ def render_pages(result: Result) -> Iterable[str]:
 
 @dataclass(frozen=True)
 class AddressInfo:
-    """What a kernel address is: ``kind`` is slab (the object it is in), stack (the task
-    whose kernel stack it is in, and any vmalloc area), vmalloc (the area's range),
-    symbol (the symbol it is in) or page (the page it is in)."""
+    """What a kernel virtual or physical address is, as crash's ``kmem ADDRESS`` finds
+    it, each part None where it does not apply: the kernel symbol it is in (kernel image
+    or module), the task whose vmalloc'ed stack it is in and the vmap area holding it,
+    the slab object (its cache and slab) holding it, the free block holding its page, the
+    task whose task_struct or stack it is in, and the struct page of its page (None:
+    not found in the page array, with ``translated`` False when the address maps no
+    physical page at all)."""
 
     address: Hex
-    kind: str
-    slab: slabs.SlabHit | None = None
-    task: TaskId | None = None
-    vmap_start: OptHex = None
-    vmap_end: OptHex = None
+    physical: bool
     symbol: SymbolRow | None = None
+    stack_task: Context | None = None
+    vmap: meminfo.VmapArea | None = None
+    slab: CacheOfAddress | None = None
+    free: FreeBlock | None = None
+    task: Context | None = None
     page: PageRow | None = None
+    translated: bool = True
+
+
+def _address_lines(info: AddressInfo) -> Iterable[str]:
+    if info.symbol is not None:
+        yield symbol_line(info.symbol)
+        yield ""
+    if info.stack_task is not None:
+        yield from context_lines(info.stack_task)
+        yield ""
+    if info.vmap is not None:
+        yield from render_vmap(Result([info.vmap]))
+        yield ""
+    if info.slab is not None:
+        yield from render_cache_of(Result([info.slab]))
+        yield ""
+    if info.free is not None:
+        yield from render_free_block(Result([info.free]))
+        yield ""
+    if info.task is not None:
+        yield from context_lines(info.task)
+        yield ""
+    if info.physical and info.page is None:  # crash's free-list search finds no page
+        yield f"kmem: cannot determine page for {info.address:x}"
+    if info.page is not None:
+        yield PAGE_HEADER
+        yield page_line(info.page)
+        return
+    if not info.translated:
+        yield f"WARNING: cannot make virtual-to-physical translation: {info.address:x}"
+    kind = "physical" if info.physical else "kernel virtual"
+    yield f"{info.address:x}: {kind} address not found in mem map"
 
 
 def render_address(result: Result) -> Iterable[str]:
-    """crash's kmem ADDRESS output: the slab object, task stack, vmalloc area, symbol or
-    page the address is in."""
-    for info in result.rows:
-        if info.slab is not None:
-            hit = info.slab
-            yield CACHE_HEADER
-            yield cache_line(hit.cache)
-            yield "  SLAB              OBJECT"
-            state = f"[{hit.object:016x}]" if hit.allocated else f" {hit.object:016x}  (free)"
-            yield f"  {hit.slab:016x}  {state}"
-        if info.task is not None:
-            yield (f"{info.address:x}: kernel stack of PID: {info.task.pid}  TASK: "
-                   f'{info.task.task:x}  COMMAND: "{info.task.comm}"')
-        if info.vmap_start is not None:
-            yield "    VMAP_AREA RANGE                         SIZE"
-            yield (f"    {info.vmap_start:016x} - {info.vmap_end:016x}  "
-                   f"{(info.vmap_end or 0) - info.vmap_start:>8}")
-        if info.symbol is not None:
-            yield symbol_line(info.symbol)
-        if info.page is not None:
-            yield PAGE_HEADER
-            yield page_line(info.page)
+    """crash's kmem ADDRESS output, an empty line between addresses: the symbol, the
+    vmalloc'ed stack's task and vmap area, the slab object, the free block, the task it
+    is part of, and the page, each followed by an empty line, as crash's kmem_search()
+    prints them."""
+    for i, info in enumerate(result.rows):
+        if i:
+            yield ""
+        yield from _address_lines(info)
 
 
-def _task_of_stack(session: Session, addr: int) -> Object | None:
+def _task_holding(session: Session, addr: int) -> Object | None:
+    """The task whose task_struct, else whose kernel stack, holds ``addr``."""
+    size = session.prog.type("struct task_struct").size
+    tasks = session.tasks()
+    for t in tasks:
+        if t.value_() <= addr < t.value_() + size:
+            return t
+    return _stack_task(session, addr)
+
+
+def _stack_task(session: Session, addr: int) -> Object | None:
     from pycrash.kernel.tasks import stack_bounds
 
     for t in session.tasks():
@@ -385,41 +418,125 @@ def _task_of_stack(session: Session, addr: int) -> Object | None:
     return None
 
 
-def describe_address(session: Session, addr: int) -> AddressInfo:
-    """Return what ``addr`` is, or raise :class:`CommandError` when it is nothing known."""
-    from drgn.helpers.linux.mm import find_vmap_area, virt_to_page
+def _vmap_of(prog: Program, addr: int) -> meminfo.VmapArea | None:
+    from drgn.helpers.linux.mm import find_vmap_area
 
-    prog = session.prog
-    task = _task_of_stack(session, addr)
-    vmap_start = vmap_end = None
     try:
         va = find_vmap_area(prog, addr)
-        if va:
-            vmap_start, vmap_end = va.va_start.value_(), va.va_end.value_()
     except (LookupError, FaultError, ValueError):
-        pass
-    if task is not None or vmap_start is not None:
-        return AddressInfo(addr, "stack" if task is not None else "vmalloc",
-                           task=task_id(task) if task is not None else None,
-                           vmap_start=vmap_start, vmap_end=vmap_end)
-    hit = slabs.find_slab_object(prog, addr)
-    if hit is not None:
-        return AddressInfo(addr, "slab", slab=hit)
+        return None
+    if not va or not va.vm:
+        return None
+    return meminfo.VmapArea(va.value_(), va.vm.value_(), va.va_start.value_(),
+                            va.va_end.value_())
+
+
+def _slab_of(prog: Program, addr: int) -> CacheOfAddress | None:
+    rows = caches_of_addresses(prog, [f"{addr:x}"], False, [])
+    return rows[0] if rows else None
+
+
+def _page_of(prog: Program, addr: int, physical: bool) -> tuple[PageRow | None, bool]:
+    """The struct page kmem -p shows for an address (a page pointer itself, else the page
+    it translates to), and whether it translated."""
+    from pycrash.kernel.pages import phys_page
+    from pycrash.kernel.pagetable import is_x86_64, kernel_pgd, linear_phys, walk
+
+    if not physical and is_page_struct(prog, addr):
+        return page_row(prog, Object(prog, "struct page *", addr)), True
+    phys: int | None = addr
+    if not physical:
+        phys = linear_phys(prog, addr) if is_x86_64(prog) else None
+        if phys is None:
+            try:
+                phys = walk(prog, kernel_pgd(prog), addr).physical if is_x86_64(prog) \
+                    else _follow(prog, addr)
+            except FaultError:
+                phys = None
+    if phys is None:
+        return None, False
+    page = phys_page(prog, phys)
+    return (page_row(prog, page) if page is not None else None), True
+
+
+def _follow(prog: Program, addr: int) -> int | None:
+    from drgn.helpers.linux.mm import follow_phys
+
     try:
-        prog.symbol(addr)
-        return AddressInfo(addr, "symbol",
-                           symbol=lookup(prog, f"{addr:x}", section_bounds(prog)))
-    except (LookupError, CommandError):
-        pass
+        return int(follow_phys(prog["init_mm"].address_of_(), addr).value_())
+    except FaultError:
+        return None
+
+
+def _in_image(prog: Program, addr: int) -> bool:
+    """Whether ``addr`` is in the kernel image (``_stext`` to ``_end``) or the module
+    area."""
+    from pycrash.kernel.pagetable import MODULES_END, MODULES_VADDR
+
     try:
-        page = virt_to_page(prog, addr)
-        prog.read(page.value_(), 8)
-        prog.read(addr, 1)
-        return AddressInfo(addr, "page", page=page_row(prog, page))
-    except (FaultError, LookupError, ValueError):
+        if prog.symbol("_stext").address <= addr <= prog.symbol("_end").address:
+            return True
+    except LookupError:
         pass
-    raise CommandError(f"{addr:x}: not a kernel address this dump maps "
-                       f"(no slab object, stack, vmalloc area, symbol or page)")
+    return MODULES_VADDR <= addr < MODULES_END
+
+
+def describe_address(session: Session, addr: int) -> AddressInfo:
+    """Return what ``addr`` is (a kernel virtual address, else a physical one), in the
+    order crash's kmem_search() looks: symbol, vmalloc'ed stack and area (then only the
+    page), slab object, free block, task_struct or stack, page."""
+    from drgn.helpers.linux.mm import phys_to_virt
+
+    from pycrash.kernel.pagetable import is_vmalloc_address, is_x86_64, kernel_pgd, walk
+
+    prog = session.prog
+    physical = addr < 1 << 63
+    vaddr: int | None = addr
+    if physical:
+        try:
+            vaddr = phys_to_virt(prog, addr).value_() if addr < _high_memory(prog) else None
+        except (LookupError, FaultError, ValueError):
+            vaddr = None
+    info = AddressInfo(addr, physical)
+    if vaddr is not None and _in_image(prog, vaddr):
+        try:
+            info = replace(info, symbol=lookup(prog, f"{vaddr:x}", section_bounds(prog)))
+        except (LookupError, CommandError):
+            pass
+    if not physical and is_vmalloc_address(prog, addr):
+        stack = _stack_task(session, addr)
+        if stack is not None:
+            info = replace(info, stack_task=task_context(session, stack))
+        try:
+            phys = walk(prog, kernel_pgd(prog), addr).physical if is_x86_64(prog) \
+                else _follow(prog, addr)
+        except FaultError:
+            phys = None
+        vmap = _vmap_of(prog, addr) if phys is not None else None
+        if vmap is not None:
+            page, _ = _page_of(prog, phys or 0, True)
+            return replace(info, vmap=vmap, page=page)
+    if vaddr is not None:
+        info = replace(info, slab=_slab_of(prog, vaddr))
+        try:
+            blocks = _free_block(session, f"{addr:x}")
+        except (FaultError, LookupError, ValueError, CommandError):
+            blocks = []
+        if blocks:
+            info = replace(info, free=blocks[0])
+        task = _task_holding(session, vaddr)
+        if task is not None:
+            info = replace(info, task=task_context(session, task))
+        page, translated = _page_of(prog, addr, physical)
+        info = replace(info, page=page, translated=translated)
+    return info
+
+
+def _high_memory(prog: Program) -> int:
+    """The physical end of the direct map (``__pa(high_memory)``)."""
+    from drgn.helpers.linux.mm import virt_to_phys
+
+    return int(virt_to_phys(prog["high_memory"]).value_())
 
 
 @dataclass(frozen=True)
@@ -550,7 +667,7 @@ crash> kmem ff2a8725d63e8808
     ),
     records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, meminfo.ZoneRow, Counter, FreeLists,
              MemoryNode, PageRow, AddressInfo, FreeBlock, CpuOffset, meminfo.HugePool,
-             meminfo.VmapArea, PageFlags, CacheOfAddress, IgnoredCache),
+             meminfo.VmapArea, PageFlags, CacheOfAddress, IgnoredCache, Context),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
@@ -630,14 +747,8 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         return Result(_pages(prog, args.args), render=render_pages)
     if not args.args:
         raise CommandError("give a flag (-i, -s, -S, -z, -V, -n, -f, -p) or an address")
-    rows: list[AddressInfo] = []
-    errors = []
-    for spec in args.args:
-        try:
-            rows.append(describe_address(session, resolve_address(prog, spec)))
-        except CommandError as exc:
-            errors.append(str(exc))
-    return Result(rows, render=render_address, errors=errors)
+    rows = [describe_address(session, resolve_address(prog, spec)) for spec in args.args]
+    return Result(rows, render=render_address)
 
 
 def _nodes(prog: Program) -> list[MemoryNode]:

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 
 from drgn.helpers.linux.sched import cpu_curr
 
+from pycrash.cmdlib.context import Context, context_lines, task_context
 from pycrash.cmdlib.select import dump_cpus
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.tasks import STATE_LONG, task_id, task_state
-from pycrash.records import Hex
 from pycrash.session import Session
 
 #: Settings ``set NAME VALUE`` accepts, with their allowed values.
@@ -21,19 +20,6 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "radix": ("10", "16"),
     "output": ("crash", "json"),
 }
-
-
-@dataclass(frozen=True)
-class Context:
-    """The current context task, as ``set`` shows it: its state's long name
-    (``TASK_RUNNING``), and whether it is the task that panicked."""
-
-    pid: int
-    command: str
-    task: Hex
-    cpu: int
-    state: str
-    panic: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,11 +34,7 @@ def render(result: Result) -> Iterable[str]:
     """crash's set output: the context task's block, or a line per setting."""
     for row in result.rows:
         if isinstance(row, Context):
-            yield f"    PID: {row.pid}"
-            yield f'COMMAND: "{row.command}"'
-            yield f"   TASK: {row.task:x}  [THREAD_INFO: {row.task:x}]"
-            yield f"    CPU: {row.cpu}"
-            yield f"  STATE: {row.state}{' (PANIC)' if row.panic else ''}"
+            yield from context_lines(row)
         else:
             yield f"{row.name:>10}: {row.value}"
 
@@ -131,8 +113,4 @@ def set_command(session: Session, args: argparse.Namespace) -> Result:
     task = session.context
     if task is None:
         raise CommandError("no context: give a pid or task")
-    tid = task_id(task)
-    state = task_state(task)
-    panic = session.panic_task is not None and task.value_() == session.panic_task.value_()
-    return Result([Context(tid.pid, tid.comm, tid.task, tid.cpu, STATE_LONG.get(state, state),
-                           panic)], render=render)
+    return Result([task_context(session, task)], render=render)

@@ -15,6 +15,8 @@ from pycrash.records import Hex, OptHex
 START_KERNEL_MAP = 0xFFFFFFFF80000000
 #: the end of the kernel image's mapping, where the module area starts (MODULES_VADDR)
 MODULES_VADDR = 0xFFFFFFFFC0000000
+#: the end of the module area (MODULES_END, where the fixmap starts)
+MODULES_END = 0xFFFFFFFFFF000000
 _PRESENT, _PSE, _PROTNONE = 1, 1 << 7, 1 << 8
 
 
@@ -92,6 +94,18 @@ def linear_phys(prog: Program, vaddr: int) -> int | None:
     if page_offset <= vaddr < vmalloc:
         return vaddr - page_offset
     return None
+
+
+def is_vmalloc_address(prog: Program, vaddr: int) -> bool:
+    """Return whether a kernel address is one crash maps only through the page tables:
+    from ``vmalloc_base`` up (vmalloc, vmemmap, modules, the CPU entry area), the kernel
+    image's mapping excepted (x86-64; arm64: from ``VMALLOC_START`` (modules) up to the
+    linear map)."""
+    try:
+        vmalloc = int(prog["vmalloc_base"].value_())
+    except (KeyError, LookupError, FaultError):
+        return False
+    return vaddr >= vmalloc and not START_KERNEL_MAP <= vaddr < MODULES_VADDR
 
 
 def walk(prog: Program, pgd: int, vaddr: int) -> TableWalk:

@@ -109,6 +109,36 @@ def task_state(task: Object) -> str:
     return STATE_NAMES.get(char, "??")
 
 
+#: the task state bits crash names (include/linux/sched.h, stable since 4.14), in crash's
+#: order; TASK_DEAD and EXIT_DEAD share crash's name
+_STATE_BITS = (("TASK_INTERRUPTIBLE", 0x1), ("TASK_UNINTERRUPTIBLE", 0x2),
+               ("TASK_STOPPED", 0x4), ("TASK_TRACED", 0x8), ("EXIT_DEAD", 0x10 | 0x80),
+               ("EXIT_ZOMBIE", 0x20), ("TASK_WAKING", 0x200), ("TASK_WAKEKILL", 0x100),
+               ("TASK_NOLOAD", 0x400), ("TASK_NEW", 0x800))
+_TASK_PARKED = 0x40
+
+
+def state_names(task: Object) -> str:
+    """Return a task's state (``__state`` or ``state``, with ``exit_state``) as crash's
+    verbose state names it: ``TASK_RUNNING``, or each bit's name joined with ``|``
+    (``TASK_UNINTERRUPTIBLE|TASK_NOLOAD`` for an idle kernel thread)."""
+    try:
+        state = task.member_("__state").value_()
+    except LookupError:
+        state = task.state.value_()
+    state = (state | task.exit_state.value_()) & 0xFFFFFFFF
+    if state == 0:
+        return "TASK_RUNNING"
+    if state == _TASK_PARKED:
+        return "TASK_PARKED"
+    names = []
+    for name, bits in _STATE_BITS:
+        if state & bits:
+            both = name == "EXIT_DEAD" and (state & bits) == bits
+            names.append("EXIT_DEAD|TASK_DEAD" if both else name)
+    return "|".join(names)
+
+
 def is_kernel_thread(task: Object) -> bool:
     """Return whether ``task`` is a kernel thread (PF_KTHREAD set, or an idle task)."""
     return bool(task.flags.value_() & PF_KTHREAD) or task.pid.value_() == 0

@@ -53,7 +53,16 @@ def addresses(ours) -> list[str]:  # type: ignore[no-untyped-def]
              f"vtop -c 1 {anon.virtual:x}", f"vtop -c 1 {text:x} {mapped.virtual:x}",
              f"vtop -k {mapped.virtual:x}", "vtop -c 1 1000"]
     page = ours.run(f"vtop {init.value_():x}").rows[0].page
-    return [*lines, f"vtop {page.page:x}"]
+    lines.append(f"vtop {page.page:x}")
+    detail = ours.run("kmem -S kmalloc-64").rows[0]
+    free = next(o.address for sl in detail.slabs for o in sl.objects if not o.allocated)
+    init_task = prog.symbol("init_task").address
+    lines += [f"kmem {init.value_() + 8:x}", f"kmem {text:x}", f"kmem {init_task:x}",
+              f"kmem {module:x}", f"kmem {page.page:x}", f"kmem {mapped.physical:x}",
+              f"kmem {free:x}", f"kmem {init.stack.value_() + 0x10:x}",
+              f"kmem {anon.virtual:x}", f"kmem {init.value_():x} {mapped.physical:x}",
+              f"kmem {page.physical:x}"]
+    return lines
 
 
 @pytest.fixture(scope="module")
@@ -197,10 +206,12 @@ def test_vm_equals_crash_but_rss(ours, theirs, line: str) -> None:  # type: igno
         assert any("  FILE: /bin/busybox  OFFSET: " in x for x in mine)
 
 
-def test_vtop_equals_crash(ours, theirs, addresses: list[str]) -> None:  # type: ignore[no-untyped-def]
-    """The walk (each level's entry), the page and its PTE decoded, the memory area of a
-    user address and what backs a page not in memory, and the struct page, on kernel
-    text, the direct map, a vmalloc'ed stack, a module, a struct page and user pages."""
+def test_vtop_and_kmem_address_equal_crash(ours, theirs, addresses: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """vtop: the walk (each level's entry), the page and its PTE decoded, the memory area
+    of a user address and what backs a page not in memory, and the struct page, on kernel
+    text, the direct map, a vmalloc'ed stack, a module, a struct page and user pages.
+    kmem ADDRESS: the symbol, the stack's task and vmap area, the slab object, the task
+    holding it and the page, on the same kinds of addresses and physical ones."""
     for line in addresses:
         assert theirs[line], line
         assert _text(ours, line) == theirs[line], line
@@ -211,3 +222,24 @@ def test_vtop_equals_crash(ours, theirs, addresses: list[str]) -> None:  # type:
                              + phys_base) & ((1 << 64) - 1)
     assert ours.prog.read(text.physical, 16, True) == \
         ours.prog.read(ours.prog.symbol("panic").address, 16)
+
+
+def test_kmem_address_of_a_free_page_names_its_block(ours, theirs) -> None:  # type: ignore[no-untyped-def]
+    """A page of a free buddy block: pycrash names the block (kmem -f ADDRESS's lines);
+    crash 8.0.2's search of its free lists misses it and shows the page alone. The page
+    is free: PageBuddy in page_type, its block's order in page->private."""
+    from drgn import Object, container_of
+    from drgn.helpers.linux.mm import page_to_pfn
+
+    prog = ours.prog
+    free = next(a for a in ours.run("kmem -f").rows[0].areas if a.blocks and a.order >= 3)
+    first = Object(prog, "struct list_head *", prog.read_u64(free.address))  # free_list.next
+    head = container_of(first, "struct page", "lru")
+    pfn = page_to_pfn(head).value_()
+    assert head.page_type.value_() & 0xFFFFFFFF == 0xFFFFFF7F  # PageBuddy
+    assert head.private.value_() == free.order
+    line = f"kmem {pfn << 12:x}"
+    theirs_now = crash_commands(fixture_dump("bullseye-small"), [line])[line]
+    mine = _text(ours, line)
+    assert mine[-2:] == theirs_now[-2:]  # the page
+    assert mine[4].startswith(f"{head.value_():x}  ({pfn << 12:x} is 1st of {1 << free.order}")

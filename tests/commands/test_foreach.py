@@ -38,14 +38,17 @@ def test_foreach_set_shows_each_context(session, dump: Dump) -> None:  # type: i
                        f"    PID: {pid}", 'COMMAND: "pcfix-sleeper1"',
                        f"   TASK: {task:x}  [THREAD_INFO: {task:x}]",
                        f"    CPU: {task_id(session.task(pid)).cpu}",
-                       "  STATE: TASK_INTERRUPTIBLE"]
+                       "  STATE: TASK_INTERRUPTIBLE "]  # crash's space after the state
     assert out[1] == "    PID: 1" and out[6] == ""
     assert str(session.run("set")) == before
 
 
 def test_foreach_set_is_crash_s_on_debian_11() -> None:
-    """On 5.10 crash 8.0.2 sees every task: foreach set as crash prints it (but for the
-    space crash leaves after STATE's value)."""
+    """On 5.10 crash 8.0.2 sees every task: foreach set as crash prints it (the idle
+    tasks' "(1 of 2)", "(ACTIVE)" after a running task's state, the space after it)."""
     d = fixture_dump("bullseye-small")
-    theirs = crash_commands(d, ["foreach 1 2 set"])["foreach 1 2 set"]
-    assert str(d.open().run("foreach 1 2 set")).splitlines() == [t.rstrip() for t in theirs]
+    lines = ["foreach 1 2 set", "foreach 0 set"]
+    theirs = crash_commands(d, lines)
+    s = d.open()
+    for line in lines:
+        assert str(s.run(line)).splitlines() == theirs[line]

@@ -12,9 +12,8 @@ from pycrash.commands import kmem
 from pycrash.command import Result
 from pycrash.errors import CommandError
 from pycrash.kernel.meminfo import FreeArea, MemRow, ZoneRow
-from pycrash.kernel.slabs import CacheRow, SlabHit, SlabObject, SlabView
+from pycrash.kernel.slabs import CacheRow, SlabObject, SlabView
 from pycrash.kernel.symbols import SymbolRow
-from pycrash.kernel.tasks import TaskId
 
 CACHE = CacheRow(0xFF3CF91681034500, 64, 1624, 1728, 27, 4096, "kmalloc-64")
 CACHE_LINE = "ff3cf91681034500       64       1624      1728     27     4k  kmalloc-64"
@@ -90,23 +89,36 @@ def test_pages() -> None:
 
 @pytest.mark.fast
 def test_what_an_address_is() -> None:
-    hit = SlabHit(CACHE, 0xFFD2DE3FC0001000, 0xFF3CF91680040000, False)
-    stack = TaskId(102, 0xFF3CF9169E460000, 1, "sh")
-    rows = [kmem.AddressInfo(0xFF3CF91680040010, "slab", slab=hit),
-            kmem.AddressInfo(0xFFA0000000001000, "stack", task=stack,
-                             vmap_start=0xFFA0000000000000, vmap_end=0xFFA0000000005000),
-            kmem.AddressInfo(0xFFFFFFFF8FC1AA40, "symbol",
+    """crash's kmem_search() order, each part followed by an empty line, the page last."""
+    from pycrash.cmdlib.context import Context
+    from pycrash.kernel.meminfo import VmapArea
+
+    objects = [SlabObject(0xFF3CF91680040000, False, None)]
+    slab = kmem.CacheOfAddress(CACHE, SlabView("", 0xFFD2DE3FC0001000, 0xFF3CF91680040000, 0,
+                                               objects), 0xFF3CF91680040000, False)
+    sh = Context(102, "sh", 0xFF3CF9169E460000, 1, "TASK_INTERRUPTIBLE")
+    rows = [kmem.AddressInfo(0xFF3CF91680040010, False, slab=slab, page=PAGE),
+            kmem.AddressInfo(0xFFA0000000001000, False, stack_task=sh,
+                             vmap=VmapArea(0x10, 0x20, 0xFFA0000000000000, 0xFFA0000000005000),
+                             page=PAGE),
+            kmem.AddressInfo(0xFFFFFFFF8FC1AA40, False,
                              symbol=SymbolRow(0xFFFFFFFF8FC1AA40, "D", "init_task", 0, None,
-                                              None, None)),
-            kmem.AddressInfo(0xFF3CF91680001000, "page", page=PAGE)]
+                                              None, None), page=PAGE),
+            kmem.AddressInfo(0x7FFCE82AC000, True, translated=True)]
     assert list(kmem.render_address(Result(rows))) == [
-        kmem.CACHE_HEADER, CACHE_LINE, "  SLAB              OBJECT",
-        "  ffd2de3fc0001000   ff3cf91680040000  (free)",
-        'ffa0000000001000: kernel stack of PID: 102  TASK: ff3cf9169e460000  COMMAND: "sh"',
-        "    VMAP_AREA RANGE                         SIZE",
-        "    ffa0000000000000 - ffa0000000005000     20480",
-        "ffffffff8fc1aa40 (D) init_task",
-        kmem.PAGE_HEADER, PAGE_LINE]
+        kmem.CACHE_HEADER, CACHE_LINE,
+        "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE",
+        "  ffd2de3fc0001000  ff3cf91680040000     0      1          0     1",
+        "  FREE / [ALLOCATED]", "   ff3cf91680040000  ", "", kmem.PAGE_HEADER, PAGE_LINE, "",
+        "    PID: 102", 'COMMAND: "sh"',
+        "   TASK: ff3cf9169e460000  [THREAD_INFO: ff3cf9169e460000]",
+        "    CPU: 1", "  STATE: TASK_INTERRUPTIBLE ", "",
+        "   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                SIZE",
+        "0000000000000010  0000000000000020  ffa0000000000000 - ffa0000000005000    20480", "",
+        kmem.PAGE_HEADER, PAGE_LINE, "",
+        "ffffffff8fc1aa40 (D) init_task", "", kmem.PAGE_HEADER, PAGE_LINE, "",
+        "kmem: cannot determine page for 7ffce82ac000",
+        "7ffce82ac000: physical address not found in mem map"]
 
 
 def test_kmem_s_has_every_cache_ofslabinfo(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
@@ -173,15 +185,16 @@ def test_kmem_address_names_slab_object_and_task_stack(session, dump: Dump) -> N
     detail = session.run("kmem -S kmalloc-1k").rows[0]
     addr = next(o.address for s in detail.slabs for o in s.objects if o.allocated)
     info = session.run(f"kmem {addr + 16:x}").rows[0]
-    assert info.kind == "slab" and info.slab.cache.name == "kmalloc-1k"
-    assert info.slab.object == addr and info.slab.allocated
+    assert info.slab.cache.name == "kmalloc-1k" and info.task is None
+    assert info.slab.object == addr and info.page is not None
     text = str(session.run(f"kmem {addr + 16:x}"))
-    assert f"[{addr:016x}]" in text and "kmalloc-1k" in text
+    assert f"  [{addr:016x}]" in text.splitlines() and "kmalloc-1k" in text
     frame = session.run("bt pcfix-sleeper1").rows[0].frames[1]
     stack = session.run(f"kmem {frame.stack_addr:x}").rows[0]
-    assert stack.kind == "stack" and stack.task.comm == "pcfix-sleeper1"
     pid = pid_of(dump, "pcfix-sleeper1")
-    assert f"kernel stack of PID: {pid} " in str(session.run(f"kmem {frame.stack_addr:x}"))
+    assert stack.stack_task.command == "pcfix-sleeper1" and stack.stack_task.pid == pid
+    assert stack.vmap.start <= frame.stack_addr < stack.vmap.end
+    assert f"    PID: {pid}" in str(session.run(f"kmem {frame.stack_addr:x}")).splitlines()
 
 
 def test_kmem_other_views(session) -> None:  # type: ignore[no-untyped-def]
