@@ -5,20 +5,83 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from drgn import SymbolKind
 
 from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
+from pycrash.kernel.nmlist import ListedSymbol
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line, type_letter
 from pycrash.session import Session
 
 
+@dataclass(frozen=True)
+class NotFound:
+    """A name that is no symbol, and the symbols whose names contain it (crash's
+    "possible alternatives")."""
+
+    name: str
+    alternatives: list[SymbolRow]
+
+
 def render(result: Result) -> Iterable[str]:
-    """crash's sym output: one ``ADDRESS (T) symbol+off [module] file: line`` per row."""
+    """crash's sym output: one ``ADDRESS (T) symbol+off [module] file: line`` per row; a
+    name that is no symbol with its possible alternatives."""
     for row in result.rows:
-        yield symbol_line(row)
+        if isinstance(row, NotFound):
+            yield f"symbol not found: {row.name}"
+            yield "possible alternatives:"
+            yield from (f"  {symbol_line(a)}" for a in row.alternatives)
+            if not row.alternatives:
+                yield "  (none found)"
+        else:
+            yield symbol_line(row)
+
+
+def _containing(session: Session, text: str) -> list[SymbolRow]:
+    """The symbols whose names contain ``text``, by address (sym -q)."""
+    prog = session.prog
+    bounds = section_bounds(prog)
+    found = [s for s in prog.symbols() if s.name and text in s.name
+             and s.kind != SymbolKind.SECTION]
+    found.sort(key=lambda s: (s.address, s.name))
+    return [SymbolRow(s.address, type_letter(s, bounds), s.name, 0, None, None, None)
+            for s in found]
+
+
+def render_list(result: Result) -> Iterable[str]:
+    """crash's sym -l: ``ADDRESS (T) name`` per symbol (the address unpadded), and each
+    module's ``ADDRESS MODULE START: name`` and ``MODULE END`` lines."""
+    for row in result.rows:
+        if row.marker:
+            yield f"{row.address:x} {row.marker}: {row.name}"
+        else:
+            yield f"{row.address:x} ({row.type}) {row.name}"
+
+
+def symbol_list(session: Session) -> Result:
+    """sym -l: the vmlinux's symbol table as crash lists it (pycrash.kernel.nmlist), then
+    the modules'; without the vmlinux's symbol table, drgn's symbols by address."""
+    from pycrash.kernel.nmlist import ListedSymbol, kernel_list, module_list
+
+    prog = session.prog
+    errors: list[str] = []
+    where = prog.cache.get("pycrash_vmlinux")
+    rows: list[ListedSymbol] = []
+    if where is not None:
+        try:
+            rows = kernel_list(prog, where[0])
+        except (LookupError, OSError, ValueError):
+            rows = []
+    if not rows:
+        bounds = section_bounds(prog)
+        found = sorted((s for s in prog.symbols() if s.name and s.kind != SymbolKind.SECTION),
+                       key=lambda s: (s.address, s.name))
+        rows = [ListedSymbol(s.address, type_letter(s, bounds), s.name) for s in found]
+    rows += module_list(prog, errors)
+    return Result(rows, render=render_list, errors=errors)
 
 
 @command(
@@ -39,7 +102,7 @@ crash> sym ffffffffad1cd010
 ffffffffad1cd010 (T) panic+16 kernel/panic.c: 276
 crash> sym -q sysrq_handle_cr
 """,
-    records=(SymbolRow,),
+    records=(SymbolRow, ListedSymbol, NotFound),
     arguments=(
         arg("-l", dest="list_all", action="store_true", help="list all symbols"),
         arg("-q", dest="query", metavar="string", help="symbols containing string"),
@@ -51,6 +114,8 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`SymbolRow` per symbol or address asked for (or listed)."""
     prog = session.prog
     bounds = section_bounds(prog)
+    if args.list_all and args.query is None and not args.module:
+        return symbol_list(session)
     if args.list_all or args.query is not None or args.module:
         pattern = re.escape(args.query) if args.query is not None else ""
         found = [s for s in prog.symbols() if s.name and re.search(pattern, s.name)
@@ -69,12 +134,13 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
             found = [s for s in module_kallsyms(mod)  # the module's own symbol table
                      if s.name and re.search(pattern, s.name)]
         found.sort(key=lambda s: (s.address, s.name))
-        rows = [SymbolRow(s.address, type_letter(s, bounds), s.name, 0, None, None, None)
-                for s in found]
-        return Result(rows, render=render)
+        listed = [SymbolRow(s.address, type_letter(s, bounds), s.name, 0, None, None, None)
+                  for s in found]
+        return Result(listed, render=render)
     if not args.specs:
         raise CommandError("give a symbol or an address (or -l, -q string)")
-    rows, errors = [], []
+    rows: list[SymbolRow | NotFound] = []
+    errors: list[str] = []
     for spec in args.specs:
         try:
             rows.append(lookup(prog, spec, bounds))
@@ -82,7 +148,10 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
             try:  # symbol+offset, or an object's expression: the symbol containing it
                 address = resolve_address(prog, spec)
             except CommandError:
-                errors.append(str(exc))
+                if re.fullmatch(r"[A-Za-z_.$][\w.$]*", spec):  # a name: crash's alternatives
+                    rows.append(NotFound(spec, _containing(session, spec)))
+                else:
+                    errors.append(str(exc))
                 continue
             try:
                 rows.append(lookup(prog, f"{address:x}", bounds))
@@ -90,6 +159,6 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
                 errors.append(str(again))
     from pycrash.kernel.nodebug import needs_dwarf
 
-    text = any(r.type in "tT" and r.module is None for r in rows)
+    text = any(isinstance(r, SymbolRow) and r.type in "tT" and r.module is None for r in rows)
     missing = needs_dwarf(prog, "source files and lines") if text else None
     return Result(rows, render=render, errors=errors + ([missing] if missing else []))

@@ -31,6 +31,8 @@ def symbol_line(row: SymbolRow) -> str:
     label = f"{row.name}+{row.offset}" if row.offset else row.name
     mod = f" [{row.module}]" if row.module else ""
     where = f" {row.file}: {row.line}" if row.file else ""
+    if row.module and not row.file and row.type in "tT":
+        where = " "  # crash: module text's line number, empty without its debuginfo
     return f"{row.address:016x} ({row.type}) {label}{mod}{where}"
 
 
@@ -88,6 +90,32 @@ def source_line(prog: Program, address: int) -> tuple[str | None, int | None]:
     return loc[0].filename, loc[0].line  # the innermost (inlined) position, as gdb's line table
 
 
+def _module_letter(module: object, address: int, name: str, text: bool) -> str:
+    """crash's letter of a module symbol without the module's debuginfo (from its
+    kallsyms): T or t for a function, by its binding; ``?`` for anything else."""
+    from drgn import Object
+    from drgn.helpers.linux.kallsyms import module_kallsyms
+
+    try:
+        assert isinstance(module, Object)
+        for s in module_kallsyms(module):
+            if s.address == address and s.name.startswith(name):
+                if s.kind != SymbolKind.FUNC:
+                    return "?"
+                return "t" if s.binding == SymbolBinding.LOCAL else "T"
+    except (LookupError, ValueError, AttributeError, AssertionError):
+        pass
+    return "t" if text else "?"
+
+
+def _source(prog: Program, address: int) -> tuple[str | None, int | None]:
+    """The file and line crash's sym shows for code: gdb's line, the file under the
+    kernel's compilation directory (as bt -l shows it)."""
+    from pycrash.kernel.stack import source_of
+
+    return source_of(prog, address)
+
+
 def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
     """Return the :class:`SymbolRow` for a symbol name or a hex address in a symbol.
 
@@ -124,15 +152,15 @@ def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
                 raise CommandError(f"{spec}: no symbol contains this address") from None
             rng = module_at(prog, address)
             text = bounds.get("text", (0, 0))
-            letter = (("t" if rng.text else "d") if rng is not None
-                      else "T" if text[0] <= address < text[1] else "D")
+            letter = (_module_letter(rng.module, near.address, near.name, rng.text)
+                      if rng is not None else "T" if text[0] <= address < text[1] else "D")
             return SymbolRow(address, letter, near.name, address - near.address,
                              rng.name if rng is not None else None, None, None)
         if near is not None and sym.address <= near.address <= address:
-            file, line = source_line(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
+            file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
             return SymbolRow(address, type_letter(sym, bounds), near.name,
                              address - near.address, _module_of(prog, address), file, line)
-    file, line = source_line(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
+    file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
     return SymbolRow(address, type_letter(sym, bounds), sym.name, address - sym.address,
                      _module_of(prog, address), file, line)
 

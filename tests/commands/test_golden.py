@@ -154,6 +154,24 @@ CHANGED = {
         "(tests/commands/test_crash_layout.py::test_vtop_equals_crash)",
     "vtop -k ffffffff81000000":
         "as above (tests/commands/test_crash_layout.py::test_vtop_equals_crash)",
+    "kmem ffffffff81000000":
+        "crash 8.0.2's kmem_search(): the symbol, an empty line, then the page "
+        "(tests/commands/test_crash_layout.py::test_vtop_and_kmem_address_equal_crash)",
+    "sym panic":
+        "the source file under the kernel's compilation directory, as crash 8.0.2 (gdb) names "
+        "it (tests/commands/test_sym.py::test_sym_of_an_address_inside_panic_round_trips)",
+    "sym -l":
+        "the vmlinux's symbol table as crash 8.0.2 reads it through BFD, then the modules' "
+        "(tests/commands/test_sym.py::test_sym_l_is_crash_s_list)",
+    "set 1":
+        "the space crash 8.0.2 prints after the state "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "sym nosuchsymbol":
+        "crash 8.0.2's 'symbol not found' and its possible alternatives "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "sym nosuchsym panic":
+        "as above, in the order of the arguments "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
 }
 
 
