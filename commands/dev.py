@@ -6,11 +6,11 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgn import Object
+from drgn import Program
 
-from pycrash.cmdlib.resolve import symbol_name
+from pycrash.cmdlib.render import center
 from pycrash.command import Result, arg, command
-from pycrash.kernel.iterators import chained
+from pycrash.kernel.devices import block_majors, char_majors
 from pycrash.kernel.walk import bounded
 from pycrash.records import Hex
 from pycrash.session import Session
@@ -18,9 +18,9 @@ from pycrash.session import Session
 
 @dataclass(frozen=True)
 class Device:
-    """A registered device major: ``chr`` (its char_device_struct, and the
-    file_operations of its cdev, 0 when none, with their symbol) or ``blk`` (its
-    blk_major_name), and its name."""
+    """A registered device major: ``chr`` (the cdev crash finds for it) or ``blk`` (a
+    gendisk of it), its name, that object's address (0: none found) and its file or
+    block device operations, with their symbol."""
 
     kind: str
     major: int
@@ -30,16 +30,24 @@ class Device:
     operations_symbol: str | None = None
 
 
+def _device_line(d: Device) -> str:
+    if not d.operations:
+        return f" {d.major:>3}      {d.name:<13}  {center('(none)', 16)}"
+    ops = d.operations_symbol or f"{d.operations:x}"
+    return f" {d.major:>3}      {d.name:<13}  {d.address:>16x}  {ops}"
+
+
 def render(result: Result) -> Iterable[str]:
-    """crash's dev output: the CHRDEV table, then the BLKDEV table."""
-    yield "CHRDEV    NAME              CHAR_DEVICE_STRUCT  OPERATIONS"
+    """crash's dev output: the CHRDEV table (each major's cdev and its operations), then
+    the BLKDEV table (a gendisk of each major and its operations), in the order of the
+    kernel's chrdevs[] and major_names[] slots."""
+    yield f"CHRDEV    NAME           {center('CDEV', 16)}  {'OPERATIONS':<16}"
     for d in (x for x in result.rows if x.kind == "chr"):
-        ops = d.operations_symbol or (f"{d.operations:x}" if d.operations else "")
-        yield f" {d.major:>3}      {d.name:<17} {d.address:016x}    {ops}"
+        yield _device_line(d)
     yield ""
-    yield "BLKDEV    NAME"
+    yield f"BLKDEV    NAME           {center('GENDISK', 16, right=True)}  {'OPERATIONS':<16}"
     for d in (x for x in result.rows if x.kind == "blk"):
-        yield f" {d.major:>3}      {d.name}"
+        yield _device_line(d)
 
 
 @dataclass(frozen=True)
@@ -73,12 +81,23 @@ class Disk:
     writes: int
 
 
+@dataclass(frozen=True)
+class DiskView:
+    """How dev -d names its counts: ASYNC and SYNC where the kernel has BLK_RW_SYNC (crash
+    reads the same two counters either way), else READ and WRITE."""
+
+    sync_names: bool = True
+
+
 def render_disks(result: Result) -> Iterable[str]:
     """crash's dev -d output: a table of disks and their I/O in flight."""
-    yield "MAJOR     GENDISK        NAME        REQUEST_QUEUE    TOTAL  READ WRITE"
+    sync = result.view.sync_names if isinstance(result.view, DiskView) else True
+    first, second = ("ASYNC", "SYNC") if sync else ("READ", "WRITE")
+    yield (f"MAJOR {'GENDISK':<18} NAME       {'REQUEST_QUEUE':<18} TOTAL {first:>5} "
+           f"{second:>5} ")
     for d in result.rows:
-        yield (f"{d.major:>5} {d.gendisk:016x} {d.name:<10} {d.queue:016x} "
-               f"{d.reads + d.writes:>6} {d.reads:>5} {d.writes:>5}")
+        yield (f"{d.major:>5} {d.gendisk:<16x}   {d.name:<10} {d.queue:<16x}   "
+               f"{d.reads + d.writes:>5} {d.reads:>5} {d.writes:>5} ")
 
 
 @command(
@@ -90,10 +109,11 @@ Lists the registered character devices (major, name, char_device_struct and
 the file operations) and block devices (major and name); -p lists PCI
 devices with their vendor, device and class; -d lists the disks with their
 request queues and the reads and writes in flight (counted per CPU by
-bio-based drivers; blk-mq drivers count requests in their tags instead).
+bio-based drivers; blk-mq drivers count requests in their tags instead), ram
+and loop devices left out, as crash does.
 """,
     examples="crash> dev\ncrash> dev -p",
-    records=(Device, PciDevice, Disk),
+    records=(Device, PciDevice, Disk, DiskView),
     arguments=(arg("-p", dest="pci", action="store_true", help="PCI devices"),
                arg("-d", dest="disks", action="store_true", help="disks and I/O in flight")),
 )
@@ -109,50 +129,33 @@ def dev(session: Session, args: argparse.Namespace) -> Result:
                           d.__getattribute__("class").value_())
                 for d in bounded(for_each_pci_dev(prog), "the PCI device list")]
         return Result(rows, render=render_pci)
-    devices = []
-    chrdevs = prog["chrdevs"]
-    for i in range(len(chrdevs)):
-        for cd in chained(chrdevs[i].read_(), f"chrdevs[{i}]"):
-            ops = cd.cdev.ops.value_() if cd.cdev else 0
-            devices.append(Device("chr", cd.major.value_(), cd.name.string_().decode(),
-                                  cd.value_(), ops, symbol_name(prog, ops) if ops else None))
-    names = prog["major_names"]
-    for i in range(len(names)):
-        for bd in chained(names[i].read_(), f"major_names[{i}]"):
-            devices.append(Device("blk", bd.major.value_(), bd.name.string_().decode(),
-                                  bd.value_()))
-    devices.sort(key=lambda d: (d.kind != "chr", d.major))
+    devices = [Device("chr", e.major, e.name, e.owner, e.operations,
+                      _symbol(prog, e.operations)) for e in char_majors(prog)]
+    devices += [Device("blk", e.major, e.name, e.owner, e.operations,
+                       _symbol(prog, e.operations)) for e in block_majors(prog)]
     return Result(devices, render=render)
 
 
-def _counter(obj: Object) -> int:
-    """Return the integer inside a counter (local_t wraps atomic_long_t wraps long)."""
-    value = obj.value_()
-    while isinstance(value, dict):
-        value = next(iter(value.values()))
-    return int(value)
+def _symbol(prog: Program, address: int) -> str | None:
+    """``name`` or ``name+offset`` of an address, as crash's value_to_symstr() writes it."""
+    from pycrash.kernel.symindex import find_symbol
+
+    if not address:
+        return None
+    try:
+        sym = find_symbol(prog, address)  # module symbols too, from their kallsyms
+    except LookupError:
+        return None
+    off = address - sym.address
+    return f"{sym.name}+{off}" if off else sym.name
 
 
 def disks(session: Session) -> Result:
-    """Return a :class:`Disk` per registered disk (``dev -d``)."""
-    from drgn import FaultError
-    from drgn.helpers.linux.block import disk_devt, disk_name, for_each_disk
-    from drgn.helpers.linux.cpumask import for_each_possible_cpu
-    from drgn.helpers.linux.device import MAJOR
-    from drgn.helpers.linux.percpu import per_cpu_ptr
+    """Return a :class:`Disk` per disk (``dev -d``), leaving out ram and loop devices as
+    crash does."""
+    from pycrash.kernel.devices import disks as all_disks
+    from pycrash.kernel.devices import has_sync_counts
 
-    prog = session.prog
-    rows = []
-    for disk in bounded(for_each_disk(prog), "the disk list"):
-        reads = writes = 0
-        try:
-            stats = disk.part0.bd_stats
-            for cpu in for_each_possible_cpu(prog):
-                flight = per_cpu_ptr(stats, cpu).in_flight
-                reads += _counter(flight[0])
-                writes += _counter(flight[1])
-        except (AttributeError, LookupError, FaultError):
-            pass
-        rows.append(Disk(MAJOR(disk_devt(disk)), disk.value_(), disk_name(disk).decode(),
-                         disk.queue.value_(), reads, writes))
-    return Result(rows, render=render_disks)
+    rows = [Disk(d.major, d.gendisk, d.name, d.queue, d.reads, d.writes)
+            for d in all_disks(session.prog) if not d.name.startswith(("ram", "loop"))]
+    return Result(rows, render=render_disks, view=DiskView(has_sync_counts(session.prog)))

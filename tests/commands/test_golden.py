@@ -172,6 +172,13 @@ CHANGED = {
     "sym nosuchsym panic":
         "as above, in the order of the arguments "
         "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "dev":
+        "crash 8.0.2's columns: each major's cdev and gendisk with their operations' symbols, "
+        "in the order of the kernel's slots "
+        "(tests/commands/test_dev.py::test_dev_and_dev_d_equal_crash_on_6_1)",
+    "dev -d":
+        "crash 8.0.2's layout, ram and loop devices left out "
+        "(tests/commands/test_dev.py::test_dev_and_dev_d_equal_crash_on_6_1)",
 }
 
 
