@@ -20,7 +20,7 @@ SAME = [
     "task -R pid", "task -R pid,comm 1 2", "foreach 1 2 task -R pid", "foreach 1 2 files",
     "sym -l", "sym panic", "sym schedule init_task", "sym nosuchsym panic",
     "sym virtqueue_get_vring_size", "sym -q sysrq_handle", "set 1", "foreach 0 1 set",
-    "dev", "dev -d",
+    "dev", "dev -d", "irq", "irq -a", "irq -s", "irq 1 24 2",
 ]
 #: command lines compared with a documented difference masked
 MASKED = ["ps -t", "ps -t 1 2", "log -T", "vm", "vm 1 2", "vm -p 1"]

@@ -179,6 +179,16 @@ CHANGED = {
     "dev -d":
         "crash 8.0.2's layout, ram and loop devices left out "
         "(tests/commands/test_dev.py::test_dev_and_dev_d_equal_crash_on_6_1)",
+    "irq":
+        "every interrupt number below nr_irqs, (unused) where it has no descriptor or "
+        "handler, as crash 8.0.2 lists them "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "irq -s":
+        "crash 8.0.2's columns, the chip with its flow type (IO-APIC-edge) "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "irq -a":
+        "CPU runs as crash 8.0.2 writes them (0-1), names joined by commas "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
 }
 
 
