@@ -21,6 +21,7 @@ SAME = [
     "sym -l", "sym panic", "sym schedule init_task", "sym nosuchsym panic",
     "sym virtqueue_get_vring_size", "sym -q sysrq_handle", "set 1", "foreach 0 1 set",
     "dev", "dev -d", "irq", "irq -a", "irq -s", "irq 1 24 2",
+    "timer", "timer -r", "timer -C 1", "timer -r -C 0",
 ]
 #: command lines compared with a documented difference masked
 MASKED = ["ps -t", "ps -t 1 2", "log -T", "vm", "vm 1 2", "vm -p 1"]

@@ -189,6 +189,14 @@ CHANGED = {
     "irq -a":
         "CPU runs as crash 8.0.2 writes them (0-1), names joined by commas "
         "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "timer":
+        "crash 8.0.2's timer: each CPU's BASE_STD and BASE_DEF wheels with their addresses, "
+        "TTE and each function's address "
+        "(tests/commands/test_timer.py::test_timer_equals_crash_on_6_1)",
+    "timer -r":
+        "crash 8.0.2's timer -r: each CPU's hrtimer clock bases with their current time, soft "
+        "and hard expiries and TTE "
+        "(tests/commands/test_timer.py::test_timer_equals_crash_on_6_1)",
 }
 
 
