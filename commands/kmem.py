@@ -10,10 +10,11 @@ from drgn import FaultError, Object, Program
 
 from pycrash.cmdlib.context import Context, context_lines, task_context
 from pycrash.cmdlib.memtext import PAGE_HEADER, page_line
+from pycrash.cmdlib.render import center
 from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel import meminfo, slabs
+from pycrash.kernel import meminfo, memnodes, slabs
 from pycrash.kernel.machine import is_page_struct
 from pycrash.kernel.pages import PageRow, page_row
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line
@@ -77,10 +78,27 @@ def render_info(result: Result) -> Iterable[str]:
 
 @dataclass
 class CacheDetail:
-    """A slab cache and those of its slabs that could be found, with their objects."""
+    """A slab cache and the slabs that could be found: each CPU's (its kmem_cache_cpu,
+    slab and partial slabs) and each node's (its counts, partial and tracked full
+    slabs), with their objects."""
 
     cache: slabs.CacheRow
-    slabs: list[slabs.SlabView] = field(default_factory=list)
+    cpus: list[slabs.CpuSlabs] = field(default_factory=list)
+    nodes: list[slabs.NodeSlabs] = field(default_factory=list)
+
+    @property
+    def slabs(self) -> list[slabs.SlabView]:
+        """Every slab found: each CPU's slab and partial slabs, each node's partial and
+        full slabs."""
+        found: list[slabs.SlabView] = []
+        for c in self.cpus:
+            found += ([c.slab] if c.slab is not None else []) + c.partial
+        for n in self.nodes:
+            found += n.partial + (n.full or [])
+        return found
+
+
+SLAB_HEADER = "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE"
 
 
 def object_line(o: slabs.SlabObject) -> str:
@@ -92,20 +110,60 @@ def object_line(o: slabs.SlabObject) -> str:
     return f"   {o.address:016x}  {cpu}"
 
 
+def _slab_line(s: slabs.SlabView) -> str:
+    n = len(s.objects)
+    return (f"  {s.slab:016x}  {s.memory:016x} {s.node:>5} {n:>6} {s.allocated:>10} "
+            f"{n - s.allocated:>5}")
+
+
+def _slab_lines(s: slabs.SlabView) -> Iterable[str]:
+    yield SLAB_HEADER
+    yield _slab_line(s)
+    yield "  FREE / [ALLOCATED]"
+    for o in s.objects:
+        yield object_line(o)
+
+
+def _node_slab_lines(title: str, found: list[slabs.SlabView] | None) -> Iterable[str]:
+    yield title
+    if found is None:
+        yield "  (not tracked)"
+    elif not found:
+        yield "  (empty)"
+    else:
+        yield SLAB_HEADER
+        yield from map(_slab_line, found)
+
+
 def render_detail(result: Result) -> Iterable[str]:
-    """crash's kmem -S output: each cache, its slabs and their objects ([allocated])."""
-    for detail in result.rows:
+    """crash's kmem -S output: each cache, then per CPU its kmem_cache_cpu, slab and
+    partial slabs with their objects ([allocated]), then per node its counts and its
+    partial and full slabs, then an empty line."""
+    for i, detail in enumerate(result.rows):
+        if i:
+            yield ""
         yield CACHE_HEADER
         yield cache_line(detail.cache)
-        for s in detail.slabs:
-            yield f"{s.where.upper()} SLAB:"
-            yield "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE"
-            n = len(s.objects)
-            yield (f"  {s.slab:016x}  {s.memory:016x} {s.node:>5} {n:>6} {s.allocated:>10} "
-                   f"{n - s.allocated:>5}")
-            yield "  FREE / [ALLOCATED]"
-            for o in s.objects:
-                yield object_line(o)
+        for c in detail.cpus:
+            yield f"CPU {c.cpu} KMEM_CACHE_CPU:"
+            yield f"  {c.cache_cpu:x}"
+            yield f"CPU {c.cpu} SLAB:"
+            if c.slab is None:
+                yield "  (empty)"
+            else:
+                yield from _slab_lines(c.slab)
+            yield f"CPU {c.cpu} PARTIAL:"
+            if not c.partial:
+                yield "  (empty)"
+            for s in c.partial:
+                yield from _slab_lines(s)
+        for n in detail.nodes:
+            yield "KMEM_CACHE_NODE   NODE  SLABS  PARTIAL  PER-CPU"
+            yield (f"{n.cache_node:x}  {n.node:>4}  {n.nr_slabs:>5}  {n.nr_partial:>7}  "
+                   f"{n.per_cpu:>7}")
+            yield from _node_slab_lines(f"NODE {n.node} PARTIAL:", n.partial)
+            yield from _node_slab_lines(f"NODE {n.node} FULL:", n.full)
+        yield ""
 
 
 @dataclass
@@ -169,15 +227,21 @@ def caches_of_addresses(prog: Program, specs: list[str], every_object: bool,
 # -- -z, -V, -f, -n ------------------------------------------------------------------
 
 def render_zones(result: Result) -> Iterable[str]:
-    """crash's kmem -z output: each zone's sizes, watermarks and free pages."""
+    """crash's kmem -z output: each zone's sizes (PRESENT only when fewer than spanned),
+    watermarks and vm_stat counters, names right-aligned to the longest."""
     for z in result.rows:
-        yield f'NODE: {z.node}  ZONE: {z.index}  ADDR: {z.address:016x}  NAME: "{z.name}"'
-        if not z.present:
+        yield f'NODE: {z.node}  ZONE: {z.index}  ADDR: {z.address:x}  NAME: "{z.name}"'
+        if not z.spanned:
             yield "  [unpopulated]"
-        else:
-            yield (f"  SIZE: {z.spanned}  PRESENT: {z.present}  MANAGED: {z.managed}  "
-                   f"MIN/LOW/HIGH: {z.min}/{z.low}/{z.high}")
-            yield f"  FREE: {z.free}  START_PFN: {z.start_pfn}  MEM_MAP: {z.mem_map:016x}"
+            yield ""
+            continue
+        present = f"  PRESENT: {z.present}" if z.present < z.spanned else ""
+        yield f"  SIZE: {z.spanned}{present}  MIN/LOW/HIGH: {z.min}/{z.low}/{z.high}"
+        yield "  VM_STAT:"
+        width = max((len(n) for n, _v in z.vm_stat), default=0)
+        for name, value in z.vm_stat:
+            yield f"{name:>{width}}: {value}"
+        yield ""
         yield ""
 
 
@@ -191,16 +255,19 @@ class Counter:
 
 
 def render_counters(result: Result) -> Iterable[str]:
-    """crash's kmem -V output: the counters of each group."""
+    """crash's kmem -V output: the counters of each group, an empty line between groups,
+    the names right-aligned to the longest of the zone, node and NUMA counters (the
+    events' to their own longest)."""
     group = None
-    width = max((len(c.name) for c in result.rows), default=10)
+    stats = max((len(c.name) for c in result.rows if c.group != "VM_EVENT_STATES"), default=0)
+    events = max((len(c.name) for c in result.rows if c.group == "VM_EVENT_STATES"), default=0)
     for c in result.rows:
         if c.group != group:
             if group is not None:
                 yield ""
             group = c.group
             yield f"  {group}:"
-        yield f"  {c.name:>{width}}: {c.value}"
+        yield f"{c.name:>{events if c.group == 'VM_EVENT_STATES' else stats}}: {c.value}"
 
 
 @dataclass(frozen=True)
@@ -306,22 +373,77 @@ def render_free(result: Result) -> Iterable[str]:
 
 
 @dataclass(frozen=True)
-class MemoryNode:
-    """A NUMA memory node: its id, spanned pages, struct pglist_data and its zones'
-    struct zone addresses."""
+class MemoryLayout:
+    """kmem -n: the memory nodes with their zones, the sparse memory sections and the
+    memory block devices, and the width of a physical address (crash's PADDR_PRLEN)."""
 
-    node: int
-    size: int
-    pglist_data: Hex
-    zones: tuple[int, ...]
+    nodes: list[memnodes.MemoryNode]
+    sections: list[memnodes.MemSection]
+    blocks: list[memnodes.MemoryBlock]
+    paddr_width: int = 8
+
+
+def _node_lines(n: memnodes.MemoryNode) -> Iterable[str]:
+    yield (f"NODE  {center('SIZE', 8)}  {center('PGLIST_DATA', 16)}  "
+           f"{center('BOOTMEM_DATA', 16)}  {center('NODE_ZONES', 16)}")
+    first = center(f"{n.zones[0]:x}", 16) if n.zones else ""
+    yield (f" {n.node:>2}   {center(str(n.size), 8)}  {center(f'{n.pglist_data:x}', 16)}  "
+           f"{center('----', 16)}  {first}")
+    indent = 12 + 8 + 16 + 16 + (len(first) - len(first.lstrip()))
+    for address in n.zones[1:]:
+        yield " " * indent + f"{address:x}"
+    yield f"{center('MEM_MAP', 16)}     START_PADDR    START_MAPNR"
+    yield (f"{center(f'{n.mem_map:x}', 16)}  {center(f'{n.start_paddr:x}', 16, True)}  "
+           f"{center(str(n.start_mapnr), 11, True)}")
+    yield ""
+    yield f"ZONE  NAME         SIZE  {center('MEM_MAP', 16, True)}  START_PADDR  START_MAPNR"
+    for z in n.zone_rows:
+        yield (f" {z.index:>2}   {z.name:<9} {z.size:>7}  {z.mem_map:>16x}  "
+               f"{z.start_paddr:>11x}  {z.start_mapnr:>11}")
 
 
 def render_nodes(result: Result) -> Iterable[str]:
-    """crash's kmem -n output: a table of memory nodes."""
-    yield "NODE    SIZE      PGLIST_DATA       ZONES"
-    for n in result.rows:
-        yield (f"{n.node:>3} {n.size:>9}  {n.pglist_data:016x}  "
-               + " ".join(f"{z:016x}" for z in n.zones))
+    """crash's kmem -n output: each node and its zones, then the memory sections and the
+    memory blocks (SPARSEMEM)."""
+    for layout in result.rows:
+        width = len("ZONE  NAME         SIZE") + 2 + 16 + len("  START_PADDR  START_MAPNR")
+        for i, n in enumerate(layout.nodes):
+            if i:
+                yield ""
+                yield "-" * width
+                yield ""
+                yield ""
+            yield from _node_lines(n)
+        if not layout.sections:
+            continue
+        yield ""
+        yield "-" * 67
+        yield ""
+        yield (f"NR  {center('SECTION', 16)}  {center('CODED_MEM_MAP', 16)}  "
+               f"{center('MEM_MAP', 16)}  STATE PFN")
+        for sec in layout.sections:
+            yield (f"{sec.nr:>2}  {center(f'{sec.section:x}', 16)}  "
+                   f"{center(f'{sec.coded_mem_map:x}', 16, True)}  "
+                   f"{center(f'{sec.mem_map:x}', 16, True)}  {center(sec.state, 5)} "
+                   f"{sec.pfn:<16}")
+        if not layout.blocks:
+            continue
+        pw = layout.paddr_width
+        nodes = layout.blocks[0].node is not None
+        yield ""
+        if nodes:
+            yield (f"{center('MEM_BLOCK', 16)} {center('NAME', 10)}   "
+                   f"{center('PHYSICAL RANGE', pw * 2 + 2)}   NODE  {'STATE':<7} "
+                   f"{'START_SECTION_NO':<12}")
+        else:
+            yield (f"{center('MEM_BLOCK', 16)} {center('NAME', 10)}   "
+                   f"{center('PHYSICAL RANGE', pw * 2)}    {'STATE':<7} "
+                   f"{'START_SECTION_NO':<12}")
+        for b in layout.blocks:
+            where = f"{b.start:>{pw}x} - {b.end:>{pw}x}"
+            node = f" {center(str(b.node), 4)}" if b.node is not None else ""
+            yield (f" {b.block:<16x} {center(b.name, 12 if nodes else 10)} {where}{node}  "
+                   f"{b.state:<7} {str(b.start_section):<12}")
 
 
 # -- -p -------------------------------------------------------------------------
@@ -665,8 +787,10 @@ crash> kmem ff2a8725d63e8808
             help="page flags (enum pageflags), or those of the flags value given"),
         arg("args", nargs="*", metavar="cache|address"),
     ),
-    records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, meminfo.ZoneRow, Counter, FreeLists,
-             MemoryNode, PageRow, AddressInfo, FreeBlock, CpuOffset, meminfo.HugePool,
+    records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, slabs.CpuSlabs, slabs.NodeSlabs,
+             meminfo.ZoneRow, Counter, FreeLists,
+             MemoryLayout, memnodes.MemoryNode, memnodes.NodeZone, memnodes.MemSection,
+             memnodes.MemoryBlock, PageRow, AddressInfo, FreeBlock, CpuOffset, meminfo.HugePool,
              meminfo.VmapArea, PageFlags, CacheOfAddress, IgnoredCache, Context),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
@@ -716,7 +840,7 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
                 wanted.append(cache)
             found = wanted
         if args.detail:
-            details = [CacheDetail(slabs.cache_row(c), slabs.cache_slabs(c)) for c in found]
+            details = [CacheDetail(slabs.cache_row(c), *slabs.cache_layout(c)) for c in found]
             return Result(details, render=render_detail, errors=errors)
         ignored = set(args.ignore.split(",")) if args.ignore else set()
         if ignored and args.detail:
@@ -742,23 +866,15 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
                           tuple(meminfo.free_areas(prog)))
         return Result([lists], render=render_free)
     if args.nodes:
-        return Result(_nodes(prog), render=render_nodes)
+        layout = MemoryLayout(memnodes.memory_nodes(prog), memnodes.mem_sections(prog),
+                              memnodes.memory_blocks(prog), meminfo.paddr_digits(prog))
+        return Result([layout], render=render_nodes)
     if args.pages:
         return Result(_pages(prog, args.args), render=render_pages)
     if not args.args:
         raise CommandError("give a flag (-i, -s, -S, -z, -V, -n, -f, -p) or an address")
     rows = [describe_address(session, resolve_address(prog, spec)) for spec in args.args]
     return Result(rows, render=render_address)
-
-
-def _nodes(prog: Program) -> list[MemoryNode]:
-    """Return a :class:`MemoryNode` per online node."""
-    from drgn.helpers.linux.mmzone import for_each_online_pgdat
-
-    return [MemoryNode(p.node_id.value_(), p.node_spanned_pages.value_(), p.value_(),
-                       tuple(p.node_zones[i].address_of_().value_()
-                             for i in range(len(p.node_zones))))
-            for p in for_each_online_pgdat(prog)]
 
 
 def _pages(prog: Program, specs: list[str]) -> list[PageRow]:

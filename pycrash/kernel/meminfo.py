@@ -154,6 +154,18 @@ class ZoneRow:
     high: int
     start_pfn: int
     mem_map: Hex
+    vm_stat: tuple[tuple[str, int], ...] = ()  # the zone's vm_stat[] counters, named
+
+
+def stat_names(prog: Program, enum: str) -> list[str]:
+    """Return the names of a vm counter enum by value (``enum zone_stat_item``...), as
+    crash names them: where enumerators share a value the last one's name, the
+    ``NR_VM_*_ITEMS`` count left out."""
+    names: dict[int, str] = {}
+    for e in prog.type(enum).enumerators or ():
+        if not (e.name.startswith("NR_VM_") and e.name.endswith("_ITEMS")):
+            names[e.value] = e.name
+    return [names.get(i, "") for i in range(max(names, default=-1) + 1)]
 
 
 def zones(prog: Program) -> list[ZoneRow]:
@@ -174,27 +186,49 @@ def zones(prog: Program) -> list[ZoneRow]:
                 mem_map = pfn_to_page(prog, start).value_() if z.present_pages else 0
             except (LookupError, FaultError):
                 mem_map = 0
+            try:
+                names = stat_names(prog, "enum zone_stat_item")
+                counters = tuple((n, z.vm_stat[k].counter.value_())
+                                 for k, n in enumerate(names) if k < len(z.vm_stat))
+            except (LookupError, FaultError):
+                counters = ()
             out.append(ZoneRow(node, i, z.name.string_().decode(), z.address_of_().value_(),
                                z.spanned_pages.value_(), z.present_pages.value_(),
                                z.managed_pages.counter.value_(), free, wm[0].value_(),
-                               wm[1].value_(), wm[2].value_(), start, mem_map))
+                               wm[1].value_(), wm[2].value_(), start, mem_map, counters))
     return out
 
 
 def vm_counters(prog: Program) -> list[tuple[str, str, int]]:
-    """Return ``(group, name, value)`` of vm_zone_stat, vm_node_stat and vm_event counters."""
+    """Return ``(group, name, value)`` of the global vm counters as crash's kmem -V shows
+    them: vm_zone_stat, vm_node_stat, the NUMA counters (vm_numa_stat, or 5.14's
+    vm_numa_event), then the per-CPU vm_event_states summed over the CPUs."""
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.percpu import per_cpu
+
     out: list[tuple[str, str, int]] = []
     for group, array, enum in (("VM_ZONE_STAT", "vm_zone_stat", "enum zone_stat_item"),
                                ("VM_NODE_STAT", "vm_node_stat", "enum node_stat_item"),
+                               ("VM_NUMA_STAT", "vm_numa_stat", "enum numa_stat_item"),
                                ("VM_NUMA_EVENT", "vm_numa_event", "enum numa_stat_item")):
         try:
             values = prog[array]
-            members = prog.type(enum).enumerators or ()
+            names = stat_names(prog, enum)
         except (KeyError, LookupError):
             continue
-        for e in members:
-            if e.value < len(values) and not e.name.startswith("NR_VM_"):
-                out.append((group, e.name, values[e.value].counter.value_()))
+        for i, name in enumerate(names):
+            if i < len(values) and name:
+                out.append((group, name, values[i].counter.value_()))
+    try:
+        names = stat_names(prog, "enum vm_event_item")
+        totals = [0] * len(names)
+        for cpu in for_each_possible_cpu(prog):
+            events = per_cpu(prog["vm_event_states"], cpu).event
+            for i in range(min(len(names), len(events))):
+                totals[i] += events[i].value_()
+        out += [("VM_EVENT_STATES", n, v) for n, v in zip(names, totals, strict=True) if n]
+    except (KeyError, LookupError, FaultError):
+        pass
     return out
 
 

@@ -260,6 +260,83 @@ def cache_slabs(cache: Object) -> list[SlabView]:
 
 
 @dataclass(frozen=True)
+class CpuSlabs:
+    """A CPU's part of a SLUB cache: its struct kmem_cache_cpu, the slab it allocates
+    from (None: none) and its per-CPU partial slabs."""
+
+    cpu: int
+    cache_cpu: Hex
+    slab: SlabView | None
+    partial: list[SlabView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NodeSlabs:
+    """A node's part of a SLUB cache: its struct kmem_cache_node, its slab and partial
+    counts, how many CPU slabs are on the node, its partial slabs, and its full slabs
+    (None: not tracked, as without SLAB_STORE_USER)."""
+
+    node: int
+    cache_node: Hex
+    nr_slabs: int
+    nr_partial: int
+    per_cpu: int
+    partial: list[SlabView] = field(default_factory=list)
+    full: list[SlabView] | None = None
+
+
+#: SLAB_STORE_USER: a cache whose full slabs are on its nodes' full lists
+SLAB_STORE_USER = 0x00010000
+
+
+def cache_layout(cache: Object) -> tuple[list[CpuSlabs], list[NodeSlabs]]:
+    """Return the slabs of a SLUB cache as crash's kmem -S walks them: each online CPU's
+    slab and partial slabs, then each online node's counts, partial and (tracked) full
+    slabs."""
+    from drgn.helpers.linux.cpumask import for_each_online_cpu
+    from drgn.helpers.linux.nodemask import for_each_online_node
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+
+    prog = cache.prog_
+    cpus = []
+    per_node: dict[int, int] = {}
+    for cpu in for_each_online_cpu(prog):
+        c = per_cpu_ptr(cache.cpu_slab, cpu)
+        slab = c.slab if hasattr(c, "slab") else c.page
+        view = slab_objects(cache, slab, f"cpu {cpu}") if slab else None
+        if view is not None:
+            per_node[view.node] = per_node.get(view.node, 0) + 1
+        partial = []
+        p = c.partial
+        seen = 0
+        while p and seen < 10000:
+            partial.append(slab_objects(cache, p, f"cpu {cpu} partial"))
+            p = p.next
+            seen += 1
+        cpus.append(CpuSlabs(cpu, c.value_(), view, partial))
+    slab_type = _slab_type(prog)
+    tracked = bool(cache.flags.value_() & SLAB_STORE_USER) and hasattr(cache.node[0], "full")
+    nodes = []
+    for node in for_each_online_node(prog):
+        n = cache.node[node]
+        if not n:
+            nodes.append(NodeSlabs(node, 0, 0, 0, per_node.get(node, 0)))
+            continue
+        lists: dict[str, list[SlabView]] = {"partial": [], "full": []}
+        for name in ("partial", "full") if tracked else ("partial",):
+            try:
+                for slab in list_entries(slab_type, getattr(n, name).address_of_(),
+                                         "slab_list", f"the {name} slab list of node {node}"):
+                    lists[name].append(slab_objects(cache, slab, f"node {node} {name}"))
+            except (LookupError, FaultError):
+                continue
+        nodes.append(NodeSlabs(node, n.value_(), n.nr_slabs.counter.value_(),
+                               n.nr_partial.value_(), per_node.get(node, 0),
+                               lists["partial"], lists["full"] if tracked else None))
+    return cpus, nodes
+
+
+@dataclass(frozen=True)
 class SlabHit:
     """An address inside a slab object: the cache, the slab, the object, and whether it
     is in use."""

@@ -22,6 +22,7 @@ SAME = [
     "sym virtqueue_get_vring_size", "sym -q sysrq_handle", "set 1", "foreach 0 1 set",
     "dev", "dev -d", "irq", "irq -a", "irq -s", "irq 1 24 2",
     "timer", "timer -r", "timer -C 1", "timer -r -C 0",
+    "kmem -z", "kmem -V", "kmem -n", "kmem -S kmalloc-64", "kmem -S task_struct", "kmem -s",
 ]
 #: command lines compared with a documented difference masked
 MASKED = ["ps -t", "ps -t 1 2", "log -T", "vm", "vm 1 2", "vm -p 1"]

@@ -28,8 +28,9 @@ HERE = ROOT / "tests" / "golden"
 CHANGED = {
     "kmem -S kmalloc-64":
         "a free object of a CPU's active slab is marked (cpu N cache) and a free object's "
-        "line ends in two spaces, as crash prints them (tests/commands/test_kmem.py::"
-        "test_kmem_s_and_S_of_an_address_match_crash)",
+        "line ends in two spaces, as crash prints them; each CPU's kmem_cache_cpu, slab "
+        "and partial slabs and each node's counts and lists as crash 8.0.2 lays them out "
+        "(tests/commands/test_kmem.py::test_kmem_views_equal_crash_on_6_1)",
     "ps 'kworker.*'":
         "a quoted name is a regular expression over command names, as crash takes it; the "
         "baseline found no task of that name (tests/commands/test_ps.py::"
@@ -197,6 +198,16 @@ CHANGED = {
         "crash 8.0.2's timer -r: each CPU's hrtimer clock bases with their current time, soft "
         "and hard expiries and TTE "
         "(tests/commands/test_timer.py::test_timer_equals_crash_on_6_1)",
+    "kmem -z":
+        "crash 8.0.2's kmem -z: each zone's vm_stat counters, PRESENT only when fewer than "
+        "spanned (tests/commands/test_kmem.py::test_kmem_views_equal_crash_on_6_1)",
+    "kmem -V":
+        "crash 8.0.2's kmem -V: the counters named as crash names them, aligned per group, "
+        "and the per-CPU vm events "
+        "(tests/commands/test_kmem.py::test_kmem_views_equal_crash_on_6_1)",
+    "kmem -n":
+        "crash 8.0.2's kmem -n: each node's zones, the memory sections and the memory blocks "
+        "(tests/commands/test_kmem.py::test_kmem_views_equal_crash_on_6_1)",
 }
 
 
