@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from drgn import FaultError
+from drgn import FaultError, Program
 
 from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
@@ -18,21 +18,31 @@ from pycrash.session import Session
 CHUNK = 1 << 20
 
 
+#: how many bytes crash shows from a string hit on (CHARS_CTX), within its page
+CHARS_CONTEXT = 56
+
+
 @dataclass(frozen=True)
 class Match:
     """A hit of search: the address in the space searched (kernel, user or physical),
-    and the value found there, or for -c the string found and what follows it (up to
-    40 bytes or a NUL, unprintable bytes as '.')."""
+    and the value found there (``name``: the symbol it was asked for by), or for -c the
+    string found and what follows it (56 bytes from its start, as far as its page goes,
+    unprintable bytes as '.')."""
 
     address: Hex
     value: OptHex = None
     text: str | None = None
+    name: str | None = None
 
 
 def render(result: Result) -> Iterable[str]:
-    """crash's search output: ``ADDRESS: VALUE`` (hex) or ``ADDRESS: STRING``."""
+    """crash's search output: ``ADDRESS: VALUE `` (hex, then the symbol asked for in
+    parentheses) or ``ADDRESS: STRING``."""
     for m in result.rows:
-        yield f"{m.address:x}: {m.text if m.value is None else f'{m.value:x}'}"
+        if m.value is None:
+            yield f"{m.address:x}: {m.text}"
+        else:
+            yield f"{m.address:x}: {m.value:x} " + (f"({m.name})" if m.name else "")
 
 
 def _ram_ranges(session: Session) -> Iterator[tuple[int, int]]:
@@ -76,6 +86,57 @@ def _chunks(session: Session, space: str) -> Iterator[tuple[int, bytes]]:
                 yield base + at, prog.read(at, n, True)
             except FaultError:
                 continue
+    if space == "kernel":
+        yield from _kernel_aliases(session)
+
+
+def _pages(prog: Program, start: int, end: int, physical: bool = False,
+           offset: int = 0) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(address, page)`` of each readable page of ``[start, end)`` (virtual
+    addresses read through the page tables, or with ``physical`` as the physical
+    address ``address - offset``)."""
+    page = int(prog["PAGE_SIZE"].value_())
+    for at in range(start & ~(page - 1), end, page):
+        try:
+            yield at, prog.read((at - offset) & ((1 << 64) - 1) if physical else at, page,
+                                physical)
+        except (FaultError, ValueError, OverflowError):
+            continue
+
+
+def _kernel_aliases(session: Session) -> Iterator[tuple[int, bytes]]:
+    """The other kernel mappings crash's search -k reads after the direct map, in its
+    order: the vmalloc areas in use (stacks, modules...), the page array (vmemmap), then
+    the kernel image's mapping (__START_KERNEL_map up to _end, physical memory from
+    phys_base on): the same pages again, under those addresses (x86-64)."""
+    from pycrash.kernel.meminfo import vmap_areas
+    from pycrash.kernel.pagetable import START_KERNEL_MAP, is_x86_64, phys_base
+
+    prog = session.prog
+    if not is_x86_64(prog):
+        return
+    areas = sorted(vmap_areas(prog, []), key=lambda a: a.start)
+    for area in areas:
+        yield from _pages(prog, area.start, area.end)
+    try:
+        from drgn.helpers.linux.mm import pfn_to_page
+        from drgn.helpers.linux.mmzone import for_each_online_pgdat
+
+        last = list(for_each_online_pgdat(prog))[-1]
+        end_pfn = last.node_start_pfn.value_() + last.node_spanned_pages.value_()
+        vmemmap = int(prog["vmemmap_base"].value_())
+        if not any(a.start <= vmemmap < a.end for a in areas):
+            yield from _pages(prog, vmemmap, pfn_to_page(prog, end_pfn).value_())
+    except (KeyError, LookupError, FaultError, IndexError):
+        pass
+    try:
+        base = phys_base(prog)
+        end = prog.symbol("_end").address
+    except (KeyError, LookupError, FaultError):
+        return
+    first = max(START_KERNEL_MAP, (START_KERNEL_MAP - base) & ((1 << 64) - 1)) \
+        if base >= 1 << 63 else START_KERNEL_MAP
+    yield from _pages(prog, first, end, physical=True, offset=START_KERNEL_MAP - base)
 
 
 @command(
@@ -113,12 +174,19 @@ def search(session: Session, args: argparse.Namespace) -> Result:
     lo = resolve_address(prog, args.start) if args.start else 0
     hi = resolve_address(prog, args.end) if args.end else 1 << 64
     width = 4 if args.u32 else 2 if args.u16 else 8
+    names: dict[int, str] = {}
     if args.strings:
         pattern = re.compile(b"|".join(re.escape(v.encode()) for v in args.values))
     else:
-        wanted = [resolve_address(prog, v, "value") for v in args.values]
+        wanted = []
+        for v in args.values:
+            value = resolve_address(prog, v, "value")
+            wanted.append(value)
+            if re.fullmatch(r"[A-Za-z_][\w.]*", v) and not _is_number(v):
+                names[value] = v  # crash shows the symbol a value was asked for by
         pattern = re.compile(b"|".join(re.escape(w.to_bytes(width, "little"))
                                        for w in wanted))
+    page = int(prog["PAGE_SIZE"].value_())
     rows = []
     for at, data in _chunks(session, space):
         if at + len(data) <= lo or at >= hi:
@@ -130,8 +198,18 @@ def search(session: Session, args: argparse.Namespace) -> Result:
             if not lo <= addr < hi:
                 continue
             if args.strings:
-                tail = data[m.start() : m.start() + 40].split(b"\0", 1)[0]
+                page_end = (m.start() // page + 1) * page
+                tail = data[m.start() : min(m.start() + CHARS_CONTEXT, page_end)]
                 rows.append(Match(addr, text=re.sub(rb"[^ -~]", b".", tail).decode("ascii")))
             else:
-                rows.append(Match(addr, value=int.from_bytes(m.group(0), "little")))
+                value = int.from_bytes(m.group(0), "little")
+                rows.append(Match(addr, value=value, name=names.get(value)))
     return Result(rows, render=render)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        int(text, 16)
+    except ValueError:
+        return False
+    return True

@@ -23,6 +23,7 @@ SAME = [
     "dev", "dev -d", "irq", "irq -a", "irq -s", "irq 1 24 2",
     "timer", "timer -r", "timer -C 1", "timer -r -C 0",
     "kmem -z", "kmem -V", "kmem -n", "kmem -S kmalloc-64", "kmem -S task_struct", "kmem -s",
+    "search -c pycrash-fixture", "search -w 0xdeadbeef", "search init_task",
 ]
 #: command lines compared with a documented difference masked
 MASKED = ["ps -t", "ps -t 1 2", "log -T", "vm", "vm 1 2", "vm -p 1"]
@@ -59,6 +60,7 @@ def addresses(ours) -> list[str]:  # type: ignore[no-untyped-def]
              f"vtop -k {mapped.virtual:x}", "vtop -c 1 1000"]
     page = ours.run(f"vtop {init.value_():x}").rows[0].page
     lines.append(f"vtop {page.page:x}")
+    lines.append(f"search {init.value_():x}")  # its direct-map, stack and image aliases
     detail = ours.run("kmem -S kmalloc-64").rows[0]
     free = next(o.address for sl in detail.slabs for o in sl.objects if not o.allocated)
     init_task = prog.symbol("init_task").address
@@ -216,7 +218,9 @@ def test_vtop_and_kmem_address_equal_crash(ours, theirs, addresses: list[str]) -
     of a user address and what backs a page not in memory, and the struct page, on kernel
     text, the direct map, a vmalloc'ed stack, a module, a struct page and user pages.
     kmem ADDRESS: the symbol, the stack's task and vmap area, the slab object, the task
-    holding it and the page, on the same kinds of addresses and physical ones."""
+    holding it and the page, on the same kinds of addresses and physical ones. search of
+    a task's address: each hit in the direct map, then at its vmalloc (stack) and
+    kernel-image aliases."""
     for line in addresses:
         assert theirs[line], line
         assert _text(ours, line) == theirs[line], line

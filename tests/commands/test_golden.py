@@ -208,6 +208,14 @@ CHANGED = {
     "kmem -n":
         "crash 8.0.2's kmem -n: each node's zones, the memory sections and the memory blocks "
         "(tests/commands/test_kmem.py::test_kmem_views_equal_crash_on_6_1)",
+    "search -w 0xdeadbeef":
+        "each hit also at its kernel-image (and vmalloc) alias, a space after the value, as "
+        "crash 8.0.2 searches and prints them "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "search -c pycrash-fixture":
+        "56 bytes of context from each hit, as far as its page goes, and the kernel-image "
+        "alias, as crash 8.0.2 prints them "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
 }
 
 
