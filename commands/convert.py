@@ -168,7 +168,17 @@ def ptov(session: Session, args: argparse.Namespace) -> Result:
 
     physical = [parse_hex(a) for a in args.addresses]
     return Result([Translation(phys_to_virt(session.prog, p).value_(), p) for p in physical],
-                  render=render_translation)
+                  render=render_ptov)
+
+
+def render_ptov(result: Result) -> Iterable[str]:
+    """crash's ptov output: per address (an empty line between) a ``VIRTUAL PHYSICAL``
+    header and the translation, in 16-column fields."""
+    for i, t in enumerate(result.rows):
+        if i:
+            yield ""
+        yield f"{'VIRTUAL':<16}  {'PHYSICAL':<16}"
+        yield f"{t.virtual:<16x}  {t.physical or 0:<16x}"
 
 
 @dataclass(frozen=True)
@@ -407,13 +417,15 @@ def render_btop(result: Result) -> Iterable[str]:
 
 
 @command("ptob", summary="page to bytes", synopsis="ptob page_number ...",
-         description="Converts page frame numbers to byte addresses.",
+         description="Converts page frame numbers to byte addresses. A number of decimal "
+                     "digits is decimal, as crash reads it; 0x or a hex letter makes it "
+                     "hexadecimal.",
          examples="crash> ptob 1", arguments=(arg("values", nargs="+"),),
          records=(PageAddress,))
 def ptob(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`PageAddress` per page frame number."""
     page = int(session.prog["PAGE_SIZE"].value_())
-    pfns = [parse_hex(x, "number") for x in args.values]
+    pfns = [int(x) if x.isdigit() else parse_hex(x, "number") for x in args.values]
     return Result([PageAddress(p, p * page) for p in pfns], render=render_ptob)
 
 

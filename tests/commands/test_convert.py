@@ -54,7 +54,8 @@ def test_eval_and_translations(session) -> None:  # type: ignore[no-untyped-def]
     assert phys is not None
     assert session.prog.read(phys, 64, True) == session.prog.read(init, 64)
     assert str(session.run("btop 10000")).strip() == "10000: 10"
-    assert str(session.run("ptob 10")).strip() == "10: 10000"
+    assert str(session.run("ptob 16")).strip() == "10: 10000"  # decimal, as crash reads it
+    assert str(session.run("ptob 0x10")).strip() == "10: 10000"
 
 
 def test_arm64_ptov_inverts_vtop() -> None:

@@ -24,6 +24,7 @@ SAME = [
     "timer", "timer -r", "timer -C 1", "timer -r -C 0",
     "kmem -z", "kmem -V", "kmem -n", "kmem -S kmalloc-64", "kmem -S task_struct", "kmem -s",
     "search -c pycrash-fixture", "search -w 0xdeadbeef", "search init_task",
+    "ptov 0 1000", "ptob 16", "ptob 0x10 1f",
 ]
 #: command lines compared with a documented difference masked
 MASKED = ["ps -t", "ps -t 1 2", "log -T", "vm", "vm 1 2", "vm -p 1"]

@@ -216,6 +216,15 @@ CHANGED = {
         "56 bytes of context from each hit, as far as its page goes, and the kernel-image "
         "alias, as crash 8.0.2 prints them "
         "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "ptob 16":
+        "a number of decimal digits is decimal, as crash 8.0.2 reads it "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "ptov 0x1000":
+        "16-column fields, as crash 8.0.2 prints them "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
+    "ptov 0 1000":
+        "a header per address and an empty line between, as crash 8.0.2 prints them "
+        "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
 }
 
 
