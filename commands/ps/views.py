@@ -95,7 +95,8 @@ def group(session: Session, tasks: list[Object], errors: list[str], named: bool 
     """Return a :class:`Family` of each thread group leader among ``tasks`` with the other
     tasks of its thread group id, in crash's task order, as crash's ps -g shows them: a
     thread named (``named``) stands for its leader, other threads are left out; the idle
-    tasks, which share tgid 0, are shown once, under ``init_task``."""
+    tasks, which share tgid 0, are shown once, under ``init_task``. Each group's thread
+    list is walked too, and a loop or bad pointer in it noted in ``errors``."""
     everyone = session.tasks()
     groups = taskinfo.by_tgid(everyone)
     leaders = {t.pid.value_(): t for t in everyone if t.pid.value_() == t.tgid.value_()}
@@ -111,6 +112,8 @@ def group(session: Session, tasks: list[Object], errors: list[str], named: bool 
             continue
         others = [o for o in groups.get(tgid, []) if o.value_() != t.value_()]
         idle_shown = idle_shown or any(o.pid.value_() == 0 for o in others)
+        if tgid:  # the group's own list, walked to name a broken one (as a note)
+            taskinfo.threads(t, errors)
         rows.append(Family(task_id(t), [task_id(o) for o in others]))
     return Result(rows, render=render_group, errors=errors)
 
