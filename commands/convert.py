@@ -149,14 +149,6 @@ class Translation:
     physical: OptHex
 
 
-def render_translation(result: Result) -> Iterable[str]:
-    """crash's ptov/vtop output: a ``VIRTUAL PHYSICAL`` table."""
-    yield "VIRTUAL           PHYSICAL"
-    for t in result.rows:
-        phys = "(not mapped)" if t.physical is None else f"{t.physical:x}"
-        yield f"{t.virtual:<16x}  {phys}"
-
-
 @command("ptov", summary="physical to virtual", synopsis="ptov address ...",
          description="Translates physical addresses to their kernel direct-map addresses.",
          examples="crash> ptov 1000", arguments=(arg("addresses", nargs="+"),),

@@ -32,9 +32,12 @@ def test_ascii() -> None:
 
 @pytest.mark.fast
 def test_translations() -> None:
-    rows = [convert.Translation(0xFF3CF91680001000, 0x1000), convert.Translation(0, None)]
-    assert list(convert.render_translation(Result(rows))) == [
-        "VIRTUAL           PHYSICAL", "ff3cf91680001000  1000", "0                 (not mapped)"]
+    rows = [convert.Translation(0xFF3CF91680001000, 0x1000),
+            convert.Translation(0xFF3CF91680000000, 0)]
+    # crash's ptov: a header per address, 16-column fields, an empty line between
+    assert list(convert.render_ptov(Result(rows))) == [
+        "VIRTUAL           PHYSICAL        ", "ff3cf91680001000  1000            ", "",
+        "VIRTUAL           PHYSICAL        ", "ff3cf91680000000  0               "]
 
 
 @pytest.mark.fast

@@ -183,7 +183,8 @@ def check_delayed_works(s) -> None:  # type: ignore[no-untyped-def]
     """Delayed works: real functions, on workqueues that exist, their timers in the timer
     wheel (``timer``) with the same expiry and delayed_work_timer_fn."""
     names = {w.name for w in s.run("wq -a").rows if isinstance(w, Workqueue)}
-    timers = {(q.cpu, t.timer): t for q in s.run("timer").rows for t in q.timers}
+    timers = {(q.cpu, t.timer): t for q in s.run("timer").rows for b in q.bases
+              for t in b.timers}
     works = [d for q in s.run("wq -d").rows for d in q.works]
     assert works and "vmstat_shepherd" in {d.func_symbol for d in works}
     for d in works:
