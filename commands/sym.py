@@ -33,21 +33,44 @@ def render(result: Result) -> Iterable[str]:
         if isinstance(row, NotFound):
             yield f"symbol not found: {row.name}"
             yield "possible alternatives:"
-            yield from (f"  {symbol_line(a)}" for a in row.alternatives)
+            yield from (f"  {query_line(a)}" for a in row.alternatives)
             if not row.alternatives:
                 yield "  (none found)"
         else:
             yield symbol_line(row)
 
 
+def query_line(row: SymbolRow) -> str:
+    """crash's line of a symbol sym -q lists: ``ADDRESS (T) name [module]``."""
+    mod = f" [{row.module}]" if row.module else ""
+    return f"{row.address:x} ({row.type}) {row.name}{mod}"
+
+
+def render_query(result: Result) -> Iterable[str]:
+    """crash's sym -q output: a line per symbol, the kernel's then the modules'."""
+    yield from map(query_line, result.rows)
+
+
 def _containing(session: Session, text: str) -> list[SymbolRow]:
-    """The symbols whose names contain ``text``, by address (sym -q)."""
+    """The symbols whose names contain ``text`` as crash's sym -q lists them: the
+    vmlinux's (its symbol table, as sym -l reads it), then each module's; without the
+    vmlinux's symbol table, drgn's by address."""
+    from pycrash.kernel.nmlist import kernel_list, module_list
+
     prog = session.prog
+    where = prog.cache.get("pycrash_vmlinux")
+    if where is not None:
+        try:
+            listed = kernel_list(prog, where[0]) + module_list(prog)
+            return [SymbolRow(x.address, x.type, x.name, 0, x.module, None, None)
+                    for x in listed if not x.marker and text in x.name]
+        except (LookupError, OSError, ValueError):
+            pass
     bounds = section_bounds(prog)
     found = [s for s in prog.symbols() if s.name and text in s.name
              and s.kind != SymbolKind.SECTION]
     found.sort(key=lambda s: (s.address, s.name))
-    return [SymbolRow(s.address, type_letter(s, bounds), s.name, 0, None, None, None)
+    return [SymbolRow(s.address, type_letter(s, bounds, prog), s.name, 0, None, None, None)
             for s in found]
 
 
@@ -116,6 +139,8 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
     bounds = section_bounds(prog)
     if args.list_all and args.query is None and not args.module:
         return symbol_list(session)
+    if args.query is not None and not args.module:
+        return Result(_containing(session, args.query), render=render_query)
     if args.list_all or args.query is not None or args.module:
         pattern = re.escape(args.query) if args.query is not None else ""
         found = [s for s in prog.symbols() if s.name and re.search(pattern, s.name)
@@ -134,8 +159,8 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
             found = [s for s in module_kallsyms(mod)  # the module's own symbol table
                      if s.name and re.search(pattern, s.name)]
         found.sort(key=lambda s: (s.address, s.name))
-        listed = [SymbolRow(s.address, type_letter(s, bounds), s.name, 0, None, None, None)
-                  for s in found]
+        listed = [SymbolRow(s.address, type_letter(s, bounds, prog), s.name, 0, None, None,
+                            None) for s in found]
         return Result(listed, render=render)
     if not args.specs:
         raise CommandError("give a symbol or an address (or -l, -q string)")

@@ -122,6 +122,23 @@ def kernel_list(prog: Program, path: str) -> list[ListedSymbol]:
     return out
 
 
+def kernel_letters(prog: Program) -> dict[tuple[int, str], str]:
+    """Return ``{(address, name): letter}`` of the vmlinux's symbols as :func:`kernel_list`
+    types them (crash's letters), cached for the program; empty without the vmlinux's
+    symbol table."""
+    found = prog.cache.get("pycrash_nm_letters")
+    if found is None:
+        found = {}
+        where = prog.cache.get("pycrash_vmlinux")
+        if where is not None:
+            try:
+                found = {(s.address, s.name): s.type for s in kernel_list(prog, where[0])}
+            except (LookupError, OSError, ValueError):
+                found = {}
+        prog.cache["pycrash_nm_letters"] = found
+    return dict(found)
+
+
 def module_list(prog: Program, errors: list[str] | None = None) -> list[ListedSymbol]:
     """Return each loaded module's symbols (its kallsyms within its core: functions T/t,
     anything else ``?``, as crash shows them without the module's debuginfo), by address

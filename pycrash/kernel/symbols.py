@@ -27,13 +27,14 @@ class SymbolRow:
 
 
 def symbol_line(row: SymbolRow) -> str:
-    """Return crash's ``sym`` line of a symbol: ``ADDRESS (T) name+off [module] file: line``."""
+    """Return crash's ``sym`` line of a symbol: ``ADDRESS (T) name+off [module] file: line``
+    (the address unpadded, as crash prints it: a per-CPU symbol's is short)."""
     label = f"{row.name}+{row.offset}" if row.offset else row.name
     mod = f" [{row.module}]" if row.module else ""
     where = f" {row.file}: {row.line}" if row.file else ""
     if row.module and not row.file and row.type in "tT":
         where = " "  # crash: module text's line number, empty without its debuginfo
-    return f"{row.address:016x} ({row.type}) {label}{mod}{where}"
+    return f"{row.address:x} ({row.type}) {label}{mod}{where}"
 
 
 Bounds = dict[str, tuple[int, int]]
@@ -56,8 +57,17 @@ def section_bounds(prog: Program) -> Bounds:
     return bounds
 
 
-def type_letter(sym: Symbol, bounds: Bounds) -> str:
-    """Return nm's letter for a symbol: T/t text, D/d data, R/r rodata, B/b bss."""
+def type_letter(sym: Symbol, bounds: Bounds, prog: Program | None = None) -> str:
+    """Return nm's letter for a symbol: crash's (BFD's, from the vmlinux's symbol table,
+    :mod:`pycrash.kernel.nmlist`) where ``prog`` is given and the symbol is the
+    vmlinux's; else T/t text, D/d data, R/r rodata, B/b bss by the kernel's section
+    bounds."""
+    if prog is not None:
+        from pycrash.kernel.nmlist import kernel_letters
+
+        known = kernel_letters(prog).get((sym.address, sym.name))
+        if known:
+            return known
     letter = ""
     for sec, (lo, hi) in bounds.items():  # first: kallsyms may call data a function (7.x)
         if lo <= sym.address < hi:
@@ -158,9 +168,9 @@ def lookup(prog: Program, spec: str, bounds: Bounds) -> SymbolRow:
                              rng.name if rng is not None else None, None, None)
         if near is not None and sym.address <= near.address <= address:
             file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
-            return SymbolRow(address, type_letter(sym, bounds), near.name,
+            return SymbolRow(address, type_letter(sym, bounds, prog), near.name,
                              address - near.address, _module_of(prog, address), file, line)
     file, line = _source(prog, address) if sym.kind == SymbolKind.FUNC else (None, None)
-    return SymbolRow(address, type_letter(sym, bounds), sym.name, address - sym.address,
+    return SymbolRow(address, type_letter(sym, bounds, prog), sym.name, address - sym.address,
                      _module_of(prog, address), file, line)
 

@@ -53,6 +53,9 @@ def test_sym_l_is_crash_s_list(session, dump: Dump) -> None:  # type: ignore[no-
     module's symbols between MODULE START and MODULE END: the same lines on 6.1."""
     from conftest import crash_commands
 
-    theirs = crash_commands(dump, ["sym -l"])["sym -l"]
+    lines = ["sym -l", "sym -q sysrq", "sym -q loop", "sym _end", "sym __per_cpu_start"]
+    theirs = crash_commands(dump, lines)
     ours = str(session.run("sym -l")).splitlines()
-    assert len(ours) > 100_000 and ours == theirs
+    assert len(ours) > 100_000 and ours == theirs["sym -l"]
+    for line in lines[1:]:  # the same table: its letters, per-CPU and module symbols
+        assert str(session.run(line)).splitlines() == theirs[line], line
