@@ -10,8 +10,8 @@ from drgn import Program
 
 from pycrash.cmdlib.render import center
 from pycrash.command import Result, arg, command
-from pycrash.kernel.devices import block_majors, char_majors
-from pycrash.kernel.walk import bounded
+from pycrash.errors import CommandError
+from pycrash.kernel.devices import PciBus, PciFunction, block_majors, char_majors
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -50,22 +50,37 @@ def render(result: Result) -> Iterable[str]:
         yield _device_line(d)
 
 
-@dataclass(frozen=True)
-class PciDevice:
-    """A PCI device: its struct pci_dev, slot name, vendor and device ids, class code."""
-
-    pci_dev: Hex
-    slot: str
-    vendor: Hex
-    device: Hex
-    klass: Hex
+def _function_line(f: PciFunction) -> str:
+    return (f"  {f.pci_dev:<16x} {center(f.name, 12)} {center(f'{f.klass:04x}', 6)} "
+            f"{center(f'{f.vendor:x}:{f.device:x}', 9)} {center(f.type, 10)}")
 
 
-def render_pci(result: Result) -> Iterable[str]:
-    """crash's dev -p output: a table of PCI devices."""
-    yield "    PCI_DEV        SLOT          VENDOR DEVICE CLASS"
-    for d in result.rows:
-        yield f"{d.pci_dev:016x}  {d.slot:<13} {d.vendor:04x}   {d.device:04x}   {d.klass:06x}"
+def _bus_devices(bus: PciBus) -> Iterable[str]:
+    yield (f"  {center('PCI DEV', 16)} {center('DO:BU:SL.FN', 12)} {center('CLASS', 6)} "
+           f"{center('PCI_ID', 9)} {center('TYPE', 10)}")
+    if bus.bridge is not None:
+        yield _function_line(bus.bridge)
+    yield from map(_function_line, bus.devices)
+
+
+def _child_buses(bus: PciBus) -> Iterable[str]:
+    for child in bus.children:
+        yield f"  {center('PCI BUS', 16)} {center('PARENT BUS', 16)}"
+        yield f"  {child.bus:<16x} {child.parent:<16x}"
+        yield from _bus_devices(child)
+        yield ""
+        yield from _child_buses(child)
+
+
+def render_pci_tree(result: Result) -> Iterable[str]:
+    """crash's dev -p output: each root bus, its devices (PCI class, vendor:device and
+    PCIe type), then each bus below it with its parent and devices."""
+    for root in result.rows:
+        yield f"{center('ROOT BUS', 16)} {center('BUSNAME', 7)}"
+        yield f"{root.bus:<16x} {center(root.name, 7)}"
+        yield from _bus_devices(root)
+        yield from _child_buses(root)
+        yield ""
 
 
 @dataclass(frozen=True)
@@ -105,15 +120,16 @@ def render_disks(result: Result) -> Iterable[str]:
     summary="device data",
     synopsis="dev [-p | -d]",
     description="""
-Lists the registered character devices (major, name, char_device_struct and
-the file operations) and block devices (major and name); -p lists PCI
-devices with their vendor, device and class; -d lists the disks with their
+Lists the registered character devices (major, name, the cdev and its file
+operations) and block devices (major, name, a gendisk and its operations);
+-p shows the PCI buses from each root bus down, each device with its class,
+vendor:device ids and PCIe type; -d lists the disks with their
 request queues and the reads and writes in flight (counted per CPU by
 bio-based drivers; blk-mq drivers count requests in their tags instead), ram
 and loop devices left out, as crash does.
 """,
     examples="crash> dev\ncrash> dev -p",
-    records=(Device, PciDevice, Disk, DiskView),
+    records=(Device, Disk, DiskView, PciBus, PciFunction),
     arguments=(arg("-p", dest="pci", action="store_true", help="PCI devices"),
                arg("-d", dest="disks", action="store_true", help="disks and I/O in flight")),
 )
@@ -123,12 +139,11 @@ def dev(session: Session, args: argparse.Namespace) -> Result:
     if args.disks:
         return disks(session)
     if args.pci:
-        from drgn.helpers.linux.pci import for_each_pci_dev, pci_name
+        from pycrash.kernel.devices import pci_root_buses
 
-        rows = [PciDevice(d.value_(), pci_name(d), d.vendor.value_(), d.device.value_(),
-                          d.__getattribute__("class").value_())
-                for d in bounded(for_each_pci_dev(prog), "the PCI device list")]
-        return Result(rows, render=render_pci)
+        if "pci_root_buses" not in prog:
+            raise CommandError("no PCI devices found on this system.")
+        return Result(pci_root_buses(prog), render=render_pci_tree)
     devices = [Device("chr", e.major, e.name, e.owner, e.operations,
                       _symbol(prog, e.operations)) for e in char_majors(prog)]
     devices += [Device("blk", e.major, e.name, e.owner, e.operations,

@@ -170,3 +170,69 @@ def has_sync_counts(prog: Program) -> bool:
     except LookupError:
         return False
 
+
+
+#: PCIe port types (PCI_EXP_FLAGS_TYPE >> 4) as crash names them
+PCIE_TYPES = {0: "ENDPOINT", 1: "LEG_END", 4: "ROOT_PORT", 5: "UPSTREAM", 6: "DOWNSTREAM",
+              7: "PCI_BRIDGE", 8: "PCIE_BRIDGE", 9: "RC_END", 10: "RC_EC"}
+
+
+@dataclass(frozen=True)
+class PciFunction:
+    """A PCI device as crash's ``dev -p`` shows it: its struct pci_dev, name
+    (domain:bus:slot.function), class (base and sub-class), vendor and device ids, and
+    its PCIe port type (``ENDPOINT``...; ``[BRIDGE]`` added for a bridge header)."""
+
+    pci_dev: int
+    name: str
+    klass: int
+    vendor: int
+    device: int
+    type: str
+
+
+@dataclass(frozen=True)
+class PciBus:
+    """A PCI bus: its struct pci_bus, name (a root bus's domain:bus), parent bus (0: a
+    root bus), the bridge device it hangs off (None: a root bus), its devices and its
+    child buses."""
+
+    bus: int
+    name: str
+    parent: int
+    bridge: PciFunction | None
+    devices: list[PciFunction]
+    children: list[PciBus]
+
+
+def _function(dev: Object) -> PciFunction:
+    kind = ""
+    try:
+        kind = PCIE_TYPES.get((dev.pcie_flags_reg.value_() & 0xF0) >> 4, "")
+    except AttributeError:
+        pass
+    if dev.hdr_type.value_() & 0x7F in (1, 2):  # a bridge or CardBus header
+        kind += " [BRIDGE]"
+    return PciFunction(dev.value_(), dev.dev.kobj.name.string_().decode("utf-8", "replace"),
+                       dev.member_("class").value_() >> 8, dev.vendor.value_(),
+                       dev.device.value_(), kind)
+
+
+def _bus(bus: Object, depth: int = 0) -> PciBus:
+    devices = [_function(d) for d in list_entries(
+        "struct pci_dev", bus.devices.address_of_(), "bus_list",
+        f"the devices of PCI bus {bus.value_():#x}")]
+    children = [] if depth > 32 else [_bus(b, depth + 1) for b in list_entries(
+        "struct pci_bus", bus.children.address_of_(), "node",
+        f"the child buses of PCI bus {bus.value_():#x}")]
+    return PciBus(bus.value_(), bus.dev.kobj.name.string_().decode("utf-8", "replace"),
+                  bus.parent.value_(), _function(bus.self) if bus.self else None, devices,
+                  children)
+
+
+def pci_root_buses(prog: Program) -> list[PciBus]:
+    """Return the PCI root buses (``pci_root_buses``), each with its devices and the tree
+    of buses below it."""
+    return [_bus(b) for b in list_entries("struct pci_bus",
+                                          prog["pci_root_buses"].address_of_(), "node",
+                                          "the PCI root buses")]

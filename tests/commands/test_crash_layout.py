@@ -21,7 +21,7 @@ SAME = [
     "sym -l", "sym panic", "sym schedule init_task", "sym nosuchsym panic",
     "sym virtqueue_get_vring_size", "sym -q sysrq_handle", "sym -q vring", "sym -q sysrq",
     "sym __per_cpu_start", "sym _end", "set 1", "foreach 0 1 set",
-    "dev", "dev -d", "irq", "irq -a", "irq -s", "irq 1 24 2",
+    "dev", "dev -d", "dev -p", "irq", "irq -a", "irq -s", "irq 1 24 2",
     "timer", "timer -r", "timer -C 1", "timer -r -C 0",
     "kmem -z", "kmem -V", "kmem -n", "kmem -S kmalloc-64", "kmem -S task_struct", "kmem -s",
     "search -c pycrash-fixture", "search -w 0xdeadbeef", "search init_task",

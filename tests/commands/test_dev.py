@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pycrash.commands.dev import (
-    Device,
-    Disk,
-    DiskView,
-    PciDevice,
-    render,
-    render_disks,
-    render_pci,
-)
+from pycrash.commands.dev import Device, Disk, DiskView, render, render_disks, render_pci_tree
 
 from pycrash.command import Result
 
@@ -35,10 +27,21 @@ def test_devices() -> None:
 
 @pytest.mark.fast
 def test_pci_and_disks() -> None:
-    pci = [PciDevice(0xFF3CF91681111000, "0000:00:00.0", 0x8086, 0x1237, 0x60000)]
-    assert list(render_pci(Result(pci))) == [
-        "    PCI_DEV        SLOT          VENDOR DEVICE CLASS",
-        "ff3cf91681111000  0000:00:00.0  8086   1237   060000"]
+    from pycrash.kernel.devices import PciBus, PciFunction
+
+    host = PciFunction(0xFF3CF91681111000, "0000:00:00.0", 0x600, 0x8086, 0x1237, "ENDPOINT")
+    port = PciFunction(0xFF3CF91681112000, "0000:00:1c.0", 0x604, 0x8086, 0x2448,
+                       "ROOT_PORT [BRIDGE]")
+    leaf = PciBus(0x20, "0000:01", 0x10, port, [], [])
+    root = PciBus(0x10, "0000:00", 0, None, [host, port], [leaf])
+    header = "      PCI DEV      DO:BU:SL.FN  CLASS   PCI_ID      TYPE   "
+    # crash's tree: the root bus, its devices, then each bus below with its bridge
+    assert list(render_pci_tree(Result([root]))) == [
+        "    ROOT BUS     BUSNAME", "10               0000:00", header,
+        "  ff3cf91681111000 0000:00:00.0  0600  8086:1237  ENDPOINT ",
+        "  ff3cf91681112000 0000:00:1c.0  0604  8086:2448 ROOT_PORT [BRIDGE]",
+        "      PCI BUS         PARENT BUS   ", "  20               10              ", header,
+        "  ff3cf91681112000 0000:00:1c.0  0604  8086:2448 ROOT_PORT [BRIDGE]", "", ""]
     disks = [Disk(254, 0xFF3CF91681AC3800, "vda", 0xFF3CF9169E42CB58, 1, 2)]
     assert list(render_disks(Result(disks, view=DiskView(False)))) == [
         "MAJOR GENDISK            NAME       REQUEST_QUEUE      TOTAL  READ WRITE ",
@@ -53,7 +56,7 @@ def test_dev_and_dev_d_equal_crash_on_6_1() -> None:
     from conftest import crash_commands, fixture_dump
 
     dump = fixture_dump("small")
-    theirs = crash_commands(dump, ["dev", "dev -d"])
+    theirs = crash_commands(dump, ["dev", "dev -d", "dev -p"])
     s = dump.open()
-    for line in ("dev", "dev -d"):
+    for line in ("dev", "dev -d", "dev -p"):
         assert str(s.run(line)).splitlines() == theirs[line]
