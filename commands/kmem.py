@@ -273,10 +273,13 @@ def render_counters(result: Result) -> Iterable[str]:
 @dataclass(frozen=True)
 class FreeLists:
     """The free lists of every zone and order, and the free pages the kernel counts
-    (NR_FREE_PAGES), which the blocks on the lists should add up to."""
+    (NR_FREE_PAGES), which the blocks on the lists should add up to; every zone, with
+    its first page's distance from its node's (crash's START_MAPNR)."""
 
     nr_free_pages: int
     areas: tuple[meminfo.FreeArea, ...]
+    zones: tuple[meminfo.ZoneRow, ...] = ()
+    start_mapnrs: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -353,23 +356,39 @@ def _free_block(session: Session, spec: str) -> list[FreeBlock]:
                       pfn - first)]
 
 
+ZONE_HEADER = "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR"
+
+
+def _zone_line(z: meminfo.ZoneRow, start_mapnr: int) -> str:
+    """crash's line of a zone in kmem -f: index, name, spanned and free pages, its first
+    struct page and physical address, its START_MAPNR."""
+    mem_map = center(f"{z.mem_map:x}", 16) if z.mem_map else center("0", 16)
+    paddr = (z.start_pfn << 12) if z.spanned else 0
+    return (f"{z.index:>3}   {z.name:<9} {z.spanned:>6}  {z.free:>6}  {mem_map}  "
+            f"{_center(f'{paddr:x}', 11)}  {_center(str(start_mapnr), 11)}")
+
+
 def render_free(result: Result) -> Iterable[str]:
-    """crash's kmem -f output: each zone's free areas, and whether they add up."""
+    """crash's kmem -f output: each zone's line, then (where it has free pages) its free
+    areas with their blocks and pages, then whether they add up to NR_FREE_PAGES."""
     for lists in result.rows:
-        zone = None
-        for f in lists.areas:
-            if f.zone != zone:
-                zone = f.zone
+        for i, z in enumerate(lists.zones):
+            if i:
                 yield ""
-                yield f"ZONE  {zone}"
-                yield "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES"
-            yield (f"{f.order:>3} {4 << f.order:>6}k  {f.address:016x} {f.blocks:>7} "
-                   f"{f.blocks << f.order:>6}")
+            yield ZONE_HEADER
+            mapnr = lists.start_mapnrs[i] if i < len(lists.start_mapnrs) else 0
+            yield _zone_line(z, mapnr)
+            if not z.free:
+                continue
+            yield "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES"
+            for f in (a for a in lists.areas if a.zone == z.name):
+                yield (f"{f.order:>3}  {f'{4 << f.order}k':>7}  {f.address:016x} "
+                       f"{f.blocks:>7} {f.blocks << f.order:>6}")
         total = sum(f.blocks << f.order for f in lists.areas)
         nr_free = lists.nr_free_pages
         yield ""
         yield f"nr_free_pages: {nr_free}  " + (
-            "(verified)" if total == nr_free else f"(free lists hold {total})")
+            "(verified)" if total == nr_free else f"(found {total})")
 
 
 @dataclass(frozen=True)
@@ -862,8 +881,12 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         counters = [Counter(g, n, v) for g, n, v in meminfo.vm_counters(prog)]
         return Result(counters, render=render_counters)
     if args.free:
+        zones = meminfo.zones(prog)
+        starts = _node_start_pfns(prog)
         lists = FreeLists(meminfo.zone_state(prog, "NR_FREE_PAGES"),
-                          tuple(meminfo.free_areas(prog)))
+                          tuple(meminfo.free_areas(prog)), tuple(zones),
+                          tuple(z.start_pfn - starts.get(z.node, 0) if z.spanned else 0
+                                for z in zones))
         return Result([lists], render=render_free)
     if args.nodes:
         layout = MemoryLayout(memnodes.memory_nodes(prog), memnodes.mem_sections(prog),
@@ -875,6 +898,13 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         raise CommandError("give a flag (-i, -s, -S, -z, -V, -n, -f, -p) or an address")
     rows = [describe_address(session, resolve_address(prog, spec)) for spec in args.args]
     return Result(rows, render=render_address)
+
+
+def _node_start_pfns(prog: Program) -> dict[int, int]:
+    """``{node: its first pfn}`` of the online nodes."""
+    from drgn.helpers.linux.mmzone import for_each_online_pgdat
+
+    return {p.node_id.value_(): p.node_start_pfn.value_() for p in for_each_online_pgdat(prog)}
 
 
 def _pages(prog: Program, specs: list[str]) -> list[PageRow]:

@@ -24,6 +24,7 @@ SAME = [
     "dev", "dev -d", "dev -p", "irq", "irq -a", "irq -s", "irq 1 24 2",
     "timer", "timer -r", "timer -C 1", "timer -r -C 0",
     "kmem -z", "kmem -V", "kmem -n", "kmem -S kmalloc-64", "kmem -S task_struct", "kmem -s",
+    "kmem -f",
     "search -c pycrash-fixture", "search -w 0xdeadbeef", "search init_task",
     "ptov 0 1000", "ptob 16", "ptob 0x10 1f",
 ]

@@ -229,6 +229,10 @@ CHANGED = {
         "crash 8.0.2's PCI tree: each root bus, its devices with their class, ids and PCIe "
         "type, then the buses below "
         "(tests/commands/test_dev.py::test_dev_and_dev_d_equal_crash_on_6_1)",
+    "kmem -f":
+        "crash 8.0.2's kmem -f: each zone's line under its header, its free areas where it "
+        "has free pages, '(found N)' when they do not add up "
+        "(tests/commands/test_kmem.py::test_kmem_views_equal_crash_on_6_1)",
 }
 
 

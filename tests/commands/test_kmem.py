@@ -83,13 +83,21 @@ def test_zones_counters_nodes() -> None:
 
 @pytest.mark.fast
 def test_free_lists_add_up_or_not() -> None:
+    """crash's kmem -f: each zone's line under its header, its free areas where it has free
+    pages, then whether they add up."""
+    zones = (ZoneRow(0, 0, "DMA", 0x1000, 4095, 3998, 3840, 3, 22, 27, 32, 1, 0xFF02000),
+             ZoneRow(0, 2, "Normal", 0x3000, 0, 0, 0, 0, 0, 0, 0, 0, 0))
     areas = (FreeArea("DMA", 0, 0, 0x1000, 3), FreeArea("DMA", 1, 0, 0x1010, 1))
-    assert list(kmem.render_free(Result([kmem.FreeLists(5, areas)]))) == [
-        "", "ZONE  DMA", "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES",
-        "  0      4k  0000000000001000       3      3",
-        "  1      8k  0000000000001010       1      2", "", "nr_free_pages: 5  (verified)"]
-    assert list(kmem.render_free(Result([kmem.FreeLists(6, areas)])))[-1] == \
-        "nr_free_pages: 6  (free lists hold 5)"
+    assert list(kmem.render_free(Result([kmem.FreeLists(5, areas, zones, (0, 0))]))) == [
+        kmem.ZONE_HEADER,
+        "  0   DMA         4095       3      ff02000           1000          0     ",
+        "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES",
+        "  0       4k  0000000000001000       3      3",
+        "  1       8k  0000000000001010       1      2", "", kmem.ZONE_HEADER,
+        "  2   Normal         0       0         0               0            0     ", "",
+        "nr_free_pages: 5  (verified)"]
+    assert list(kmem.render_free(Result([kmem.FreeLists(6, areas, zones, (0, 0))])))[-1] == \
+        "nr_free_pages: 6  (found 5)"
 
 
 PAGE = kmem.PageRow(0xFFD2DE3FC0000040, 0x1000, 0, 0, 1, 0x7FFFFC0001000, ("reserved",))
@@ -350,11 +358,11 @@ def test_kmem_s_I_marks_ignored_caches_as_crash(dump: Dump) -> None:
 
 
 def test_kmem_views_equal_crash_on_6_1(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
-    """kmem -z, -n and -S as crash 8.0.2 prints them on 6.1 (-V too, but for the NUMA event
+    """kmem -z, -n, -S and -f as crash 8.0.2 prints them on 6.1 (-V too, but for the NUMA event
     counters of 5.14 and later, which crash 8.0.2 does not know)."""
-    lines = ["kmem -z", "kmem -n", "kmem -S kmalloc-64", "kmem -V"]
+    lines = ["kmem -z", "kmem -n", "kmem -S kmalloc-64", "kmem -f", "kmem -V"]
     theirs = crash_commands(dump, lines)
-    for line in lines[:3]:
+    for line in lines[:4]:
         assert str(session.run(line)).splitlines() == theirs[line], line
     ours = str(session.run("kmem -V")).splitlines()
     numa = ours.index("  VM_NUMA_EVENT:")
