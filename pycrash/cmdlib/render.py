@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar
 
+from pycrash.kernel.pages import PageRow
 from pycrash.kernel.tasks import TaskId
 
 
@@ -61,3 +62,14 @@ def days_clock(ns: int) -> str:
 def days_width(ns: int) -> int:
     """Return how many digits the days of :func:`days_clock` take for ``ns``."""
     return days_clock(ns).index(" ")
+
+
+#: crash's heading of a table of pages (kmem -p, files -p)
+PAGE_HEADER = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS"
+
+
+def page_line(p: PageRow) -> str:
+    """Return crash's kmem -p line of one page: the flags' value, then their names."""
+    names = f" {','.join(p.flag_names)}" if p.flag_names else ""
+    return (f"{p.page:016x} {p.physical:>8x} {p.mapping:>16x} {p.index:>8x} {p.count:>2} "
+            f"{p.flags:x}{names}")
