@@ -40,13 +40,19 @@ class ForeachView:
     own_header: bool
     sub_view: Any = None
 
+    @property
+    def separated(self) -> bool:
+        """Whether foreach puts a blank line between tasks: not when the command ends each
+        task's block with its own (files -R, vm -R, as crash's commands do)."""
+        return not getattr(self.sub_view, "self_separated", False)
+
 
 def render(result: Result) -> Iterable[str]:
     """crash's foreach output: per task, its header (unless the command prints it) and
     the command's text, with a blank line between tasks."""
     view: ForeachView = result.view
     for i, item in enumerate(result.rows):
-        if i:
+        if i and view.separated:
             yield ""
         if not view.own_header and item.task is not None:
             yield item.task.header()
