@@ -26,6 +26,18 @@ HERE = ROOT / "tests" / "golden"
 #: Lines whose text changed on purpose since the baseline, and why: each must differ from
 #: the baseline (so the list stays true) and is checked by its own test.
 CHANGED = {
+    "vm":
+        "the mm line's columns centred and the VMA line's START/END in ten columns, FLAGS "
+        "in six, as crash 8.0.2 prints them (tests/commands/test_vm_flags.py::"
+        "test_vm_p_P_and_R_are_crash_s_text)",
+    "vm 1":
+        "the mm line's columns centred and the VMA line's START/END in ten columns, FLAGS "
+        "in six, as crash 8.0.2 prints them (tests/commands/test_vm_flags.py::"
+        "test_vm_p_P_and_R_are_crash_s_text)",
+    "vm -p 1":
+        "each VMA under its own heading, physical addresses right-aligned, FILE: and OFFSET: "
+        "for file pages not in memory, as crash 8.0.2 prints them (tests/commands/"
+        "test_vm_flags.py::test_vm_p_P_and_R_are_crash_s_text)",
     "mount":
         "the directory padded to ten columns and a long type's device name column shortened, "
         "as crash 8.0.2 prints them (tests/commands/test_mount_flags.py::"
