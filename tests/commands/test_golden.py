@@ -38,6 +38,9 @@ CHANGED = {
         "the mm line's columns centred and the VMA line's START/END in ten columns, FLAGS "
         "in six, as crash 8.0.2 prints them (tests/commands/test_vm_flags.py::"
         "test_vm_p_P_and_R_are_crash_s_text)",
+    "foreach user vm":
+        "each task's mm line and VMA lines in crash's columns, as vm's (tests/commands/"
+        "test_vm_flags.py::test_vm_p_P_and_R_are_crash_s_text)",
     "vm -p 1":
         "each VMA under its own heading, physical addresses right-aligned, FILE: and OFFSET: "
         "for file pages not in memory, as crash 8.0.2 prints them (tests/commands/"
