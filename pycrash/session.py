@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from drgn import Object, Program
 
     from pycrash.interpreter import Interpreter, State
+    from pycrash.memory.source import ByteSource
     from pycrash.target import Target
 
 
@@ -51,6 +52,19 @@ class Session:
         paths = [dump] if isinstance(dump, str) else list(dump)
         prog, target = open_target(paths, vmlinux, force=force, options=Options(**options),
                                    btf=btf)
+        return cls(prog, target)
+
+    @classmethod
+    def from_source(cls, source: ByteSource, vmlinux: str | None = None, force: bool = False,
+                    btf: bool = False, **options: Any) -> Session:
+        """Open the dump that ``source`` serves (any
+        :class:`~pycrash.memory.source.ByteSource`: a remote file read by byte range)
+        with the local ``vmlinux`` and return a Session; pycrash's readers serve drgn's
+        reads from the source (:func:`pycrash.target.open_source_target`)."""
+        from pycrash.target import Options, open_source_target
+
+        prog, target = open_source_target(source, vmlinux, force=force,
+                                          options=Options(**options), btf=btf)
         return cls(prog, target)
 
     # -- running commands -------------------------------------------------

@@ -18,8 +18,17 @@ from typing import TYPE_CHECKING
 
 from pycrash.errors import DumpError
 from pycrash.memory import elfinfo
-from pycrash.memory.formats import DumpKind, Identified, Opened, Options, identify, open_memory
+from pycrash.memory.formats import (
+    DumpKind,
+    Identified,
+    Opened,
+    Options,
+    identify,
+    open_from_source,
+    open_memory,
+)
 from pycrash.memory.formats.raw import is_spec
+from pycrash.memory.source import ByteSource
 
 if TYPE_CHECKING:
     import drgn
@@ -27,7 +36,8 @@ if TYPE_CHECKING:
     from pycrash.memory.elfcore import PrStatus
     from pycrash.memory.formats.kdump import KdumpFile
 
-__all__ = ["Options", "Target", "classify", "find_vmlinux", "open_target"]
+__all__ = ["Options", "Target", "classify", "find_vmlinux", "open_source_target", "open_target",
+           "with_debuginfo"]
 
 #: Where a vmlinux with debuginfo is looked for, ``{rel}`` being the dump's release.
 VMLINUX_PLACES = (
@@ -199,12 +209,39 @@ def open_target(
     the kernel's BTF (``Target.debuginfo == "btf"``). Raises :class:`DumpError` with
     one clear line for every way this can fail.
     """
-    import drgn
-
     opts = options or Options()
     opts = opts._replace(force=opts.force or force)
     dumps, raws, given = classify(list(paths) + ([vmlinux] if vmlinux else []))
     opened: Opened = open_memory(dumps, raws, opts._replace(vmlinux=given))
+    first = opened.dumpfiles[0]
+    where = "" if opened.kind == DumpKind.LIVE else os.path.dirname(os.path.abspath(
+        first.rpartition("@")[0] or first))
+    return with_debuginfo(opened, given, opts.force, btf, where)
+
+
+def open_source_target(
+    source: ByteSource, vmlinux: str | None = None, force: bool = False,
+    options: Options | None = None, btf: bool = False,
+) -> tuple[drgn.Program, Target]:
+    """Open the dump that ``source`` serves (a remote file read by byte range:
+    :func:`pycrash.memory.formats.open_from_source`) with ``vmlinux``, a local file, as
+    :func:`open_target` opens a dump file; without one, the vmlinux is looked for in the
+    system's places only (a remote dump has no directory here)."""
+    opts = options or Options()
+    opts = opts._replace(force=opts.force or force)
+    if vmlinux is not None and not identify(vmlinux).vmlinux:
+        raise DumpError(f"{vmlinux}: not a vmlinux")
+    opened = open_from_source(source, opts._replace(vmlinux=vmlinux))
+    return with_debuginfo(opened, vmlinux, opts.force, btf, "")
+
+
+def with_debuginfo(opened: Opened, given: str | None, force: bool, btf: bool,
+                    dump_dir: str) -> tuple[drgn.Program, Target]:
+    """Load the kernel's debuginfo into the Program of the dump ``opened``: the vmlinux
+    ``given``, else one found for its build (in the system's places and ``dump_dir``),
+    else the dump's kallsyms and BTF; return the Program and the :class:`Target`."""
+    import drgn
+
     prog, first = opened.prog, opened.dumpfiles[0]
     arch = prog.platform.arch if prog.platform is not None else None
     if arch not in (drgn.Architecture.X86_64, drgn.Architecture.AARCH64):
@@ -228,17 +265,14 @@ def open_target(
                             dump_build_id, False, notes, opened.regs, opened.kdump,
                             opened.own_reader, opened.qemu, debuginfo="btf")
     if given is None:
-        where = "" if opened.kind == DumpKind.LIVE else os.path.dirname(os.path.abspath(
-            first.rpartition("@")[0] or first))
-        given = find_vmlinux(release, dump_build_id, where)
+        given = find_vmlinux(release, dump_build_id, dump_dir)
         if given is None:
             notes = opened.notes + _open_btf(prog, release, dump_build_id,
                                              f"no vmlinux given or found for release {release}")
             return prog, Target(opened.dumpfiles, opened.kind, opened.partial, "", release,
                                 dump_build_id, False, notes, opened.regs, opened.kdump,
                                 opened.own_reader, opened.qemu, debuginfo="btf")
-    notes = opened.notes + _load_vmlinux(main, given, release, dump_build_id, opts.force,
-                                         first)
+    notes = opened.notes + _load_vmlinux(main, given, release, dump_build_id, force, first)
     return prog, Target(opened.dumpfiles, opened.kind, opened.partial, given, release,
                         dump_build_id, found, notes, opened.regs, opened.kdump,
                         opened.own_reader, opened.qemu)
