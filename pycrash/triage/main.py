@@ -197,6 +197,8 @@ def _engine(args: argparse.Namespace, tasks: list[Task], done: Any,
     if not tasks:
         return
     workers = engines.default_workers(args.workers)
+    # a build's dumps one after another: Ray and Dask hand them out in this order
+    tasks = sorted(tasks, key=lambda t: (builds.get(t.key) or "", t.path))
     if args.engine == "ray":
         try:
             engines.run_ray(tasks, done, workers, args.timeout, args.max_per_worker,

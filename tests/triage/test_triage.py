@@ -299,6 +299,54 @@ def test_zoo_corpus_one_bucket_per_crash(zoo_corpus: tuple[Path, dict[str, str]]
     assert novm and "no debuginfo" in novm[0]["error"]
 
 
+@pytest.fixture(scope="module")
+def zoo_debug(zoo_corpus: tuple[Path, dict[str, str]],
+              tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A --debuginfo-dir holding every vmlinux of the zoo corpus (found by build id)."""
+    debug = tmp_path_factory.mktemp("zoo-debug")
+    seen: set[Path] = set()
+    for i, vmlinux in enumerate(sorted(zoo_corpus[0].rglob("vmlinux-*"))):
+        if vmlinux.resolve() not in seen:
+            seen.add(vmlinux.resolve())
+            link(vmlinux.resolve(), debug / f"{vmlinux.name}.{i}")
+    return debug
+
+
+def test_zoo_corpus_served_over_http(zoo_corpus: tuple[Path, dict[str, str]],
+                                     zoo_debug: Path, tmp_path: Path) -> None:
+    """The whole zoo corpus served over HTTP by byte range gives the records, buckets
+    and errors its local paths give with the same debuginfo directory: every dump of
+    every crash at tier 2 (the flattened variants and the copy far from its vmlinux
+    too), one bucket per crash, no file fetched whole."""
+    pytest.importorskip("aiohttp")
+    from triagecorpus import RangeServer
+
+    root, expect = zoo_corpus
+    _triage(str(root), "-o", str(tmp_path / "local"), "--debuginfo-dir", str(zoo_debug),
+            "--no-parquet")
+    with RangeServer(root) as server:
+        _triage(server.url, "-o", str(tmp_path / "http"), "--debuginfo-dir",
+                str(zoo_debug), "--no-parquet")
+        assert server.whole == []
+    local = {r["path"][len(str(root)):].lstrip("/"): r
+             for r in _jsonl(tmp_path / "local" / "records.jsonl")}
+    remote = {r["path"][len(server.url):]: r
+              for r in _jsonl(tmp_path / "http" / "records.jsonl")}
+    assert sorted(remote) == sorted(local) == sorted(
+        str(Path(p).relative_to(root)) for p in expect)
+    for name, rec in remote.items():
+        assert rec["signature"] == expect[str(root / name)], name
+        assert rec["tier"] == 2, (name, rec["notes"])
+        assert _same_reading(rec) == _same_reading(local[name]), name
+        if not rec["format"].startswith("flattened"):  # (a stream is read about whole)
+            assert rec["bytes_read"] < rec["size"] / 2, name
+    assert (tmp_path / "http" / "buckets.jsonl").read_text().replace(server.url, "/") == \
+        (tmp_path / "local" / "buckets.jsonl").read_text().replace(str(root) + "/", "/")
+    assert len(_jsonl(tmp_path / "http" / "buckets.jsonl")) == len(set(expect.values()))
+    assert {Path(e["path"]).name for e in _jsonl(tmp_path / "http" / "errors.jsonl")} == {
+        "vmcore.random", "vmcore.empty", "vmcore.truncated"}
+
+
 def _comparable(path: Path) -> list[dict[str, Any]]:
     rows = _jsonl(path)
     for row in rows:
