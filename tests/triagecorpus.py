@@ -7,8 +7,10 @@ from __future__ import annotations
 import http.server
 import os
 import re
+import socket
 import struct
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -75,14 +77,16 @@ def stall_or_extract(task):  # type: ignore[no-untyped-def]
 class RangeServer:
     """An HTTP server on 127.0.0.1 (a free port) serving the files under ``root`` as a
     web server in front of a dump store does: ``Range: bytes=A-B`` answered with 206 and
-    those bytes only, HEAD with the size, directories as HTML listings. ``sent`` counts
+    those bytes only, HEAD with the size, directories as HTML listings; each answer
+    after ``delay`` seconds (to stand for a store's latency in benchmarks). ``sent`` counts
     the bytes of file bodies sent per path (relative to ``root``), ``requests`` the
     requests per path: what a remote reader really fetched, counted outside pycrash."""
 
     RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, delay: float = 0.0) -> None:
         self.root = root
+        self.delay = delay  # seconds before each answer (an object store's latency)
         self.sent: dict[str, int] = {}
         self.requests: dict[str, int] = {}
         self.whole: list[str] = []  # files sent whole (a GET without a range)
@@ -90,8 +94,16 @@ class RangeServer:
         server = self
 
         class Handler(http.server.SimpleHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # connections kept open, as a real server does
+
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, directory=str(root), **kwargs)
+
+            def setup(self) -> None:
+                super().setup()
+                # headers and body go in two writes: without this, a kept-open
+                # connection waits for the client's delayed ACK (40 ms) on each answer
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
@@ -101,6 +113,7 @@ class RangeServer:
                 return local if local.is_file() else None
 
             def do_HEAD(self) -> None:  # noqa: N802
+                time.sleep(server.delay)
                 local = self._file()
                 if local is None:
                     return super().do_HEAD()
@@ -112,6 +125,7 @@ class RangeServer:
                 self.end_headers()
 
             def do_GET(self) -> None:  # noqa: N802
+                time.sleep(server.delay)
                 local = self._file()
                 if local is None:
                     return super().do_GET()
@@ -147,7 +161,10 @@ class RangeServer:
                         left -= len(chunk)
                 server.count(local, end - start)
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            request_queue_size = 256  # many requests at once (content keys' samples)
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)

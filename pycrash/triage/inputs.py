@@ -222,15 +222,16 @@ def content_key(name: str) -> tuple[str, int, str | None]:
     try:
         size = source.size()
         h = hashlib.sha256(str(size).encode() + b"\0")
-        head = source.pread(0, HEAD)
-        h.update(head)
-        found = BUILD_ID.search(head)
+        ranges = [(0, HEAD)]
         if size > HEAD:
-            h.update(source.pread(max(HEAD, size - TAIL), TAIL))
+            ranges.append((max(HEAD, size - TAIL), TAIL))
             span = size - HEAD - TAIL
             if span > BLOCK * BLOCKS:
-                for i in range(BLOCKS):
-                    h.update(source.pread(HEAD + span * i // BLOCKS, BLOCK))
+                ranges += [(HEAD + span * i // BLOCKS, BLOCK) for i in range(BLOCKS)]
+        head, *rest = source.preads(ranges)  # a remote file's samples asked all at once
+        for data in (head, *rest):
+            h.update(data)
+        found = BUILD_ID.search(head)
         return h.hexdigest()[:32], size, found.group(1).decode() if found else None
     finally:
         close_source(cached)

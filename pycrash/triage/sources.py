@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from pycrash.errors import DumpError
@@ -74,17 +75,44 @@ class FsspecSource:
             return b""
         try:
             data = bytes(self._fs.cat_file(self._path, start=offset, end=offset + size))
-        except FileNotFoundError:
-            raise DumpError(f"{self.path}: no longer there (read at byte {offset:#x})") \
-                from None
         except Exception as exc:
-            raise DumpError(f"{self.path}: read of {size} bytes at byte {offset:#x} "
-                            f"failed: {exc}") from None
+            raise self._failed(exc, offset, size) from None
+        return self._checked(data, size)
+
+    def preads(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Return the bytes of each ``(offset, size)`` of ``ranges``, read at once (an
+        asynchronous filesystem, HTTP or S3, sends the requests together)."""
+        wanted = [(o, max(min(n, self._size - o), 0)) for o, n in ranges]
+        asked = [(o, n) for o, n in wanted if n > 0 and o >= 0]
+        try:
+            got = self._fs.cat_ranges([self._path] * len(asked), [o for o, _n in asked],
+                                      [o + n for o, n in asked]) if asked else []
+        except Exception as exc:
+            raise self._failed(exc, asked[0][0], asked[0][1]) from None
+        found = iter(zip(asked, got, strict=True))
+        out = []
+        for o, n in wanted:
+            if n <= 0 or o < 0:
+                out.append(b"")
+                continue
+            (offset, size), data = next(found)
+            if isinstance(data, BaseException):
+                raise self._failed(data, offset, size)
+            out.append(self._checked(bytes(data), size))
+        return out
+
+    def _checked(self, data: bytes, size: int) -> bytes:
         if len(data) > size:
             raise DumpError(f"{self.path}: the server ignores byte ranges (it sent "
                             f"{len(data)} bytes for {size}); remote dumps are read by range "
                             "only")
         return data
+
+    def _failed(self, exc: BaseException, offset: int, size: int) -> DumpError:
+        if isinstance(exc, FileNotFoundError):
+            return DumpError(f"{self.path}: no longer there (read at byte {offset:#x})")
+        return DumpError(f"{self.path}: read of {size} bytes at byte {offset:#x} failed: "
+                         f"{exc}")
 
     def size(self) -> int:
         return self._size
@@ -110,6 +138,15 @@ class CountingSource:
 
     def size(self) -> int:
         return self.inner.size()
+
+    def preads(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Return the bytes of each ``(offset, size)``, counted: at once when the source
+        under can (:meth:`FsspecSource.preads`), else one after another."""
+        many = getattr(self.inner, "preads", None)
+        out = many(ranges) if callable(many) else [self.inner.pread(o, n) for o, n in ranges]
+        self.bytes_read += sum(map(len, out))
+        self.reads += len(out)
+        return list(out)
 
 
 class BlockCache:
