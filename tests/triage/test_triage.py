@@ -347,6 +347,33 @@ def test_zoo_corpus_served_over_http(zoo_corpus: tuple[Path, dict[str, str]],
         "vmcore.random", "vmcore.empty", "vmcore.truncated"}
 
 
+def test_qemu_dumps_without_vmcoreinfo_over_http(tmp_path: Path) -> None:
+    """QEMU's dumps of a guest run without -device vmcoreinfo (ELF, kdump, flattened
+    kdump), served over HTTP: tier 0 finds the kernel's VMCOREINFO text in their memory as
+    pycrash does (read through the same readers), so each gets a record: the guest's
+    release, its vmlinux's build id, and the guest's own dmesg as its log's last lines."""
+    pytest.importorskip("aiohttp")
+    from triagecorpus import RangeServer
+
+    from pycrash.memory import elfinfo
+
+    qemu = fixture_dump("qemu-novmcoreinfo")
+    forms = ("vmcore.qemu.elf", "vmcore.qemu.kdump", "vmcore.qemu.kdump-zlib")
+    for form in forms:
+        link(qemu.dir / form, tmp_path / "in" / form)
+    with RangeServer(tmp_path / "in") as server:
+        _triage(server.url, "-o", str(tmp_path / "out"), "--tier", "0", "--no-parquet")
+    records = {r["path"][len(server.url):]: r for r in _jsonl(tmp_path / "out" / "records.jsonl")}
+    assert sorted(records) == sorted(forms)
+    dmesg = qemu.truth("dmesg.txt").splitlines()
+    for form, rec in records.items():
+        assert rec["release"] == qemu.release and rec["release"] in qemu.truth("uname.txt")
+        assert rec["build_id"] == elfinfo.build_id(str(qemu.vmlinux)), form
+        assert rec["log_lines"] == len(dmesg) and rec["log_tail"] == dmesg[-20:], form
+        assert rec["format"] == {"vmcore.qemu.elf": "elf", "vmcore.qemu.kdump": "kdump"}.get(
+            form, "flattened-kdump")
+
+
 def _comparable(path: Path) -> list[dict[str, Any]]:
     rows = _jsonl(path)
     for row in rows:
