@@ -61,9 +61,8 @@ class FsspecSource:
             size = self._fs.size(self._path)
         except FileNotFoundError:
             raise DumpError(f"{url}: no such file") from None
-        except ImportError as exc:  # a protocol whose backend is not installed
-            raise DumpError(f"{url}: cannot open: {exc}") from None
-        except Exception as exc:  # fsspec's backends raise their own errors
+        except Exception as exc:  # fsspec's backends raise their own errors (ImportError:
+            # a protocol whose backend is not installed)
             raise DumpError(f"{url}: cannot open: {exc}") from None
         if size is None:
             raise DumpError(f"{url}: the storage does not say the file's size")
