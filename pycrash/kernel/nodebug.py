@@ -32,6 +32,7 @@ from drgn import (
     ObjectNotFoundError,
     Program,
     Type,
+    TypeKindSet,
     TypeMember,
     sizeof,
 )
@@ -244,9 +245,12 @@ class NoDebugInfo:
     release: str
     build_id: str | None
     types: BtfTypes
-    vmlinux_symbols: SymbolIndex
+    vmlinux_symbols: SymbolIndex | None
     module_symbols: SymbolIndex | None = None
     notes: list[str] = field(default_factory=list)
+    #: the vmlinux whose symbols and BTF serve (:func:`load_with_vmlinux`), its DWARF
+    #: read by drgn only when a look-up reaches it; None: no vmlinux at all
+    vmlinux: str | None = None
 
 
 def debuginfo_hint(release: str, build_id: str | None) -> str:
@@ -264,7 +268,15 @@ def debuginfo_hint(release: str, build_id: str | None) -> str:
 def info(prog: Program) -> NoDebugInfo | None:
     """The :class:`NoDebugInfo` of a program opened without a vmlinux, else None."""
     found = prog.cache.get("pycrash_nodebug")
-    return found if isinstance(found, NoDebugInfo) else None
+    return found if isinstance(found, NoDebugInfo) and found.vmlinux is None else None
+
+
+def dwarf_uses(prog: Program) -> list[str]:
+    """In a session started from the vmlinux's BTF (:func:`load_with_vmlinux`): the
+    look-ups that went on to its DWARF (so drgn indexed it), first ones first; empty
+    while none has."""
+    found = prog.cache.get("pycrash_dwarf_uses")
+    return list(found) if isinstance(found, list) else []
 
 
 def needs_dwarf(prog: Program, what: str) -> str | None:
@@ -306,11 +318,15 @@ def _spec_type(prog: Program, spec: TypeSpec, sym: Symbol) -> Type:
     raise LookupError(str(spec))
 
 
+_UNKNOWN, _MISSING = object(), object()
+
+
 class _Finder:
     """drgn's object finder over kallsyms addresses and BTF types."""
 
     def __init__(self, nd: NoDebugInfo) -> None:
         self.nd = nd
+        self._memo: dict[tuple[str, int], object] = {}
 
     def _symbol(self, prog: Program, name: str) -> Symbol | None:
         try:
@@ -320,30 +336,47 @@ class _Finder:
 
     def __call__(self, prog: Program, name: str, flags: FindObjectFlags,
                  filename: str | None) -> Object | None:
+        key = (name, flags.value)
+        found = self._memo.get(key, _UNKNOWN)
+        if found is _MISSING:
+            raise ObjectNotFoundError(f"could not find '{name}'", name=name)
+        if found is not _UNKNOWN:
+            return found
+        try:
+            found = self._find(prog, name, flags)
+        except ObjectNotFoundError as exc:
+            if not isinstance(exc, NoTypeError):
+                self._memo[key] = _MISSING
+            raise
+        self._memo[key] = found
+        return found
+
+    def _find(self, prog: Program, name: str, flags: FindObjectFlags) -> Object | None:
+        from drgn import SymbolKind
+
         types = self.nd.types
-        if flags & FindObjectFlags.CONSTANT:
-            found = types.enumerator(name)
-            if found is not None:
-                return found
-        if flags & FindObjectFlags.FUNCTION:
+        sym = self._symbol(prog, name)
+        if sym is None:  # not in the symbol table: an enumerator, if anything
+            found = types.enumerator(name) if flags & FindObjectFlags.CONSTANT else None
+            if found is None and self.nd.vmlinux and name in VARIABLE_TYPES:
+                # a global of the table this kernel lacks (commands probe for them):
+                # said here, before drgn indexes the DWARF only to miss it too
+                raise ObjectNotFoundError(f"could not find '{name}'", name=name)
+            return found
+        if sym.kind != SymbolKind.OBJECT and flags & FindObjectFlags.FUNCTION:
             func = types.find_named(name, FUNC)
             if func is not None:
-                sym = self._symbol(prog, name)
-                if sym is not None:
-                    return Object(prog, types.type(*func), address=sym.address)
-        if not flags & FindObjectFlags.VARIABLE:
+                return Object(prog, types.type(*func), address=sym.address)
+        if sym.kind == SymbolKind.FUNC or not flags & FindObjectFlags.VARIABLE:
             return None
-        sym = self._symbol(prog, name)
-        if sym is None:
-            return None
-        var = types.find_named(name, VAR)
-        if var is not None:
-            return Object(prog, types.type(*var), address=sym.address)
         spec = VARIABLE_TYPES.get(name)
         hint = debuginfo_hint(self.nd.release, self.nd.build_id)
         if spec is None:
-            if types.find_named(name, FUNC) is not None:
-                return None  # a function asked for as a variable
+            var = types.find_named(name, VAR)  # BTF types the per-CPU variables
+            if var is not None:
+                return Object(prog, types.type(*var), address=sym.address)
+            if types.find_named(name, FUNC) is not None or self.nd.vmlinux:
+                return None  # a function asked for as a variable; or DWARF's to find
             raise NoTypeError(
                 f"{name}: its type is unknown without the kernel's debuginfo (BTF types "
                 f"only per-CPU variables, and pycrash's table has no {name}); install "
@@ -351,6 +384,8 @@ class _Finder:
         try:
             return Object(prog, _spec_type(prog, spec, sym), address=sym.address)
         except LookupError as exc:
+            if self.nd.vmlinux:
+                return None  # the vmlinux's DWARF has it
             raise NoTypeError(f"{name}: its type ({exc}) is not in this kernel's BTF; "
                               f"install {hint}", name=name) from None
 
@@ -361,13 +396,14 @@ def _module_btfs(prog: Program, types: BtfTypes) -> list[str]:
     is initialized; the parsed copy stays on the list ``btf_modules``
     (``struct btf_module`` -> ``struct btf`` ``data``, ``data_size``)."""
     from drgn import FaultError
-    from drgn.helpers.linux.list import list_for_each_entry
+
+    from pycrash.kernel.walk import WalkError, list_entries
 
     notes = []
     try:
-        entries = list(list_for_each_entry("struct btf_module", prog["btf_modules"].address_of_(),
-                                           "list"))
-    except (LookupError, FaultError, ValueError):
+        entries = list(list_entries("struct btf_module", prog["btf_modules"].address_of_(),
+                                    "list", "btf_modules"))
+    except (LookupError, FaultError, ValueError, WalkError):
         return []  # a kernel without CONFIG_DEBUG_INFO_BTF_MODULES
     for entry in entries:
         try:
@@ -383,6 +419,16 @@ def _module_btfs(prog: Program, types: BtfTypes) -> list[str]:
         except (FaultError, BtfError, LookupError) as exc:
             notes.append(f"module {name}: its BTF cannot be read ({exc})")
     return notes
+
+
+def _attach(prog: Program, nd: NoDebugInfo, object_index: int) -> None:
+    """Register ``nd``'s BTF as ``prog``'s first type finder and its object finder at
+    ``object_index``; the modules' BTF is read when the vmlinux's lacks a name."""
+    types = nd.types
+    prog.cache["pycrash_nodebug"] = nd
+    types.module_loader = lambda: nd.notes.extend(_module_btfs(prog, types))
+    prog.register_type_finder("pycrash-btf", types.type_finder, enable_index=0)
+    prog.register_object_finder("pycrash-btf", _Finder(nd), enable_index=object_index)
 
 
 def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
@@ -415,23 +461,70 @@ def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
                          f"(CONFIG_DEBUG_INFO_BTF, no __start_BTF in its kallsyms): "
                          f"a vmlinux is needed") from None
     try:
-        vmlinux = Btf(prog.read(start, stop - start))
+        vmlinux = Btf(prog.read(start, stop - start), cache_key=build_id)
     except FaultError as exc:
         raise ValueError(f"kernel {release}: its BTF cannot be read ({exc}): "
                          f"a vmlinux is needed") from None
     except BtfError as exc:
         raise ValueError(f"kernel {release}: no BTF at __start_BTF ({exc}): "
                          f"a vmlinux is needed") from None
-    types = BtfTypes(prog, vmlinux)
-    nd = NoDebugInfo(release, build_id, types, vmlinux_symbols)
-    prog.cache["pycrash_nodebug"] = nd
-    prog.register_type_finder("pycrash-btf", types.type_finder, enable_index=0)
-    prog.register_object_finder("pycrash-btf", _Finder(nd), enable_index=-1)
-    nd.notes += _module_btfs(prog, types)
+    nd = NoDebugInfo(release, build_id, BtfTypes(prog, vmlinux), vmlinux_symbols)
+    _attach(prog, nd, -1)
     try:
         nd.module_symbols = load_module_kallsyms(prog)
         prog.register_symbol_finder("pycrash-module-kallsyms", nd.module_symbols,
                                     enable_index=1)
     except (LookupError, ValueError, FaultError) as exc:
         nd.notes.append(f"module symbols cannot be read: {exc}")
+    return nd
+
+
+def load_with_vmlinux(prog: Program, vmlinux: str, release: str,
+                      build_id: str | None) -> NoDebugInfo | None:
+    """Serve ``prog``'s types from the ``.BTF`` section of ``vmlinux`` (already loaded
+    by drgn, its symbols drgn's), so that its DWARF is indexed only when a look-up
+    reaches it: a type BTF lacks, a global of unknown type, a source line, a frame's
+    variables. Return None (and register nothing) when the vmlinux has no BTF."""
+    from pycrash.memory.elfinfo import raw_section
+
+    data = raw_section(vmlinux, ".BTF")
+    if not data:
+        return None
+    try:
+        btf = Btf(data, cache_key=build_id)
+    except BtfError:
+        return None
+    nd = NoDebugInfo(release, build_id, BtfTypes(prog, btf), None, vmlinux=vmlinux)
+    _attach(prog, nd, 1)  # after drgn's "linux" finder (PAGE_OFFSET, vmemmap...)
+    uses: list[str] = []
+    prog.cache["pycrash_dwarf_uses"] = uses
+
+    def type_use(prog: Program, kinds: TypeKindSet, name: str,
+                 filename: str | None) -> None:
+        if len(uses) < 32:
+            uses.append(f"type {name}")
+
+    def object_use(prog: Program, name: str, flags: FindObjectFlags,
+                   filename: str | None) -> None:
+        if len(uses) < 32:
+            uses.append(f"object {name}")
+
+    def thread_size(prog: Program, name: str, flags: FindObjectFlags,
+                    filename: str | None) -> Object | None:
+        # drgn's own THREAD_SIZE first asks for "union thread_union" (gone in 4.16,
+        # BTF came later), which would index the DWARF only to miss it there too
+        if name != "THREAD_SIZE" or not flags & FindObjectFlags.CONSTANT:
+            return None
+        for start, end in (("__start_init_task", "__end_init_task"),
+                           ("__start_init_stack", "__end_init_stack")):
+            try:
+                size = prog.symbol(end).address - prog.symbol(start).address
+            except LookupError:
+                continue
+            return Object(prog, "unsigned long", size)
+        return None
+
+    prog.register_object_finder("pycrash-thread-size", thread_size, enable_index=0)
+    prog.register_type_finder("pycrash-dwarf-use", type_use, enable_index=1)
+    prog.register_object_finder("pycrash-dwarf-use", object_use, enable_index=3)
     return nd
