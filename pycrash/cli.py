@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, script_args = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)
     if not args.files and not (args.live or args.oldmem):
         sys.stderr.write("pycrash: no dump file given (pycrash --help shows the usage)\n")
         return 2

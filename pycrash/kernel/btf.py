@@ -13,11 +13,11 @@ ENUM64, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FUNC_PROTO, VAR, DATASEC,
 FLOAT, DECL_TAG (skipped), TYPE_TAG (skipped: a type tag qualifies nothing drgn
 knows).
 
-What BTF cannot say, compared with DWARF: ``x[0]`` and ``x[]`` are one thing (both
-read as ``x[]``, the kernel's usual spelling); enums' compatible integer type is
-``unsigned int`` or ``int`` by its size and sign; there are no source files, lines,
-inlined functions, local variables, or types of global variables other than
-per-CPU ones (see :mod:`pycrash.kernel.nodebug` for those).
+What BTF cannot say, compared with DWARF: ``x[0]`` and ``x[]`` are one thing (read
+as ``x[0]`` inside a struct, ``x[]`` as its last member, the kernel's usual spellings);
+enums' compatible integer type is ``unsigned int`` or ``int`` by its size and sign;
+there are no source files, lines, inlined functions, local variables, or types of
+global variables other than per-CPU ones (see :mod:`pycrash.kernel.nodebug` for those).
 """
 
 from __future__ import annotations
@@ -361,17 +361,26 @@ def _int_key(name: str) -> tuple[str, ...]:
     return tuple(sorted(words))
 
 
+_AGGREGATES = TypeKindSet({TypeKind.STRUCT, TypeKind.UNION, TypeKind.ENUM, TypeKind.TYPEDEF})
+
+
 class BtfTypes:
     """drgn types made from BTF blobs (the vmlinux's and its modules'), on demand."""
 
-    def __init__(self, prog: Program, vmlinux: Btf) -> None:
+    def __init__(self, prog: Program, vmlinux: Btf, complete: bool = False) -> None:
         self.prog = prog
+        #: whether a struct, union, enum or typedef BTF lacks is missing for good (pahole
+        #: encodes every one of the vmlinux's DWARF): the type finder says so, rather
+        #: than let drgn index the DWARF to find nothing either (base types BTF lacks,
+        #: such as ``__int128`` on some kernels, still go on to the DWARF)
+        self.complete = complete
         self.vmlinux = vmlinux
         self.modules: dict[str, Btf] = {}
         #: reads the modules' BTF into :attr:`modules`; called once, when first needed
         self.module_loader: Callable[[], Any] | None = None
         self._made: dict[tuple[int, int], Type] = {}  # (id of blob, type id) -> Type
         self._found: dict[tuple[str, frozenset[TypeKind]], Type | None] = {}
+        self._making: set[tuple[int, int]] = set()  # types being made: a cycle is damage
         self._ints: dict[tuple[str, ...], str] | None = None
 
     def blobs(self) -> list[Btf]:
@@ -392,10 +401,16 @@ class BtfTypes:
         key = (id(owner), tid)
         made = self._made.get(key)
         if made is None:
-            kind = owner.raw(tid)[0] if tid else 0
-            if kind in (VOLATILE, CONST, RESTRICT, TYPE_TAG):
-                return self._qualified(btf, tid, quals)
-            made = self._make(btf, tid)
+            if key in self._making:  # a damaged blob: a pointer to itself, say
+                raise BtfError(f"{owner.name}: BTF type {tid} refers to itself")
+            self._making.add(key)
+            try:
+                kind = owner.raw(tid)[0] if tid else 0
+                if kind in (VOLATILE, CONST, RESTRICT, TYPE_TAG):
+                    return self._qualified(btf, tid, quals)
+                made = self._make(btf, tid)
+            finally:
+                self._making.discard(key)
             self._made[key] = made
         return made.qualified(made.qualifiers | quals) if quals else made
 
@@ -426,8 +441,9 @@ class BtfTypes:
             elem, _index, nelems = struct.unpack_from("<III", data, extra)
             return prog.array_type(self.type(btf, elem), nelems or None)
         if kind in (STRUCT, UNION):
-            members = [self._member(btf, name_off, mtype, offset, kflag)
-                       for name_off, mtype, offset in btf.words_of(tid, "<III", vlen)]
+            members = [self._member(btf, name_off, mtype, offset, kflag, i < vlen - 1)
+                       for i, (name_off, mtype, offset)
+                       in enumerate(btf.words_of(tid, "<III", vlen))]
             make = prog.struct_type if kind == STRUCT else prog.union_type
             return make(name, size, members)
         if kind in (ENUM, ENUM64):
@@ -436,7 +452,12 @@ class BtfTypes:
             compat = prog.int_type(("" if signed else "unsigned ") + (
                 "int" if size <= 4 else "long"), size, signed)
             return prog.enum_type(name, compat, [TypeEnumerator(n, v) for n, v in values])
-        if kind == FWD:
+        if kind == FWD:  # the one complete definition of that name, as drgn does DWARF's
+            want = UNION if kflag else STRUCT
+            found = [(b, t) for b in self._first() for t in b.ids_named(name or "")
+                     if b.raw(t)[0] == want]
+            if len(found) == 1:
+                return self.type(*found[0])
             return (prog.union_type if kflag else prog.struct_type)(name)
         if kind == TYPEDEF:
             return prog.typedef_type(name or "", self.type(btf, size))
@@ -459,7 +480,9 @@ class BtfTypes:
         return lambda: self.type(btf, tid)
 
     def _member(self, btf: Btf, name_off: int, tid: int, offset: int,
-                kflag: int) -> TypeMember:
+                kflag: int, inner: bool = False) -> TypeMember:
+        """A struct's or union's member; ``inner``: not the last one, where an array of
+        no elements is ``x[0]`` (a flexible ``x[]`` can only end a struct)."""
         bits = offset >> 24 if kflag else 0
         bit_offset = offset & 0xFFFFFF if kflag else offset
         name = btf.string(name_off) if name_off else None
@@ -467,6 +490,13 @@ class BtfTypes:
             def field() -> Any:
                 return Object(self.prog, self.type(btf, tid), bit_field_size=bits)
             return TypeMember(field, name, bit_offset)
+        if inner and tid:
+            kind, _v, _k, _n, _s, extra = btf.raw(tid)
+            if kind == ARRAY and not struct.unpack_from("<I", btf.owner(tid).data,
+                                                        extra + 8)[0]:
+                elem = struct.unpack_from("<I", btf.owner(tid).data, extra)[0]
+                return TypeMember(lambda: self.prog.array_type(self.type(btf, elem), 0),
+                                  name, bit_offset)
         return TypeMember(self._lazy(btf, tid), name, bit_offset)
 
     # -- look-ups by name ---------------------------------------------------
@@ -529,5 +559,11 @@ class BtfTypes:
 
     def type_finder(self, prog: Program, kinds: TypeKindSet, name: str,
                     filename: str | None) -> Type | None:
-        """drgn's type finder callback."""
-        return self.find(kinds, name)
+        """drgn's type finder callback: the type, or None for the next finder; with
+        :attr:`complete`, LookupError for a struct, union, enum or typedef it lacks."""
+        found = self.find(kinds, name)
+        if found is None and self.complete and kinds & _AGGREGATES:
+            kind = next((k for k in ("struct", "union", "enum")
+                         if getattr(TypeKind, k.upper()) in kinds), "")
+            raise LookupError(f"could not find '{kind} {name}'".replace("' ", "'"))
+        return found

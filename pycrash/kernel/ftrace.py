@@ -278,8 +278,15 @@ def cpu_buffers(prog: Program) -> tuple[str, list[CpuBuffer]]:
     if not buffer:
         return tracer, out
     page_size = prog.type("struct buffer_data_page").size
-    data_size = 4096 - page_size
-    for cpu in range(buffer.cpus.value_()):
+    try:  # 6.8 on: sub-buffers of PAGE_SIZE << subbuf_order
+        data_size = (4096 << buffer.subbuf_order.value_()) - page_size
+    except AttributeError:
+        data_size = 4096 - page_size
+    try:
+        cpus = buffer.cpus.value_()
+    except AttributeError:  # 6.12 dropped the count: a buffer per possible CPU
+        cpus = prog["nr_cpu_ids"].value_()
+    for cpu in range(cpus):
         cb = buffer.buffers[cpu].read_()
         if not cb:
             continue

@@ -223,6 +223,9 @@ VARIABLE_TYPES: dict[str, TypeSpec] = {
     "__highest_present_section_nr": "long unsigned int",
     # workqueues, timers, locks
     "workqueues": "struct list_head",
+    "global_trace": "struct trace_array",
+    "ftrace_events": "struct list_head",
+    "trace_types": "struct tracer *",
     "worker_pool_idr": "struct idr",
     "wq_online": "bool",
     "jiffies_lock": "raw_spinlock_t",
@@ -231,6 +234,33 @@ VARIABLE_TYPES: dict[str, TypeSpec] = {
     "orc_lookup": "unsigned int []",
     "lookup_num_blocks": "unsigned int",
     "idt_table": "gate_desc [256]",
+}
+
+#: The per-CPU variables the commands and drgn's helpers read, for kernels whose BTF has
+#: no ``VAR`` entries (Debian 11's 5.10: pahole encoded none); where BTF has them, it wins.
+PERCPU_TYPES: dict[str, TypeSpec] = {
+    "runqueues": "struct rq",
+    "current_task": "struct task_struct *",
+    "pcpu_hot": "struct pcpu_hot",
+    "hardirq_stack_ptr": "struct irq_stack *",
+    "irq_stack_ptr": "long unsigned int *",
+    "cpu_tss_rw": "struct tss_struct",
+    "timer_bases": "struct timer_base []",
+    "hrtimer_bases": "struct hrtimer_cpu_base",
+    "rcu_data": "struct rcu_data",
+    "cpu_number": "int",
+    "this_cpu_off": "long unsigned int",
+    "vm_event_states": "struct vm_event_state",
+    "kernel_cpustat": "struct kernel_cpustat",
+    "softnet_data": "struct softnet_data",
+    "ksoftirqd": "struct task_struct *",
+    "idle_threads": "struct task_struct *",
+    "tick_cpu_sched": "struct tick_sched",
+    "tick_cpu_device": "struct tick_device",
+    "cpu_worker_pools": "struct worker_pool []",
+    "exception_stacks": "struct exception_stacks",
+    "_cea_offset": "long unsigned int",
+    "process_counts": "long unsigned int",
 }
 
 #: The debuginfo package of a kernel whose release is not Debian's.
@@ -327,6 +357,21 @@ class _Finder:
     def __init__(self, nd: NoDebugInfo) -> None:
         self.nd = nd
         self._memo: dict[tuple[str, int], object] = {}
+        self._symtab: bytes | None = None
+
+    def _renamed(self, name: str) -> bool:
+        """Whether the vmlinux has a symbol ``name.SUFFIX``: a static gcc renamed, which
+        only DWARF knows by ``name``."""
+        from pycrash.kernel import symcache
+
+        if self._symtab is None:
+            try:
+                self._symtab = b"\0" + symcache.load(self.nd.vmlinux or "",
+                                                      self.nd.build_id).blob
+            except (OSError, LookupError, ValueError):
+                self._symtab = b""
+                return True  # no table to tell: DWARF's to answer
+        return (b"\0" + name.encode() + b".") in self._symtab
 
     def _symbol(self, prog: Program, name: str) -> Symbol | None:
         try:
@@ -358,9 +403,9 @@ class _Finder:
         sym = self._symbol(prog, name)
         if sym is None:  # not in the symbol table: an enumerator, if anything
             found = types.enumerator(name) if flags & FindObjectFlags.CONSTANT else None
-            if found is None and self.nd.vmlinux and name in VARIABLE_TYPES:
-                # a global of the table this kernel lacks (commands probe for them):
-                # said here, before drgn indexes the DWARF only to miss it too
+            if found is None and self.nd.vmlinux and not self._renamed(name):
+                # neither a global nor an enumerator (commands probe for names other
+                # kernels have): said here, before drgn indexes the DWARF to miss it too
                 raise ObjectNotFoundError(f"could not find '{name}'", name=name)
             return found
         if sym.kind != SymbolKind.OBJECT and flags & FindObjectFlags.FUNCTION:
@@ -375,6 +420,8 @@ class _Finder:
             var = types.find_named(name, VAR)  # BTF types the per-CPU variables
             if var is not None:
                 return Object(prog, types.type(*var), address=sym.address)
+            spec = PERCPU_TYPES.get(name)
+        if spec is None:
             if types.find_named(name, FUNC) is not None or self.nd.vmlinux:
                 return None  # a function asked for as a variable; or DWARF's to find
             raise NoTypeError(
@@ -494,7 +541,8 @@ def load_with_vmlinux(prog: Program, vmlinux: str, release: str,
         btf = Btf(data, cache_key=build_id)
     except BtfError:
         return None
-    nd = NoDebugInfo(release, build_id, BtfTypes(prog, btf), None, vmlinux=vmlinux)
+    nd = NoDebugInfo(release, build_id, BtfTypes(prog, btf, complete=True), None,
+                     vmlinux=vmlinux)
     _attach(prog, nd, 1)  # after drgn's "linux" finder (PAGE_OFFSET, vmemmap...)
     uses: list[str] = []
     prog.cache["pycrash_dwarf_uses"] = uses
