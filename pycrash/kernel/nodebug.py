@@ -408,12 +408,14 @@ class _Finder:
                 # kernels have): said here, before drgn indexes the DWARF to miss it too
                 raise ObjectNotFoundError(f"could not find '{name}'", name=name)
             return found
-        if sym.kind != SymbolKind.OBJECT and flags & FindObjectFlags.FUNCTION:
+        if flags & FindObjectFlags.FUNCTION:
             func = types.find_named(name, FUNC)
             if func is not None:
                 return Object(prog, types.type(*func), address=sym.address)
-        if sym.kind == SymbolKind.FUNC or not flags & FindObjectFlags.VARIABLE:
+        if not flags & FindObjectFlags.VARIABLE:
             return None
+        if self.nd.vmlinux and sym.kind == SymbolKind.FUNC:
+            return None  # a function BTF lacks (an __init one): the DWARF has it
         spec = VARIABLE_TYPES.get(name)
         hint = debuginfo_hint(self.nd.release, self.nd.build_id)
         if spec is None:
