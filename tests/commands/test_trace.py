@@ -75,11 +75,11 @@ def test_format_function_print_bprint_and_events() -> None:
     fn = _entry(1, 42) + struct.pack("<QQ", 0xffffffff81000010, 0xffffffff81000020)
     assert format_entry(fn, dec) == (42, 0, 0, "do_sys_open <-__x64_sys_openat")
     pr = _entry(5, 7, 1, 1) + struct.pack("<Q", 0xffffffff81000030) + b"hello world\n\0"
-    assert format_entry(pr, dec)[3] == "my_func: hello world\n"
+    # the message's own newline ends its line: no empty line after it
+    assert format_entry(pr, dec)[3] == "my_func: hello world"
     args = struct.pack("<i", -3) + b"abc\0" + struct.pack("<QQ", 0xbeef, 0xffffffff81000010)
     bp = _entry(6, 7) + struct.pack("<QQ", 0xffffffff81000030, 0xffffffff82000000) + args
-    assert format_entry(bp, dec)[3] == \
-        "my_func: value=-3 name=abc hex=beef ptr=do_sys_open\n"
+    assert format_entry(bp, dec)[3] == "my_func: value=-3 name=abc hex=beef ptr=do_sys_open"
     sw = (_entry(300, 9) + b"sh".ljust(16, b"\0") + struct.pack("<iiq", 9, 120, 1)
           + b"swapper/0".ljust(16, b"\0") + struct.pack("<ii", 0, 120))
     assert format_entry(sw, dec)[3] == ("sched_switch: prev_comm=sh prev_pid=9 prev_prio=120 "
