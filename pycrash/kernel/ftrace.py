@@ -19,10 +19,10 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from drgn import FaultError, Object, Program
+from drgn import FaultError, Object, Program, sizeof
 
 from pycrash.kernel.printfmt import FormatError, PrintFmt, parse
-from pycrash.kernel.walk import WalkError, bounded, list_entries
+from pycrash.kernel.walk import WalkError, list_entries
 
 #: ring_buffer_event type_len values past the data lengths
 RB_PADDING, RB_TIME_EXTEND, RB_TIME_STAMP = 29, 30, 31
@@ -45,13 +45,15 @@ class RawEvent:
 
 @dataclass(frozen=True)
 class Field:
-    """An event field (ftrace_event_field): name, C type, offset, size, signedness."""
+    """An event field (ftrace_event_field): name, C type, offset, size, signedness, and
+    an array's length where the kernel keeps it (``len``, 5.19 on; else None)."""
 
     name: str
     type: str
     offset: int
     size: int
     signed: bool
+    length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -408,9 +410,17 @@ def _fields(prog: Program, head: Object, what: str) -> tuple[Field, ...]:
     """The ftrace_event_fields of a list, in the order the kernel defined them (each was
     added at the list's head)."""
     fields = [Field(f.name.string_().decode(), f.type.string_().decode(),
-                    f.offset.value_(), f.size.value_(), bool(f.is_signed.value_()))
+                    f.offset.value_(), f.size.value_(), bool(f.is_signed.value_()),
+                    _length(f))
               for f in list_entries("struct ftrace_event_field", head, "link", what)]
     return tuple(reversed(fields))
+
+
+def _length(f: Object) -> int | None:
+    try:
+        return int(f.member_("len").value_())
+    except LookupError:
+        return None
 
 
 def kernel_decoder(prog: Program, symbol: Callable[[int], str],
@@ -474,10 +484,13 @@ def _fields_head(call: Object) -> Object:
 
 
 def _field_line(f: Field) -> str:
-    """A field's line of a format file (f_show): an array's length after its name."""
+    """A field's line of a format file (f_show): an array's length after its name (the
+    kernel's ``len`` where it keeps one, else what its type says)."""
     ftype, name = f.type, f.name
     if "[" in ftype and not ftype.startswith(("__data_loc", "__rel_loc")):
         base, _, dims = ftype.partition("[")
+        if f.length is not None:
+            dims = f"{f.length}]" if f.length else "]"
         ftype, name = base, f"{name}[{dims}"
     return (f"\tfield:{ftype} {name};\toffset:{f.offset};\tsize:{f.size};"
             f"\tsigned:{int(f.signed)};")
@@ -498,7 +511,7 @@ def header_page(prog: Program) -> str:
     bdp = prog.type("struct buffer_data_page")
     commit = bdp.member("commit")
     data = bdp.member("data")
-    commit_size = commit.type.size
+    commit_size = sizeof(commit.type)
     data_size = page_size(prog) - data.offset
     return ("\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
             f"\tfield: local_t commit;\toffset:{commit.offset};\tsize:{commit_size};"
@@ -603,7 +616,7 @@ def printk_formats(prog: Program) -> str:
                             else fmt.fmt.address_)
     except KeyError:
         pass
-    for addr in bounded(pointers, "the trace_printk formats"):
+    for addr in pointers:
         if addr:
             lines.append(f'0x{addr:x} : "{_c_escaped(_string(prog, addr))}"\n')
     return "".join(lines)
