@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program
-from drgn.helpers.linux.idr import idr_for_each
 
-from pycrash.kernel.walk import MAX_ENTRIES
+from pycrash.kernel.walk import idr_entries
 from pycrash.records import Hex
 
 
@@ -54,9 +53,7 @@ def _entries(prog: Program, idr: str) -> list[tuple[int, int]]:
     except KeyError:
         return []
     out = []
-    for n, (index, entry) in enumerate(idr_for_each(root)):
-        if n >= MAX_ENTRIES:
-            raise ValueError(f"{idr} has more than {MAX_ENTRIES} entries")
+    for index, entry in idr_entries(root, f"the {idr}"):
         if entry.value_():
             out.append((int(index), int(entry.value_())))
     return out
