@@ -275,22 +275,28 @@ its map_flags are displayed.
 
   -p ID  displays the basic information specific to the program ID, plus the
          size in bytes of its translated bytecode, the size in bytes of its
-         jited code, the number of pages locked into memory, the time that
-         the program was loaded (seconds after boot), whether it is GPL
-         compatible, its name string, and its UID.
+         jited code, the number of bytes locked into memory, the time that
+         the program was loaded, whether it is GPL compatible, its name
+         string, and its UID.
   -P     same as -p, but displays the basic and extra data for all programs.
   -m ID  displays the basic information specific to the map ID, plus the
          size in bytes of its key and value, the maximum number of key-value
-         pairs that can be stored within the map, its name string, and its UID.
+         pairs that can be stored within the map, the number of bytes locked
+         into memory, its name string, and its UID.
   -M     same as -m, but displays the basic and extra data for all maps.
-  -t     translate the bytecode of the specified program ID (not yet in pycrash).
-  -T     same as -t, but also dump the bytecode of each instruction (not yet).
-  -j     disassemble the jited code of the specified program ID (not yet).
+  -t     translate the bytecode of the specified program ID.
+  -T     same as -t, but also dump the bytecode of each instruction.
+  -j     disassemble the jited code of the specified program ID (x86-64).
   -s     with -p or -P, dump the bpf_prog and bpf_prog_aux data structures.
          with -m or -M, dump the bpf_map structure.
   -x     with -s, override default output format with hexadecimal format.
   -d     with -s, override default output format with decimal format.
-""",
+
+LOAD_TIME is the dump's wall clock at boot plus the program's load time (crash
+8.0.2 adds the load time to the boot time of the machine it runs on). -d shows
+decimal (crash 8.0.2 shows hexadecimal for -d too). -t decodes JMP32 and atomic
+instructions other than add with the kernel's words (crash 8.0.2 does not).
+"""
     examples="""
 Display all loaded eBPF programs and maps:
 

@@ -28,6 +28,12 @@ makedumpfile taken, from a chroot of that suite (``suite-chroot.sh``, kept in
 ``~/.cache/pycrash/chroots/SUITE``). The cache directory names the suite's release,
 e.g. ``5.10.0-32-cloud-amd64-bullseye-small-1a2b3c4d/``.
 
+The ``tracing`` fixture (``build-tracing.sh``) is the small fixture's guest with the
+function tracer and sched events recording (stopped before the truth is saved), System V
+IPC objects and an eBPF program and maps held by ``tracing/pcfix_ipc.c`` (built on the
+host against its glibc, which the guest's initramfs holds); ``truth/tracing/``,
+``truth/sysvipc/`` and ``truth/bpf.txt`` hold what the guest said of them.
+
 The ``live`` fixture is pycrash itself run inside a Debian 12 guest (``build-live.sh``;
 its root file system from ``live-rootfs.sh``, a debootstrap kept in
 ``~/.cache/pycrash/rootfs``): ``--live`` on the guest's kernel, then ``/proc/vmcore``
