@@ -296,7 +296,7 @@ LOAD_TIME is the dump's wall clock at boot plus the program's load time (crash
 8.0.2 adds the load time to the boot time of the machine it runs on). -d shows
 decimal (crash 8.0.2 shows hexadecimal for -d too). -t decodes JMP32 and atomic
 instructions other than add with the kernel's words (crash 8.0.2 does not).
-"""
+""",
     examples="""
 Display all loaded eBPF programs and maps:
 

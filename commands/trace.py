@@ -25,8 +25,8 @@ from pycrash.kernel.ftrace import (
     kallsyms,
     kernel_decoder,
     lat_flags,
-    page_size,
     printk_formats,
+    ring_page_size,
     saved_comms,
 )
 from pycrash.kernel.tracedat import TraceData, trace_dat
@@ -210,7 +210,7 @@ def _dump_dat(session: Session, path: str) -> Result:
     decoder = _decoder(prog)
     ftrace, systems = _event_files(decoder)
     cmdlines = _cmdlines(prog)
-    data = TraceData(page_size(prog), header_page(prog), header_event(), ftrace, systems,
+    data = TraceData(ring_page_size(prog), header_page(prog), header_event(), ftrace, systems,
                      kallsyms(prog), printk_formats(prog),
                      "".join(f"{pid} {name}\n" for pid, name in cmdlines),
                      [b.pages for b in buffers])
@@ -246,7 +246,7 @@ def _dump_dir(session: Session, path: str, meta: bool, symbols: bool) -> Result:
         for b in buffers:
             cpu_dir = os.path.join(path, "per_cpu", f"cpu{b.cpu}")
             os.makedirs(cpu_dir)
-            size = page_size(prog)
+            size = ring_page_size(prog)
             _write(os.path.join(cpu_dir, "trace_pipe_raw"),
                    b"".join(p[:size].ljust(size, b"\0") for p in b.pages))
         if meta:

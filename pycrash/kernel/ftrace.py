@@ -352,21 +352,44 @@ def page_size(prog: Program) -> int:
         return 4096
 
 
+def _global_buffer(prog: Program) -> Object:
+    """The global trace array's ``struct trace_buffer *``."""
+    tr = prog["global_trace"]
+    try:
+        return tr.array_buffer.buffer
+    except AttributeError:  # before 5.6
+        return tr.trace_buffer.buffer
+
+
+def ring_page_size(prog: Program) -> int:
+    """The size of the global ring buffer's pages: a page, or since 6.8 its sub-buffers
+    of ``PAGE_SIZE << subbuf_order``."""
+    size = page_size(prog)
+    try:
+        buffer = _global_buffer(prog)
+        if buffer:
+            return size << int(buffer.subbuf_order.value_())
+    except (AttributeError, KeyError, FaultError):
+        pass
+    return size
+
+
 def cpu_buffers(prog: Program) -> tuple[str, list[CpuBuffer]]:
     """Return the current tracer's name and each CPU's buffer of the global trace array."""
     tr = prog["global_trace"]
-    try:
-        buffer = tr.array_buffer.buffer
-    except AttributeError:  # before 5.6
-        buffer = tr.trace_buffer.buffer
+    buffer = _global_buffer(prog)
     tracer = tr.current_trace.name.string_().decode(errors="replace") \
         if tr.current_trace else "nop"
     out: list[CpuBuffer] = []
     if not buffer:
         return tracer, out
-    size = page_size(prog)
+    size = ring_page_size(prog)
     header = prog.type("struct buffer_data_page").size
-    for cpu in range(buffer.cpus.value_()):
+    try:
+        ncpus = int(buffer.cpus.value_())
+    except AttributeError:  # 6.5 on: one per possible CPU id
+        ncpus = int(prog["nr_cpu_ids"].value_())
+    for cpu in range(ncpus):
         cb = buffer.buffers[cpu].read_()
         if not cb:
             continue
@@ -512,7 +535,7 @@ def header_page(prog: Program) -> str:
     commit = bdp.member("commit")
     data = bdp.member("data")
     commit_size = sizeof(commit.type)
-    data_size = page_size(prog) - data.offset
+    data_size = ring_page_size(prog) - data.offset
     return ("\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
             f"\tfield: local_t commit;\toffset:{commit.offset};\tsize:{commit_size};"
             "\tsigned:1;\n"

@@ -36,6 +36,25 @@ def test_trace_show_empty_buffer(session) -> None:  # type: ignore[no-untyped-de
     assert lines[0] == "# tracer: nop"
     assert lines[2] == f"# entries-in-buffer/entries-written: 0/0   #P:{len(buf.cpus)}"
     assert lines[-1].startswith("#              | |")
+    assert str(session.run("trace")).splitlines() == ["current tracer is nop"]
+
+
+def test_trace_dump_of_an_empty_buffer(session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A trace.dat with no pages: trace-cmd reads it and finds the CPUs and no event."""
+    if not shutil.which("trace-cmd"):
+        pytest.fail("trace-cmd is not installed (scripts/setup installs it)")
+    out = tmp_path / "trace.dat"
+    row = session.run(f"trace dump -t {out}").rows[0]
+    assert [c.pages for c in row.cpus] == [0, 0] and row.formats > 1000
+    proc = subprocess.run(["trace-cmd", "report", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "cpus=2\n", "")
+    from pycrash.errors import CommandError
+
+    with pytest.raises(CommandError, match="mkdir: .* exists"):
+        session.run(f"trace dump {tmp_path}")
+    with pytest.raises(CommandError, match="-t writes a trace.dat"):
+        session.run(f"trace dump -t -m {out}")
 
 
 def _event(payload: bytes, delta: int) -> bytes:
