@@ -250,7 +250,7 @@ def _jited(prog: Program, p: BpfProg) -> list[BpfJited] | BpfNotJited:
             break
         base = next(intel.disasm(bytes(ins.bytes), ins.address)).mnemonic
         mnemonic, operands = gdb_instruction(ins, base, kernel_symbol)
-        last = operands.replace(",", " ").split()[-1:] if operands else []
+        last = operands.split()[-1:]  # crash's last argument: split at blanks only
         symbol = ""
         if last and re.fullmatch(r"(0x)?[0-9a-f]+", last[0]):
             name = kernel_symbol(int(last[0], 16))
