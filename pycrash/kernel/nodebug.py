@@ -3,9 +3,9 @@
 The dump already holds what most commands need. With CONFIG_KALLSYMS_ALL every
 symbol is in memory, and since Linux 6.0 VMCOREINFO gives the kallsyms tables'
 addresses (drgn's :func:`drgn.helpers.linux.kallsyms.load_vmlinux_kallsyms` reads
-them); with CONFIG_DEBUG_INFO_BTF the types lie between ``__start_BTF`` and
-``__stop_BTF`` (:mod:`pycrash.kernel.btf` reads them). :func:`load` registers with
-drgn:
+them; on older kernels :mod:`pycrash.kernel.kallsyms_scan` finds them); with
+CONFIG_DEBUG_INFO_BTF the types lie between ``__start_BTF`` and ``__stop_BTF``
+(:mod:`pycrash.kernel.btf` reads them). :func:`load` registers with drgn:
 
 - symbol finders: the vmlinux's kallsyms, and each module's (``struct module``);
 - a type finder: the vmlinux's BTF, then each module's (list ``btf_modules``);
@@ -281,6 +281,9 @@ class NoDebugInfo:
     #: the vmlinux whose symbols and BTF serve (:func:`load_with_vmlinux`), its DWARF
     #: read by drgn only when a look-up reaches it; None: no vmlinux at all
     vmlinux: str | None = None
+    #: where the vmlinux's kallsyms tables were found: ``"vmcoreinfo"`` (named there,
+    #: Linux 6.0 on), ``"scan"`` (:mod:`pycrash.kernel.kallsyms_scan`); empty: not used
+    kallsyms: str = ""
 
 
 def debuginfo_hint(release: str, build_id: str | None) -> str:
@@ -482,20 +485,36 @@ def _attach(prog: Program, nd: NoDebugInfo, object_index: int) -> None:
 
 def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
     """Make ``prog`` (a kernel program with no debuginfo loaded) answer symbol, type
-    and object look-ups from kallsyms and BTF. Raises ValueError with one line naming
-    what the kernel lacks (kallsyms in VMCOREINFO, BTF)."""
+    and object look-ups from kallsyms and BTF. The kallsyms tables are where VMCOREINFO
+    says (Linux 6.0 on), else found by scanning the kernel image. Raises ValueError
+    with one line naming what the kernel lacks (kallsyms tables, BTF)."""
+    import time
+
     from drgn import FaultError
     from drgn.helpers.linux.kallsyms import load_module_kallsyms, load_vmlinux_kallsyms
 
-    if b"SYMBOL(kallsyms_names)=" not in prog["VMCOREINFO"].string_():
-        raise ValueError(
-            f"kernel {release} gives no kallsyms tables in its VMCOREINFO (Linux 6.0 and "
-            f"later do): without them a vmlinux is needed")
-    try:
-        vmlinux_symbols = load_vmlinux_kallsyms(prog)
-    except (LookupError, ValueError, FaultError) as exc:
-        raise ValueError(f"kernel {release}: its kallsyms cannot be read ({exc}): "
-                         f"a vmlinux is needed") from None
+    from pycrash.kernel import kallsyms_scan
+
+    notes = []
+    if b"SYMBOL(kallsyms_names)=" in prog["VMCOREINFO"].string_():
+        source = "vmcoreinfo"
+        try:
+            vmlinux_symbols = load_vmlinux_kallsyms(prog)
+        except (LookupError, ValueError, FaultError) as exc:
+            raise ValueError(f"kernel {release}: its kallsyms cannot be read ({exc}): "
+                             f"a vmlinux is needed") from None
+    else:  # before Linux 6.0: the tables are found in the kernel image
+        source = "scan"
+        started = time.monotonic()
+        try:
+            vmlinux_symbols = kallsyms_scan.load_index(
+                prog, kallsyms_scan.find_tables(prog, release))
+        except (ValueError, FaultError) as exc:
+            raise ValueError(f"kernel {release} names no kallsyms tables in its VMCOREINFO "
+                             f"(Linux 6.0 and later do) and they were not found in its "
+                             f"memory: {exc}; a vmlinux is needed") from None
+        notes.append(f"kallsyms tables found by scanning the kernel image (VMCOREINFO "
+                     f"names them from Linux 6.0 on): {time.monotonic() - started:.2f} s")
     prog.register_symbol_finder("pycrash-kallsyms", vmlinux_symbols, enable_index=0)
     try:
         start = prog.symbol("__start_BTF").address
@@ -517,7 +536,8 @@ def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
     except BtfError as exc:
         raise ValueError(f"kernel {release}: no BTF at __start_BTF ({exc}): "
                          f"a vmlinux is needed") from None
-    nd = NoDebugInfo(release, build_id, BtfTypes(prog, vmlinux), vmlinux_symbols)
+    nd = NoDebugInfo(release, build_id, BtfTypes(prog, vmlinux), vmlinux_symbols,
+                     notes=notes, kallsyms=source)
     _attach(prog, nd, -1)
     try:
         nd.module_symbols = load_module_kallsyms(prog)
