@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from drgn import FaultError, PlatformFlags, Program, SymbolIndex
@@ -179,13 +180,12 @@ class _Scanner:
         16383 with Linux 6.1's two-byte lengths)."""
         return 256 * (2 + (0x3FFF if self.long_names else 0xFF))
 
-    def _markers(self, table: int) -> list[tuple[int, list[int], int | None]]:
+    def _markers(self, table: int) -> Iterator[tuple[int, list[int], int | None]]:
         """Candidate (address, values, N if known) of kallsyms_markers: 0 first, then
         increasing by at least two bytes per symbol. They end right before the token
         table at ``table`` (ints, or longs before Linux 4.20; padding or not), or
         before kallsyms_seqs_of_names (Linux 6.2, and Debian's 6.1): 3 bytes a symbol,
         which give N."""
-        out: list[tuple[int, list[int], int | None]] = []
         span = MAX_TOKEN_TABLE
         data = _read(self.prog, table - span, span)
         for size, fmt in ((4, "<I"), (8, "<Q")):
@@ -198,21 +198,19 @@ class _Scanner:
                         break
                     values.append(value)
                     if value == 0:
-                        out.append((table - span + at, values[::-1], None))
+                        yield table - span + at, values[::-1], None
                         break
                     at -= size
-        span = MAX_SEQS
+        span = MAX_SEQS  # the markers' first 0, then seqs_of_names: searched back
         data = _read(self.prog, table - span, span)
-        at, tries = span, 0
-        while tries < 1 << 14:
+        at = span
+        for _ in range(1 << 14):
             at = data.rfind(b"\0\0\0\0", 0, at + 3)
             if at < 0:
                 break
-            tries += 1
-            if (table - span + at) % 4 == 0:
-                out.extend(self._seqs_markers(table, table - span + at, data, at))
+            if (table - span + at) % self.word == 0:
+                yield from self._seqs_markers(table, table - span + at, data, at)
             at -= 1
-        return out
 
     def _seqs_markers(self, table: int, start: int, data: bytes,
                       at: int) -> list[tuple[int, list[int], int]]:
@@ -333,7 +331,7 @@ def find_tables(prog: Program, release: str, timeout: float = TIMEOUT) -> Kallsy
     symbols = vmcoreinfo_symbols(prog)
     stext = symbols.get("_stext")
     if stext is None:
-        raise KallsymsScanError("its VMCOREINFO gives no _stext to scan the kernel image from")
+        raise KallsymsScanError("VMCOREINFO gives no _stext to scan the kernel image from")
     above = [v for v in symbols.values() if stext < v < stext + MAX_SCAN]
     end = max(above) if above else stext + MAX_SCAN
     scanner = _Scanner(prog, stext, release)
@@ -356,7 +354,7 @@ def find_tables(prog: Program, release: str, timeout: float = TIMEOUT) -> Kallsy
         tail = data[-(len(ANCHOR) - 1):]
         addr += size
     raise KallsymsScanError(
-        f"no kallsyms tables in its kernel image ({end - stext >> 20} MiB from _stext "
+        f"no kallsyms tables in the kernel image ({end - stext >> 20} MiB from _stext "
         f"scanned, {anchors} candidate token tables rejected)")
 
 

@@ -511,8 +511,8 @@ def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
                 prog, kallsyms_scan.find_tables(prog, release))
         except (ValueError, FaultError) as exc:
             raise ValueError(f"kernel {release} names no kallsyms tables in its VMCOREINFO "
-                             f"(Linux 6.0 and later do) and they were not found in its "
-                             f"memory: {exc}; a vmlinux is needed") from None
+                             f"(Linux 6.0 and later do), and scanning its memory for them "
+                             f"failed: {exc}: a vmlinux is needed") from None
         notes.append(f"kallsyms tables found by scanning the kernel image (VMCOREINFO "
                      f"names them from Linux 6.0 on): {time.monotonic() - started:.2f} s")
     prog.register_symbol_finder("pycrash-kallsyms", vmlinux_symbols, enable_index=0)
