@@ -507,14 +507,15 @@ def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
         source = "scan"
         started = time.monotonic()
         try:
-            vmlinux_symbols = kallsyms_scan.load_index(
-                prog, kallsyms_scan.find_tables(prog, release))
+            tables = kallsyms_scan.find_tables(prog, release)
+            took = time.monotonic() - started
+            vmlinux_symbols = kallsyms_scan.load_index(prog, tables)
         except (ValueError, FaultError) as exc:
             raise ValueError(f"kernel {release} names no kallsyms tables in its VMCOREINFO "
                              f"(Linux 6.0 and later do), and scanning its memory for them "
                              f"failed: {exc}: a vmlinux is needed") from None
-        notes.append(f"kallsyms tables found by scanning the kernel image (VMCOREINFO "
-                     f"names them from Linux 6.0 on): {time.monotonic() - started:.2f} s")
+        notes.append(f"kallsyms tables found by scanning the kernel image in {took:.2f} s "
+                     f"(VMCOREINFO names them from Linux 6.0 on)")
     prog.register_symbol_finder("pycrash-kallsyms", vmlinux_symbols, enable_index=0)
     try:
         start = prog.symbol("__start_BTF").address
