@@ -4,18 +4,20 @@ Since Linux 6.0 VMCOREINFO gives the addresses of ``kallsyms_names`` and the oth
 tables (drgn's :func:`drgn.helpers.linux.kallsyms.load_vmlinux_kallsyms` reads them).
 Older kernels give only a few symbols (``_stext``, ``init_uts_ns``...), so the tables
 are found here by scanning the kernel image from ``_stext``, as ``scripts/kallsyms.c``
-of Linux 4.6 to 5.19 lays them out in ``.rodata``, each label aligned to the word
-size::
+of Linux 4.6 to 6.1 lays them out in ``.rodata`` (6.2 moved them; 6.0 and later are
+named in VMCOREINFO anyway), each label aligned to the word size; little-endian::
 
-    kallsyms_offsets        int[N] (CONFIG_KALLSYMS_BASE_RELATIVE), or
-    kallsyms_addresses      unsigned long[N]
-    kallsyms_relative_base  unsigned long (base-relative only)
-    kallsyms_num_syms       unsigned int: N
-    kallsyms_names          per symbol: its length in tokens, then the tokens
-    kallsyms_markers        int[ceil(N / 256)] (long[] before 4.20): where every 256th
-                            symbol starts in kallsyms_names; the first is 0
-    kallsyms_token_table    256 NUL-terminated strings
-    kallsyms_token_index    u16[256]: where each string starts; the first is 0
+    kallsyms_offsets         int[N] (CONFIG_KALLSYMS_BASE_RELATIVE), or
+    kallsyms_addresses       unsigned long[N]
+    kallsyms_relative_base   unsigned long (base-relative only)
+    kallsyms_num_syms        unsigned int: N
+    kallsyms_names           per symbol: its length in tokens (two bytes from 6.1 if
+                             over 127), then the tokens
+    kallsyms_markers         int[ceil(N / 256)] (long[] before 4.20): where every
+                             256th symbol starts in kallsyms_names; the first is 0
+    kallsyms_seqs_of_names   3 bytes a symbol (6.2, and Debian's 6.1 has it)
+    kallsyms_token_table     256 NUL-terminated strings
+    kallsyms_token_index     u16[256]: where each string starts; the first is 0
 
 The scan looks for the token table: a byte that occurs in symbol names stands for
 itself, so the digits' entries read ``0\\0 1\\0 ... 9\\0``. Each such anchor is
@@ -48,6 +50,8 @@ TIMEOUT = 30.0
 #: The fewest markers (256 symbols each) taken for the kallsyms tables: a kernel's
 #: kallsyms has tens of thousands of symbols, a false candidate a few markers' worth.
 MIN_GROUPS = 8
+#: The size of kallsyms_names at most (about 1.2 MB for 97,000 symbols).
+MAX_NAMES = 64 << 20
 #: How far before the token table kallsyms_seqs_of_names may start (3 bytes a symbol).
 MAX_SEQS = 4 << 20
 #: The token table's size at most (256 tokens; about 1 KiB in practice).
@@ -254,7 +258,7 @@ class _Scanner:
         256th name where ``values`` says. N is one of 256 values: the counts are found
         by their upper three bytes (``groups - 1``), then checked."""
         groups, last = len(values), values[-1]
-        if groups < MIN_GROUPS:
+        if groups < MIN_GROUPS or last > MAX_NAMES:
             return None
         widest = max(b - a for a, b in zip(values, values[1:], strict=False))
         lo = markers - last - min(4 * widest, self._most()) - 2 * self.word
