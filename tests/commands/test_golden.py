@@ -26,6 +26,14 @@ HERE = ROOT / "tests" / "golden"
 #: Lines whose text changed on purpose since the baseline, and why: each must differ from
 #: the baseline (so the list stays true) and is checked by its own test.
 CHANGED = {
+    "task":
+        "the structs of an array (pid_links) indented two further than its braces, as gdb "
+        "prints them for crash (tests/commands/test_task.py::"
+        "test_task_array_of_structs_indented_as_crash)",
+    "task 1":
+        "the structs of an array (pid_links) indented two further than its braces, as gdb "
+        "prints them for crash (tests/commands/test_task.py::"
+        "test_task_array_of_structs_indented_as_crash)",
     "kmem -S kmalloc-64":
         "a free object of a CPU's active slab is marked (cpu N cache) and a free object's "
         "line ends in two spaces, as crash prints them (tests/commands/test_kmem.py::"
