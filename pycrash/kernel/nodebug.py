@@ -549,20 +549,45 @@ def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
     return nd
 
 
+#: The vmlinux BTF blobs parsed in this process, by file and build id (most recent last):
+#: a triage worker opening many dumps of one build reads and indexes the BTF once.
+_PARSED: dict[tuple[str, int, int, str | None], Btf | None] = {}
+_PARSED_MAX = 4
+
+
+def _vmlinux_btf(vmlinux: str, build_id: str | None) -> Btf | None:
+    """The parsed ``.BTF`` section of ``vmlinux`` (None when it has none), from this
+    process's memory when it was parsed before."""
+    import os
+
+    from pycrash.memory.elfinfo import raw_section
+
+    st = os.stat(vmlinux)
+    key = (os.path.realpath(vmlinux), st.st_size, st.st_mtime_ns, build_id)
+    if key in _PARSED:
+        _PARSED[key] = _PARSED.pop(key)  # the most recently used last
+        return _PARSED[key]
+    data = raw_section(vmlinux, ".BTF")
+    btf = None
+    if data:
+        try:
+            btf = Btf(data, cache_key=build_id)
+        except BtfError:
+            btf = None
+    _PARSED[key] = btf
+    while len(_PARSED) > _PARSED_MAX:
+        del _PARSED[next(iter(_PARSED))]
+    return btf
+
+
 def load_with_vmlinux(prog: Program, vmlinux: str, release: str,
                       build_id: str | None) -> NoDebugInfo | None:
     """Serve ``prog``'s types from the ``.BTF`` section of ``vmlinux`` (already loaded
     by drgn, its symbols drgn's), so that its DWARF is indexed only when a look-up
     reaches it: a type BTF lacks, a global of unknown type, a source line, a frame's
     variables. Return None (and register nothing) when the vmlinux has no BTF."""
-    from pycrash.memory.elfinfo import raw_section
-
-    data = raw_section(vmlinux, ".BTF")
-    if not data:
-        return None
-    try:
-        btf = Btf(data, cache_key=build_id)
-    except BtfError:
+    btf = _vmlinux_btf(vmlinux, build_id)
+    if btf is None:
         return None
     nd = NoDebugInfo(release, build_id, BtfTypes(prog, btf, complete=True), None,
                      vmlinux=vmlinux)

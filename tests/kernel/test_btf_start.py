@@ -111,3 +111,14 @@ def test_btf_index_is_cached_by_build_id(dump: Dump, tmp_path: Path) -> None:
     again = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "struct rq", env=env)
     assert first.rc == again.rc == 0 and first.out == again.out and "struct rq {" in first.out
     shutil.rmtree(tmp_path / "btf")
+
+
+def test_dumps_of_one_build_share_the_parsed_btf(dump: Dump) -> None:
+    """A process opening several dumps of one build (a triage worker) parses the
+    vmlinux's BTF once: the second session's blob is the first one's, its types its own."""
+    first, second = dump.open(), dump.open()
+    a = first.prog.cache["pycrash_nodebug"].types
+    b = second.prog.cache["pycrash_nodebug"].types
+    assert a.vmlinux is b.vmlinux and a is not b
+    assert _text(second, "struct list_head") == _text(first, "struct list_head")
+    assert first.prog.type("struct rq").size == second.prog.type("struct rq").size
