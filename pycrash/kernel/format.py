@@ -208,13 +208,17 @@ def value_text(value: CValue, indent: int = 0) -> str:
     """Return gdb's text of a :class:`CValue` (``{`` blocks for aggregates, indented by
     ``indent`` spaces after the first line)."""
     if value.kind == ValueKind.STRUCT:
+        if not value.items:
+            return "{<No data fields>}"
         pad = " " * (indent + 2)
         items = [f"{pad}{m.name} = {value_text(m, indent + 2)}" if m.name
                  else f"{pad}{value_text(m, indent + 2)}" for m in value.items]
         return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
     if value.kind == ValueKind.ARRAY:
+        # gdb indents the members of an array's structs two more: {{ ... }, { ... }}
         return "{" + ", ".join(
-            value_text(e, indent) + (f" <repeats {e.repeats} times>" if e.repeats > 1 else "")
+            value_text(e, indent + 2)
+            + (f" <repeats {e.repeats} times>" if e.repeats > 1 else "")
             for e in value.items) + "}"
     return value.text
 

@@ -53,6 +53,14 @@ CHANGED = {
         "crash's columns: each count in ten columns and a space, the chip and the flow "
         "handler's name (IO-APIC-edge), the handlers joined by commas, as crash 8.0.2 prints "
         "them (tests/commands/test_irq_flags.py::test_irq_flags_are_crash_s_text)",
+    "task":
+        "the structs of an array (pid_links) indented two further than its braces, as gdb "
+        "prints them for crash (tests/commands/test_task.py::"
+        "test_task_array_of_structs_indented_as_crash)",
+    "task 1":
+        "the structs of an array (pid_links) indented two further than its braces, as gdb "
+        "prints them for crash (tests/commands/test_task.py::"
+        "test_task_array_of_structs_indented_as_crash)",
     "kmem -S kmalloc-64":
         "a free object of a CPU's active slab is marked (cpu N cache) and a free object's "
         "line ends in two spaces, as crash prints them (tests/commands/test_kmem.py::"
