@@ -201,10 +201,11 @@ def neighbour_line(n: Neighbour) -> str:
 
 
 def render_devices(result: Result) -> Iterable[str]:
-    """crash's net output: a line per network device."""
+    """crash's net output: a line per network device (a name padded to six, then a space,
+    before its addresses, none or not)."""
     yield "   NET_DEVICE     NAME   IP ADDRESS(ES)"
     for d in result.rows:
-        yield f"{d.net_device:016x}  {d.name:<6} {', '.join(d.addresses)}".rstrip()
+        yield f"{d.net_device:016x}  {d.name:<6} {', '.join(d.addresses)}"
 
 
 def render(result: Result) -> Iterator[str]:
@@ -354,7 +355,7 @@ def _task_sockets(task: Object, structs: bool, radix: int, ref: str | None) -> T
     return TaskSockets(tid, sockets)
 
 
-def _neighbour(n: Object) -> Neighbour:
+def neighbour_record(n: Object) -> Neighbour:
     """The :class:`Neighbour` of a ``struct neighbour *`` of arp_tbl."""
     prog = n.prog_
     dev = n.dev.read_()
@@ -379,7 +380,7 @@ def arp_cache(session: Session, problems: list[str]) -> list[Neighbour]:
     rows = []
     try:
         for n in collect(neighbours(table), problems):
-            rows.append(_neighbour(n))
+            rows.append(neighbour_record(n))
     except FaultError as exc:
         note(problems, f"the ARP cache: {session.explain_fault(exc)}")
     return rows
@@ -469,22 +470,23 @@ Display the system's network device list:
 Display the sockets of PID 115, using both -s and -S output formats:
 
   crash> net -s 115
-  PID: 115      TASK: ff1e53fac2a6c180  CPU: 0    COMMAND: "pcfix-ipc"
+  PID: 115      TASK: ff1e53fac1d64180  CPU: 1    COMMAND: "pcfix-ipc"
   FD      SOCKET            SOCK       FAMILY:TYPE SOURCE-PORT DESTINATION-PORT
    6 ff1e53fac2509a00 ff1e53fac1304d80 INET:DGRAM   0.0.0.0-0 0.0.0.0-0
 
   crash> net -S 115
-  PID: 115      TASK: ff1e53fac2a6c180  CPU: 0    COMMAND: "pcfix-ipc"
-  FD       SOCKET            SOCK
+  PID: 115      TASK: ff1e53fac1d64180  CPU: 1    COMMAND: "pcfix-ipc"
+  FD       SOCKET             SOCK
    6  ff1e53fac2509a00  ff1e53fac1304d80
 
   struct socket {
     state = SS_UNCONNECTED,
     type = 2,
-    flags = 0,
-    file = 0xff1e53fac2d8a900,
+    flags = 32,
+    file = 0xff1e53faefd73600,
     sk = 0xff1e53fac1304d80,
     ops = 0xffffffffbbb082c0 <inet_dgram_ops>,
+    wq = {
     ...
   }
   struct inet_sock {
@@ -499,12 +501,14 @@ Translate an address into dotted-decimal notation:
 From "foreach", find all tasks with references to a socket:
 
   crash> foreach net -s -R ff1e53fac2509a00
-  PID: 115      TASK: ff1e53fac2a6c180  CPU: 0    COMMAND: "pcfix-ipc"
+  PID: 115      TASK: ff1e53fac1d64180  CPU: 1    COMMAND: "pcfix-ipc"
   FD      SOCKET            SOCK       FAMILY:TYPE SOURCE-PORT DESTINATION-PORT
    6 ff1e53fac2509a00 ff1e53fac1304d80 INET:DGRAM   0.0.0.0-0 0.0.0.0-0
 
+The ARP cache of a system that has resolved no IPv4 neighbour is empty: net -a
+prints nothing.
 """,
-    records=(NetDevice, TaskSockets, SocketFile, Neighbour, Ipv4Address, StructDump),
+    records=(NetDevice, TaskSockets, SocketFile, Neighbour, Ipv4Address),
     arguments=(
         arg("-s", dest="modes", action="append_const", const="s", default=[]),
         arg("-S", dest="modes", action="append_const", const="S"),
