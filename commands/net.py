@@ -152,7 +152,8 @@ def _center(text: str, width: int) -> str:
 
 def sock_info(s: SocketFile) -> str:
     """crash's FAMILY:TYPE and, for INET and INET6, the endpoints (get_sock_info on a
-    64-bit kernel; IPv6 endpoints as crash since 8.1 prints them)."""
+    64-bit kernel; IPv6 endpoints as crash prints them since 8.0.3: 8.0.2 reads them
+    where kernels before 3.13 kept them and prints none)."""
     text = f"{FAMILIES.get(s.family, str(s.family))}:{TYPES.get(s.type, str(s.type))} "
     if s.family == AF_INET and s.source is not None:
         text += f" {s.source}-{s.source_port} {s.destination}-{s.destination_port}"
