@@ -118,6 +118,17 @@ CHANGED = {
         "test_runq_timing_is_crash_s)",
     "runq -t -c 1":
         "crash's runq -t, as above (tests/commands/test_runq.py::test_runq_timing_is_crash_s)",
+    "net":
+        "a device's name padded to six columns and a space before its addresses, none or "
+        "not, as crash prints it (tests/commands/test_net.py::"
+        "test_net_s_and_S_print_each_task_header_and_its_sockets_as_crash)",
+    "net -n":
+        "as net, above (tests/commands/test_net.py::"
+        "test_net_s_and_S_print_each_task_header_and_its_sockets_as_crash)",
+    "net -s 1":
+        "the task's header, then its sockets or No open sockets., as crash prints them; the "
+        "baseline printed a table heading only (tests/commands/test_net.py::"
+        "test_net_s_and_S_print_each_task_header_and_its_sockets_as_crash)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"
