@@ -169,6 +169,7 @@ VARIABLE_TYPES: dict[str, TypeSpec] = {
     "saved_command_line": "char *",
     "boot_command_line": "char []",
     "taint_flags": "const struct taint_flag []",
+    "dmi_ident": "const char *[]",
     "tainted_mask": "long unsigned int",
     "sys_call_table": "const sys_call_ptr_t []",
     "audit_queue": "struct sk_buff_head",
