@@ -93,16 +93,20 @@ class Btf:
         self.str_base: int = base.str_end if base is not None else 0
         self.str_end: int = self.str_base + str_len
         self.first: int = base.count if base is not None else 1
-        index = _cached_index(cache_key, type_len) if cache_key else None
-        if index is None:
+        arrays = _cached_index(cache_key, type_len) if cache_key else None
+        if arrays is None:
             offsets, name_offs = _scan(self.words, name)
-            by_name = _by_name(name_offs) if cache_key else None
-            index = (offsets, name_offs, by_name)
-            if cache_key and by_name is not None:
-                _store_index(cache_key, type_len, offsets, name_offs, *by_name)
+            arrays = [offsets, name_offs]
+            if cache_key:  # the vmlinux's: sorted indexes too, kept for the next start
+                arrays += [*_by_name(name_offs), *_enum_index(self.words, offsets)]
+                _store_index(cache_key, type_len, arrays)
         #: per type (from ``first``): its offset in the type section, in 4-byte words,
         #: and its name's offset in the strings
-        self.offsets, self.name_offs, self._by_name = index
+        self.offsets, self.name_offs = arrays[0], arrays[1]
+        #: the type indexes sorted by name offset, and those name offsets (bisection)
+        self._by_name = (arrays[2], arrays[3]) if len(arrays) == 6 else None
+        #: every enumerator's name offset, sorted, and the index of its enum type
+        self._enum_idx = (arrays[4], arrays[5]) if len(arrays) == 6 else None
         self.count: int = self.first + len(self.offsets)
         self._names: dict[str, list[int]] | None = None
         self._enumerators: dict[str, tuple[int, int] | None] = {}
@@ -203,33 +207,22 @@ class Btf:
         """``(enum type id, value)`` of the enumerator ``name`` in this blob's enums."""
         if name in self._enumerators:
             return self._enumerators[name]
+        if self._enum_idx is None:
+            self._enum_idx = _enum_index(self.words, self.offsets)
+        sorted_offs, owners = self._enum_idx
         found = None
-        offs = [o for o in (self.string_offset(name),
-                            self.base.string_offset(name) if self.base else None)
-                if o is not None]
-        words, offsets = self.words, self.offsets
-        for off in offs:
-            key = struct.pack("<I", off)
-            raw = self.data
-            at = raw.find(key, self.t0)
-            end = self.t0 + 4 * len(words)
-            while 0 <= at < end and found is None:
-                if not (at - self.t0) % 4:
-                    word = (at - self.t0) // 4
-                    i = bisect.bisect_right(offsets, word) - 1
-                    start = offsets[i]
-                    info = words[start + 1]
-                    kind = (info >> 24) & 0x1F
-                    step = 2 if kind == ENUM else 3
-                    rel = word - start - 3
-                    if kind in (ENUM, ENUM64) and rel >= 0 and rel % step == 0:
-                        tid = self.first + i
-                        for ename, value in _enum_values(self, tid, kind, info & 0xFFFF,
-                                                         info >> 31):
-                            if ename == name:
-                                found = (tid, value)
-                                break
-                at = raw.find(key, at + 1)
+        for off in (self.string_offset(name),
+                    self.base.string_offset(name) if self.base else None):
+            if off is None:
+                continue
+            at = bisect.bisect_left(sorted_offs, off)
+            while found is None and at < len(sorted_offs) and sorted_offs[at] == off:
+                tid = self.first + owners[at]
+                kind, vlen, kflag = self.raw(tid)[:3]
+                found = next(((tid, value) for ename, value
+                              in _enum_values(self, tid, kind, vlen, kflag) if ename == name),
+                             None)
+                at += 1
             if found is not None:
                 break
         self._enumerators[name] = found
@@ -278,12 +271,7 @@ def _scan(words: memoryview, name: str) -> tuple[array.array[int], array.array[i
     return offsets, name_offs
 
 
-_INDEX_MAGIC = b"PYCBTF02"
-
-#: a blob's index: its types' offsets and name offsets, and (for look-ups by bisection)
-#: the type indexes in name-offset order with those name offsets
-Index = tuple["array.array[int]", "array.array[int]",
-              "tuple[array.array[int], array.array[int]] | None"]
+_INDEX_MAGIC = b"PYCBTF03"
 
 
 def _by_name(name_offs: array.array[int]) -> tuple[array.array[int], array.array[int]]:
@@ -292,41 +280,66 @@ def _by_name(name_offs: array.array[int]) -> tuple[array.array[int], array.array
     return order, array.array("I", map(name_offs.__getitem__, order))
 
 
+def _enum_index(words: memoryview,
+                offsets: array.array[int]) -> tuple[array.array[int], array.array[int]]:
+    """Every enumerator's name offset (sorted) and the index of the enum type it is in:
+    one pass over the enums of a type section."""
+    pairs = []
+    for i, at in enumerate(offsets):
+        info = words[at + 1]
+        kind = (info >> 24) & 0x1F
+        if kind not in (ENUM, ENUM64):
+            continue
+        step = 2 if kind == ENUM else 3
+        first = at + 3
+        for j in range(info & 0xFFFF):
+            pairs.append((words[first + j * step], i))
+    pairs.sort()
+    return array.array("I", (p[0] for p in pairs)), array.array("I", (p[1] for p in pairs))
+
+
 def _index_path(key: str) -> Path:
     from pycrash.kernel.symcache import cache_dir
 
     return cache_dir().parent / "btf" / f"{key}.idx"
 
 
-def _cached_index(key: str, type_len: int) -> Index | None:
-    """The index stored for ``key`` if it describes a type section of ``type_len``."""
+def _cached_index(key: str, type_len: int) -> list[array.array[int]] | None:
+    """The six index arrays stored for ``key`` if they describe a type section of
+    ``type_len`` bytes and hang together; None otherwise."""
     try:
         blob = _index_path(key).read_bytes()
     except OSError:
         return None
-    if blob[:8] != _INDEX_MAGIC or len(blob) < 16:
+    if blob[:8] != _INDEX_MAGIC or len(blob) < 8 + 4 * 8:
         return None
-    length, count = struct.unpack_from("<II", blob, 8)
-    if length != type_len or len(blob) != 16 + 16 * count:
+    length, n, *counts = struct.unpack_from("<8I", blob, 8)
+    if length != type_len or n != 6 or len(blob) != 40 + 4 * sum(counts):
         return None
-    arrays = []
-    for i in range(4):
+    arrays, pos = [], 40
+    for count in counts:
         a: array.array[int] = array.array("I")
-        a.frombytes(blob[16 + 4 * count * i:16 + 4 * count * (i + 1)])
+        a.frombytes(blob[pos:pos + 4 * count])
         arrays.append(a)
-    offsets, name_offs, order, sorted_offs = arrays
-    if count and (offsets[-1] * 4 >= type_len or max(order[0], order[-1]) >= count):
+        pos += 4 * count
+    offsets, name_offs, order, sorted_offs, enum_offs, owners = arrays
+    count = len(offsets)
+    if (len(name_offs), len(order), len(sorted_offs)) != (count,) * 3 \
+            or len(owners) != len(enum_offs) \
+            or (count and (offsets[-1] * 4 >= type_len or max(order) >= count)) \
+            or (owners and max(owners) >= count):
         return None
-    return offsets, name_offs, (order, sorted_offs)
+    return arrays
 
 
-def _store_index(key: str, type_len: int, *arrays: array.array[int]) -> None:
+def _store_index(key: str, type_len: int, arrays: list[array.array[int]]) -> None:
     """Keep the index on disk (best effort: a read-only cache is no error)."""
     try:
         path = _index_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(_INDEX_MAGIC + struct.pack("<II", type_len, len(arrays[0]))
+        tmp.write_bytes(_INDEX_MAGIC + struct.pack("<8I", type_len, len(arrays),
+                                                   *(len(a) for a in arrays))
                         + b"".join(a.tobytes() for a in arrays))
         tmp.replace(path)
     except OSError:
