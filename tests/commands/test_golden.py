@@ -83,6 +83,28 @@ CHANGED = {
         "test_runq_timing_is_crash_s)",
     "runq -t -c 1":
         "crash's runq -t, as above (tests/commands/test_runq.py::test_runq_timing_is_crash_s)",
+    "task":
+        "a pointer into a kernel symbol is followed by <symbol+offset>, an array's structs "
+        "indented one step further and an empty struct {<No data fields>}, as gdb prints "
+        "them (tests/commands/test_p.py::test_p_names_pointers_into_kernel_symbols_as_gdb)",
+    "task 1":
+        "as task above (tests/commands/test_p.py::"
+        "test_p_names_pointers_into_kernel_symbols_as_gdb)",
+    "eval 1 + 2":
+        "the hexadecimal and decimal lines end in crash's two spaces (tests/commands/"
+        "test_convert.py::test_eval_flags_and_ptov_per_cpu_as_crash)",
+    "eval -b 0x10":
+        "crash's bits set line, and its two spaces (tests/commands/test_convert.py::"
+        "test_eval_flags_and_ptov_per_cpu_as_crash)",
+    "eval -1":
+        "the hexadecimal and decimal lines end in crash's two spaces (tests/commands/"
+        "test_convert.py::test_eval_flags_and_ptov_per_cpu_as_crash)",
+    "ptov 0x1000":
+        "the columns padded to 16 as crash pads them (tests/commands/test_convert.py::"
+        "test_eval_flags_and_ptov_per_cpu_as_crash)",
+    "ptov 0 1000":
+        "a header per address and an empty line between them, as crash prints them "
+        "(tests/commands/test_convert.py::test_eval_flags_and_ptov_per_cpu_as_crash)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"
