@@ -16,6 +16,7 @@ from pycrash.errors import CommandError
 from pycrash.kernel.format import (
     CValue,
     Member,
+    member_at,
     member_values,
     members_lines,
     value_text,
@@ -98,6 +99,107 @@ def dump_lines(dump: StructDump) -> list[str]:
     if dump.value is not None:
         return whole_lines(dump.type, dump.value)
     return members_lines(list(dump.members))
+
+
+@dataclass(frozen=True)
+class ReadMember:
+    """A member as list's and tree's ``-S`` read it straight from memory: its path, its
+    size, whether it is a pointer, and for a member of 1 to 8 bytes its value (None when
+    it cannot be read); for a char array or char pointer (``string``) its string
+    (``text``); the function a value points into (``symbol``); a larger member as ``-s``
+    shows it (``member``)."""
+
+    path: str
+    size: int
+    pointer: bool
+    value: int | None = None
+    text: str | None = None
+    symbol: str | None = None
+    member: Member | None = None
+    string: bool = False
+
+
+def _is_string(t: Type) -> tuple[bool, bool]:
+    """Whether a member type is a char array or a char pointer: ``(string, pointer)``."""
+    from drgn import TypeKind
+
+    while t.kind == TypeKind.TYPEDEF:
+        t = t.type
+    pointer = t.kind == TypeKind.POINTER
+    if t.kind not in (TypeKind.ARRAY, TypeKind.POINTER):
+        return False, pointer
+    target = t.type
+    while target.kind == TypeKind.TYPEDEF:
+        target = target.type
+    return (target.kind == TypeKind.INT and target.size == 1
+            and "char" in (target.name or "")), pointer
+
+
+def read_members(obj: Object, paths: tuple[str, ...] | list[str],
+                 hex_mode: bool = False) -> tuple[ReadMember, ...]:
+    """Return each member path of ``obj`` as ``-S`` reads it (crash's
+    dump_struct_members_fast): 1-to-8-byte members and strings read from memory, larger
+    ones as ``-s`` shows them. An unknown member raises :class:`CommandError`."""
+    from drgn import FaultError, sizeof
+
+    prog = obj.prog_
+    out = []
+    for path in paths:
+        member = member_at(obj, path)
+        size = sizeof(member.type_)
+        string, pointer = _is_string(member.type_)
+        if not (0 < size <= 8 or string):
+            out.append(ReadMember(path, size, pointer,
+                                  member=Member(path, value_tree(member, hex_mode))))
+            continue
+        address = int(member.address_ or 0)
+        value = None
+        if size <= 8:
+            try:
+                value = int.from_bytes(prog.read(address, size), "little")
+            except FaultError:
+                out.append(ReadMember(path, size, pointer))
+                continue
+        text = symbol = None
+        if string:
+            where, limit = (value or 0, 1499) if pointer else (address, size)
+            text = _c_string(prog, where, limit) if where else None
+        elif value:
+            try:
+                sym = prog.symbol(value)
+                if sym.kind.name == "FUNC":
+                    symbol = sym.name
+            except LookupError:
+                pass
+        out.append(ReadMember(path, size, pointer, value, text, symbol, string=string))
+    return tuple(out)
+
+
+def read_members_lines(members: tuple[ReadMember, ...], hex_mode: bool = False) -> list[str]:
+    """Return crash's ``-S`` lines: ``  name = VALUE`` (unsigned decimal, hex for a pointer
+    or with ``hex_mode``; no comma), then a pointer's string or function; a char array as
+    ``  name = "text"``; a larger member as ``-s`` shows it."""
+    lines: list[str] = []
+    for m in members:
+        if m.member is not None:
+            lines += members_lines([m.member])
+            continue
+        line = ""
+        if m.size <= 8:
+            if m.value is None:
+                lines.append(f"cannot access member: {m.path}")
+                continue
+            line = f"  {m.path} = {m.value:#x}" if m.pointer or hex_mode else \
+                f"  {m.path} = {m.value}"
+        if m.string:
+            if m.pointer:
+                line += f'  "{m.text or ""}"'
+            else:
+                line += f'  {m.path} = "{m.text or ""}"'
+        elif m.symbol is not None:
+            line += f" <{m.symbol}>"
+        lines.append(line)
+    return lines
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 ``struct task_struct.pid,comm ADDR`` in crash shows ``pid = 102,`` and
 ``comm = "pcfix-sleeper1\\000",``; a whole structure is a brace block with
-two-space indentation. Runs of more than ten equal array elements collapse
-to ``<repeats N times>``, and a char array drops its final NUL, as gdb does.
+two-space indentation. crash runs gdb with its repeat threshold at 0x7fffffff,
+so no run of equal array elements collapses to ``<repeats N times>`` (gdb's own
+default collapses more than ten); a char array drops its final NUL, as gdb does.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program, Type, TypeKind
 
-REPEAT_THRESHOLD = 10
+#: crash sets gdb's repeat_count_threshold to 0x7fffffff: runs are never collapsed
+REPEAT_THRESHOLD = 0x7FFFFFFF
 _ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
             34: '\\"', 92: "\\\\"}
 

@@ -111,6 +111,9 @@ CHANGED = {
     "whatis enum pid_type":
         "crash's enum list: one enumerator a line without commas, then }; (tests/commands/"
         "test_whatis.py::test_whatis_o_r_m_and_typedefs_as_crash)",
+    "task -R pid,comm 1":
+        "no run of equal array elements collapsed to <repeats N times>, as crash's gdb "
+        "prints them (tests/commands/test_p.py::test_arrays_are_shown_whole_as_crash)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"

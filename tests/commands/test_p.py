@@ -104,3 +104,20 @@ def test_p_names_pointers_into_kernel_symbols_as_gdb(dump: Dump) -> None:
         assert str(s.run(command)).splitlines()[1:] == theirs[command][1:], command
         assert str(s.run(command)).splitlines()[0].split("=", 1)[1] == \
             theirs[command][0].split("=", 1)[1], command
+
+
+def test_arrays_are_shown_whole_as_crash(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """crash runs gdb with its repeat threshold at 0x7fffffff: a run of equal elements is
+    never collapsed to ``<repeats N times>`` (the panic task's comm ``"sh"`` and 13 NULs,
+    the cpumask's 127 equal words); pycrash collapsed them as gdb's default does."""
+    commands = ["task -R pid,comm", "p init_task.cpus_mask", "p -x init_task.cpus_mask",
+                f"struct task_struct.comm {session.panic_task.value_():x}"]
+    theirs = crash_commands(dump, commands)
+    for command in commands:
+        ours = str(session.run(command)).splitlines()
+        if command.startswith("p "):  # the history numbers differ
+            ours, theirs[command] = ours[1:], theirs[command][1:]
+        if command.startswith("task"):  # crash ends task's output with an empty line
+            theirs[command] = theirs[command][:-1]
+        assert ours == theirs[command], command
+    assert "<repeats" not in str(session.run("task"))
