@@ -44,6 +44,12 @@ def member_offset(prog: Program, spec: str) -> int:
         try:
             return t.member(member).offset
         except LookupError:
+            pass
+        from drgn import offsetof
+
+        try:  # a nested member: struct.member.member
+            return offsetof(t, member)
+        except (LookupError, ValueError, TypeError):
             raise CommandError(f"struct {type_name} has no member {member}") from None
     try:
         return int(spec, 0)
@@ -135,6 +141,22 @@ def _is_string(t: Type) -> tuple[bool, bool]:
             and "char" in (target.name or "")), pointer
 
 
+def _text_symbol(prog: Program, value: int) -> str | None:
+    """The function (the kernel's or a module's) holding ``value``, or None."""
+    try:
+        sym = prog.symbol(value)
+        return sym.name if sym.kind.name == "FUNC" else None
+    except (LookupError, ValueError, OverflowError):
+        pass
+    from pycrash.kernel.modtext import module_at, module_symbol
+
+    region = module_at(prog, value)
+    if region is None or not region.text:
+        return None
+    found = module_symbol(prog, value)
+    return found[0] if found is not None else None
+
+
 def read_members(obj: Object, paths: tuple[str, ...] | list[str],
                  hex_mode: bool = False) -> tuple[ReadMember, ...]:
     """Return each member path of ``obj`` as ``-S`` reads it (crash's
@@ -165,12 +187,7 @@ def read_members(obj: Object, paths: tuple[str, ...] | list[str],
             where, limit = (value or 0, 1499) if pointer else (address, size)
             text = _c_string(prog, where, limit) if where else None
         elif value:
-            try:
-                sym = prog.symbol(value)
-                if sym.kind.name == "FUNC":
-                    symbol = sym.name
-            except LookupError:
-                pass
+            symbol = _text_symbol(prog, value)
         out.append(ReadMember(path, size, pointer, value, text, symbol, string=string))
     return tuple(out)
 

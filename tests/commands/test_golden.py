@@ -114,6 +114,12 @@ CHANGED = {
     "task -R pid,comm 1":
         "no run of equal array elements collapsed to <repeats N times>, as crash's gdb "
         "prints them (tests/commands/test_p.py::test_arrays_are_shown_whole_as_crash)",
+    "tree -t rbtree -o vmap_area.rb_node vmap_area_root":
+        "each node before its left and right subtrees, as crash lists a red-black tree "
+        "(sort order is -l) (tests/commands/test_tree.py::test_tree_order_r_l_p_N_S_as_crash)",
+    "tree -t rbtree -o vmap_area.rb_node -s vmap_area.va_start,va_end vmap_area_root":
+        "crash's order, as above (tests/commands/test_tree.py::"
+        "test_tree_order_r_l_p_N_S_as_crash)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"
