@@ -120,6 +120,9 @@ CHANGED = {
     "tree -t rbtree -o vmap_area.rb_node -s vmap_area.va_start,va_end vmap_area_root":
         "crash's order, as above (tests/commands/test_tree.py::"
         "test_tree_order_r_l_p_N_S_as_crash)",
+    "search -w 0xdeadbeef":
+        "crash's \"ADDRESS: VALUE \" with its space after the value (tests/commands/"
+        "test_search.py::test_search_m_x_l_and_names_as_crash)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"
