@@ -101,7 +101,8 @@ def test_struct_p_r_o_and_cpuspec_as_crash(session, dump: Dump) -> None:  # type
     what they point to (NULL, a struct, a named struct), raw bytes as rd shows them, the
     members' addresses, and each chosen CPU's instance after ``[CPU]: ADDRESS`` (a
     typedef'd anonymous struct named as crash names it); a CPU given to a symbol that is
-    not per-CPU is ignored with crash's warning."""
+    not per-CPU is ignored with crash's warning; -c counts, before and after the address,
+    and per CPU."""
     tasks = session.prog["init_task"].tasks.address_
     commands = [
         "struct rq.nr_running runqueues:0-1", "struct rq.nr_running,cpu runqueues:a",
@@ -112,7 +113,8 @@ def test_struct_p_r_o_and_cpuspec_as_crash(session, dump: Dump) -> None:  # type
         "struct -p task_struct.thread_pid,nsproxy init_task",
         f"struct -r list_head {tasks:x}", f"struct -r list_head {tasks:x} 2",
         "struct -r task_struct.comm init_task", "struct -r task_struct.pid init_task",
-        "struct -r task_struct.se init_task"]
+        "struct -r task_struct.se init_task", f"struct -c 2 list_head {tasks:x}",
+        f"struct list_head {tasks:x} -c -2", "struct -c 2 rq.nr_running runqueues:1"]
     theirs = crash_commands(dump, commands)
     for command in commands:
         assert str(session.run(command)).splitlines() == theirs[command], command
