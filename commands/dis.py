@@ -183,21 +183,15 @@ def _disassembler(prog: Program) -> Any:
 x86-64 code is shown as gdb (and so crash) shows it in AT&T syntax.
 Disassembles count instructions (default: the whole function for a symbol,
 else one) from a kernel address or symbol, showing each address as
-symbol+offset and branch targets by name.
-
-  -l        the source file and line before the instructions of each line
-  -r        from the start of the function up to and including the address
-  -f        from the address to the end of the function (with a count, as
-            without -f: that many instructions from the address)
-  -u        the address is in the context task's user memory
-  -s        the source file and line of the address, then its source code
-            when the file is on this machine (found as gdb finds it: under
-            the compilation directory, or the current directory): five
-            lines before it, the line marked with *, then to the end of
-            the function, or count lines
-  -b [num]  skip num bytes after each ud2 (BUG()'s data in kernels before
-            2.6.20, which confuses the disassembler); alone, show how many
-            are skipped (the kernel's own count until set)
+symbol+offset and branch targets by name. -f disassembles from the address
+to the end of its function (with a count, count instructions from the
+address, as without -f). -s shows the source file and line of the address,
+then its source code when the file is on this machine (found as gdb finds
+it: under the compilation directory, or the current directory): five lines
+before it, its line marked with *, then to the end of the function, or
+count lines. -b skips num bytes after each ud2 (BUG()'s data in kernels
+before 2.6.20, which confuses the disassembler); -b alone shows how many are
+skipped (the kernel's own count until set).
 """,
     examples="""
 crash> dis panic 5
@@ -211,11 +205,12 @@ crash> dis -b 4
     arguments=(
         arg("-l", dest="lines", action="store_true", help="source lines"),
         arg("-r", dest="reverse", action="store_true", help="from the function start"),
-        arg("-f", dest="forward", action="store_true", help="to the function end"),
+        arg("-f", dest="forward", action="store_true", help="to the end of the function"),
         arg("-u", dest="user", action="store_true", help="user address"),
-        arg("-s", dest="source", action="store_true", help="the source code"),
+        arg("-s", dest="source", action="store_true",
+            help="the source file, line and code of the address"),
         arg("-b", dest="bug", nargs="?", const="", metavar="num",
-            help="bytes skipped after a ud2"),
+            help="bytes skipped after a ud2 (alone: show how many)"),
         arg("address", nargs="?", metavar="address|symbol"),
         arg("count", nargs="?"),
     ),

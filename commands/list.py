@@ -69,20 +69,13 @@ next pointer in the entry (a number, or struct.member; -o may be left out, as
 in crash), and each next pointer is the next entry's address. -H start is a
 list_head that heads the list (it is not shown); -h start is a struct holding
 a list_head at the offset, the first entry; with -H and -h each next pointer
-is the next entry's list_head, as in the kernel's lists.
-
-  -r         walk a list_head list backwards, through the prev pointers
-             (start as with -h, unless -H is given)
-  -e end     stop before the entry whose next pointer (as stored: a
-             list_head's address with -H, -h and -r) is this address
-  -s struct  show the entry's struct, or the members named
-  -S struct  as -s, but members of 1, 2, 4 or 8 bytes read straight from
-             memory: unsigned numbers (pointers in hex), without commas;
-             strings and function names after them
-  -l offset  with -s or -S: start and each next pointer are the address
-             of a member (a list_head) at this offset (a number or
-             struct.member) in the structs shown
-  -x, -d     -s and -S values in hex or decimal
+is the next entry's list_head, as in the kernel's lists; -r walks such a list
+backwards, through the prev pointers (start as with -h, unless -H is given).
+-s shows each entry's struct, or the members named; -S the members as read
+straight from memory when they are 1, 2, 4 or 8 bytes (unsigned numbers,
+pointers in hex, no commas; a string or function name after them). With -l
+start and each pointer are the address of a member (a list_head) that far
+into the structs shown.
 
 The walk stops at NULL, back at the start, or at -e's end; a pointer that
 cannot be read, or a loop that does not come back to the start, ends it with
@@ -99,8 +92,10 @@ crash> list -o 0 ffff888003c9c180
         arg("-o", dest="offset", help="offset of the next pointer (or struct.member)"),
         arg("-s", dest="struct", help="struct[.member,...] to show for each entry"),
         arg("-S", dest="read", help="struct.member[,member] read from memory for each entry"),
-        arg("-l", dest="link", help="offset (or struct.member) of the link in the structs"),
-        arg("-e", dest="end", help="the next pointer that ends the list"),
+        arg("-l", dest="link",
+            help="with -s/-S: offset (or struct.member) of the link in the structs"),
+        arg("-e", dest="end",
+            help="stop before this next pointer (a list_head's address with -H/-h/-r)"),
         arg("-H", dest="head", action="store_true", help="start is the list's list_head"),
         arg("-h", dest="embedded", action="store_true",
             help="start is a struct holding the list_head at the offset"),

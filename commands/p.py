@@ -188,8 +188,7 @@ def p(session: Session, args: argparse.Namespace) -> Result:
         raise CommandError("no expression given")
     spec = _CPUSPEC.fullmatch(text)
     name = spec["name"] if spec else text.strip()
-    if not gdb_format and re.fullmatch(r"[A-Za-z_]\w*", name) \
-            and is_percpu_symbol(session.prog, name):
+    if re.fullmatch(r"[A-Za-z_]\w*", name) and is_percpu_symbol(session.prog, name):
         return Result(_per_cpu(session, name, spec["spec"] if spec else None, hex_mode),
                       render=render)
     warning = None

@@ -195,15 +195,11 @@ addresses; -u the context task's user memory) for 64-bit values (-w 32-bit,
 end (or -l length bytes from start). Each hit is shown as ADDRESS: VALUE; a
 value given as a symbol or an (expression) is named after it, a string is
 shown with what follows it. Values are hexadecimal numbers, symbols (their
-addresses) or expressions in parentheses.
-
-  -t        search only the kernel stack of every task; a task's hits follow
-            its header
-  -T        as -t, only the tasks running on a CPU
-  -m mask   ignore the bits set in the hexadecimal mask: a value matches
-            when it equals the value searched for in every other bit
-  -x count  show count values (of the size searched for) before and after
-            each hit, as rd shows memory (not with -c)
+addresses) or expressions in parentheses. -t searches only the kernel stack
+of every task (-T of each task running on a CPU), each task's hits after
+its header. -m ignores the bits set in its mask: a value matches when it
+equals the one searched for in every other bit. -x shows count values (of
+the size searched for) before and after each hit, as rd shows memory.
 """,
     examples="""
 crash> search -k ffffffff8521aa40        (who points at init_task)
@@ -219,10 +215,13 @@ crash> search -x 2 init_task
         arg("-k", dest="kernel", action="store_true", help="kernel memory (default)"),
         arg("-u", dest="user", action="store_true", help="user memory of the context task"),
         arg("-p", dest="physical", action="store_true", help="physical memory"),
-        arg("-t", dest="stacks", action="store_true", help="every task's kernel stack"),
-        arg("-T", dest="active", action="store_true", help="the active tasks' stacks"),
-        arg("-m", dest="mask", help="bits to ignore (hexadecimal)"),
-        arg("-x", dest="context", help="values shown before and after each hit"),
+        arg("-t", dest="stacks", action="store_true",
+            help="only the kernel stack of every task, hits after its header"),
+        arg("-T", dest="active", action="store_true",
+            help="as -t, only the tasks running on a CPU"),
+        arg("-m", dest="mask", help="hexadecimal mask of the bits to ignore"),
+        arg("-x", dest="context",
+            help="count values shown before and after each hit (not with -c)"),
         arg("-c", dest="strings", action="store_true", help="search for strings"),
         arg("-w", dest="u32", action="store_true", help="32-bit values"),
         arg("-h", dest="u16", action="store_true", help="16-bit values"),

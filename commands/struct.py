@@ -214,8 +214,9 @@ ARGUMENTS: tuple[Arg, ...] = (
     arg("-o", dest="offsets", action="store_true",
         help="show member offsets (with an address: the members' addresses)"),
     arg("-p", dest="deref", action="store_true",
-        help="show each pointer member's type and what it points to"),
-    arg("-r", dest="raw", action="store_true", help="raw dump of the structure's bytes"),
+        help="each pointer member's type and what it points to (needs an address)"),
+    arg("-r", dest="raw", action="store_true",
+        help="raw dump of the structure's (or one member's) bytes"),
     arg("-l", dest="list_offset", metavar="offset|struct.member",
         help="the address is of an embedded list_head at this offset"),
     arg("-x", dest="hex", action="store_true", help="hexadecimal integers"),
@@ -234,16 +235,10 @@ symbol), shows the object there, or only the members named after the type
 with '.' (several separated by ','); -o then puts each member's address
 before its declaration. A count shows that many consecutive objects; a
 negative one (-c -N) the N objects that lead up to and include the one at
-the address.
-
-  -l offset  the address is of a member (a list_head) at this offset
-             (a number or struct.member) in the object
-         -r  raw dump of the object's (or the one member's) bytes, as rd
-             shows them with their ASCII
-         -p  each pointer member shown with its type, then on the next
-             line(s) "-> " and what it points to: its symbol, a string,
-             the structure there, or NULL; requires an address
-      -x/-d  integers in hexadecimal or decimal
+the address. -r dumps the object's (or its one member's) bytes, as rd
+shows them with their ASCII; -p shows each pointer member with its type,
+then on the next line(s) "-> " and what it points to: its symbol, a string,
+the structure there, or NULL.
 
 A per-CPU symbol (or a per-CPU offset in hex) may be followed by a CPU
 specification; each CPU's instance is shown after "[CPU]: ADDRESS":

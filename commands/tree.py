@@ -109,19 +109,9 @@ address of the containing struct (-o gives the rb_node's offset in it), each
 node before its left and right subtrees, as crash visits them; for a radix
 tree, xarray or maple tree each entry pointer. The type may be abbreviated
 as crash takes it (ra, rb, x, m). A pointer that cannot be read ends the
-walk with an error naming it.
-
-  -r offset  start is a struct holding the rb_root, xarray or radix tree
-             root at this offset (a number or struct.member)
-  -N         start is a node: an rb_node, or an xa_node (an xa_head value),
-             bypassing the root that points to it
-  -l         a red-black tree in sort order, from its leftmost node
-  -p         each entry's position from the root: root/l/r (the left and
-             right turns) in a red-black tree; the index and the slot at
-             each level in a radix tree or xarray; the index in a maple tree
-  -s struct  show each entry's struct, or the members named
-  -S struct  as -s, members of 1, 2, 4 or 8 bytes read straight from memory
-  -x, -d     -s and -S values in hex or decimal
+walk with an error naming it. -p shows each entry's position from the root:
+root/l/r (the left and right turns) in a red-black tree; the index and the
+slot at each level in a radix tree or xarray; the index in a maple tree.
 """,
     examples="""
 crash> tree -t rbtree -o vmap_area.rb_node vmap_area_root
@@ -134,14 +124,17 @@ crash> tree -t maple init_mm.mm_mt
     records=(TreeEntry,),
     arguments=(
         arg("-t", dest="kind", default="rbtree", help="rbtree, radix, xarray or maple"),
-        arg("-r", dest="root_offset", help="offset of the root in the struct at start"),
+        arg("-r", dest="root_offset",
+            help="offset (or struct.member) of the root in the struct at start"),
         arg("-o", dest="offset", help="offset of the node in the struct (or struct.member)"),
         arg("-s", dest="struct", help="struct[.member,...] to show"),
         arg("-S", dest="read", help="struct.member[,member] read from memory"),
-        arg("-l", dest="linear", action="store_true", help="a red-black tree in sort order"),
+        arg("-l", dest="linear", action="store_true",
+            help="a red-black tree in sort order, from its leftmost node"),
         arg("-p", dest="positions", action="store_true",
             help="each entry's position from the root"),
-        arg("-N", dest="node", action="store_true", help="start is a node"),
+        arg("-N", dest="node", action="store_true",
+            help="start is an rb_node or xa_node (an xa_head value), not the root"),
         arg("-x", dest="hex", action="store_true", help="-s/-S values in hex"),
         arg("-d", dest="dec", action="store_true", help="-s/-S values in decimal"),
         arg("root", metavar="start"),
