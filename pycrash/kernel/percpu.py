@@ -25,11 +25,18 @@ class CpuAddress:
 
 def percpu_range(prog: Program) -> tuple[int, int] | None:
     """Return ``(__per_cpu_start, __per_cpu_end)``: the addresses per-CPU symbols have
-    before a CPU's offset is added, or None when the kernel has no such section."""
+    before a CPU's offset is added, or None when the kernel has no such section (read
+    once per program)."""
+    found = prog.cache.get("pycrash_percpu_range", False)
+    if found is not False:
+        return found
     try:
-        return prog.symbol("__per_cpu_start").address, prog.symbol("__per_cpu_end").address
+        bounds: tuple[int, int] | None = (prog.symbol("__per_cpu_start").address,
+                                          prog.symbol("__per_cpu_end").address)
     except LookupError:
-        return None
+        bounds = None
+    prog.cache["pycrash_percpu_range"] = bounds
+    return bounds
 
 
 def is_percpu_symbol(prog: Program, name: str) -> bool:
