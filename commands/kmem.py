@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 
 from drgn import FaultError, Object, Program
 
+from pycrash.cmdlib.render import PAGE_HEADER, page_line
 from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel import meminfo, slabs
 from pycrash.kernel.machine import is_page_struct
+from pycrash.kernel.pages import PageMember, PageRow, page_row
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line
 from pycrash.kernel.tasks import TaskId, task_id
 from pycrash.kernel.walk import walk_list
@@ -208,6 +210,10 @@ class FreeLists:
 
     nr_free_pages: int
     areas: tuple[meminfo.FreeArea, ...]
+    #: every zone (crash lists the empty ones too) and its first page's distance from
+    #: its node's first page (START_MAPNR)
+    zones: tuple[meminfo.ZoneRow, ...] = ()
+    start_mapnr: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,16 +238,24 @@ def _center(text: str, width: int) -> str:
     return " " * (pad - pad // 2) + text + " " * (pad // 2)
 
 
+ZONE_HEADER = "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR"
+
+
+def zone_line(z: meminfo.ZoneRow, start_mapnr: int) -> str:
+    """crash's line of one zone above its free lists (dump_free_pages_zones_v2)."""
+    mem_map = f"{z.mem_map:016x}" if z.mem_map else f"{'0':^16}"
+    return (f"{z.index:>3}   {z.name:<9} {z.spanned:>6}  {z.free:>6}  {mem_map}  "
+            f"{_center(f'{z.start_pfn << 12:x}', 11)}  {_center(str(start_mapnr), 11)}")
+
+
 def render_free_block(result: Result) -> Iterable[str]:
     """crash's kmem -f ADDRESS output (memory.c dump_free_pages_zones_v2): the zone, the
     free list and the block's first page that hold the address."""
     for i, b in enumerate(result.rows):
         if i:
             yield ""
-        z = b.zone
-        yield "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR"
-        yield (f"{z.index:>3}   {z.name:<9} {z.spanned:>6}  {z.free:>6}  {z.mem_map:016x}  "
-               f"{_center(f'{z.start_pfn << 12:x}', 11)}  {_center(str(b.start_mapnr), 11)}")
+        yield ZONE_HEADER
+        yield zone_line(b.zone, b.start_mapnr)
         yield "AREA    SIZE  FREE_AREA_STRUCT"
         yield f"{b.area.order:>3}  {f'{4 << b.area.order}k':>7}  {b.area.address:016x}  "
         line = f"{b.page:x}  "
@@ -285,22 +299,36 @@ def _free_block(session: Session, spec: str) -> list[FreeBlock]:
 
 
 def render_free(result: Result) -> Iterable[str]:
-    """crash's kmem -f output: each zone's free areas, and whether they add up."""
+    """crash's kmem -f output: each zone and, where it has free pages, its free areas
+    with their blocks and pages (-F: each free list under its own heading, followed by
+    the first page of each of its blocks), then whether they add up to nr_free_pages."""
+    pages = bool(result.view)
     for lists in result.rows:
-        zone = None
-        for f in lists.areas:
-            if f.zone != zone:
-                zone = f.zone
+        total = 0
+        for i, (z, mapnr) in enumerate(zip(lists.zones, lists.start_mapnr, strict=True)):
+            if i:
                 yield ""
-                yield f"ZONE  {zone}"
+            yield ZONE_HEADER
+            yield zone_line(z, mapnr)
+            if not z.free:
+                continue
+            areas = [f for f in lists.areas if f.zone_address == z.address]
+            if not pages:
                 yield "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES"
-            yield (f"{f.order:>3} {4 << f.order:>6}k  {f.address:016x} {f.blocks:>7} "
-                   f"{f.blocks << f.order:>6}")
-        total = sum(f.blocks << f.order for f in lists.areas)
+            for f in areas:
+                size = f"{4 << f.order}k"
+                if pages:
+                    yield "AREA    SIZE  FREE_AREA_STRUCT"
+                    yield f"{f.order:>3}  {size:>7}  {f.address:016x}  "
+                    yield from (f"{page:x}" for page in f.pages)
+                else:
+                    yield (f"{f.order:>3}  {size:>7}  {f.address:016x}  {f.blocks:>6} "
+                           f"{f.blocks << f.order:>6}")
+                total += max(f.blocks, 0) << f.order
         nr_free = lists.nr_free_pages
         yield ""
         yield f"nr_free_pages: {nr_free}  " + (
-            "(verified)" if total == nr_free else f"(free lists hold {total})")
+            "(verified)" if total == nr_free else f"(found {total})")
 
 
 @dataclass(frozen=True)
@@ -323,73 +351,6 @@ def render_nodes(result: Result) -> Iterable[str]:
 
 
 # -- -p -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PageRow:
-    """A struct page: its address, the physical address of its page, its mapping and
-    index, its reference count, and its flags (the value, and their names as the
-    kernel's ``pageflag_names`` table gives them, in its order, as crash shows them)."""
-
-    page: Hex
-    physical: Hex
-    mapping: Hex
-    index: Hex
-    count: int
-    flags: Hex
-    flag_names: tuple[str, ...]
-
-
-_PAGEFLAG_NAMES: dict[int, tuple[tuple[int, str], ...]] = {}
-
-
-def pageflag_names(prog: Program) -> tuple[tuple[int, str], ...]:
-    """Return the kernel's ``pageflag_names`` table (mask, name), as crash reads it
-    (memory.c page_flags_init_from_pageflag_names); empty where the kernel has none."""
-    key = id(prog)
-    found = _PAGEFLAG_NAMES.get(key)
-    if found is None:
-        entries = []
-        try:
-            for entry in prog["pageflag_names"]:
-                mask = entry.mask.value_()
-                if not entry.name.value_():
-                    break
-                entries.append((mask, entry.name.string_().decode()))
-        except (KeyError, LookupError, FaultError):
-            entries = []
-        found = _PAGEFLAG_NAMES[key] = tuple(entries)
-    return found
-
-
-def page_row(prog: Program, page: Object) -> PageRow:
-    """Return the :class:`PageRow` of a ``struct page *``."""
-    from drgn.helpers.linux.mm import decode_page_flags, page_to_phys
-
-    try:
-        mapping = page.mapping.value_()
-        index = page.index.value_()
-    except AttributeError:
-        mapping = index = 0
-    flags = page.flags.value_()
-    table = pageflag_names(prog)
-    if table:
-        names = tuple(name for mask, name in table if flags & mask)
-    else:
-        names = tuple(n.removeprefix("PG_") for n in decode_page_flags(page).split("|")
-                      if not n.isdigit() and flags)
-    return PageRow(page.value_(), page_to_phys(page).value_(), mapping, index,
-                   page._refcount.counter.value_(), flags, names)
-
-
-PAGE_HEADER = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS"
-
-
-def page_line(p: PageRow) -> str:
-    """Return crash's kmem -p line of one page: the flags' value, then their names."""
-    names = f" {','.join(p.flag_names)}" if p.flag_names else ""
-    return (f"{p.page:016x} {p.physical:>8x} {p.mapping:>16x} {p.index:>8x} {p.count:>2} "
-            f"{p.flags:x}{names}")
-
 
 def render_pages(result: Result) -> Iterable[str]:
     """crash's kmem -p output: a table of pages."""
@@ -573,10 +534,105 @@ def page_flags(prog: Program, spec: str | None) -> PageFlags:
     return PageFlags(flags, bits, max(width, len("PAGE-FLAG")), (largest + 1) // 4 + 1)
 
 
+# -- -m -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageMembers:
+    """``kmem -m``: a struct page and the members asked for, read from it."""
+
+    page: Hex
+    members: list[PageMember]
+
+
+@dataclass(frozen=True)
+class MembersView:
+    """kmem -m's heading (the members as named) and the output radix for integers."""
+
+    names: tuple[str, ...]
+    radix: int
+
+
+def member_text(m: PageMember, radix: int) -> str:
+    """crash's show_page_member_data() text of one member (with its trailing spaces):
+    pointers in hex, ``flags`` in hex, ``_count``/``_mapcount`` in decimal, other
+    integers in the output radix, a struct as words."""
+    if m.kind == "pointer":
+        return f"{m.value:016x}  "
+    if m.kind == "bool":
+        return f"{'true' if m.value else 'false'}  " if m.value <= 1 else (
+            f"{m.value}" if radix == 10 else f"{m.value:x}  ")
+    if m.kind == "struct":
+        if m.member.startswith(("_count", "_mapcount")):
+            return f"{_signed(m.value & 0xFFFFFFFF, 4)}  "
+        if m.size % 8 == 0:
+            return ",".join(f"{w:016x}" for w in m.words) + "  "
+        if m.size % 4 == 0:
+            return ",".join(f"{w:08x}" for w in m.words)
+        return f"{m.value:04x}  "
+    if m.member == "flags":
+        radix = 16
+    elif m.member.startswith(("_count", "_mapcount")):
+        radix = 10
+    digits = 2 * m.size
+    if radix == 10:
+        return f"{_signed(m.value, m.size) if m.signed else m.value}  "
+    return f"{m.value:0{digits}x}" + ("" if m.signed and m.size == 8 else "  ")
+
+
+def _signed(value: int, size: int) -> int:
+    bits = 8 * size
+    return value - (1 << bits) if value >> (bits - 1) & 1 else value
+
+
+def render_members(result: Result) -> Iterable[str]:
+    """crash's kmem -m: ``PAGE`` and the members' names, then a line per page."""
+    view: MembersView = result.view
+    yield "      PAGE      " + "".join(f"  {n}" for n in view.names)
+    for row in result.rows:
+        yield f"{row.page:x}  " + "".join(member_text(m, view.radix) for m in row.members)
+
+
+def _members(session: Session, text: str, specs: list[str]) -> Result:
+    """kmem -m: the members named of each page given, or of every page."""
+    from drgn.helpers.linux.mm import for_each_page
+
+    from pycrash.kernel.pages import member_specs, page_members
+
+    prog = session.prog
+    if text.endswith((",", ".")):
+        raise CommandError(f"invalid format: {text}")
+    names = [n for n in text.split(",") if n]
+    if not names:
+        raise CommandError(f"invalid page struct member list format: {text}")
+    try:
+        members = member_specs(prog, names)
+    except LookupError as exc:
+        raise CommandError(f"invalid page struct member: {exc.args[0]}") from None
+    bad = next((m for m in members if m.kind not in ("pointer", "int", "bool", "struct")
+                or (m.kind == "struct" and m.size % 4 and m.size != 2)), None)
+    if bad is not None:
+        raise CommandError(f"unsupported page member reference: page.{bad.name}")
+    size = prog.type("struct page").size
+    pages = [page_obj(prog, spec).value_() for spec in specs] if specs else (
+        p.value_() for p in for_each_page(prog))
+    rows = []
+    errors: list[str] = []
+    for page in pages:
+        try:
+            rows.append(PageMembers(page, page_members(prog.read(page, size), members)))
+        except FaultError as exc:
+            if specs:
+                errors.append(f"cannot read the page struct at {exc.address:#x}")
+    radix = int(session.state.settings.get("radix", 10))
+    return Result(rows, render=render_members, errors=errors,
+                  view=MembersView(tuple(names), radix))
+
+
 @command(
     "kmem",
     summary="kernel memory",
-    synopsis="kmem [-i | -s | -S [cache] | -z | -V | -n | -f | -p [addr]] | address ...",
+    synopsis="kmem [-i | -s | -S [cache] | -z | -V | -n | -f | -F | -p [addr] | "
+             "-m member[,member] [addr]] | address ...",
     description="""
 -i  the memory summary: total, free, used, shared, buffers, cached, slab, huge
     pages, swap, commit limit and committed, counted as /proc/meminfo counts
@@ -586,6 +642,9 @@ def page_flags(prog: Program, spec: str | None) -> PageFlags:
     per-CPU partial, per-node partial) and each object, [allocated] or free
 -z  zone statistics       -V  vm_stat counters       -n  memory nodes
 -f  free lists of every zone and order                -p  page structs
+-F  as -f, each free list under its own heading with the first page of each block
+-m member[,member]  those struct page members (lru, lru.next, flags, _refcount...)
+    of every page, or of the pages given, as crash shows them
 address: says what it is: a slab object (its cache, allocated or free), a task's
 kernel stack, a vmalloc area, a kernel symbol, or a page
 """,
@@ -603,6 +662,10 @@ crash> kmem ff2a8725d63e8808
         arg("-V", dest="vmstat", action="store_true", help="vm_stat counters"),
         arg("-n", dest="nodes", action="store_true", help="memory nodes"),
         arg("-f", dest="free", action="store_true", help="free lists"),
+        arg("-F", dest="free_pages", action="store_true",
+            help="free lists, with the first page of each free block"),
+        arg("-m", dest="members", metavar="member[,member]",
+            help="these struct page members of each page (or of the pages given)"),
         arg("-p", dest="pages", action="store_true", help="page structs"),
         arg("-I", dest="ignore", metavar="slab[,slab]",
             help="with -s: leave these caches out (marked [IGNORED])"),
@@ -614,8 +677,8 @@ crash> kmem ff2a8725d63e8808
         arg("args", nargs="*", metavar="cache|address"),
     ),
     records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, meminfo.ZoneRow, Counter, FreeLists,
-             MemoryNode, PageRow, AddressInfo, FreeBlock, CpuOffset, meminfo.HugePool,
-             meminfo.VmapArea, PageFlags, CacheOfAddress, IgnoredCache),
+             MemoryNode, PageRow, AddressInfo, PageMembers, PageMember, FreeBlock, CpuOffset,
+             meminfo.HugePool, meminfo.VmapArea, PageFlags, CacheOfAddress, IgnoredCache),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
@@ -677,6 +740,7 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         return Result(rows_s, render=render_caches, errors=errors)
     if args.zones and args.args:
         raise CommandError("no address arguments allowed with this option")
+    args.free = args.free or args.free_pages
     if args.free and args.args:
         blocks = [b for spec in args.args for b in _free_block(session, spec)]
         return Result(blocks, render=render_free_block)
@@ -686,9 +750,14 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         counters = [Counter(g, n, v) for g, n, v in meminfo.vm_counters(prog)]
         return Result(counters, render=render_counters)
     if args.free:
+        errors_f: list[str] = []
+        zone_rows = meminfo.zones(prog)
         lists = FreeLists(meminfo.zone_state(prog, "NR_FREE_PAGES"),
-                          tuple(meminfo.free_areas(prog)))
-        return Result([lists], render=render_free)
+                          tuple(meminfo.free_areas(prog, args.free_pages, errors_f)),
+                          tuple(zone_rows), tuple(_start_mapnr(prog, z) for z in zone_rows))
+        return Result([lists], render=render_free, errors=errors_f, view=args.free_pages)
+    if args.members is not None:
+        return _members(session, args.members, args.args)
     if args.nodes:
         return Result(_nodes(prog), render=render_nodes)
     if args.pages:
@@ -705,6 +774,17 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
     return Result(rows, render=render_address, errors=errors)
 
 
+def _start_mapnr(prog: Program, z: meminfo.ZoneRow) -> int:
+    """crash's START_MAPNR of a zone: its first page's distance from its node's first
+    page (0 for a zone without pages)."""
+    if not z.mem_map:
+        return 0
+    try:
+        return z.start_pfn - int(prog["node_data"][z.node].node_start_pfn.value_())
+    except (KeyError, LookupError):
+        return z.start_pfn
+
+
 def _nodes(prog: Program) -> list[MemoryNode]:
     """Return a :class:`MemoryNode` per online node."""
     from drgn.helpers.linux.mmzone import for_each_online_pgdat
@@ -715,26 +795,32 @@ def _nodes(prog: Program) -> list[MemoryNode]:
             for p in for_each_online_pgdat(prog)]
 
 
+def page_obj(prog: Program, spec: str) -> Object:
+    """The ``struct page *`` a kmem -p/-m address names: a struct page, a kernel address
+    in the page, or as crash takes a number below the kernel's space, a physical
+    address."""
+    from drgn.helpers.linux.mm import follow_phys, pfn_to_page
+
+    page_shift = int(prog["PAGE_SIZE"].value_()).bit_length() - 1
+    addr = resolve_address(prog, spec)
+    if addr < 1 << 63:
+        return pfn_to_page(prog, addr >> page_shift)
+    if is_page_struct(prog, addr):
+        return Object(prog, "struct page *", addr)
+    # any kernel address, the image's too: through the page tables
+    phys = follow_phys(prog["init_mm"].address_of_(), addr).value_()
+    return pfn_to_page(prog, phys >> page_shift)
+
+
 def _pages(prog: Program, specs: list[str]) -> list[PageRow]:
     """Return the :class:`PageRow` of each page named (a struct page, a kernel address in
     the page, or as crash takes a number below the kernel's space: a physical address),
     or of every page."""
-    from drgn.helpers.linux.mm import follow_phys, for_each_page, pfn_to_page
+    from drgn.helpers.linux.mm import for_each_page
 
     rows = []
     if specs:
-        page_shift = int(prog["PAGE_SIZE"].value_()).bit_length() - 1
-        for spec in specs:
-            addr = resolve_address(prog, spec)
-            if addr < 1 << 63:
-                page_obj = pfn_to_page(prog, addr >> page_shift)
-            elif is_page_struct(prog, addr):
-                page_obj = Object(prog, "struct page *", addr)
-            else:  # any kernel address, the image's too: through the page tables
-                phys = follow_phys(prog["init_mm"].address_of_(), addr).value_()
-                page_obj = pfn_to_page(prog, phys >> page_shift)
-            rows.append(page_row(prog, page_obj))
-        return rows
+        return [page_row(prog, page_obj(prog, spec)) for spec in specs]
     for p in for_each_page(prog):
         try:
             rows.append(page_row(prog, p))

@@ -14,11 +14,20 @@ from pycrash.errors import CommandError
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line, type_letter
 from pycrash.session import Session
 
+#: crash's pseudo-symbols of a module's sections (mod -g), and how sym -m names them
+SECTION_MARKS = {"_MODULE_SECTION_START ": "section start",
+                 "_MODULE_SECTION_END ": "section end"}
+
 
 def render(result: Result) -> Iterable[str]:
-    """crash's sym output: one ``ADDRESS (T) symbol+off [module] file: line`` per row."""
+    """crash's sym output: one ``ADDRESS (T) symbol+off [module] file: line`` per row; a
+    section's pseudo-symbol (mod -g) as ``ADDRESS [SECTION]: section start``."""
     for row in result.rows:
-        yield symbol_line(row)
+        mark = next((m for m in SECTION_MARKS if row.name.startswith(m)), None)
+        if row.type == "S" and mark is not None:
+            yield f"{row.address:x} {row.name[len(mark):]}: {SECTION_MARKS[mark]}"
+        else:
+            yield symbol_line(row)
 
 
 @command(
@@ -71,6 +80,12 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
         found.sort(key=lambda s: (s.address, s.name))
         rows = [SymbolRow(s.address, type_letter(s, bounds), s.name, 0, None, None, None)
                 for s in found]
+        if args.module:  # mod -g's section pseudo-symbols, in address order
+            sections = prog.cache.get("pycrash_module_sections", {}).get(args.module, [])
+            rows += [SymbolRow(at, "S", f"{mark}[{name}]", 0, None, None, None)
+                     for name, start, end in sections
+                     for mark, at in zip(SECTION_MARKS, (start, end), strict=True)]
+            rows.sort(key=lambda r: r.address)
         return Result(rows, render=render)
     if not args.specs:
         raise CommandError("give a symbol or an address (or -l, -q string)")

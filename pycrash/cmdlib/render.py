@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar
 
+from pycrash.kernel.pages import PageRow
 from pycrash.kernel.tasks import TaskId
 
 
@@ -81,3 +82,14 @@ def memory_lines(address: int, data: bytes, unit: int) -> list[str]:
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         lines.append(f"{address + start:x}:  {cells}  {text}")
     return lines
+
+
+#: crash's heading of a table of pages (kmem -p, files -p)
+PAGE_HEADER = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS"
+
+
+def page_line(p: PageRow) -> str:
+    """Return crash's kmem -p line of one page: the flags' value, then their names."""
+    names = f" {','.join(p.flag_names)}" if p.flag_names else ""
+    return (f"{p.page:016x} {p.physical:>8x} {p.mapping:>16x} {p.index:>8x} {p.count:>2} "
+            f"{p.flags:x}{names}")

@@ -248,10 +248,10 @@ def value_text(value: CValue, indent: int = 0) -> str:
                  else f"{pad}{value_text(m, indent + 2)}" for m in value.items]
         return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
     if value.kind == ValueKind.ARRAY:
-        # gdb indents the members of an array's structs one step further than the array
+        # gdb indents the members of an array's structs two more: {{ ... }, { ... }}
         return "{" + ", ".join(
-            value_text(e, indent + 2) + (f" <repeats {e.repeats} times>" if e.repeats > 1
-                                         else "")
+            value_text(e, indent + 2)
+            + (f" <repeats {e.repeats} times>" if e.repeats > 1 else "")
             for e in value.items) + "}"
     return value.text
 

@@ -52,11 +52,17 @@ class TypeSize:
 
 
 def kernel_btf(prog: Program) -> Btf:
-    """Return the kernel's own BTF, read once from its memory (``__start_BTF`` to
-    ``__stop_BTF``). Raises :class:`LookupError` when the kernel has none."""
+    """Return the kernel's own BTF: the one the session's types come from, else read
+    once from its memory (``__start_BTF`` to ``__stop_BTF``). Raises
+    :class:`LookupError` when the kernel has none."""
     found = prog.cache.get("pycrash_typesearch_btf")
     if found is not None:
         return found
+    served = prog.cache.get("pycrash_nodebug")  # the BTF the session's types come from
+    vmlinux = getattr(getattr(served, "types", None), "vmlinux", None)
+    if isinstance(vmlinux, Btf):
+        prog.cache["pycrash_typesearch_btf"] = vmlinux
+        return vmlinux
     try:
         start = prog.symbol("__start_BTF").address
         stop = prog.symbol("__stop_BTF").address
@@ -82,7 +88,7 @@ def _size(btf: Btf, tid: int) -> int:
         if kind == PTR:
             return 8
         if kind == ARRAY:
-            elem, _index, count = next(btf.words(tid, "<III", 1))
+            elem, _index, count = next(btf.words_of(tid, "<III", 1))
             return _size(btf, elem) * count
         if kind in (TYPEDEF, *_QUALIFIERS):
             tid = size_or_type
@@ -109,10 +115,10 @@ def _holds(btf: Btf, tid: int, text: str, depth: int = 0) -> bool:
     kind, vlen = btf.raw(tid)[:2]
     if kind not in (STRUCT, UNION):
         return False
-    for _name_off, member_tid, _offset in btf.words(tid, "<III", vlen):
+    for _name_off, member_tid, _offset in btf.words_of(tid, "<III", vlen):
         m = _unqualified(btf, member_tid)
         if m and btf.raw(m)[0] == ARRAY:
-            m = _unqualified(btf, next(btf.words(m, "<III", 1))[0])
+            m = _unqualified(btf, next(btf.words_of(m, "<III", 1))[0])
         if not m:
             continue
         mkind = btf.raw(m)[0]

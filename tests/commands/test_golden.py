@@ -26,6 +26,43 @@ HERE = ROOT / "tests" / "golden"
 #: Lines whose text changed on purpose since the baseline, and why: each must differ from
 #: the baseline (so the list stays true) and is checked by its own test.
 CHANGED = {
+    "kmem -f":
+        "each zone's line (NAME, SIZE, FREE, MEM_MAP, START_PADDR, START_MAPNR) above its free "
+        "areas, empty zones too, as crash 8.0.2 prints them (tests/commands/test_kmem_flags.py::"
+        "test_kmem_f_F_and_m_are_crash_s_text)",
+    "vm":
+        "the mm line's columns centred and the VMA line's START/END in ten columns, FLAGS "
+        "in six, as crash 8.0.2 prints them (tests/commands/test_vm_flags.py::"
+        "test_vm_p_P_and_R_are_crash_s_text)",
+    "vm 1":
+        "the mm line's columns centred and the VMA line's START/END in ten columns, FLAGS "
+        "in six, as crash 8.0.2 prints them (tests/commands/test_vm_flags.py::"
+        "test_vm_p_P_and_R_are_crash_s_text)",
+    "foreach user vm":
+        "each task's mm line and VMA lines in crash's columns, as vm's (tests/commands/"
+        "test_vm_flags.py::test_vm_p_P_and_R_are_crash_s_text)",
+    "vm -p 1":
+        "each VMA under its own heading, physical addresses right-aligned, FILE: and OFFSET: "
+        "for file pages not in memory, as crash 8.0.2 prints them (tests/commands/"
+        "test_vm_flags.py::test_vm_p_P_and_R_are_crash_s_text)",
+    "mount":
+        "the directory padded to ten columns and a long type's device name column shortened, "
+        "as crash 8.0.2 prints them (tests/commands/test_mount_flags.py::"
+        "test_mount_and_mount_n_are_crash_s_text)",
+    "irq -s":
+        "crash's columns: each count in ten columns and a space, the chip and the flow "
+        "handler's name (IO-APIC-edge), the handlers joined by commas, as crash 8.0.2 prints "
+        "them (tests/commands/test_irq_flags.py::test_irq_flags_are_crash_s_text)",
+    "task":
+        "the structs of an array (pid_links) indented two further than its braces, as gdb "
+        "prints them for crash (tests/commands/test_task.py::"
+        "test_task_array_of_structs_indented_as_crash); a pointer into a kernel symbol "
+        "followed by <symbol+offset>, an empty struct {<No data fields>}, no <repeats> "
+        "(tests/commands/test_p.py::test_p_names_pointers_into_kernel_symbols_as_gdb)",
+    "task 1":
+        "as task above (tests/commands/test_task.py::"
+        "test_task_array_of_structs_indented_as_crash, tests/commands/test_p.py::"
+        "test_p_names_pointers_into_kernel_symbols_as_gdb)",
     "kmem -S kmalloc-64":
         "a free object of a CPU's active slab is marked (cpu N cache) and a free object's "
         "line ends in two spaces, as crash prints them (tests/commands/test_kmem.py::"
@@ -83,13 +120,6 @@ CHANGED = {
         "test_runq_timing_is_crash_s)",
     "runq -t -c 1":
         "crash's runq -t, as above (tests/commands/test_runq.py::test_runq_timing_is_crash_s)",
-    "task":
-        "a pointer into a kernel symbol is followed by <symbol+offset>, an array's structs "
-        "indented one step further and an empty struct {<No data fields>}, as gdb prints "
-        "them (tests/commands/test_p.py::test_p_names_pointers_into_kernel_symbols_as_gdb)",
-    "task 1":
-        "as task above (tests/commands/test_p.py::"
-        "test_p_names_pointers_into_kernel_symbols_as_gdb)",
     "eval 1 + 2":
         "the hexadecimal and decimal lines end in crash's two spaces (tests/commands/"
         "test_convert.py::test_eval_flags_and_ptov_per_cpu_as_crash)",
@@ -123,6 +153,20 @@ CHANGED = {
     "search -w 0xdeadbeef":
         "crash's \"ADDRESS: VALUE \" with its space after the value (tests/commands/"
         "test_search.py::test_search_m_x_l_and_names_as_crash)",
+    "net":
+        "a device's name padded to six columns and a space before its addresses, none or "
+        "not, as crash prints it (tests/commands/test_net.py::"
+        "test_net_s_and_S_print_each_task_header_and_its_sockets_as_crash)",
+    "net -n":
+        "as net, above (tests/commands/test_net.py::"
+        "test_net_s_and_S_print_each_task_header_and_its_sockets_as_crash)",
+    "net -s 1":
+        "the task's header, then its sockets or No open sockets., as crash prints them; the "
+        "baseline printed a table heading only (tests/commands/test_net.py::"
+        "test_net_s_and_S_print_each_task_header_and_its_sockets_as_crash)",
+    "sys -i":
+        "sys -i prints the firmware's DMI strings as crash 8.0.2; the baseline refused -i "
+        "(tests/commands/test_sys.py::test_sys_i_prints_the_firmware_strings_as_crash)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"

@@ -10,7 +10,7 @@ from pycrash.command import Result
 pytestmark = pytest.mark.fast
 
 ROWS = [Irq(0, 0xFF3CF91681110000, 0xFF3CF91681100000, ["timer"], "IO-APIC", [0, 1],
-            {0: 73, 1: 0}),
+            {0: 73, 1: 0}, flow="edge"),
         Irq(11, 0x10, 0x20, ["virtio1", "virtio2"], "", [1], {0: 5, 1: 6})]
 
 
@@ -23,9 +23,21 @@ def test_handlers() -> None:
 
 def test_stats_and_affinity() -> None:
     assert list(render(Result(ROWS, view=IrqView("stats", (0, 1))))) == [
-        "            CPU0       CPU1",
-        "  0:          73          0  IO-APIC    timer",
-        " 11:           5          6             virtio1, virtio2"]
+        "           CPU0       CPU1 ",
+        "  0:         73          0  IO-APIC-edge     timer",
+        " 11:          5          6          virtio1,virtio2"]
     assert list(render(Result(ROWS, view=IrqView("affinity", (0, 1))))) == [
         "IRQ NAME                 AFFINITY", "  0 timer                0,1",
         " 11 virtio1, virtio2     1"]
+
+
+def test_in_use_lines_each_action_and_unused() -> None:
+    """irq -u as crash prints it: the IRQ centred in four columns, each irqaction of the
+    chain on a line of its own, "(unused)" centred for a descriptor without one."""
+    rows = [Irq(3, 0xFF36224941148A80, 0, [], "", [], {}),
+            Irq(21, 0x10, 0x20, ["ehci", "uhci"], "", [], {}, [0x20, 0x30])]
+    assert list(render(Result(rows, view=IrqView("in-use", (0,))))) == [
+        " IRQ   IRQ_DESC/_DATA      IRQACTION      NAME",
+        "  3   ff36224941148a80      (unused)      ",
+        ' 21   0000000000000010  0000000000000020  "ehci"',
+        '                        0000000000000030  "uhci"']
