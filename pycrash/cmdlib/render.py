@@ -64,6 +64,26 @@ def days_width(ns: int) -> int:
     return days_clock(ns).index(" ")
 
 
+def memory_lines(address: int, data: bytes, unit: int) -> list[str]:
+    """Return memory as crash's ``display_memory()`` shows it with its ASCII column (rd,
+    ``struct -r``, ``search -x``): 16 bytes a line, ``ADDRESS:  `` then each ``unit``-byte
+    value (1, 2, 4 or 8, little-endian) in hex, zero-padded and followed by a space, a
+    short last line padded to the column, then two spaces and the bytes as ASCII (``.``
+    for a byte that is not printable)."""
+    per_line = 16 // unit
+    cell = unit * 2 + 1
+    lines = []
+    for start in range(0, len(data), 16):
+        chunk = data[start:start + 16]
+        values = [int.from_bytes(chunk[i:i + unit], "little")
+                  for i in range(0, len(chunk), unit)]
+        cells = "".join(f"{v:0{unit * 2}x} " for v in values)
+        cells += " " * (cell * (per_line - len(values)))
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{address + start:x}:  {cells}  {text}")
+    return lines
+
+
 #: crash's heading of a table of pages (kmem -p, files -p)
 PAGE_HEADER = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS"
 

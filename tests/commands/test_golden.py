@@ -56,11 +56,13 @@ CHANGED = {
     "task":
         "the structs of an array (pid_links) indented two further than its braces, as gdb "
         "prints them for crash (tests/commands/test_task.py::"
-        "test_task_array_of_structs_indented_as_crash)",
+        "test_task_array_of_structs_indented_as_crash); a pointer into a kernel symbol "
+        "followed by <symbol+offset>, an empty struct {<No data fields>}, no <repeats> "
+        "(tests/commands/test_p.py::test_p_names_pointers_into_kernel_symbols_as_gdb)",
     "task 1":
-        "the structs of an array (pid_links) indented two further than its braces, as gdb "
-        "prints them for crash (tests/commands/test_task.py::"
-        "test_task_array_of_structs_indented_as_crash)",
+        "as task above (tests/commands/test_task.py::"
+        "test_task_array_of_structs_indented_as_crash, tests/commands/test_p.py::"
+        "test_p_names_pointers_into_kernel_symbols_as_gdb)",
     "kmem -S kmalloc-64":
         "a free object of a CPU's active slab is marked (cpu N cache) and a free object's "
         "line ends in two spaces, as crash prints them (tests/commands/test_kmem.py::"
@@ -118,6 +120,39 @@ CHANGED = {
         "test_runq_timing_is_crash_s)",
     "runq -t -c 1":
         "crash's runq -t, as above (tests/commands/test_runq.py::test_runq_timing_is_crash_s)",
+    "eval 1 + 2":
+        "the hexadecimal and decimal lines end in crash's two spaces (tests/commands/"
+        "test_convert.py::test_eval_flags_and_ptov_per_cpu_as_crash)",
+    "eval -b 0x10":
+        "crash's bits set line, and its two spaces (tests/commands/test_convert.py::"
+        "test_eval_flags_and_ptov_per_cpu_as_crash)",
+    "eval -1":
+        "the hexadecimal and decimal lines end in crash's two spaces (tests/commands/"
+        "test_convert.py::test_eval_flags_and_ptov_per_cpu_as_crash)",
+    "ptov 0x1000":
+        "the columns padded to 16 as crash pads them (tests/commands/test_convert.py::"
+        "test_eval_flags_and_ptov_per_cpu_as_crash)",
+    "ptov 0 1000":
+        "a header per address and an empty line between them, as crash prints them "
+        "(tests/commands/test_convert.py::test_eval_flags_and_ptov_per_cpu_as_crash)",
+    "whatis pid_t":
+        "a typedef of a base type names the base type and its size, as crash 8.0.2 prints "
+        "it (tests/commands/test_whatis.py::test_whatis_o_r_m_and_typedefs_as_crash)",
+    "whatis enum pid_type":
+        "crash's enum list: one enumerator a line without commas, then }; (tests/commands/"
+        "test_whatis.py::test_whatis_o_r_m_and_typedefs_as_crash)",
+    "task -R pid,comm 1":
+        "no run of equal array elements collapsed to <repeats N times>, as crash's gdb "
+        "prints them (tests/commands/test_p.py::test_arrays_are_shown_whole_as_crash)",
+    "tree -t rbtree -o vmap_area.rb_node vmap_area_root":
+        "each node before its left and right subtrees, as crash lists a red-black tree "
+        "(sort order is -l) (tests/commands/test_tree.py::test_tree_order_r_l_p_N_S_as_crash)",
+    "tree -t rbtree -o vmap_area.rb_node -s vmap_area.va_start,va_end vmap_area_root":
+        "crash's order, as above (tests/commands/test_tree.py::"
+        "test_tree_order_r_l_p_N_S_as_crash)",
+    "search -w 0xdeadbeef":
+        "crash's \"ADDRESS: VALUE \" with its space after the value (tests/commands/"
+        "test_search.py::test_search_m_x_l_and_names_as_crash)",
     "net":
         "a device's name padded to six columns and a space before its addresses, none or "
         "not, as crash prints it (tests/commands/test_net.py::"
@@ -129,6 +164,9 @@ CHANGED = {
         "the task's header, then its sockets or No open sockets., as crash prints them; the "
         "baseline printed a table heading only (tests/commands/test_net.py::"
         "test_net_s_and_S_print_each_task_header_and_its_sockets_as_crash)",
+    "sys -i":
+        "sys -i prints the firmware's DMI strings as crash 8.0.2; the baseline refused -i "
+        "(tests/commands/test_sys.py::test_sys_i_prints_the_firmware_strings_as_crash)",
     "dis -r panic+20":
         "addresses take symbol+offset (cmdlib.resolve); the baseline refused it with a "
         "doubled prefix (tests/commands/test_dis.py::"
