@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from drgn import FaultError, Object, Program
 
@@ -15,6 +17,7 @@ from pycrash.errors import CommandError
 from pycrash.kernel.expr import evaluate
 from pycrash.kernel.pages import PageRow
 from pycrash.kernel.pagetable import TableEntry, TableWalk
+from pycrash.kernel.percpu import CpuAddress
 from pycrash.kernel.pte import PteDecode
 from pycrash.records import Hex, OptHex
 from pycrash.session import Session
@@ -30,41 +33,118 @@ class Number:
 def _size(v: int) -> str:
     for unit, shift in (("GB", 30), ("MB", 20), ("KB", 10)):
         if v >= 1 << shift and v % (1 << shift) == 0:
-            return f"  ({v >> shift}{unit})"
+            return f"({v >> shift}{unit})"
     return ""
+
+
+@dataclass(frozen=True)
+class EvalView:
+    """Whether eval lists the bits set (-b)."""
+
+    bits: bool = False
+
+
+def _bits_lines(n: int) -> list[str]:
+    """crash's ``   bits set: `` line(s): each set bit from the highest, a line ending
+    once it reaches 77 columns, the next indented under the first."""
+    header = "   bits set: "
+    lines, current = [], header
+    for bit in range(63, -1, -1):
+        if n >> bit & 1:
+            current += f"{bit} "
+            if len(current) >= 77:
+                lines.append(current)
+                current = " " * len(header)
+    if current.strip() or not lines:
+        lines.append(current)
+    return lines
 
 
 def render_number(result: Result) -> Iterable[str]:
     """crash's eval output: the value in hex (with its size in GB/MB/KB when whole),
-    decimal (and signed when negative), octal and binary."""
+    decimal (and signed when negative), octal and binary; with -b the bits set."""
     for row in result.rows:
         n = row.value
-        yield f"hexadecimal: {n:x}{_size(n)}"
-        yield f"    decimal: {n}" + (f"  ({n - (1 << 64)})" if n >= 1 << 63 else "")
+        yield f"hexadecimal: {n:x}  {_size(n)}"
+        yield f"    decimal: {n}  " + (f"({n - (1 << 64)})" if n >= 1 << 63 else "")
         yield f"      octal: {n:o}"
         yield f"     binary: {n:064b}"
+        if isinstance(result.view, EvalView) and result.view.bits:
+            yield from _bits_lines(n)
 
 
-@command("eval", summary="evaluate", synopsis="eval [-b] expression", raw=True,
-         description="Evaluates an integer expression and shows it in hex, decimal, octal "
-                     "and binary.",
-         examples="crash> eval 4096 * 3\ncrash> eval jiffies_64 - 100",
+#: a number with crash's k/m/g suffix (times 1K, 1M, 1G)
+_SUFFIXED = re.compile(r"\b(0[xX][0-9a-fA-F]+|\d+)([kKmMgG])\b")
+#: a word that can only be a hexadecimal number (crash takes one without 0x)
+_BARE_HEX = re.compile(r"(?<![\w.$])([0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*)(?![\w(])")
+#: a symbol standing alone (not a member, nor followed by one): crash's eval takes its
+#: address, as it does any symbol's value
+_SYMBOL = re.compile(r"(?<![\w.$>&])([A-Za-z_]\w*)(?!\s*(?:[.\[(\w]|->))")
+
+
+def _crash_numbers(prog: Any, text: str) -> str:
+    """Return an eval expression with crash's number forms in C: ``64g`` as ``(64 << 30)``,
+    a bare hexadecimal word that names no symbol (``41dc065``) as ``0x41dc065``, and a
+    symbol standing alone as its address (crash's value of a symbol)."""
+    shifts = {"k": 10, "m": 20, "g": 30}
+    text = _SUFFIXED.sub(lambda m: f"({m[1]} << {shifts[m[2].lower()]})", text)
+
+    def bare(m: re.Match[str]) -> str:
+        if not m[1][0].isdigit():
+            try:
+                prog.symbol(m[1])
+                return m[1]
+            except LookupError:
+                pass
+            try:
+                prog[m[1]]
+                return m[1]
+            except (KeyError, LookupError):
+                pass
+        return f"0x{m[1]}"
+
+    def symbol(m: re.Match[str]) -> str:
+        try:
+            return f"{prog.symbol(m[1]).address:#x}"
+        except LookupError:
+            return m[1]
+
+    return _SYMBOL.sub(symbol, _BARE_HEX.sub(bare, text))
+
+
+@command("eval", summary="evaluate", synopsis="eval [-b][-l] (expression) | value", raw=True,
+         description="""
+Evaluates an integer expression and shows it in hex (with its size in GB,
+MB or KB when it is a whole number of them), decimal (and signed when the
+top bit is set), octal and binary. Numbers are decimal, or hexadecimal with
+0x or when they hold a-f; a k, m or g after a number multiplies it by 1K, 1M
+or 1G; a symbol is its address. The expression may use C's operators and
+casts (init_task.pid is that member's value).
+
+  -b  also list the bits set, highest first
+  -l  64-bit numbers and result (what a 64-bit kernel's values always are)
+
+-b and -l must come before the expression.
+""",
+         examples="crash> eval 4096 * 3\ncrash> eval -lb 64g\ncrash> eval (init_task + 0x10)",
          records=(Number,))
 def eval_command(session: Session, args: argparse.Namespace) -> Result:
     """Return one :class:`Number`."""
-    text = args.text
-    if text.startswith("-b "):
-        text = text[3:]
+    text = args.text.strip()
+    bits = False
+    while (m := re.match(r"-([bl]+)(\s+|$)", text)) is not None:
+        bits = bits or "b" in m[1]  # -l: 64 bits, as every value is here
+        text = text[m.end():]
     if not text:
         raise CommandError("no expression given")
-    obj, _ = evaluate(session.prog, text)
+    obj, _ = evaluate(session.prog, _crash_numbers(session.prog, text))
     try:
         v = obj.value_()
     except FaultError as exc:
         raise CommandError(f"cannot read memory at {exc.address:#x}") from None
     if not isinstance(v, int):
         raise CommandError(f"{text} is not an integer")
-    return Result([Number(v & ((1 << 64) - 1))], render=render_number)
+    return Result([Number(v & ((1 << 64) - 1))], render=render_number, view=EvalView(bits))
 
 
 @dataclass(frozen=True)
@@ -149,28 +229,64 @@ class Translation:
     physical: OptHex
 
 
-@command("ptov", summary="physical to virtual", synopsis="ptov address ...",
-         description="Translates physical addresses to their kernel direct-map addresses.",
-         examples="crash> ptov 1000", arguments=(arg("addresses", nargs="+"),),
-         records=(Translation,))
-def ptov(session: Session, args: argparse.Namespace) -> Result:
-    """Return a :class:`Translation` per address: its address in the kernel's direct map
-    (x86-64's page_offset_base, arm64's PAGE_OFFSET and memstart, through drgn)."""
-    from drgn.helpers.linux.mm import phys_to_virt
+@dataclass(frozen=True)
+class PerCpuTranslation:
+    """A per-CPU offset and the kernel virtual address it has on each CPU chosen
+    (``ptov offset:cpuspec``)."""
 
-    physical = [parse_hex(a) for a in args.addresses]
-    return Result([Translation(phys_to_virt(session.prog, p).value_(), p) for p in physical],
-                  render=render_ptov)
+    offset: Hex
+    cpus: tuple[CpuAddress, ...]
 
 
 def render_ptov(result: Result) -> Iterable[str]:
-    """crash's ptov output: per address (an empty line between) a ``VIRTUAL PHYSICAL``
-    header and the translation, in 16-column fields."""
-    for i, t in enumerate(result.rows):
+    """crash's ptov output: per argument, a ``VIRTUAL PHYSICAL`` table of one address, or
+    the per-CPU offset and each CPU's ``[N]  VIRTUAL``, with an empty line between."""
+    for i, row in enumerate(result.rows):
         if i:
             yield ""
+        if isinstance(row, PerCpuTranslation):
+            yield f"PER-CPU OFFSET: {row.offset:x}"
+            yield f"  CPU    {'VIRTUAL':<16}"
+            yield from (f"  [{c.cpu}]  {c.address:x}" for c in row.cpus)
+            continue
         yield f"{'VIRTUAL':<16}  {'PHYSICAL':<16}"
-        yield f"{t.virtual:<16x}  {t.physical or 0:<16x}"
+        yield f"{row.virtual:<16x}  {row.physical:<16x}"
+
+
+@command("ptov", summary="physical to virtual",
+         synopsis="ptov [address | offset:cpuspec] ...",
+         description="""
+Translates physical addresses to their kernel direct-map addresses.
+Alternatively a hexadecimal per-CPU offset followed by a CPU specification
+is translated to the kernel virtual address of each CPU's instance:
+   :             the CPU of the current context's task
+   :a[ll]        every CPU
+   :#[-#][,...]  a CPU list, e.g. 1,3,5 or 1-3 or 0,2-3
+""",
+         examples="crash> ptov 1000\ncrash> ptov b0c0:a",
+         arguments=(arg("addresses", nargs="+", metavar="address|offset:cpuspec"),),
+         records=(Translation, PerCpuTranslation))
+def ptov(session: Session, args: argparse.Namespace) -> Result:
+    """Return a :class:`Translation` per physical address: its address in the kernel's
+    direct map (x86-64's page_offset_base, arm64's PAGE_OFFSET and memstart, through drgn),
+    and a :class:`PerCpuTranslation` per ``offset:cpuspec``."""
+    from drgn.helpers.linux.mm import phys_to_virt
+
+    from pycrash.cmdlib.select import cpu_spec
+    from pycrash.kernel.percpu import per_cpu_address
+
+    rows: list[Translation | PerCpuTranslation] = []
+    for text in args.addresses:
+        if ":" in text:
+            offset_text, _, spec = text.partition(":")
+            offset = parse_hex(offset_text, "per-cpu offset")
+            cpus = tuple(CpuAddress(c, per_cpu_address(session.prog, offset, c))
+                         for c in cpu_spec(session, spec))
+            rows.append(PerCpuTranslation(offset, cpus))
+            continue
+        physical = parse_hex(text)
+        rows.append(Translation(phys_to_virt(session.prog, physical).value_(), physical))
+    return Result(rows, render=render_ptov)
 
 
 @dataclass(frozen=True)

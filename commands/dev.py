@@ -11,7 +11,13 @@ from drgn import Program
 from pycrash.cmdlib.render import center
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
-from pycrash.kernel.devices import PciBus, PciFunction, block_majors, char_majors
+from pycrash.kernel.devices import (
+    PciBus,
+    PciFunction,
+    block_majors,
+    char_majors,
+    has_object,
+)
 from pycrash.records import Hex
 from pycrash.session import Session
 
@@ -141,7 +147,7 @@ def dev(session: Session, args: argparse.Namespace) -> Result:
     if args.pci:
         from pycrash.kernel.devices import pci_root_buses
 
-        if "pci_root_buses" not in prog:
+        if not has_object(prog, "pci_root_buses"):
             raise CommandError("no PCI devices found on this system.")
         return Result(pci_root_buses(prog), render=render_pci_tree)
     devices = [Device("chr", e.major, e.name, e.owner, e.operations,

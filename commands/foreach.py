@@ -17,7 +17,7 @@ from pycrash.session import Session
 
 #: Commands foreach can run, and whether they print crash's per-task header themselves.
 SUBCOMMANDS = {"bt": True, "ps": False, "task": True, "files": True, "vm": True, "sig": True,
-               "set": False}
+               "set": False, "net": True}
 
 
 @dataclass(slots=True)
@@ -43,13 +43,21 @@ class ForeachView:
     sub_view: Any = None
     separate: bool = True
 
+    @property
+    def separated(self) -> bool:
+        """Whether foreach puts a blank line between tasks: not when the command ends each
+        task's block with its own (files -R, vm -R, net -R, task -R, as crash's commands
+        do)."""
+        return self.separate and not getattr(self.sub_view, "self_separated", False)
+
 
 def render(result: Result) -> Iterable[str]:
     """crash's foreach output: per task, its header (unless the command prints it) and
-    the command's text, with a blank line between tasks."""
+    the command's text, with a blank line between tasks (none where the command ends
+    each task's text with one itself: :attr:`ForeachView.separated`)."""
     view: ForeachView = result.view
     for i, item in enumerate(result.rows):
-        if i and view.separate:
+        if i and view.separated:
             yield ""
         if not view.own_header and item.task is not None:
             yield item.task.header()
@@ -62,10 +70,11 @@ def render(result: Result) -> Iterable[str]:
     synopsis="foreach [pid | task | name | 'regex' | state | kernel | user | active] ... "
              "command [flags]",
     description="""
-Runs one of bt, ps, task, files, vm, sig or set for every task, or for the tasks the
-selectors name: pids, task addresses, command names, regular expressions in
-single quotes (matched against the command name), crash states (RU, IN, UN,
-ID, ZO, ST, TR, DE, PA), kernel or user threads, and the active task of each
+Runs one of bt, ps, task, files, vm, sig, set or net (-s or -S, with -R the
+tasks holding a socket) for every task, or for the tasks the selectors name:
+pids, task addresses, command names, regular expressions in single quotes
+(matched against the command name), crash states (RU, IN, UN, ID, ZO, ST, TR,
+DE, PA), kernel or user threads, and the active task of each
 CPU. Each task's output follows a header line naming it.
 """,
     records=(ForeachItem,),
@@ -107,6 +116,10 @@ def _run_each(session: Session, cmd: Command, name: str, rest: list[str],
     import copy
 
     template = cmd.parse(rest)  # the subcommand's flags, parsed once
+    warnings: list[str] = []
+    if name == "net" and not template.modes:  # crash: -s unless -S is given
+        warnings.append("net command requires -s or -S option")
+        template.modes = ["s"]
     result_render, sub_view = None, None
     for t in tasks:
         sub_args = copy.copy(template)
@@ -125,5 +138,5 @@ def _run_each(session: Session, cmd: Command, name: str, rest: list[str],
             continue  # filtered out by the subcommand itself (bt -R)
         items.append(ForeachItem(task_id(t), result.rows, result.errors))
     separate = not (name == "task" and getattr(template, "members", None))
-    return Result(items, render=render,
+    return Result(items, render=render, errors=warnings,
                   view=ForeachView(result_render, SUBCOMMANDS[name], sub_view, separate))

@@ -85,11 +85,14 @@ def render(result: Result) -> Iterable[str]:
     """crash's ipcs output: each facility's table, or each object asked for."""
     view: IpcsView = result.view
     if view.lookup:
+        # crash writes a miss at once and the objects found through a temporary file
+        # printed at the end: the misses come first
         for row in result.rows:
             if isinstance(row, IpcMiss):
                 yield f"invalid id or address: {row.spec}"
                 yield ""
-            else:
+        for row in result.rows:
+            if not isinstance(row, IpcMiss):
                 yield from _one(row, view.verbose)
         return
     for kind in view.facilities:
@@ -210,8 +213,10 @@ def ipcs(session: Session, args: argparse.Namespace) -> Result:
             rows.extend(found[kind])
         return Result(rows, render=render, view=view)
     for spec, value in values:
-        hits = [r for kind in facilities for r in found[kind] if value in _ids(r)]
-        rows.extend(hits[:1] if hits else [IpcMiss(spec)])
+        # the first object of each facility shown whose id or address it is
+        hits = [next(r for r in found[kind] if value in _ids(r)) for kind in facilities
+                if any(value in _ids(r) for r in found[kind])]
+        rows.extend(hits if hits else [IpcMiss(spec)])
     return Result(rows, render=render, view=view)
 
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field, replace
 from drgn import FaultError, Object, Program
 
 from pycrash.cmdlib.context import Context, context_lines, task_context
-from pycrash.cmdlib.memtext import PAGE_HEADER, page_line
-from pycrash.cmdlib.render import center
+from pycrash.cmdlib.render import PAGE_HEADER, center, page_line
 from pycrash.cmdlib.resolve import resolve_address
 from pycrash.command import Result, arg, command
 from pycrash.errors import CommandError
 from pycrash.kernel import meminfo, memnodes, slabs
+from pycrash.kernel.devices import has_object
 from pycrash.kernel.machine import is_page_struct
-from pycrash.kernel.pages import PageRow, page_row
+from pycrash.kernel.pages import PageMember, PageRow, page_row
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line
 from pycrash.kernel.walk import walk_list
 from pycrash.records import Hex
@@ -278,8 +278,10 @@ class FreeLists:
 
     nr_free_pages: int
     areas: tuple[meminfo.FreeArea, ...]
+    #: every zone (crash lists the empty ones too) and its first page's distance from
+    #: its node's first page (START_MAPNR)
     zones: tuple[meminfo.ZoneRow, ...] = ()
-    start_mapnrs: tuple[int, ...] = ()
+    start_mapnr: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -304,16 +306,24 @@ def _center(text: str, width: int) -> str:
     return " " * (pad - pad // 2) + text + " " * (pad // 2)
 
 
+ZONE_HEADER = "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR"
+
+
+def zone_line(z: meminfo.ZoneRow, start_mapnr: int) -> str:
+    """crash's line of one zone above its free lists (dump_free_pages_zones_v2)."""
+    mem_map = f"{z.mem_map:016x}" if z.mem_map else f"{'0':^16}"
+    return (f"{z.index:>3}   {z.name:<9} {z.spanned:>6}  {z.free:>6}  {mem_map}  "
+            f"{_center(f'{z.start_pfn << 12:x}', 11)}  {_center(str(start_mapnr), 11)}")
+
+
 def render_free_block(result: Result) -> Iterable[str]:
     """crash's kmem -f ADDRESS output (memory.c dump_free_pages_zones_v2): the zone, the
     free list and the block's first page that hold the address."""
     for i, b in enumerate(result.rows):
         if i:
             yield ""
-        z = b.zone
-        yield "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR"
-        yield (f"{z.index:>3}   {z.name:<9} {z.spanned:>6}  {z.free:>6}  {z.mem_map:016x}  "
-               f"{_center(f'{z.start_pfn << 12:x}', 11)}  {_center(str(b.start_mapnr), 11)}")
+        yield ZONE_HEADER
+        yield zone_line(b.zone, b.start_mapnr)
         yield "AREA    SIZE  FREE_AREA_STRUCT"
         yield f"{b.area.order:>3}  {f'{4 << b.area.order}k':>7}  {b.area.address:016x}  "
         line = f"{b.page:x}  "
@@ -351,40 +361,38 @@ def _free_block(session: Session, spec: str) -> list[FreeBlock]:
     zone, area, page = found
     first = page_to_pfn(Object(prog, "struct page *", page)).value_()
     node_start = prog["node_data"][zone.node].node_start_pfn.value_() \
-        if "node_data" in prog else 0
+        if has_object(prog, "node_data") else 0
     return [FreeBlock(zone, zone.start_pfn - node_start, area, page, addr, physical,
                       pfn - first)]
 
 
-ZONE_HEADER = "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR"
-
-
-def _zone_line(z: meminfo.ZoneRow, start_mapnr: int) -> str:
-    """crash's line of a zone in kmem -f: index, name, spanned and free pages, its first
-    struct page and physical address, its START_MAPNR."""
-    mem_map = center(f"{z.mem_map:x}", 16) if z.mem_map else center("0", 16)
-    paddr = (z.start_pfn << 12) if z.spanned else 0
-    return (f"{z.index:>3}   {z.name:<9} {z.spanned:>6}  {z.free:>6}  {mem_map}  "
-            f"{_center(f'{paddr:x}', 11)}  {_center(str(start_mapnr), 11)}")
-
-
 def render_free(result: Result) -> Iterable[str]:
-    """crash's kmem -f output: each zone's line, then (where it has free pages) its free
-    areas with their blocks and pages, then whether they add up to NR_FREE_PAGES."""
+    """crash's kmem -f output: each zone and, where it has free pages, its free areas
+    with their blocks and pages (-F: each free list under its own heading, followed by
+    the first page of each of its blocks), then whether they add up to nr_free_pages."""
+    pages = bool(result.view)
     for lists in result.rows:
-        for i, z in enumerate(lists.zones):
+        total = 0
+        for i, (z, mapnr) in enumerate(zip(lists.zones, lists.start_mapnr, strict=True)):
             if i:
                 yield ""
             yield ZONE_HEADER
-            mapnr = lists.start_mapnrs[i] if i < len(lists.start_mapnrs) else 0
-            yield _zone_line(z, mapnr)
+            yield zone_line(z, mapnr)
             if not z.free:
                 continue
-            yield "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES"
-            for f in (a for a in lists.areas if a.zone == z.name):
-                yield (f"{f.order:>3}  {f'{4 << f.order}k':>7}  {f.address:016x} "
-                       f"{f.blocks:>7} {f.blocks << f.order:>6}")
-        total = sum(f.blocks << f.order for f in lists.areas)
+            areas = [f for f in lists.areas if f.zone_address == z.address]
+            if not pages:
+                yield "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES"
+            for f in areas:
+                size = f"{4 << f.order}k"
+                if pages:
+                    yield "AREA    SIZE  FREE_AREA_STRUCT"
+                    yield f"{f.order:>3}  {size:>7}  {f.address:016x}  "
+                    yield from (f"{page:x}" for page in f.pages)
+                else:
+                    yield (f"{f.order:>3}  {size:>7}  {f.address:016x}  {f.blocks:>6} "
+                           f"{f.blocks << f.order:>6}")
+                total += max(f.blocks, 0) << f.order
         nr_free = lists.nr_free_pages
         yield ""
         yield f"nr_free_pages: {nr_free}  " + (
@@ -766,10 +774,105 @@ def page_flags(prog: Program, spec: str | None) -> PageFlags:
     return PageFlags(flags, bits, max(width, len("PAGE-FLAG")), (largest + 1) // 4 + 1)
 
 
+# -- -m -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageMembers:
+    """``kmem -m``: a struct page and the members asked for, read from it."""
+
+    page: Hex
+    members: list[PageMember]
+
+
+@dataclass(frozen=True)
+class MembersView:
+    """kmem -m's heading (the members as named) and the output radix for integers."""
+
+    names: tuple[str, ...]
+    radix: int
+
+
+def member_text(m: PageMember, radix: int) -> str:
+    """crash's show_page_member_data() text of one member (with its trailing spaces):
+    pointers in hex, ``flags`` in hex, ``_count``/``_mapcount`` in decimal, other
+    integers in the output radix, a struct as words."""
+    if m.kind == "pointer":
+        return f"{m.value:016x}  "
+    if m.kind == "bool":
+        return f"{'true' if m.value else 'false'}  " if m.value <= 1 else (
+            f"{m.value}" if radix == 10 else f"{m.value:x}  ")
+    if m.kind == "struct":
+        if m.member.startswith(("_count", "_mapcount")):
+            return f"{_signed(m.value & 0xFFFFFFFF, 4)}  "
+        if m.size % 8 == 0:
+            return ",".join(f"{w:016x}" for w in m.words) + "  "
+        if m.size % 4 == 0:
+            return ",".join(f"{w:08x}" for w in m.words)
+        return f"{m.value:04x}  "
+    if m.member == "flags":
+        radix = 16
+    elif m.member.startswith(("_count", "_mapcount")):
+        radix = 10
+    digits = 2 * m.size
+    if radix == 10:
+        return f"{_signed(m.value, m.size) if m.signed else m.value}  "
+    return f"{m.value:0{digits}x}" + ("" if m.signed and m.size == 8 else "  ")
+
+
+def _signed(value: int, size: int) -> int:
+    bits = 8 * size
+    return value - (1 << bits) if value >> (bits - 1) & 1 else value
+
+
+def render_members(result: Result) -> Iterable[str]:
+    """crash's kmem -m: ``PAGE`` and the members' names, then a line per page."""
+    view: MembersView = result.view
+    yield "      PAGE      " + "".join(f"  {n}" for n in view.names)
+    for row in result.rows:
+        yield f"{row.page:x}  " + "".join(member_text(m, view.radix) for m in row.members)
+
+
+def _members(session: Session, text: str, specs: list[str]) -> Result:
+    """kmem -m: the members named of each page given, or of every page."""
+    from drgn.helpers.linux.mm import for_each_page
+
+    from pycrash.kernel.pages import member_specs, page_members
+
+    prog = session.prog
+    if text.endswith((",", ".")):
+        raise CommandError(f"invalid format: {text}")
+    names = [n for n in text.split(",") if n]
+    if not names:
+        raise CommandError(f"invalid page struct member list format: {text}")
+    try:
+        members = member_specs(prog, names)
+    except LookupError as exc:
+        raise CommandError(f"invalid page struct member: {exc.args[0]}") from None
+    bad = next((m for m in members if m.kind not in ("pointer", "int", "bool", "struct")
+                or (m.kind == "struct" and m.size % 4 and m.size != 2)), None)
+    if bad is not None:
+        raise CommandError(f"unsupported page member reference: page.{bad.name}")
+    size = prog.type("struct page").size
+    pages = [page_obj(prog, spec).value_() for spec in specs] if specs else (
+        p.value_() for p in for_each_page(prog))
+    rows = []
+    errors: list[str] = []
+    for page in pages:
+        try:
+            rows.append(PageMembers(page, page_members(prog.read(page, size), members)))
+        except FaultError as exc:
+            if specs:
+                errors.append(f"cannot read the page struct at {exc.address:#x}")
+    radix = int(session.state.settings.get("radix", 10))
+    return Result(rows, render=render_members, errors=errors,
+                  view=MembersView(tuple(names), radix))
+
+
 @command(
     "kmem",
     summary="kernel memory",
-    synopsis="kmem [-i | -s | -S [cache] | -z | -V | -n | -f | -p [addr]] | address ...",
+    synopsis="kmem [-i | -s | -S [cache] | -z | -V | -n | -f | -F | -p [addr] | "
+             "-m member[,member] [addr]] | address ...",
     description="""
 -i  the memory summary: total, free, used, shared, buffers, cached, slab, huge
     pages, swap, commit limit and committed, counted as /proc/meminfo counts
@@ -779,6 +882,9 @@ def page_flags(prog: Program, spec: str | None) -> PageFlags:
     per-CPU partial, per-node partial) and each object, [allocated] or free
 -z  zone statistics       -V  vm_stat counters       -n  memory nodes
 -f  free lists of every zone and order                -p  page structs
+-F  as -f, each free list under its own heading with the first page of each block
+-m member[,member]  those struct page members (lru, lru.next, flags, _refcount...)
+    of every page, or of the pages given, as crash shows them
 address: says what it is: a slab object (its cache, allocated or free), a task's
 kernel stack, a vmalloc area, a kernel symbol, or a page
 """,
@@ -796,6 +902,10 @@ crash> kmem ff2a8725d63e8808
         arg("-V", dest="vmstat", action="store_true", help="vm_stat counters"),
         arg("-n", dest="nodes", action="store_true", help="memory nodes"),
         arg("-f", dest="free", action="store_true", help="free lists"),
+        arg("-F", dest="free_pages", action="store_true",
+            help="free lists, with the first page of each free block"),
+        arg("-m", dest="members", metavar="member[,member]",
+            help="these struct page members of each page (or of the pages given)"),
         arg("-p", dest="pages", action="store_true", help="page structs"),
         arg("-I", dest="ignore", metavar="slab[,slab]",
             help="with -s: leave these caches out (marked [IGNORED])"),
@@ -809,8 +919,9 @@ crash> kmem ff2a8725d63e8808
     records=(meminfo.MemRow, slabs.CacheRow, CacheDetail, slabs.CpuSlabs, slabs.NodeSlabs,
              meminfo.ZoneRow, Counter, FreeLists,
              MemoryLayout, memnodes.MemoryNode, memnodes.NodeZone, memnodes.MemSection,
-             memnodes.MemoryBlock, PageRow, AddressInfo, FreeBlock, CpuOffset, meminfo.HugePool,
-             meminfo.VmapArea, PageFlags, CacheOfAddress, IgnoredCache, Context),
+             memnodes.MemoryBlock, PageRow, AddressInfo, PageMembers, PageMember, FreeBlock,
+             CpuOffset, meminfo.HugePool, meminfo.VmapArea, PageFlags, CacheOfAddress,
+             IgnoredCache, Context),
 )
 def kmem(session: Session, args: argparse.Namespace) -> Result:
     """Return the records of the chosen view."""
@@ -872,6 +983,7 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         return Result(rows_s, render=render_caches, errors=errors)
     if args.zones and args.args:
         raise CommandError("no address arguments allowed with this option")
+    args.free = args.free or args.free_pages
     if args.free and args.args:
         blocks = [b for spec in args.args for b in _free_block(session, spec)]
         return Result(blocks, render=render_free_block)
@@ -881,13 +993,14 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
         counters = [Counter(g, n, v) for g, n, v in meminfo.vm_counters(prog)]
         return Result(counters, render=render_counters)
     if args.free:
-        zones = meminfo.zones(prog)
-        starts = _node_start_pfns(prog)
+        errors_f: list[str] = []
+        zone_rows = meminfo.zones(prog)
         lists = FreeLists(meminfo.zone_state(prog, "NR_FREE_PAGES"),
-                          tuple(meminfo.free_areas(prog)), tuple(zones),
-                          tuple(z.start_pfn - starts.get(z.node, 0) if z.spanned else 0
-                                for z in zones))
-        return Result([lists], render=render_free)
+                          tuple(meminfo.free_areas(prog, args.free_pages, errors_f)),
+                          tuple(zone_rows), tuple(_start_mapnr(prog, z) for z in zone_rows))
+        return Result([lists], render=render_free, errors=errors_f, view=args.free_pages)
+    if args.members is not None:
+        return _members(session, args.members, args.args)
     if args.nodes:
         layout = MemoryLayout(memnodes.memory_nodes(prog), memnodes.mem_sections(prog),
                               memnodes.memory_blocks(prog), meminfo.paddr_digits(prog))
@@ -900,33 +1013,44 @@ def kmem(session: Session, args: argparse.Namespace) -> Result:
     return Result(rows, render=render_address)
 
 
-def _node_start_pfns(prog: Program) -> dict[int, int]:
-    """``{node: its first pfn}`` of the online nodes."""
-    from drgn.helpers.linux.mmzone import for_each_online_pgdat
+def _start_mapnr(prog: Program, z: meminfo.ZoneRow) -> int:
+    """crash's START_MAPNR of a zone: its first page's distance from its node's first
+    page (0 for a zone without pages)."""
+    if not z.mem_map:
+        return 0
+    try:
+        return z.start_pfn - int(prog["node_data"][z.node].node_start_pfn.value_())
+    except (KeyError, LookupError):
+        return z.start_pfn
 
-    return {p.node_id.value_(): p.node_start_pfn.value_() for p in for_each_online_pgdat(prog)}
+
+
+def page_obj(prog: Program, spec: str) -> Object:
+    """The ``struct page *`` a kmem -p/-m address names: a struct page, a kernel address
+    in the page, or as crash takes a number below the kernel's space, a physical
+    address."""
+    from drgn.helpers.linux.mm import follow_phys, pfn_to_page
+
+    page_shift = int(prog["PAGE_SIZE"].value_()).bit_length() - 1
+    addr = resolve_address(prog, spec)
+    if addr < 1 << 63:
+        return pfn_to_page(prog, addr >> page_shift)
+    if is_page_struct(prog, addr):
+        return Object(prog, "struct page *", addr)
+    # any kernel address, the image's too: through the page tables
+    phys = follow_phys(prog["init_mm"].address_of_(), addr).value_()
+    return pfn_to_page(prog, phys >> page_shift)
 
 
 def _pages(prog: Program, specs: list[str]) -> list[PageRow]:
     """Return the :class:`PageRow` of each page named (a struct page, a kernel address in
     the page, or as crash takes a number below the kernel's space: a physical address),
     or of every page."""
-    from drgn.helpers.linux.mm import follow_phys, for_each_page, pfn_to_page
+    from drgn.helpers.linux.mm import for_each_page
 
     rows = []
     if specs:
-        page_shift = int(prog["PAGE_SIZE"].value_()).bit_length() - 1
-        for spec in specs:
-            addr = resolve_address(prog, spec)
-            if addr < 1 << 63:
-                page_obj = pfn_to_page(prog, addr >> page_shift)
-            elif is_page_struct(prog, addr):
-                page_obj = Object(prog, "struct page *", addr)
-            else:  # any kernel address, the image's too: through the page tables
-                phys = follow_phys(prog["init_mm"].address_of_(), addr).value_()
-                page_obj = pfn_to_page(prog, phys >> page_shift)
-            rows.append(page_row(prog, page_obj))
-        return rows
+        return [page_row(prog, page_obj(prog, spec)) for spec in specs]
     for p in for_each_page(prog):
         try:
             rows.append(page_row(prog, p))

@@ -69,6 +69,27 @@ class LogView:
     levels: bool
     boot_time: float = 0.0
     dictionary: bool = False
+    caller_width: int = 0  # -c: the caller id's column width (0: not shown)
+
+
+def _caller(rec: LogRecord, view: LogView) -> str:
+    """crash's ``[    T1] `` (a thread) or ``[    C0] `` (a CPU in interrupt context)."""
+    if not view.caller_width or (rec.caller_tid is None and rec.caller_cpu is None):
+        return ""
+    cid = f"C{rec.caller_cpu}" if rec.caller_cpu is not None else f"T{rec.caller_tid}"
+    return f"[{cid:>{view.caller_width}}] "
+
+
+def caller_width(session: Session) -> int:
+    """The width crash gives the caller id: by ``pid_max`` on the lockless ring of 5.10
+    and later (6 up to 99999, 7 up to 999999), else 8."""
+    prog = session.prog
+    try:
+        prog.symbol("prb")
+        pid_max = prog["pid_max"].value_()
+    except (LookupError, ValueError):
+        return 8
+    return 6 if pid_max <= 99999 else 7 if pid_max <= 999999 else 8
 
 
 def _prefix(rec: LogRecord, view: LogView) -> str:
@@ -85,7 +106,7 @@ def render(result: Result) -> Iterable[str]:
     lines of a message holding newlines indented past them, as crash prints them."""
     view = result.view
     for rec in result.rows:
-        prefix = _prefix(rec, view)
+        prefix = _prefix(rec, view) + _caller(rec, view)
         level = f"<{rec.level}>" if view.levels else ""
         indent = " " * (len(prefix) + len(level))
         first, *more = rec.text.split("\n")
@@ -133,7 +154,7 @@ def audit(session: Session) -> Result:
 @command(
     "log",
     summary="dump system message buffer",
-    synopsis="log [-T | -t] [-m] [-d] | -a",
+    synopsis="log [-T | -t] [-m] [-d] [-c] | -a",
     aliases=("dmesg",),
     records=(LogRecord, AuditRecord),
     description="""
@@ -144,6 +165,9 @@ time since boot in seconds.
       DEVICE=); the lockless ring of 5.10 and later.
   -a  the audit messages left in the kernel's audit queues, not yet copied
       out to the audit daemon (type=N text).
+  -c  after the time, the caller id: the thread (T and its id) or, in
+      interrupt context, the CPU (C and its number) that logged the message
+      (5.1 to 5.9 with CONFIG_PRINTK_CALLER, and 5.10 on).
 """,
     examples="""
 crash> log | tail -2
@@ -160,6 +184,8 @@ crash> log -m | head -1    (with log levels)
         arg("-d", dest="dictionary", action="store_true",
             help="dev_printk's dictionary (SUBSYSTEM, DEVICE) under each message"),
         arg("-a", dest="audit", action="store_true", help="the audit queues' messages"),
+        arg("-c", dest="caller", action="store_true",
+            help="the caller id: the thread (T) or CPU (C) that logged each message"),
     ),
 )
 def log(session: Session, args: argparse.Namespace) -> Result:
@@ -176,5 +202,6 @@ def log(session: Session, args: argparse.Namespace) -> Result:
         boot_time = system.crash_time(prog) - system.uptime_seconds(prog)
     errors: list[str] = []
     rows = log_records(session, errors)
+    width = caller_width(session) if args.caller else 0
     return Result(rows, render=render, errors=errors, view=LogView(mode, args.levels, boot_time,
-                                                                 args.dictionary))
+                                                                 args.dictionary, width))

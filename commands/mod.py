@@ -116,10 +116,52 @@ def render_taints(result: Result) -> Iterable[str]:
         yield f"{x.name:<20} {x.taints}"
 
 
+#: where ``mod -g`` keeps each module's section pseudo-symbols for ``sym -m`` (in the
+#: program's cache: they last as long as the session, as the debuginfo does)
+SECTIONS_CACHE = "pycrash_module_sections"
+
+
+def add_section_symbols(session: Session, name: str, path: str) -> None:
+    """mod -g: keep the start and end of each section of module ``name`` (its loaded
+    object file ``path``) as crash's _MODULE_SECTION_START/_END pseudo-symbols."""
+    from pycrash.kernel.modules import module_sections
+
+    mod_obj = find_module(session.prog, name)
+    if mod_obj is None:
+        return
+    found = session.prog.cache.setdefault(SECTIONS_CACHE, {})
+    try:
+        found[name] = module_sections(mod_obj, path)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"{path}: cannot read its sections: {exc}") from None
+
+
+def delete_symbols(session: Session, names: list[str]) -> Result:
+    """mod -d NAME / -D: forget modules' debuginfo. A module without any loaded needs
+    nothing (crash says nothing either); drgn keeps what it loaded for the program's life,
+    so a module with debuginfo loaded is refused, naming the file."""
+    prog = session.prog
+    found = modules(prog)
+    known = {m.name: m for m in found}
+    for n in names:
+        if n not in known:
+            raise CommandError(f"module not loaded: {n}")
+    loaded = [(n, path) for n in names
+              if (path := loaded_file(session, Object(prog, "struct module *",
+                                                      known[n].module))) is not None]
+    if loaded:
+        which = ", ".join(f"{n} ({path})" for n, path in loaded)
+        raise CommandError(f"cannot delete the debuginfo of {which}: drgn keeps a module's "
+                           "debuginfo for the rest of the session once loaded (open the dump "
+                           "again to work without it)")
+    return Result([])  # nothing to delete, nothing to say (as crash)
+
+
 @command(
     "mod",
     summary="module information and loading of symbols and debugging data",
-    synopsis="mod [-s module [objfile] | -S [directory] | -t] [name ...]",
+    synopsis="mod [-s module [objfile] | -d module | -S [directory] | -D | -t] [-r] [-g] "
+             "[name ...]",
     aliases=("lsmod",),
     records=(ModuleRow, Taint),
     description="""
@@ -131,6 +173,15 @@ loads every module's that can be found (in the directory given, then
 /usr/lib/debug/lib/modules/RELEASE and /lib/modules/RELEASE); after that the
 module's symbols, types and lines resolve. -t shows the modules that taint
 the kernel.
+
+-g with -s or -S also adds each section's start and end (its address in
+/sys/module/NAME/sections, its size from the object file) to the module's
+symbols, which sym -m then lists as crash does ("[.text]: section start").
+-r is accepted as crash takes it (gdb's -readnow): drgn always reads a module's
+symbol tables in full. -d module and -D delete module debuginfo as crash does
+where none is loaded; drgn cannot unload debuginfo it has loaded, so for such a
+module they fail, naming the file. -o (crash's old gdb add-symbol-file
+mechanism) has nothing to select in pycrash and fails with a line saying so.
 """,
     examples="""
 crash> mod
@@ -143,6 +194,16 @@ crash> mod -S
         arg("-s", dest="load_one", metavar="module", help="load one module's debuginfo"),
         arg("-S", dest="load_all", action="store_true", help="load every module's debuginfo"),
         arg("-t", dest="taints", action="store_true", help="modules that taint the kernel"),
+        arg("-d", dest="delete_one", metavar="module",
+            help="delete a module's debuginfo (none loaded: nothing to do)"),
+        arg("-D", dest="delete_all", action="store_true",
+            help="delete every module's debuginfo (none loaded: nothing to do)"),
+        arg("-r", dest="readnow", action="store_true",
+            help="read symbol tables in full (drgn always does)"),
+        arg("-g", dest="sections", action="store_true",
+            help="with -s/-S: section start and end pseudo-symbols for sym -m"),
+        arg("-o", dest="old", action="store_true",
+            help="crash's old symbol-loading mechanism (none in pycrash)"),
         arg("names", nargs="*", metavar="name|objfile|directory"),
     ),
 )
@@ -150,6 +211,13 @@ def mod(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`ModuleRow` per loaded module (or per named one)."""
     prog = session.prog
     errors: list[str] = []
+    if args.old:
+        raise CommandError("-o: crash's old gdb add-symbol-file mechanism has no counterpart "
+                           "in pycrash, which loads module debuginfo through drgn only")
+    if args.delete_one is not None or args.delete_all:
+        names = [args.delete_one] if args.delete_one is not None else [
+            m.name for m in modules(prog, errors)]
+        return delete_symbols(session, names)
     if args.taints:
         taints = [Taint(m.name.string_().decode(), module_taints(m))
                   for m in walk_list(module_list(prog), errors) if module_taints(m)]
@@ -161,6 +229,8 @@ def mod(session: Session, args: argparse.Namespace) -> Result:
         if path is None:
             raise CommandError(f"cannot find a debuginfo file for {args.load_one}")
         load_module_file(session, args.load_one, path)
+        if args.sections:
+            add_section_symbols(session, args.load_one, path)
         found = [m for m in found if m.name == args.load_one]
     elif args.load_all:
         dirs = search_dirs(session, args.names[0] if args.names else None)
@@ -171,6 +241,8 @@ def mod(session: Session, args: argparse.Namespace) -> Result:
                 continue
             try:
                 load_module_file(session, m.name, path)
+                if args.sections:
+                    add_section_symbols(session, m.name, path)
             except CommandError as exc:
                 errors.append(str(exc))
     elif args.names:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from drgn import FaultError
+from drgn import FaultError, Program
 
 from pycrash.cmdlib.resolve import parse_offset, resolve_address, symbol_name
 from pycrash.command import Result, arg, command
@@ -32,6 +32,21 @@ class MemoryString:
 
     address: Hex
     text: str
+
+
+@dataclass(frozen=True)
+class RawCopy:
+    """``rd -r FILE``: how many bytes were copied from which address to which file."""
+
+    address: Hex
+    count: int
+    path: str
+
+
+def render_raw(result: Result) -> Iterable[str]:
+    """crash's rd -r: ``N bytes copied from 0xADDR to FILE``."""
+    for r in result.rows:
+        yield f"{r.count} bytes copied from {r.address:#x} to {r.path}"
 
 
 @dataclass(frozen=True)
@@ -79,22 +94,24 @@ def render(result: Result) -> Iterable[str]:
     "rd",
     summary="read memory",
     synopsis="rd [-8|-16|-32|-64] [-p|-u] [-s|-S] [-x|-d] [-a] [-o offs] [-e end] "
-             "address|symbol [count]",
+             "[-r file] address|symbol [count]",
     description="""
 Shows memory from a kernel virtual address (or symbol), a physical address
 (-p) or the context task's user address (-u): count units of 64 bits (or
 -8, -16, -32 bits), in hex (-x, the default) or decimal (-d), with their
 ASCII. -s shows kernel text and data addresses as symbol+offset (-S also
 with slab cache names); -a shows a NUL-terminated string; -o adds an
-offset to the address; -e reads up to an end address.
+offset to the address; -e reads up to an end address. -r file copies the
+memory, raw, to a file: count (or -e) says how many bytes.
 """,
     examples="""
 crash> rd jiffies
 crash> rd -s ff4a70ccc04fbbf8 8      (a stack, with symbolic return addresses)
 crash> rd -a linux_banner
 crash> rd -p 1000 4
+crash> rd -r banner.bin linux_banner 64
 """,
-    records=(MemoryLine, MemoryString),
+    records=(MemoryLine, MemoryString, RawCopy),
     arguments=(
         arg("-8", dest="bits", action="store_const", const=8),
         arg("-16", dest="bits", action="store_const", const=16),
@@ -109,6 +126,7 @@ crash> rd -p 1000 4
         arg("-a", dest="ascii", action="store_true", help="a string"),
         arg("-o", dest="offset", default="0", help="offset added to the address"),
         arg("-e", dest="end", help="end address"),
+        arg("-r", dest="raw", metavar="file", help="copy the bytes, raw, to a file"),
         arg("address", metavar="address|symbol"),
         arg("count", nargs="?", default=None),
     ),
@@ -138,6 +156,8 @@ def rd(session: Session, args: argparse.Namespace) -> Result:
             raise CommandError(f"invalid {space} address: {exc.address:x}: "
                                f"{session.explain_fault(exc)}") from None
 
+    if args.raw is not None:
+        return _raw_copy(prog, args, addr, read)
     if args.ascii:
         data = read(addr, 4096 if not args.count else count)
         text = data.split(b"\0", 1)[0].decode("latin-1").rstrip("\n")
@@ -158,6 +178,39 @@ def rd(session: Session, args: argparse.Namespace) -> Result:
                      for v, s in zip(r.values, r.symbols, strict=True)), default=size * 2)
         view = RdView(bits, bool(args.dec), True, width)
     return Result(rows, render=render, view=view)
+
+
+#: how many bytes rd -r reads at a time
+RAW_CHUNK = 1 << 20
+
+
+def _raw_copy(prog: Program, args: argparse.Namespace, addr: int,
+              read: Callable[[int, int], bytes]) -> Result:
+    """rd -r: copy ``count`` bytes (or up to -e's address) from ``addr`` to the file, whole
+    or not at all; a page that cannot be read fails the copy, naming its address."""
+    from pycrash.outfile import write_binary
+
+    if args.count:
+        try:
+            count = int(args.count, 0)
+        except ValueError:
+            raise CommandError(f"invalid count: {args.count}") from None
+    elif args.end:
+        count = resolve_address(prog, args.end) - addr
+    else:
+        raise CommandError("-r option requires either a count argument or the -e option")
+    if count <= 0:
+        raise CommandError(f"invalid count: {count}")
+
+    def chunks() -> Iterator[bytes]:
+        for at in range(0, count, RAW_CHUNK):
+            yield read(addr + at, min(RAW_CHUNK, count - at))
+
+    try:
+        write_binary(args.raw, chunks())
+    except OSError as exc:
+        raise CommandError(f"cannot write to: {args.raw}: {exc.strerror or exc}") from None
+    return Result([RawCopy(addr, count, args.raw)], render=render_raw)
 
 
 def _offset(text: str) -> int:

@@ -6,17 +6,20 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from drgn import FaultError
 from drgn.helpers.linux.sched import cpu_curr, cpu_rq
 
 from pycrash.cmdlib.render import days_clock, days_width
 from pycrash.cmdlib.select import dump_cpus, parse_cpus
 from pycrash.command import Result, arg, command
+from pycrash.errors import CommandError
 from pycrash.kernel import schedtime
 from pycrash.kernel.iterators import fair_tasks, rt_tasks
 from pycrash.kernel.schedtime import CpuWatch, StallState, watchdog_touched
+from pycrash.kernel.taskgroups import QueueEntry
 from pycrash.kernel.tasks import TaskId, task_id
-from pycrash.kernel.walk import collect
-from pycrash.records import Hex
+from pycrash.kernel.walk import WalkError, collect
+from pycrash.records import Hex, OptHex
 from pycrash.session import Session
 
 
@@ -70,6 +73,98 @@ class Watchdogs:
 
     system: StallState
     cpus: tuple[CpuWatch, ...]
+
+
+@dataclass(frozen=True)
+class GroupRunQueue:
+    """runq -g: a CPU, the task it was running, the root task group, and the lines of its
+    RT (with RT group scheduling) and CFS hierarchies on that CPU: each group's queue,
+    the tasks queued in it (the current one marked), or none."""
+
+    cpu: int
+    current: TaskId
+    root_group: Hex
+    rt_rq: OptHex
+    cfs_rq: OptHex
+    rt: tuple[QueueEntry, ...]
+    cfs: tuple[QueueEntry, ...]
+
+
+def _group_task(e: QueueEntry) -> str:
+    assert e.task is not None
+    return (f'[{e.prio:3d}] PID: {e.task.pid:<5}  TASK: {e.task.task:x}  '
+            f'COMMAND: "{e.task.comm}"' + (" [CURRENT]" if e.current else ""))
+
+
+def _group_header(e: QueueEntry, kind: str) -> str:
+    name = f" <{e.name}>" if e.name else ""
+    sep = " " if kind == "CFS_RQ" else ""
+    return (f"TASK_GROUP: {e.group or 0:x}  {kind}: {e.queue or 0:x}{sep}{name}"
+            + (" (THROTTLED)" if e.throttled else ""))
+
+
+def render_groups(result: Result) -> Iterable[str]:
+    """crash's runq -g: per CPU its current task, then the root task group's RT and CFS
+    queues on it, each child group's queue indented below its parent's."""
+    for i, q in enumerate(result.rows):
+        if i:
+            yield ""
+        yield f"CPU {q.cpu}"
+        cur = q.current
+        yield f'  CURRENT: PID: {cur.pid:<5}  TASK: {cur.task:x}  COMMAND: "{cur.comm}"'
+        if q.rt_rq is not None:
+            yield f"  ROOT_TASK_GROUP: {q.root_group:x}  RT_RQ: {q.rt_rq:x}"
+            for e in q.rt:
+                if e.kind == "group":
+                    yield (" " * (5 + 6 * (e.depth - 1)) + f"[{e.prio or 0:3d}] "
+                           + _group_header(e, "RT_RQ"))
+                elif e.kind == "task":
+                    yield " " * (5 + 6 * e.depth) + _group_task(e)
+                else:
+                    yield " " * (5 + 6 * e.depth) + "[no tasks queued]"
+        if q.cfs_rq is not None:
+            yield f"  ROOT_TASK_GROUP: {q.root_group:x}  CFS_RQ: {q.cfs_rq:x}"
+            for e in q.cfs:
+                if e.kind == "group":
+                    yield " " * (2 + 3 * e.depth) + _group_header(e, "CFS_RQ")
+                elif e.kind == "task":
+                    yield " " * (5 + 3 * e.depth) + _group_task(e)
+                else:
+                    yield " " * (5 + 3 * e.depth) + "[no tasks queued]"
+
+
+def run_queues_by_group(session: Session, cpus: list[int]) -> Result:
+    """runq -g: a :class:`GroupRunQueue` per CPU."""
+    from pycrash.kernel.taskgroups import cfs_entries, rt_entries, task_groups
+
+    prog = session.prog
+    errors: list[str] = []
+    try:
+        groups = task_groups(prog)
+    except KeyError:
+        raise CommandError("cannot determine root task_group") from None
+    except WalkError as exc:
+        raise CommandError(str(exc)) from None
+    rows = []
+    for cpu in cpus:
+        cur = cpu_curr(prog, cpu)
+        try:
+            rt_rq, rt = rt_entries(prog, groups, cpu)
+        except LookupError:
+            rt_rq, rt = None, []
+        except (WalkError, FaultError) as exc:
+            errors.append(f"CPU {cpu}: the RT hierarchy: {exc}")
+            rt_rq, rt = None, []
+        try:
+            cfs_rq, cfs = cfs_entries(prog, groups, cpu, cur)
+        except (AttributeError, LookupError):  # no CONFIG_FAIR_GROUP_SCHED
+            cfs_rq, cfs = None, []
+        except (WalkError, FaultError) as exc:
+            errors.append(f"CPU {cpu}: the CFS hierarchy: {exc}")
+            cfs_rq, cfs = None, []
+        rows.append(GroupRunQueue(cpu, task_id(cur), groups[0].group, rt_rq, cfs_rq,
+                                  tuple(rt), tuple(cfs)))
+    return Result(rows, render=render_groups, errors=errors)
 
 
 @dataclass(frozen=True)
@@ -220,7 +315,7 @@ def render(result: Result) -> Iterable[str]:
 @command(
     "runq",
     summary="run queue",
-    synopsis="runq [-t|-T|-m|-w] [-c cpu[,cpu|-cpu]]",
+    synopsis="runq [-t|-T|-m|-g|-w] [-c cpu[,cpu|-cpu]]",
     description="""
 For each CPU: the run queue's address, the task it was running, and the tasks
 queued on its real-time and CFS (fair) queues, with their priorities; -c
@@ -233,6 +328,11 @@ recent one, in seconds. -m shows how long each CPU's task had been running:
 its run queue clock minus the task's last arrival, in days, hours, minutes,
 seconds and milliseconds (an idle task is never stamped: its CPU's clock).
 These are crash's; -t comes before -T, and -T before -m.
+
+-g shows each CPU's queues by task group: the root task group's CFS run queue on
+that CPU (and its RT one with RT group scheduling), the tasks queued in it (the
+running one marked [CURRENT]), and each child group's queue indented below, with
+its cgroup name and whether it is throttled.
 
 -w (pycrash's own) shows what tells a lockup or stall: the crash clock (the
 most recent run queue clock), the soft-lockup watchdog's clock (the crash
@@ -263,17 +363,22 @@ crash> runq -w        (soft/hard lockup and RCU stall state)
             help="each CPU's clock lag behind the most recent one"),
         arg("-m", dest="msecs", action="store_true",
             help="how long each CPU's task has run"),
+        arg("-g", dest="groups", action="store_true",
+            help="the queues by task group (the CFS hierarchy)"),
         arg("-w", dest="watch", action="store_true",
             help="lockup watchdogs and RCU stall state per CPU"),
         arg("-c", dest="cpus", metavar="cpus", help="only these CPUs"),
     ),
-    records=(RunQueue, QueuedTask, CpuRunTime, ClockLag, Watchdogs, StallState, CpuWatch),
+    records=(RunQueue, QueuedTask, CpuRunTime, ClockLag, Watchdogs, StallState, CpuWatch,
+             GroupRunQueue, QueueEntry),
 )
 def runq(session: Session, args: argparse.Namespace) -> Result:
     """Return a :class:`RunQueue` per CPU."""
     prog = session.prog
     cpus = parse_cpus(prog, args.cpus) if args.cpus else dump_cpus(prog)
     view = RunqView(_ncpus(prog))
+    if args.groups:
+        return run_queues_by_group(session, cpus)
     if args.times or (args.msecs and not args.lag):
         times = []
         for cpu in cpus:

@@ -16,6 +16,10 @@ from pycrash.kernel.nmlist import ListedSymbol
 from pycrash.kernel.symbols import SymbolRow, lookup, section_bounds, symbol_line, type_letter
 from pycrash.session import Session
 
+#: crash's pseudo-symbols of a module's sections (mod -g), and how sym -m names them
+SECTION_MARKS = {"_MODULE_SECTION_START ": "section start",
+                 "_MODULE_SECTION_END ": "section end"}
+
 
 @dataclass(frozen=True)
 class NotFound:
@@ -28,9 +32,14 @@ class NotFound:
 
 def render(result: Result) -> Iterable[str]:
     """crash's sym output: one ``ADDRESS (T) symbol+off [module] file: line`` per row; a
-    name that is no symbol with its possible alternatives."""
+    name that is no symbol with its possible alternatives; a section's pseudo-symbol (mod
+    -g) as ``ADDRESS [SECTION]: section start``."""
     for row in result.rows:
-        if isinstance(row, NotFound):
+        mark = next((m for m in SECTION_MARKS if row.name.startswith(m)), None) \
+            if isinstance(row, SymbolRow) else None
+        if isinstance(row, SymbolRow) and row.type == "S" and mark is not None:
+            yield f"{row.address:x} {row.name[len(mark):]}: {SECTION_MARKS[mark]}"
+        elif isinstance(row, NotFound):
             yield f"symbol not found: {row.name}"
             yield "possible alternatives:"
             yield from (f"  {query_line(a)}" for a in row.alternatives)
@@ -161,6 +170,12 @@ def sym(session: Session, args: argparse.Namespace) -> Result:
         found.sort(key=lambda s: (s.address, s.name))
         listed = [SymbolRow(s.address, type_letter(s, bounds, prog), s.name, 0, None, None,
                             None) for s in found]
+        if args.module:  # mod -g's section pseudo-symbols, in address order
+            sections = prog.cache.get("pycrash_module_sections", {}).get(args.module, [])
+            listed += [SymbolRow(at, "S", f"{mark}[{name}]", 0, None, None, None)
+                       for name, start, end in sections
+                       for mark, at in zip(SECTION_MARKS, (start, end), strict=True)]
+            listed.sort(key=lambda r: r.address)
         return Result(listed, render=render)
     if not args.specs:
         raise CommandError("give a symbol or an address (or -l, -q string)")

@@ -51,6 +51,22 @@ class Taint:
 
 
 @dataclass(frozen=True)
+class DmiString:
+    """One DMI string the kernel kept from the firmware (``sys -i``): its ``enum
+    dmi_field`` name and text."""
+
+    field: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DmiView:
+    """``sys -i``: the width crash aligns the field names to (the longest name)."""
+
+    width: int
+
+
+@dataclass(frozen=True)
 class ConfigLine:
     """One line of the kernel's built-in configuration (CONFIG_IKCONFIG, ``sys config``)."""
 
@@ -152,6 +168,9 @@ def render(result: Result) -> Iterable[str]:
             yield f"TAINTED_MASK: {row.mask:x}  {row.flags}"
         elif isinstance(row, ConfigLine):
             yield row.text
+        elif isinstance(row, DmiString):
+            width = result.view.width if isinstance(result.view, DmiView) else 0
+            yield f"  {row.field:>{width}}: {row.text}"
         else:
             yield from sys_lines(row)
 
@@ -179,10 +198,11 @@ def _syscalls(prog: Program, specs: list[str]) -> list[SyscallEntry]:
 @command(
     "sys",
     summary="system data",
-    synopsis="sys [-t] [config] | sys -c [name|number] ...",
-    records=(SysInfo, Taint, ConfigLine, SyscallEntry),
+    synopsis="sys [-t] [-i] [config] | sys -c [name|number] ...",
+    records=(SysInfo, Taint, ConfigLine, SyscallEntry, DmiString),
     arguments=(
         arg("-t", dest="taint", action="store_true", help="the kernel's taint flags"),
+        arg("-i", dest="dmi", action="store_true", help="the DMI strings of the firmware"),
         arg("-c", dest="syscalls", action="store_true",
             help="the system call table (or the entries of the names or numbers given)"),
         arg("items", nargs="*", metavar="config|name|number"),
@@ -193,6 +213,8 @@ CPUs, the time of the dump, uptime, load average, number of tasks, the
 kernel's utsname, memory size and the panic message.
 
   -t      the kernel's tainted_mask and its taint letters.
+  -i      the DMI strings (BIOS, system, board, chassis) the kernel kept from the
+          firmware, by their enum dmi_field names.
   -c [name|number] ...
           the system call table: each entry's number, function, and the source
           file and line it comes from (an entry no function starts at is
@@ -210,14 +232,28 @@ crash> sys
 
 crash> sys -t
 TAINTED_MASK: 3000  OE
+
+crash> sys -i
+          DMI_BIOS_VENDOR: SeaBIOS
+         DMI_BIOS_VERSION: 1.16.2-debian-1.16.2-1
+            DMI_BIOS_DATE: 04/01/2014
+           DMI_SYS_VENDOR: QEMU
+         DMI_PRODUCT_NAME: Standard PC (i440FX + PIIX, 1996)
 """,
 )
 def sys_command(session: Session, args: argparse.Namespace) -> Result:
-    """Return one :class:`SysInfo` row, the :class:`Taint` (``-t``) or the
-    :class:`ConfigLine` rows (``config``)."""
+    """Return one :class:`SysInfo` row, the :class:`Taint` (``-t``), the
+    :class:`DmiString` rows (``-i``) or the :class:`ConfigLine` rows (``config``)."""
     prog = session.prog
     if args.syscalls:
         return Result(_syscalls(prog, args.items), render=render)
+    if args.dmi:
+        try:
+            strings, width = system.dmi_strings(prog)
+        except LookupError:
+            raise CommandError("dmi_ident does not exist in this kernel") from None
+        return Result([DmiString(f, t) for f, t in strings], render=render,
+                      view=DmiView(width))
     if args.taint:
         try:
             mask, letters = system.taint_state(prog)

@@ -156,11 +156,18 @@ def timer(session: Session, args: argparse.Namespace) -> Result:
     return Result(rows, render=render, errors=errors, view=TimerView(args.hrtimers))
 
 
+#: the names of a CPU's timer wheels, by their number (6.10 split BASE_STD in two)
+BASE_NAMES = {1: ("BASE_STD",), 2: ("BASE_STD", "BASE_DEF"),
+              3: ("BASE_LOCAL", "BASE_GLOBAL", "BASE_DEF")}
+
+
 def _wheel_cpu(prog: Program, cpu: int, jiffies: int, errors: list[str]) -> CpuTimers:
     """A CPU's timer wheels: BASE_STD, and BASE_DEF where the kernel can migrate timers
-    (``sysctl_timer_migration``), as crash shows them."""
+    (``sysctl_timer_migration``), as crash shows them (6.10's BASE_LOCAL, BASE_GLOBAL
+    and BASE_DEF by those names)."""
     bases = per_cpu(prog["timer_bases"], cpu)
-    count = 2 if "sysctl_timer_migration" in prog and len(bases) > 1 else 1
+    count = len(bases) if _has_symbol(prog, "sysctl_timer_migration") else 1
+    names = BASE_NAMES.get(count, tuple(f"BASE_{i}" for i in range(count)))
     out = []
     for i in range(count):
         found = []
@@ -169,8 +176,7 @@ def _wheel_cpu(prog: Program, cpu: int, jiffies: int, errors: list[str]) -> CpuT
             expires = t.expires.value_()
             found.append(_timer(prog, expires, _signed(expires - jiffies), t))
         found.sort(key=lambda t: t.expires)  # stable: the wheel's order for ties
-        out.append(TimerBase("BASE_STD" if i == 0 else "BASE_DEF",
-                             bases[i].address_of_().value_(), tuple(found)))
+        out.append(TimerBase(names[i], bases[i].address_of_().value_(), tuple(found)))
     return CpuTimers(cpu, jiffies, tuple(out))
 
 
@@ -207,6 +213,15 @@ def _hrtimer_cpu(prog: Program, cpu: int, jiffies: int, errors: list[str]) -> Cp
         out.append(TimerBase(f"CLOCK: {i}", base.address_of_().value_(), tuple(found),
                              _symbol(prog, get_time) if get_time else None, now))
     return CpuTimers(cpu, jiffies, tuple(out), cpu_base.address_of_().value_())
+
+
+def _has_symbol(prog: Program, name: str) -> bool:
+    """Whether the kernel's symbol table has ``name`` (crash's kernel_symbol_exists())."""
+    try:
+        prog.symbol(name)
+    except LookupError:
+        return False
+    return True
 
 
 def _signed(value: int) -> int:

@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--btf", action="store_true",
                    help="open without a vmlinux: symbols from the dump's kallsyms, types "
                         "from its BTF (what happens when no vmlinux is found)")
+    p.add_argument("--dwarf", action="store_true",
+                   help="index the vmlinux's DWARF at open (by default types come from its "
+                        "BTF and DWARF is read when a command needs it: source lines, "
+                        "frame variables, a type BTF lacks)")
     p.add_argument("--force", action="store_true",
                    help="open even when the vmlinux's build id differs from the dump's")
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -137,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, script_args = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)
     if not args.files and not (args.live or args.oldmem):
         sys.stderr.write("pycrash: no dump file given (pycrash --help shows the usage)\n")
         return 2
@@ -146,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from pycrash.session import Session
 
-        session = Session.open(args.files, force=args.force, btf=args.btf, live=args.live,
+        session = Session.open(args.files, force=args.force, btf=args.btf, dwarf=args.dwarf,
+                               live=args.live,
                                oldmem=args.oldmem, elfcorehdr=args.elfcorehdr,
                                zero_excluded=args.zero_excluded)
     except (Exception, KeyboardInterrupt) as exc:  # every failure to open: one line

@@ -66,13 +66,17 @@ class State:
 
     ``settings`` are ``set``'s (output, radix, scroll; the shell adds color),
     ``aliases`` are ``alias``'s, ``history`` holds the lines run (for ``h`` and
-    ``r``), ``last_value`` is the number of the last value ``p`` printed ($N).
+    ``r``), ``last_value`` is the number of the last value ``p`` printed ($N) and
+    ``values`` holds those values by number (gdb's value history: ``p $N``); ``bug_bytes``
+    is ``dis -b``'s count of bytes after a ud2 (None: the kernel's own).
     """
 
     settings: dict[str, Any] = field(default_factory=_settings)
     aliases: dict[str, str] = field(default_factory=dict)
     history: list[str] = field(default_factory=list)
     last_value: int = 0
+    values: dict[int, Any] = field(default_factory=dict)
+    bug_bytes: int | None = None
 
     def next_value(self) -> int:
         """Count a printed value; return its number ($1, $2, ...)."""

@@ -42,14 +42,26 @@ def write_files(files: dict[str, Iterable[str]]) -> None:
         os.replace(tmp, real)
 
 
-def _written(path: str, chunks: Iterable[str]) -> str:
+def write_binary(path: str, chunks: Iterable[bytes]) -> None:
+    """Write the bytes of ``chunks`` as the whole new content of ``path``, as
+    :func:`write_atomically` writes text (``rd -r``): a read or write error on the way
+    leaves ``path`` as it was."""
+    real = os.path.realpath(path)
+    if os.path.exists(real) and not stat.S_ISREG(os.stat(real).st_mode):
+        with open(real, "wb") as f:
+            f.writelines(chunks)
+        return
+    os.replace(_written(real, chunks, binary=True), real)
+
+
+def _written(path: str, chunks: Iterable[str] | Iterable[bytes], binary: bool = False) -> str:
     """Write ``chunks`` to a new temporary file beside ``path`` with the mode ``path``
     has (or would get); return its name."""
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
                                dir=directory)
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "wb" if binary else "w") as f:
             f.writelines(chunks)
             f.flush()
             os.fsync(f.fileno())

@@ -44,12 +44,31 @@ def run_script(session: Session, path: str, args: list[str]) -> int:
         sys.stderr.write("pycrash: interrupted\n")
         return 130
     except BaseException as exc:  # the script's own error: show where in the script
-        tb = exc.__traceback__
-        real = os.path.realpath(path)
-        while tb is not None and os.path.realpath(tb.tb_frame.f_code.co_filename) != real:
-            tb = tb.tb_next
-        traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
+        _print_script_error(exc, path)
         return 1
     finally:
         sys.argv = saved
     return 0
+
+
+def _print_script_error(exc: BaseException, path: str) -> None:
+    """Print ``exc``'s traceback from the script's first frame on, without the frames
+    inside pycrash itself that it went on into (a finder drgn called, say)."""
+    tb = exc.__traceback__
+    real = os.path.realpath(path)
+    while tb is not None and os.path.realpath(tb.tb_frame.f_code.co_filename) != real:
+        tb = tb.tb_next
+    if tb is None:
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+        return
+    package = os.path.dirname(os.path.realpath(__file__)) + os.sep
+    frames = traceback.extract_tb(tb)
+    keep = len(frames)
+    for i, frame in enumerate(frames):
+        if os.path.realpath(frame.filename).startswith(package):
+            keep = i
+            break
+    lines = ["Traceback (most recent call last):\n",
+             *traceback.format_list(frames[:max(keep, 1)]),
+             *traceback.format_exception_only(type(exc), exc)]
+    sys.stderr.write("".join(lines))

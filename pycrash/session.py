@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from drgn import Object, Program
 
     from pycrash.interpreter import Interpreter, State
+    from pycrash.memory.source import ByteSource
     from pycrash.target import Target
 
 
@@ -39,18 +40,33 @@ class Session:
     @classmethod
     def open(
         cls, dump: str | Sequence[str], vmlinux: str | None = None, force: bool = False,
-        btf: bool = False, **options: Any,
+        btf: bool = False, dwarf: bool = False, **options: Any,
     ) -> Session:
         """Open ``dump`` (a path, or a list: split parts, ``file@paddr`` images) with
         ``vmlinux`` and return a Session; with ``btf``, or when no vmlinux is found,
-        without one (kallsyms and BTF from the dump). ``options`` are
+        without one (kallsyms and BTF from the dump); with ``dwarf``, the vmlinux's DWARF
+        indexed at open rather than when a look-up needs it. ``options`` are
         :class:`pycrash.target.Options` fields: ``zero_excluded``, ``live``, ``oldmem``,
         ``elfcorehdr``."""
         from pycrash.target import Options, open_target
 
         paths = [dump] if isinstance(dump, str) else list(dump)
         prog, target = open_target(paths, vmlinux, force=force, options=Options(**options),
-                                   btf=btf)
+                                   btf=btf, dwarf=dwarf)
+        return cls(prog, target)
+
+    @classmethod
+    def from_source(cls, source: ByteSource, vmlinux: str | None = None, force: bool = False,
+                    btf: bool = False, dwarf: bool = False, **options: Any) -> Session:
+        """Open the dump that ``source`` serves (any
+        :class:`~pycrash.memory.source.ByteSource`: a remote file read by byte range)
+        with the local ``vmlinux`` and return a Session, as :meth:`open` opens a file;
+        pycrash's readers serve drgn's reads from the source
+        (:func:`pycrash.target.open_source_target`)."""
+        from pycrash.target import Options, open_source_target
+
+        prog, target = open_source_target(source, vmlinux, force=force,
+                                          options=Options(**options), btf=btf, dwarf=dwarf)
         return cls(prog, target)
 
     # -- running commands -------------------------------------------------

@@ -18,8 +18,17 @@ from typing import TYPE_CHECKING
 
 from pycrash.errors import DumpError
 from pycrash.memory import elfinfo
-from pycrash.memory.formats import DumpKind, Identified, Opened, Options, identify, open_memory
+from pycrash.memory.formats import (
+    DumpKind,
+    Identified,
+    Opened,
+    Options,
+    identify,
+    open_from_source,
+    open_memory,
+)
 from pycrash.memory.formats.raw import is_spec
+from pycrash.memory.source import ByteSource
 
 if TYPE_CHECKING:
     import drgn
@@ -27,7 +36,8 @@ if TYPE_CHECKING:
     from pycrash.memory.elfcore import PrStatus
     from pycrash.memory.formats.kdump import KdumpFile
 
-__all__ = ["Options", "Target", "classify", "find_vmlinux", "open_target"]
+__all__ = ["Options", "Target", "classify", "find_vmlinux", "open_source_target", "open_target",
+           "with_debuginfo"]
 
 #: Where a vmlinux with debuginfo is looked for, ``{rel}`` being the dump's release.
 VMLINUX_PLACES = (
@@ -59,7 +69,10 @@ class Target:
     kdump_file: KdumpFile | None = None
     own_reader: bool = False  # pycrash serves the memory: faults name physical addresses
     qemu: bool = False  # QEMU's dump-guest-memory wrote it (crash's "QEMU" dumps)
-    debuginfo: str = "dwarf"  # "btf": no vmlinux, kallsyms and BTF from the dump
+    #: "btf+dwarf": the vmlinux's BTF and symbols, its DWARF indexed when first needed;
+    #: "dwarf": its DWARF indexed at open (--dwarf); "btf": no vmlinux, kallsyms and BTF
+    #: from the dump
+    debuginfo: str = "dwarf"
 
     @cached_property
     def kdump(self) -> KdumpFile | None:
@@ -124,8 +137,9 @@ def find_vmlinux(release: str, build_id: str | None, dump_dir: str) -> str | Non
 
 
 def _load_vmlinux(main: drgn.Module, vmlinux: str, release: str, dump_build_id: str | None,
-                  force: bool, dumpfile: str) -> tuple[str, ...]:
-    """Load ``vmlinux`` as the kernel's debuginfo; return the warnings to show (one, when
+                  force: bool, dumpfile: str, check: bool = True) -> tuple[str, ...]:
+    """Load ``vmlinux`` as the kernel's debuginfo (its DWARF indexed now with ``check``,
+    else on drgn's first look-up in it); return the warnings to show (one, when
     ``force`` made pycrash use another build's). :class:`DumpError` when it has no DWARF,
     or is another build's and ``force`` is not given (or does not help)."""
     import drgn
@@ -149,7 +163,8 @@ def _load_vmlinux(main: drgn.Module, vmlinux: str, release: str, dump_build_id: 
                             f"--force ({mismatch()})")
         raise DumpError(f"{vmlinux} is from another build than {dumpfile}: "
                         f"{mismatch()} (use --force to open anyway)")
-    _check_dwarf(main.prog, vmlinux)
+    if check:
+        _check_dwarf(main.prog, vmlinux)
     if file_id and dump_build_id and file_id != dump_build_id:
         return (f"WARNING: --force: {vmlinux} is from another build: {mismatch()}",)
     return ()
@@ -189,22 +204,53 @@ def _check_dwarf(prog: drgn.Program, vmlinux: str) -> None:
 
 def open_target(
     paths: Sequence[str], vmlinux: str | None = None, force: bool = False,
-    options: Options | None = None, btf: bool = False,
+    options: Options | None = None, btf: bool = False, dwarf: bool = False,
 ) -> tuple[drgn.Program, Target]:
     """Open the dump in ``paths`` (and the vmlinux among them or in ``vmlinux``).
 
-    Returns ``(prog, target)``: a drgn Program with the kernel's DWARF loaded,
-    and the :class:`Target` description. With no vmlinux given or found (or with
+    Returns ``(prog, target)``: a drgn Program with the kernel's vmlinux loaded,
+    and the :class:`Target` description. Its types come from the vmlinux's ``.BTF``
+    section and its DWARF is indexed only when a look-up needs it
+    (``Target.debuginfo == "btf+dwarf"``); with ``dwarf``, or a vmlinux without BTF,
+    the DWARF is indexed now (``"dwarf"``). With no vmlinux given or found (or with
     ``btf``), the Program's symbols come from the dump's kallsyms and its types from
-    the kernel's BTF (``Target.debuginfo == "btf"``). Raises :class:`DumpError` with
-    one clear line for every way this can fail.
+    the kernel's BTF (``"btf"``). Raises :class:`DumpError` with one clear line for
+    every way this can fail.
     """
-    import drgn
-
     opts = options or Options()
     opts = opts._replace(force=opts.force or force)
     dumps, raws, given = classify(list(paths) + ([vmlinux] if vmlinux else []))
     opened: Opened = open_memory(dumps, raws, opts._replace(vmlinux=given))
+    first = opened.dumpfiles[0]
+    where = "" if opened.kind == DumpKind.LIVE else os.path.dirname(os.path.abspath(
+        first.rpartition("@")[0] or first))
+    return with_debuginfo(opened, given, opts.force, btf, where, dwarf)
+
+
+def open_source_target(
+    source: ByteSource, vmlinux: str | None = None, force: bool = False,
+    options: Options | None = None, btf: bool = False, dwarf: bool = False,
+) -> tuple[drgn.Program, Target]:
+    """Open the dump that ``source`` serves (a remote file read by byte range:
+    :func:`pycrash.memory.formats.open_from_source`) with ``vmlinux``, a local file, as
+    :func:`open_target` opens a dump file; without one, the vmlinux is looked for in the
+    system's places only (a remote dump has no directory here)."""
+    opts = options or Options()
+    opts = opts._replace(force=opts.force or force)
+    if vmlinux is not None and not identify(vmlinux).vmlinux:
+        raise DumpError(f"{vmlinux}: not a vmlinux")
+    opened = open_from_source(source, opts._replace(vmlinux=vmlinux))
+    return with_debuginfo(opened, vmlinux, opts.force, btf, "", dwarf)
+
+
+def with_debuginfo(opened: Opened, given: str | None, force: bool, btf: bool,
+                   dump_dir: str, dwarf: bool = False) -> tuple[drgn.Program, Target]:
+    """Load the kernel's debuginfo into the Program of the dump ``opened``: the vmlinux
+    ``given``, else one found for its build (in the system's places and ``dump_dir``),
+    else the dump's kallsyms and BTF; return the Program and the :class:`Target`
+    (:func:`open_target` says what ``btf`` and ``dwarf`` choose)."""
+    import drgn
+
     prog, first = opened.prog, opened.dumpfiles[0]
     arch = prog.platform.arch if prog.platform is not None else None
     if arch not in (drgn.Architecture.X86_64, drgn.Architecture.AARCH64):
@@ -223,22 +269,31 @@ def open_target(
     if btf:
         if given is not None:
             raise DumpError(f"--btf opens the dump without a vmlinux, and {given} was given")
+        if dwarf:
+            raise DumpError("--btf opens the dump without a vmlinux, --dwarf with one's "
+                            "DWARF: give one of them")
         notes = opened.notes + _open_btf(prog, release, dump_build_id, "no vmlinux (--btf)")
         return prog, Target(opened.dumpfiles, opened.kind, opened.partial, "", release,
                             dump_build_id, False, notes, opened.regs, opened.kdump,
                             opened.own_reader, opened.qemu, debuginfo="btf")
     if given is None:
-        where = "" if opened.kind == DumpKind.LIVE else os.path.dirname(os.path.abspath(
-            first.rpartition("@")[0] or first))
-        given = find_vmlinux(release, dump_build_id, where)
+        given = find_vmlinux(release, dump_build_id, dump_dir)
         if given is None:
             notes = opened.notes + _open_btf(prog, release, dump_build_id,
                                              f"no vmlinux given or found for release {release}")
             return prog, Target(opened.dumpfiles, opened.kind, opened.partial, "", release,
                                 dump_build_id, False, notes, opened.regs, opened.kdump,
                                 opened.own_reader, opened.qemu, debuginfo="btf")
-    notes = opened.notes + _load_vmlinux(main, given, release, dump_build_id, opts.force,
-                                         first)
+    notes = opened.notes + _load_vmlinux(main, given, release, dump_build_id, force, first,
+                                         check=dwarf)
+    mode = "dwarf"
+    if not dwarf:
+        from pycrash.kernel import nodebug
+
+        if nodebug.load_with_vmlinux(prog, given, release, dump_build_id) is not None:
+            mode = "btf+dwarf"
+        else:  # no .BTF: every type from DWARF, indexed now
+            _check_dwarf(prog, given)
     return prog, Target(opened.dumpfiles, opened.kind, opened.partial, given, release,
                         dump_build_id, found, notes, opened.regs, opened.kdump,
-                        opened.own_reader, opened.qemu)
+                        opened.own_reader, opened.qemu, debuginfo=mode)

@@ -28,6 +28,12 @@ makedumpfile taken, from a chroot of that suite (``suite-chroot.sh``, kept in
 ``~/.cache/pycrash/chroots/SUITE``). The cache directory names the suite's release,
 e.g. ``5.10.0-32-cloud-amd64-bullseye-small-1a2b3c4d/``.
 
+The ``tracing`` fixture (``build-tracing.sh``) is the small fixture's guest with the
+function tracer and sched events recording (stopped before the truth is saved), System V
+IPC objects and an eBPF program and maps held by ``tracing/pcfix_ipc.c`` (built on the
+host against its glibc, which the guest's initramfs holds); ``truth/tracing/``,
+``truth/sysvipc/`` and ``truth/bpf.txt`` hold what the guest said of them.
+
 The ``live`` fixture is pycrash itself run inside a Debian 12 guest (``build-live.sh``;
 its root file system from ``live-rootfs.sh``, a debootstrap kept in
 ``~/.cache/pycrash/rootfs``): ``--live`` on the guest's kernel, then ``/proc/vmcore``
@@ -180,6 +186,16 @@ KINDS["arm64-small"] = {"ARCH": "arm64"}
 KINDS["arm64-qemu"] = {"ARCH": "arm64", "QEMU_DUMP": "elf kdump-zlib"}
 
 
+#: The tracing fixture (build-tracing.sh): the small fixture's guest with the function tracer
+#: and sched events recording, System V IPC objects and an eBPF program and maps, each
+#: saved in truth/ (tracing/, sysvipc/, bpf.txt) before the sysrq crash. Its builder runs
+#: build-vmcore.sh with a WORKLOAD of its own; both, and the guest program's source, are in
+#: its build key.
+TRACING_BUILDER = HERE / "build-tracing.sh"
+TRACING_FILES = (BUILDER, HERE / "tracing" / "pcfix_ipc.c")
+KINDS["tracing"] = {"TRACING": "1", "FORMATS": "kdump"}
+
+
 #: pycrash run inside a Debian 12 guest (build-live.sh): --live on its running kernel, then
 #: in the capture kernel on /proc/vmcore and --oldmem /dev/mem. pycrash runs inside, so its
 #: own sources (PYCRASH_SOURCES) are part of the build key: a change to pycrash rebuilds it.
@@ -196,6 +212,8 @@ def builder(name: str) -> Path:
     """Return the script that builds the fixture ``name``."""
     if KINDS[name].get("LIVE"):
         return LIVE_BUILDER
+    if KINDS[name].get("TRACING"):
+        return TRACING_BUILDER
     return ARM64_BUILDER if KINDS[name].get("ARCH") == "arm64" else BUILDER
 
 
@@ -236,6 +254,9 @@ def build_key(name: str) -> str:
     h.update(repr(sorted(KINDS[name].items())).encode())
     if builder(name) == LIVE_BUILDER:
         h.update(LIVE_ROOTFS.read_bytes() + sources_hash())
+    if builder(name) == TRACING_BUILDER:
+        for path in TRACING_FILES:
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
     if is_zoo(name):
         for path in MODULE_FILES:
             h.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -315,7 +336,7 @@ def build(name: str = "small") -> Path:
                      "2 to 4 minutes" if extra else "a real kdump under QEMU, about a minute")
                   + ")", file=sys.stderr)
             argv = ["bash", str(builder(name)), str(tmp)]
-            if builder(name) == BUILDER:
+            if builder(name) in (BUILDER, TRACING_BUILDER):
                 argv.append(FLAVOUR)
             subprocess.run(argv, env=env, check=True, stdout=sys.stderr)
         share_vmlinux(tmp, root)

@@ -125,16 +125,17 @@ def crash_out(dump: Dump) -> str:
     return proc.stdout
 
 
-def crash_commands(dump: Dump, commands: list[str]) -> dict[str, list[str]]:
-    """Run Debian's crash 8.0.2 on a fixture once for several commands; return each
-    command's output lines (stdout and stderr as crash mixes them, without its start-up
-    warnings)."""
+def crash_commands(dump: Dump, commands: list[str],
+                   cwd: str | Path = "/tmp") -> dict[str, list[str]]:
+    """Run Debian's crash 8.0.2 on a fixture once for several commands (in ``cwd``);
+    return each command's output lines (stdout and stderr as crash mixes them, without
+    its start-up warnings)."""
     if not shutil.which("crash"):
         pytest.fail("the crash utility is not installed (the test command installs it)")
     mark = "==== pycrash-test "
     script = "".join(f"!echo '{mark}{i}'\n{c}\n" for i, c in enumerate(commands)) + "q\n"
     proc = subprocess.run(["crash", "-s", str(dump.vmlinux), str(dump.vmcore)], input=script,
-                          capture_output=True, text=True, timeout=600, cwd="/tmp")
+                          capture_output=True, text=True, timeout=600, cwd=cwd)
     out: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in proc.stdout.splitlines():

@@ -54,6 +54,7 @@ class PsView:
     """How ``ps`` shows its rows: with -s, KSTACKP in place of TASK."""
 
     kstackp: bool = False
+    header: bool = True  # False with -H
 
 
 def ps_line(row: TaskRow, kstackp: bool = False) -> str:
@@ -110,7 +111,8 @@ def task_row(session: Session, task: Object, total_pages: int, page_kb: int,
 def render(result: Result) -> Iterable[str]:
     """crash's ps table: the header, then a line per task."""
     kstackp = isinstance(result.view, PsView) and result.view.kstackp
-    yield KSTACKP_HEADER if kstackp else HEADER
+    if not isinstance(result.view, PsView) or result.view.header:
+        yield KSTACKP_HEADER if kstackp else HEADER
     for row in result.rows:
         yield ps_line(row, kstackp)
 
@@ -149,7 +151,7 @@ def group_leaders(session: Session, tasks: list[Object], named: bool) -> list[Ob
 @command(
     "ps",
     summary="display process status information",
-    synopsis="ps [-k|-u|-G|-y policy] [-s] [-p|-c|-t|-[l|m][-C cpu]|-b|-a|-g|-r|-S|-A] "
+    synopsis="ps [-k|-u|-G|-y policy] [-s] [-p|-c|-t|-[l|m][-C cpu]|-b|-a|-g|-r|-S|-A|-H] "
              "[pid | task | command] ...",
     description="""
 Displays process status for selected, or all, processes in the system: PID,
@@ -163,7 +165,7 @@ Kernel threads are shown in brackets.
 and user and system time, -l when it last ran (most recent first), -a its
 arguments and environment (from its user memory, often filtered out of
 dumps), -g its threads, -r its resource limits; -S counts tasks per state;
--A shows only the task each CPU was running.
+-A shows only the task each CPU was running; -H leaves out the table's header line.
 
 -G keeps only thread group leaders (a named thread stands for its leader),
 -y policy only the tasks of the scheduling policies listed (0 or NORMAL,
@@ -217,6 +219,7 @@ crash> ps -b          (how long each task in UN state has been blocked)
         arg("-r", dest="rlimits", action="store_true", help="resource limits"),
         arg("-S", dest="summary", action="store_true", help="count of tasks in each state"),
         arg("-A", dest="active", action="store_true", help="only the active task of each CPU"),
+        arg("-H", dest="no_header", action="store_true", help="no header line"),
         arg("-G", dest="leaders", action="store_true", help="only thread group leaders"),
         arg("-y", dest="policy", metavar="policy",
             help="only tasks of these scheduling policies (number or name, comma-separated)"),
@@ -271,4 +274,5 @@ def ps(session: Session, args: argparse.Namespace) -> Result:
         return VIEWS[view](session, sel.tasks, sel.errors)
     rows = [task_row(session, t, total, page_kb, args.kstackp) for t in sel.tasks]
     rows.sort(key=lambda r: r.pid)
-    return Result(rows, render=render, errors=sel.errors, view=PsView(args.kstackp))
+    return Result(rows, render=render, errors=sel.errors,
+                  view=PsView(args.kstackp, not args.no_header))

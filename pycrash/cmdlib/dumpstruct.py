@@ -80,6 +80,8 @@ def crash_value(obj: Object, radix: int = 10) -> CValue:
             return CValue(ValueKind.STRUCT, items=tuple(items))
         if kind == TypeKind.ARRAY:
             length = t.length or 0
+            if not length and obj.address_ is not None and not _is_char(t.type):
+                return _scalar(f"{obj.address_:#x}")  # gdb: a flexible array's address
             if _is_char(t.type):
                 data = (obj.prog_.read(obj.address_, length) if obj.address_ is not None
                         else bytes(obj.value_()))
@@ -89,6 +91,11 @@ def crash_value(obj: Object, radix: int = 10) -> CValue:
         if kind == TypeKind.POINTER:
             value = obj.value_()
             if value and _underlying(t.type).kind == TypeKind.FUNCTION:
+                named = function_pointer_text(obj.prog_, value)
+                if named is not None:
+                    return _scalar(named, value)
+            if value >= 1 << 63 and not _is_char(t.type):
+                # gdb names a kernel address a symbol holds (ops tables, lists' heads)
                 named = function_pointer_text(obj.prog_, value)
                 if named is not None:
                     return _scalar(named, value)

@@ -4,23 +4,16 @@ vtop)."""
 
 from __future__ import annotations
 
-from pycrash.cmdlib.render import center
-from pycrash.kernel.pages import PageRow
+from pycrash.cmdlib.render import PAGE_HEADER, center, page_line
 from pycrash.kernel.pte import PteDecode
 
-#: kmem -p's header
-PAGE_HEADER = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS"
+__all__ = ["PAGE_HEADER", "UVADDR_WIDTH", "VMA_HEADER", "mm_lines", "page_line", "pte_lines",
+           "vma_line"]
+
 #: vm's header of a memory area (crash's VMA, START and END centred in 16 and 10)
 VMA_HEADER = "      VMA           START       END     FLAGS FILE"
 #: the width crash gives a user address (UVADDR_PRLEN on x86-64)
 UVADDR_WIDTH = 10
-
-
-def page_line(p: PageRow) -> str:
-    """Return crash's kmem -p line of one page: the flags' value, then their names."""
-    names = f" {','.join(p.flag_names)}" if p.flag_names else ""
-    return (f"{p.page:016x} {p.physical:>8x} {p.mapping:>16x} {p.index:>8x} {p.count:>2} "
-            f"{p.flags:x}{names}")
 
 
 def pte_lines(d: PteDecode) -> list[str]:

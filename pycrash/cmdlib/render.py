@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar
 
+from pycrash.kernel.pages import PageRow
 from pycrash.kernel.tasks import TaskId
 
 
@@ -61,6 +62,37 @@ def days_clock(ns: int) -> str:
 def days_width(ns: int) -> int:
     """Return how many digits the days of :func:`days_clock` take for ``ns``."""
     return days_clock(ns).index(" ")
+
+
+def memory_lines(address: int, data: bytes, unit: int) -> list[str]:
+    """Return memory as crash's ``display_memory()`` shows it with its ASCII column (rd,
+    ``struct -r``, ``search -x``): 16 bytes a line, ``ADDRESS:  `` then each ``unit``-byte
+    value (1, 2, 4 or 8, little-endian) in hex, zero-padded and followed by a space, a
+    short last line padded to the column, then two spaces and the bytes as ASCII (``.``
+    for a byte that is not printable)."""
+    per_line = 16 // unit
+    cell = unit * 2 + 1
+    lines = []
+    for start in range(0, len(data), 16):
+        chunk = data[start:start + 16]
+        values = [int.from_bytes(chunk[i:i + unit], "little")
+                  for i in range(0, len(chunk), unit)]
+        cells = "".join(f"{v:0{unit * 2}x} " for v in values)
+        cells += " " * (cell * (per_line - len(values)))
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{address + start:x}:  {cells}  {text}")
+    return lines
+
+
+#: crash's heading of a table of pages (kmem -p, files -p)
+PAGE_HEADER = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS"
+
+
+def page_line(p: PageRow) -> str:
+    """Return crash's kmem -p line of one page: the flags' value, then their names."""
+    names = f" {','.join(p.flag_names)}" if p.flag_names else ""
+    return (f"{p.page:016x} {p.physical:>8x} {p.mapping:>16x} {p.index:>8x} {p.count:>2} "
+            f"{p.flags:x}{names}")
 
 
 def center(text: str, width: int, right: bool = False) -> str:

@@ -165,3 +165,17 @@ def cpu_mask(prog: Program, text: str) -> list[int]:
             raise CommandError(f"invalid cpu specification: {text}")
         chosen.update(range(lo, hi + 1))
     return sorted(chosen)
+
+
+def cpu_spec(session: Session, text: str) -> list[int]:
+    """Return the CPUs of crash's ``:cpuspec`` after a per-CPU symbol or offset: empty for
+    the context task's CPU, ``a``/``all`` for every CPU, else a CPU list (``0,2``,
+    ``1-3``). Raises :class:`CommandError` (``invalid cpu specification: TEXT``)."""
+    if text == "":
+        from drgn.helpers.linux.sched import task_cpu
+
+        task = session.context
+        if task is None:
+            raise CommandError("no context task for the CPU specification")
+        return [task_cpu(task)]
+    return cpu_mask(session.prog, text)

@@ -147,3 +147,19 @@ def gdb_instruction(ins: Any, intel_mnemonic: str,
     operands = ",".join(texts)
     return prefix + mnemonic, operands + comment
 
+
+
+def bug_bytes(prog: Any) -> int:
+    """How many bytes of BUG() data follow a ud2 in the kernel's code (crash's BUG_bytes):
+    none since 2.6.20's __bug_table, else the old inline ``struct bug_frame`` less the
+    ud2's two bytes."""
+    try:
+        frame = prog.type("struct bug_frame")
+    except LookupError:
+        return 0
+    return max(int(frame.size) - 2, 0)
+
+
+def is_ud2(code: bytes) -> bool:
+    """Whether ``code`` starts with a ud2 (``0f 0b``), after which BUG() data may follow."""
+    return code[:2] == b"\x0f\x0b"

@@ -25,6 +25,16 @@ class MajorEntry:
     operations: int
 
 
+def has_object(prog: Program, name: str) -> bool:
+    """Whether the kernel has a global object ``name`` (``name in prog``, which a type or
+    symbol finder that raises for an unknown name would turn into an error)."""
+    try:
+        prog[name]
+    except (KeyError, LookupError):
+        return False
+    return True
+
+
 def _probe_data(prog: Program, map_name: str, index: int) -> Iterator[tuple[int, int]]:
     """Yield ``(dev_t, data)`` of the probes of a kobj_map's ``probes[index]`` chain
     (``cdev_map``, ``bdev_map``), bounded."""
@@ -100,7 +110,7 @@ def block_majors(prog: Program) -> list[MajorEntry]:
     ``bdev_map``'s probes of the slot before 5.11, the block device inodes after)."""
     out = []
     names = prog["major_names"]
-    use_map = "bdev_map" in prog
+    use_map = has_object(prog, "bdev_map")
     for i in range(len(names)):
         bd = names[i].read_()
         if not bd:

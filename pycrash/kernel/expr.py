@@ -2,13 +2,15 @@
 
 Not Python's eval: the user's text is tokenized and parsed here, and only
 C's operators, kernel globals, casts, member access, subscripts, ``*`` and
-``&`` are understood. ``runqueues:1`` selects CPU 1's instance of a per-CPU
-variable.
+``&`` are understood, with ``sizeof`` of a type or an expression and gdb's value
+history (``$N``, ``$``, ``$$``, ``$$N``: the values ``p`` printed). ``runqueues:1``
+selects CPU 1's instance of a per-CPU variable.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program, Type, TypeKind, cast, sizeof
@@ -20,6 +22,7 @@ _TOKEN = re.compile(r"""
   | (?P<num>0[xX][0-9a-fA-F]+|\d+)[uUlL]*
   | (?P<char>'(?:\\.|[^\\'])')
   | (?P<id>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<hist>\$\$?\d*)
   | (?P<op>->|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^~!<>()\[\].,?:])
 """, re.X)
 
@@ -31,7 +34,7 @@ _TYPE_WORDS = {"struct", "union", "enum", "unsigned", "signed", "char", "short",
 
 @dataclass
 class Token:
-    """A token: ``kind`` is num, char, id or op."""
+    """A token: ``kind`` is num, char, id, hist (a value-history reference) or op."""
 
     kind: str
     text: str
@@ -54,10 +57,12 @@ def tokenize(text: str) -> list[Token]:
 class Parser:
     """Recursive descent over the tokens, producing drgn Objects."""
 
-    def __init__(self, prog: Program, tokens: list[Token]) -> None:
+    def __init__(self, prog: Program, tokens: list[Token],
+                 history: Mapping[int, Object] | None = None) -> None:
         self.prog = prog
         self.toks = tokens
         self.i = 0
+        self.history = history or {}
 
     def peek(self, offset: int = 0) -> Token | None:
         j = self.i + offset
@@ -118,6 +123,17 @@ class Parser:
         tok = self.peek()
         if tok is None:
             raise CommandError("invalid expression: it ends too soon")
+        if tok.kind == "id" and tok.text == "sizeof":
+            self.i += 1
+            if self.is_cast():
+                self.take("(")
+                size_of = self.type_name()
+            else:
+                size_of = self.unary().type_
+            try:
+                return Object(self.prog, "unsigned long", sizeof(size_of))
+            except (TypeError, ValueError) as exc:
+                raise CommandError(f"invalid sizeof: {exc}") from None
         if tok.kind == "op" and tok.text in ("*", "&", "-", "~", "!", "+"):
             self.i += 1
             operand = self.unary()
@@ -182,11 +198,33 @@ class Parser:
                 if isinstance(exc, NoTypeError):  # no DWARF: a global of unknown type
                     raise CommandError(str(exc.args[0])) from None
                 raise CommandError(f"no symbol \"{tok.text}\" in current context") from None
+        if tok.kind == "hist":
+            return history_value(self.history, tok.text)
         if tok.text == "(":
             value = self.binary(0)
             self.take(")")
             return value
         raise CommandError(f"invalid expression: unexpected {tok.text!r}")
+
+
+def history_value(history: Mapping[int, Object], ref: str) -> Object:
+    """Return the value a gdb history reference names: ``$N`` the Nth value printed, ``$``
+    the last, ``$$`` the one before it, ``$$N`` the Nth before the last; gdb's words when
+    there is no such value."""
+    last = max(history, default=0)
+    if ref.startswith("$$"):
+        number = last - (int(ref[2:]) if len(ref) > 2 else 1)
+    elif len(ref) > 1:
+        number = int(ref[1:])
+    else:
+        number = last
+    if number in history:
+        return history[number]
+    if not history:
+        raise CommandError("History is empty.")
+    if number > last:
+        raise CommandError(f"History has not yet reached ${number}.")
+    raise CommandError(f"no value ${number} in the history")
 
 
 def complete_array(obj: Object) -> Object:
@@ -237,10 +275,12 @@ def _apply(op: str, a: Object, b: Object) -> Object:
         raise CommandError(f"invalid operands to {op}: {exc}") from None
 
 
-def evaluate(prog: Program, text: str) -> tuple[Object, str | None]:
+def evaluate(prog: Program, text: str,
+             history: Mapping[int, Object] | None = None) -> tuple[Object, str | None]:
     """Evaluate ``text``; return the Object and, for a plain symbol, its name.
 
-    ``name:cpu`` gives that CPU's instance of a per-CPU variable.
+    ``name:cpu`` gives that CPU's instance of a per-CPU variable; ``history`` holds the
+    values ``$N`` names (p's, by number).
     """
     m = re.fullmatch(r"\s*(.*?)\s*:\s*(\d+)\s*", text)
     cpu = None
@@ -250,7 +290,7 @@ def evaluate(prog: Program, text: str) -> tuple[Object, str | None]:
     if not tokens:
         raise CommandError("no expression given")
     try:
-        value = Parser(prog, tokens).parse()
+        value = Parser(prog, tokens, history).parse()
     except FaultError as exc:
         raise CommandError(f"cannot read memory at {exc.address:#x}") from None
     if cpu is not None:

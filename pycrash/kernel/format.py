@@ -2,8 +2,9 @@
 
 ``struct task_struct.pid,comm ADDR`` in crash shows ``pid = 102,`` and
 ``comm = "pcfix-sleeper1\\000",``; a whole structure is a brace block with
-two-space indentation. Runs of more than ten equal array elements collapse
-to ``<repeats N times>``, and a char array drops its final NUL, as gdb does.
+two-space indentation. crash runs gdb with its repeat threshold at 0x7fffffff,
+so no run of equal array elements collapses to ``<repeats N times>`` (gdb's own
+default collapses more than ten); a char array drops its final NUL, as gdb does.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program, Type, TypeKind
 
-REPEAT_THRESHOLD = 10
+#: crash sets gdb's repeat_count_threshold to 0x7fffffff: runs are never collapsed
+REPEAT_THRESHOLD = 0x7FFFFFFF
 _ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
             34: '\\"', 92: "\\\\"}
 
@@ -126,15 +128,38 @@ def _scalar(text: str, value: int | None = None) -> CValue:
     return CValue(ValueKind.SCALAR, text=text, value=value)
 
 
-def value_tree(obj: Object, hex_mode: bool = False) -> CValue:
-    """Return the :class:`CValue` of ``obj``; unreadable parts are ``<error: ...>`` scalars."""
+def data_symbol(prog: Program, address: int) -> str | None:
+    """Return ``symbol+offset`` of the kernel symbol holding ``address`` as gdb prints it
+    after a pointer (``<init_task+168>``), or None: no symbol holds it, or it is an
+    offset in the per-CPU section (which gdb does not name)."""
+    if not address:
+        return None
+    try:
+        sym = prog.symbol(address)
+    except (LookupError, ValueError, OverflowError):
+        return None
+    if sym.name.startswith(".L"):  # an assembler's local label: gdb keeps none
+        return None
+    from pycrash.kernel.percpu import percpu_range
+
+    bounds = percpu_range(prog)
+    if bounds is not None and bounds[0] <= address < bounds[1]:
+        return None
+    off = address - sym.address
+    return f"{sym.name}+{off}" if off else sym.name
+
+
+def value_tree(obj: Object, hex_mode: bool = False, symbols: bool = True) -> CValue:
+    """Return the :class:`CValue` of ``obj``; unreadable parts are ``<error: ...>`` scalars.
+    A pointer into a kernel symbol is followed by ``<symbol+offset>`` as gdb prints it
+    (not with ``symbols`` False: gdb's ``p/x``)."""
     try:
         t = _underlying(obj.type_)
         kind = t.kind
         if kind in (TypeKind.STRUCT, TypeKind.UNION, TypeKind.CLASS):
-            return _members_tree(obj, t, hex_mode)
+            return _members_tree(obj, t, hex_mode, symbols)
         if kind == TypeKind.ARRAY:
-            return _array_tree(obj, t, hex_mode)
+            return _array_tree(obj, t, hex_mode, symbols)
         if kind == TypeKind.POINTER:
             value = obj.value_()
             target = _underlying(t.type)
@@ -142,9 +167,11 @@ def value_tree(obj: Object, hex_mode: bool = False) -> CValue:
                 named = function_pointer_text(obj.prog_, value)
                 if named is not None:
                     return _scalar(named, value)
+            name = data_symbol(obj.prog_, value) if symbols else None
+            shown = f"{value:#x} <{name}>" if name else f"{value:#x}" if value else "0x0"
             if value and _is_char(target):
-                return _scalar(f"{value:#x} {_pointed_string(obj.prog_, value)}", value)
-            return _scalar(f"{value:#x}" if value else "0x0", value)
+                return _scalar(f"{shown} {_pointed_string(obj.prog_, value)}", value)
+            return _scalar(shown, value)
         if kind == TypeKind.ENUM:
             value = obj.value_()
             for e in t.enumerators or ():
@@ -156,7 +183,7 @@ def value_tree(obj: Object, hex_mode: bool = False) -> CValue:
             return _scalar("true" if value else "false", int(value))
         if kind == TypeKind.INT:
             value = obj.value_()
-            if _is_char(t):
+            if _is_char(t) and not hex_mode:  # gdb's hex radix shows a char as a number
                 return _scalar(f"{value} '{_char(value & 0xFF, chr(39))}'", value)
             return _scalar(_int_text(value, hex_mode), value)
         if kind == TypeKind.FLOAT:
@@ -168,7 +195,12 @@ def value_tree(obj: Object, hex_mode: bool = False) -> CValue:
         return _scalar(f"<error: Cannot access memory at address {exc.address:#x}>")
 
 
-def _array_tree(obj: Object, t: Type, hex_mode: bool) -> CValue:
+def _array_tree(obj: Object, t: Type, hex_mode: bool, symbols: bool = True) -> CValue:
+    if t.length is None and obj.address_ is not None:
+        # a flexible array member: gdb shows where it starts, as a pointer
+        address = int(obj.address_)
+        name = data_symbol(obj.prog_, address) if symbols else None
+        return _scalar(f"{address:#x} <{name}>" if name else f"{address:#x}", address)
     length = t.length or 0
     if _is_char(t.type):
         try:
@@ -176,7 +208,7 @@ def _array_tree(obj: Object, t: Type, hex_mode: bool) -> CValue:
                            if obj.address_ else format_char_array(bytes(obj.value_())))
         except FaultError as exc:
             return _scalar(f"<error: Cannot access memory at address {exc.address:#x}>")
-    items = [value_tree(obj[i], hex_mode) for i in range(length)]
+    items = [value_tree(obj[i], hex_mode, symbols) for i in range(length)]
     runs: list[CValue] = []
     i = 0
     while i < len(items):
@@ -191,7 +223,7 @@ def _array_tree(obj: Object, t: Type, hex_mode: bool) -> CValue:
     return CValue(ValueKind.ARRAY, items=tuple(runs))
 
 
-def _members_tree(obj: Object, t: Type, hex_mode: bool) -> CValue:
+def _members_tree(obj: Object, t: Type, hex_mode: bool, symbols: bool = True) -> CValue:
     items = []
     for m in t.members or ():
         if m.name:
@@ -200,7 +232,8 @@ def _members_tree(obj: Object, t: Type, hex_mode: bool) -> CValue:
             member = Object(obj.prog_, m.type, address=obj.address_ + m.offset)
         else:
             continue
-        items.append(dataclasses.replace(value_tree(member, hex_mode), name=m.name or ""))
+        items.append(dataclasses.replace(value_tree(member, hex_mode, symbols),
+                                         name=m.name or ""))
     return CValue(ValueKind.STRUCT, items=tuple(items))
 
 
@@ -208,13 +241,17 @@ def value_text(value: CValue, indent: int = 0) -> str:
     """Return gdb's text of a :class:`CValue` (``{`` blocks for aggregates, indented by
     ``indent`` spaces after the first line)."""
     if value.kind == ValueKind.STRUCT:
+        if not value.items:
+            return "{<No data fields>}"
         pad = " " * (indent + 2)
         items = [f"{pad}{m.name} = {value_text(m, indent + 2)}" if m.name
                  else f"{pad}{value_text(m, indent + 2)}" for m in value.items]
         return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
     if value.kind == ValueKind.ARRAY:
+        # gdb indents the members of an array's structs two more: {{ ... }, { ... }}
         return "{" + ", ".join(
-            value_text(e, indent) + (f" <repeats {e.repeats} times>" if e.repeats > 1 else "")
+            value_text(e, indent + 2)
+            + (f" <repeats {e.repeats} times>" if e.repeats > 1 else "")
             for e in value.items) + "}"
     return value.text
 

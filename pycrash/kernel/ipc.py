@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from drgn import FaultError, Object, Program, container_of
-from drgn.helpers.linux.idr import idr_for_each
 
-from pycrash.kernel.walk import MAX_ENTRIES
+from pycrash.kernel.walk import idr_entries
 from pycrash.records import Hex
 
 #: the ipc_namespace.ids[] slots
@@ -72,9 +71,8 @@ def _perms(ns: Object, which: int) -> Iterator[Object]:
     ids = ns.ids[which]
     if not ids.in_use.value_():
         return
-    for n, (_, entry) in enumerate(idr_for_each(ids.ipcs_idr.address_of_())):
-        if n >= MAX_ENTRIES:
-            raise ValueError(f"the IPC IDR has more than {MAX_ENTRIES} entries")
+    what = ("the semaphore", "the message queue", "the shared memory")[which] + " IDR"
+    for _, entry in idr_entries(ids.ipcs_idr.address_of_(), what):
         perm = Object(ns.prog_, "struct kern_ipc_perm *", entry.value_())
         if not perm.deleted.value_():
             yield perm

@@ -235,13 +235,16 @@ def vm_counters(prog: Program) -> list[tuple[str, str, int]]:
 @dataclass(frozen=True)
 class FreeArea:
     """A zone's free list of one order and migrate type: its free_area struct and the
-    free blocks on it (each 2**order pages)."""
+    free blocks on it (each 2**order pages); with ``kmem -F`` the first struct page of
+    each block, in list order."""
 
     zone: str
     order: int
     migratetype: int
     address: Hex
     blocks: int
+    zone_address: Hex = 0
+    pages: tuple[int, ...] = ()
 
 
 def _count_nodes(head: Object, limit: int) -> int:
@@ -290,8 +293,16 @@ def find_free_block(prog: Program, pfn: int) -> tuple[ZoneRow, FreeArea, int] | 
     return None
 
 
-def free_areas(prog: Program) -> list[FreeArea]:
-    """Return every zone's free lists (``kmem -f``), counting the blocks on each list."""
+def free_areas(prog: Program, with_pages: bool = False,
+               errors: list[str] | None = None) -> list[FreeArea]:
+    """Return every zone's free lists (``kmem -f``), counting the blocks on each list;
+    ``with_pages`` (``kmem -F``) also gives the first page of each block (a bounded
+    walk: a broken list's pages up to the break, its line in ``errors``)."""
+    from drgn import offsetof
+
+    from pycrash.kernel.walk import WalkError, list_nodes
+
+    lru = offsetof(prog.type("struct page"), "lru")
     out = []
     for z in zones(prog):
         if not z.present:  # an unpopulated zone's lists were never initialised
@@ -302,8 +313,20 @@ def free_areas(prog: Program) -> list[FreeArea]:
             for mt in range(len(area.free_list)):
                 head = area.free_list[mt].address_of_()
                 limit = (zone.spanned_pages.value_() >> order) + 1
-                blocks = _count_nodes(head, limit)
-                out.append(FreeArea(z.name, order, mt, head.value_(), blocks))
+                pages: list[int] = []
+                if with_pages:
+                    what = f"the {z.name} order-{order} free list {head.value_():#x}"
+                    try:
+                        for node in list_nodes(head, what, limit, offset=lru):
+                            pages.append(node.value_() - lru)
+                    except WalkError as exc:
+                        if errors is not None:
+                            errors.append(str(exc))
+                    blocks = len(pages)
+                else:
+                    blocks = _count_nodes(head, limit)
+                out.append(FreeArea(z.name, order, mt, head.value_(), blocks, z.address,
+                                    tuple(pages)))
     return out
 
 

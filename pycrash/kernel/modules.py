@@ -65,3 +65,24 @@ def find_module(prog: Program, name: str) -> Object | None:
         if mod.name.string_() == wanted:
             return mod
     return None
+
+
+def module_sections(mod: Object, path: str) -> list[tuple[str, int, int]]:
+    """Return ``(name, start, end)`` of each section a loaded module has in memory: its
+    address from ``mod->sect_attrs`` (what /sys/module/NAME/sections shows), its size
+    from the section header of the module's object file ``path`` (sections the file does
+    not have, or does not load (SHF_ALLOC), are left out)."""
+    from pycrash.memory.elffile import sections
+
+    sizes = {s.name: s.size for s in sections(path) if s.flags & 0x2}  # SHF_ALLOC
+    attrs = mod.sect_attrs
+    if not attrs:
+        return []
+    out = []
+    for i in range(min(int(attrs.nsections.value_()), 4096)):
+        a = attrs.attrs[i]
+        name = a.battr.attr.name.string_().decode("utf-8", "replace")
+        start = a.address.value_()
+        if name in sizes and start:
+            out.append((name, start, start + sizes[name]))
+    return out

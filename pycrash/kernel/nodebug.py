@@ -3,9 +3,9 @@
 The dump already holds what most commands need. With CONFIG_KALLSYMS_ALL every
 symbol is in memory, and since Linux 6.0 VMCOREINFO gives the kallsyms tables'
 addresses (drgn's :func:`drgn.helpers.linux.kallsyms.load_vmlinux_kallsyms` reads
-them); with CONFIG_DEBUG_INFO_BTF the types lie between ``__start_BTF`` and
-``__stop_BTF`` (:mod:`pycrash.kernel.btf` reads them). :func:`load` registers with
-drgn:
+them; on older kernels :mod:`pycrash.kernel.kallsyms_scan` finds them); with
+CONFIG_DEBUG_INFO_BTF the types lie between ``__start_BTF`` and ``__stop_BTF``
+(:mod:`pycrash.kernel.btf` reads them). :func:`load` registers with drgn:
 
 - symbol finders: the vmlinux's kallsyms, and each module's (``struct module``);
 - a type finder: the vmlinux's BTF, then each module's (list ``btf_modules``);
@@ -32,6 +32,7 @@ from drgn import (
     ObjectNotFoundError,
     Program,
     Type,
+    TypeKindSet,
     TypeMember,
     sizeof,
 )
@@ -108,6 +109,7 @@ VARIABLE_TYPES: dict[str, TypeSpec] = {
     "vm_zone_stat": "atomic_long_t []",
     "vm_node_stat": "atomic_long_t []",
     "vm_numa_event": "atomic_long_t []",
+    "vm_numa_stat": "atomic_long_t []",
     "vm_committed_as": "struct percpu_counter",
     "_totalram_pages": "atomic_long_t",
     "totalram_pages": "long unsigned int",
@@ -168,6 +170,7 @@ VARIABLE_TYPES: dict[str, TypeSpec] = {
     "saved_command_line": "char *",
     "boot_command_line": "char []",
     "taint_flags": "const struct taint_flag []",
+    "dmi_ident": "const char *[]",
     "tainted_mask": "long unsigned int",
     "sys_call_table": "const sys_call_ptr_t []",
     "audit_queue": "struct sk_buff_head",
@@ -203,6 +206,9 @@ VARIABLE_TYPES: dict[str, TypeSpec] = {
     "bus_kset": "struct kset *",
     "class_kset": "struct kset *",
     "cdev_map": "struct kobj_map *",
+    "bdev_map": "struct kobj_map *",
+    "memory_subsys": "struct bus_type",
+    "memory_block_size_probed": "long unsigned int",
     "sysfs_root_kn": "struct kernfs_node *",
     "cgrp_dfl_root": "struct cgroup_root",
     "mod_tree": "struct mod_tree_root",
@@ -222,6 +228,9 @@ VARIABLE_TYPES: dict[str, TypeSpec] = {
     "__highest_present_section_nr": "long unsigned int",
     # workqueues, timers, locks
     "workqueues": "struct list_head",
+    "global_trace": "struct trace_array",
+    "ftrace_events": "struct list_head",
+    "trace_types": "struct tracer *",
     "worker_pool_idr": "struct idr",
     "wq_online": "bool",
     "jiffies_lock": "raw_spinlock_t",
@@ -230,6 +239,33 @@ VARIABLE_TYPES: dict[str, TypeSpec] = {
     "orc_lookup": "unsigned int []",
     "lookup_num_blocks": "unsigned int",
     "idt_table": "gate_desc [256]",
+}
+
+#: The per-CPU variables the commands and drgn's helpers read, for kernels whose BTF has
+#: no ``VAR`` entries (Debian 11's 5.10: pahole encoded none); where BTF has them, it wins.
+PERCPU_TYPES: dict[str, TypeSpec] = {
+    "runqueues": "struct rq",
+    "current_task": "struct task_struct *",
+    "pcpu_hot": "struct pcpu_hot",
+    "hardirq_stack_ptr": "struct irq_stack *",
+    "irq_stack_ptr": "long unsigned int *",
+    "cpu_tss_rw": "struct tss_struct",
+    "timer_bases": "struct timer_base []",
+    "hrtimer_bases": "struct hrtimer_cpu_base",
+    "rcu_data": "struct rcu_data",
+    "cpu_number": "int",
+    "this_cpu_off": "long unsigned int",
+    "vm_event_states": "struct vm_event_state",
+    "kernel_cpustat": "struct kernel_cpustat",
+    "softnet_data": "struct softnet_data",
+    "ksoftirqd": "struct task_struct *",
+    "idle_threads": "struct task_struct *",
+    "tick_cpu_sched": "struct tick_sched",
+    "tick_cpu_device": "struct tick_device",
+    "cpu_worker_pools": "struct worker_pool []",
+    "exception_stacks": "struct exception_stacks",
+    "_cea_offset": "long unsigned int",
+    "process_counts": "long unsigned int",
 }
 
 #: The debuginfo package of a kernel whose release is not Debian's.
@@ -244,9 +280,15 @@ class NoDebugInfo:
     release: str
     build_id: str | None
     types: BtfTypes
-    vmlinux_symbols: SymbolIndex
+    vmlinux_symbols: SymbolIndex | None
     module_symbols: SymbolIndex | None = None
     notes: list[str] = field(default_factory=list)
+    #: the vmlinux whose symbols and BTF serve (:func:`load_with_vmlinux`), its DWARF
+    #: read by drgn only when a look-up reaches it; None: no vmlinux at all
+    vmlinux: str | None = None
+    #: where the vmlinux's kallsyms tables were found: ``"vmcoreinfo"`` (named there,
+    #: Linux 6.0 on), ``"scan"`` (:mod:`pycrash.kernel.kallsyms_scan`); empty: not used
+    kallsyms: str = ""
 
 
 def debuginfo_hint(release: str, build_id: str | None) -> str:
@@ -264,7 +306,15 @@ def debuginfo_hint(release: str, build_id: str | None) -> str:
 def info(prog: Program) -> NoDebugInfo | None:
     """The :class:`NoDebugInfo` of a program opened without a vmlinux, else None."""
     found = prog.cache.get("pycrash_nodebug")
-    return found if isinstance(found, NoDebugInfo) else None
+    return found if isinstance(found, NoDebugInfo) and found.vmlinux is None else None
+
+
+def dwarf_uses(prog: Program) -> list[str]:
+    """In a session started from the vmlinux's BTF (:func:`load_with_vmlinux`): the
+    look-ups that went on to its DWARF (so drgn indexed it), first ones first; empty
+    while none has."""
+    found = prog.cache.get("pycrash_dwarf_uses")
+    return list(found) if isinstance(found, list) else []
 
 
 def needs_dwarf(prog: Program, what: str) -> str | None:
@@ -306,11 +356,30 @@ def _spec_type(prog: Program, spec: TypeSpec, sym: Symbol) -> Type:
     raise LookupError(str(spec))
 
 
+_UNKNOWN, _MISSING = object(), object()
+
+
 class _Finder:
     """drgn's object finder over kallsyms addresses and BTF types."""
 
     def __init__(self, nd: NoDebugInfo) -> None:
         self.nd = nd
+        self._memo: dict[tuple[str, int], object] = {}
+        self._symtab: bytes | None = None
+
+    def _renamed(self, name: str) -> bool:
+        """Whether the vmlinux has a symbol ``name.SUFFIX``: a static gcc renamed, which
+        only DWARF knows by ``name``."""
+        from pycrash.kernel import symcache
+
+        if self._symtab is None:
+            try:
+                self._symtab = b"\0" + symcache.load(self.nd.vmlinux or "",
+                                                      self.nd.build_id).blob
+            except (OSError, LookupError, ValueError):
+                self._symtab = b""
+                return True  # no table to tell: DWARF's to answer
+        return (b"\0" + name.encode() + b".") in self._symtab
 
     def _symbol(self, prog: Program, name: str) -> Symbol | None:
         try:
@@ -320,30 +389,51 @@ class _Finder:
 
     def __call__(self, prog: Program, name: str, flags: FindObjectFlags,
                  filename: str | None) -> Object | None:
+        key = (name, flags.value)
+        found = self._memo.get(key, _UNKNOWN)
+        if found is _MISSING:
+            raise ObjectNotFoundError(f"could not find '{name}'", name=name)
+        if found is not _UNKNOWN:
+            return found
+        try:
+            found = self._find(prog, name, flags)
+        except ObjectNotFoundError as exc:
+            if not isinstance(exc, NoTypeError):
+                self._memo[key] = _MISSING
+            raise
+        self._memo[key] = found
+        return found
+
+    def _find(self, prog: Program, name: str, flags: FindObjectFlags) -> Object | None:
+        from drgn import SymbolKind
+
         types = self.nd.types
-        if flags & FindObjectFlags.CONSTANT:
-            found = types.enumerator(name)
-            if found is not None:
-                return found
+        sym = self._symbol(prog, name)
+        if sym is None:  # not in the symbol table: an enumerator, if anything
+            found = types.enumerator(name) if flags & FindObjectFlags.CONSTANT else None
+            if found is None and self.nd.vmlinux and not self._renamed(name):
+                # neither a global nor an enumerator (commands probe for names other
+                # kernels have): said here, before drgn indexes the DWARF to miss it too
+                raise ObjectNotFoundError(f"could not find '{name}'", name=name)
+            return found
         if flags & FindObjectFlags.FUNCTION:
             func = types.find_named(name, FUNC)
             if func is not None:
-                sym = self._symbol(prog, name)
-                if sym is not None:
-                    return Object(prog, types.type(*func), address=sym.address)
+                return Object(prog, types.type(*func), address=sym.address)
         if not flags & FindObjectFlags.VARIABLE:
             return None
-        sym = self._symbol(prog, name)
-        if sym is None:
-            return None
-        var = types.find_named(name, VAR)
-        if var is not None:
-            return Object(prog, types.type(*var), address=sym.address)
+        if self.nd.vmlinux and sym.kind == SymbolKind.FUNC:
+            return None  # a function BTF lacks (an __init one): the DWARF has it
         spec = VARIABLE_TYPES.get(name)
         hint = debuginfo_hint(self.nd.release, self.nd.build_id)
         if spec is None:
-            if types.find_named(name, FUNC) is not None:
-                return None  # a function asked for as a variable
+            var = types.find_named(name, VAR)  # BTF types the per-CPU variables
+            if var is not None:
+                return Object(prog, types.type(*var), address=sym.address)
+            spec = PERCPU_TYPES.get(name)
+        if spec is None:
+            if types.find_named(name, FUNC) is not None or self.nd.vmlinux:
+                return None  # a function asked for as a variable; or DWARF's to find
             raise NoTypeError(
                 f"{name}: its type is unknown without the kernel's debuginfo (BTF types "
                 f"only per-CPU variables, and pycrash's table has no {name}); install "
@@ -351,6 +441,8 @@ class _Finder:
         try:
             return Object(prog, _spec_type(prog, spec, sym), address=sym.address)
         except LookupError as exc:
+            if self.nd.vmlinux:
+                return None  # the vmlinux's DWARF has it
             raise NoTypeError(f"{name}: its type ({exc}) is not in this kernel's BTF; "
                               f"install {hint}", name=name) from None
 
@@ -361,13 +453,14 @@ def _module_btfs(prog: Program, types: BtfTypes) -> list[str]:
     is initialized; the parsed copy stays on the list ``btf_modules``
     (``struct btf_module`` -> ``struct btf`` ``data``, ``data_size``)."""
     from drgn import FaultError
-    from drgn.helpers.linux.list import list_for_each_entry
+
+    from pycrash.kernel.walk import WalkError, list_entries
 
     notes = []
     try:
-        entries = list(list_for_each_entry("struct btf_module", prog["btf_modules"].address_of_(),
-                                           "list"))
-    except (LookupError, FaultError, ValueError):
+        entries = list(list_entries("struct btf_module", prog["btf_modules"].address_of_(),
+                                    "list", "btf_modules"))
+    except (LookupError, FaultError, ValueError, WalkError):
         return []  # a kernel without CONFIG_DEBUG_INFO_BTF_MODULES
     for entry in entries:
         try:
@@ -385,22 +478,49 @@ def _module_btfs(prog: Program, types: BtfTypes) -> list[str]:
     return notes
 
 
+def _attach(prog: Program, nd: NoDebugInfo, object_index: int) -> None:
+    """Register ``nd``'s BTF as ``prog``'s first type finder and its object finder at
+    ``object_index``; the modules' BTF is read when the vmlinux's lacks a name."""
+    types = nd.types
+    prog.cache["pycrash_nodebug"] = nd
+    types.module_loader = lambda: nd.notes.extend(_module_btfs(prog, types))
+    prog.register_type_finder("pycrash-btf", types.type_finder, enable_index=0)
+    prog.register_object_finder("pycrash-btf", _Finder(nd), enable_index=object_index)
+
+
 def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
     """Make ``prog`` (a kernel program with no debuginfo loaded) answer symbol, type
-    and object look-ups from kallsyms and BTF. Raises ValueError with one line naming
-    what the kernel lacks (kallsyms in VMCOREINFO, BTF)."""
+    and object look-ups from kallsyms and BTF. The kallsyms tables are where VMCOREINFO
+    says (Linux 6.0 on), else found by scanning the kernel image. Raises ValueError
+    with one line naming what the kernel lacks (kallsyms tables, BTF)."""
+    import time
+
     from drgn import FaultError
     from drgn.helpers.linux.kallsyms import load_module_kallsyms, load_vmlinux_kallsyms
 
-    if b"SYMBOL(kallsyms_names)=" not in prog["VMCOREINFO"].string_():
-        raise ValueError(
-            f"kernel {release} gives no kallsyms tables in its VMCOREINFO (Linux 6.0 and "
-            f"later do): without them a vmlinux is needed")
-    try:
-        vmlinux_symbols = load_vmlinux_kallsyms(prog)
-    except (LookupError, ValueError, FaultError) as exc:
-        raise ValueError(f"kernel {release}: its kallsyms cannot be read ({exc}): "
-                         f"a vmlinux is needed") from None
+    from pycrash.kernel import kallsyms_scan
+
+    notes = []
+    if b"SYMBOL(kallsyms_names)=" in prog["VMCOREINFO"].string_():
+        source = "vmcoreinfo"
+        try:
+            vmlinux_symbols = load_vmlinux_kallsyms(prog)
+        except (LookupError, ValueError, FaultError) as exc:
+            raise ValueError(f"kernel {release}: its kallsyms cannot be read ({exc}): "
+                             f"a vmlinux is needed") from None
+    else:  # before Linux 6.0: the tables are found in the kernel image
+        source = "scan"
+        started = time.monotonic()
+        try:
+            tables = kallsyms_scan.find_tables(prog, release)
+            took = time.monotonic() - started
+            vmlinux_symbols = kallsyms_scan.load_index(prog, tables)
+        except (ValueError, FaultError) as exc:
+            raise ValueError(f"kernel {release} names no kallsyms tables in its VMCOREINFO "
+                             f"(Linux 6.0 and later do), and scanning its memory for them "
+                             f"failed: {exc}: a vmlinux is needed") from None
+        notes.append(f"kallsyms tables found by scanning the kernel image in {took:.2f} s "
+                     f"(VMCOREINFO names them from Linux 6.0 on)")
     prog.register_symbol_finder("pycrash-kallsyms", vmlinux_symbols, enable_index=0)
     try:
         start = prog.symbol("__start_BTF").address
@@ -415,23 +535,97 @@ def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
                          f"(CONFIG_DEBUG_INFO_BTF, no __start_BTF in its kallsyms): "
                          f"a vmlinux is needed") from None
     try:
-        vmlinux = Btf(prog.read(start, stop - start))
+        vmlinux = Btf(prog.read(start, stop - start), cache_key=build_id)
     except FaultError as exc:
         raise ValueError(f"kernel {release}: its BTF cannot be read ({exc}): "
                          f"a vmlinux is needed") from None
     except BtfError as exc:
         raise ValueError(f"kernel {release}: no BTF at __start_BTF ({exc}): "
                          f"a vmlinux is needed") from None
-    types = BtfTypes(prog, vmlinux)
-    nd = NoDebugInfo(release, build_id, types, vmlinux_symbols)
-    prog.cache["pycrash_nodebug"] = nd
-    prog.register_type_finder("pycrash-btf", types.type_finder, enable_index=0)
-    prog.register_object_finder("pycrash-btf", _Finder(nd), enable_index=-1)
-    nd.notes += _module_btfs(prog, types)
+    nd = NoDebugInfo(release, build_id, BtfTypes(prog, vmlinux), vmlinux_symbols,
+                     notes=notes, kallsyms=source)
+    _attach(prog, nd, -1)
     try:
         nd.module_symbols = load_module_kallsyms(prog)
         prog.register_symbol_finder("pycrash-module-kallsyms", nd.module_symbols,
                                     enable_index=1)
     except (LookupError, ValueError, FaultError) as exc:
         nd.notes.append(f"module symbols cannot be read: {exc}")
+    return nd
+
+
+#: The vmlinux BTF blobs parsed in this process, by file and build id (most recent last):
+#: a triage worker opening many dumps of one build reads and indexes the BTF once.
+_PARSED: dict[tuple[str, int, int, str | None], Btf | None] = {}
+_PARSED_MAX = 4
+
+
+def _vmlinux_btf(vmlinux: str, build_id: str | None) -> Btf | None:
+    """The parsed ``.BTF`` section of ``vmlinux`` (None when it has none), from this
+    process's memory when it was parsed before."""
+    import os
+
+    from pycrash.memory.elfinfo import raw_section
+
+    st = os.stat(vmlinux)
+    key = (os.path.realpath(vmlinux), st.st_size, st.st_mtime_ns, build_id)
+    if key in _PARSED:
+        _PARSED[key] = _PARSED.pop(key)  # the most recently used last
+        return _PARSED[key]
+    data = raw_section(vmlinux, ".BTF")
+    btf = None
+    if data:
+        try:
+            btf = Btf(data, cache_key=build_id)
+        except BtfError:
+            btf = None
+    _PARSED[key] = btf
+    while len(_PARSED) > _PARSED_MAX:
+        del _PARSED[next(iter(_PARSED))]
+    return btf
+
+
+def load_with_vmlinux(prog: Program, vmlinux: str, release: str,
+                      build_id: str | None) -> NoDebugInfo | None:
+    """Serve ``prog``'s types from the ``.BTF`` section of ``vmlinux`` (already loaded
+    by drgn, its symbols drgn's), so that its DWARF is indexed only when a look-up
+    reaches it: a type BTF lacks, a global of unknown type, a source line, a frame's
+    variables. Return None (and register nothing) when the vmlinux has no BTF."""
+    btf = _vmlinux_btf(vmlinux, build_id)
+    if btf is None:
+        return None
+    nd = NoDebugInfo(release, build_id, BtfTypes(prog, btf, complete=True), None,
+                     vmlinux=vmlinux)
+    _attach(prog, nd, 1)  # after drgn's "linux" finder (PAGE_OFFSET, vmemmap...)
+    uses: list[str] = []
+    prog.cache["pycrash_dwarf_uses"] = uses
+
+    def type_use(prog: Program, kinds: TypeKindSet, name: str,
+                 filename: str | None) -> None:
+        if len(uses) < 32:
+            uses.append(f"type {name}")
+
+    def object_use(prog: Program, name: str, flags: FindObjectFlags,
+                   filename: str | None) -> None:
+        if len(uses) < 32:
+            uses.append(f"object {name}")
+
+    def thread_size(prog: Program, name: str, flags: FindObjectFlags,
+                    filename: str | None) -> Object | None:
+        # drgn's own THREAD_SIZE first asks for "union thread_union" (gone in 4.16,
+        # BTF came later), which would index the DWARF only to miss it there too
+        if name != "THREAD_SIZE" or not flags & FindObjectFlags.CONSTANT:
+            return None
+        for start, end in (("__start_init_task", "__end_init_task"),
+                           ("__start_init_stack", "__end_init_stack")):
+            try:
+                size = prog.symbol(end).address - prog.symbol(start).address
+            except LookupError:
+                continue
+            return Object(prog, "unsigned long", size)
+        return None
+
+    prog.register_object_finder("pycrash-thread-size", thread_size, enable_index=0)
+    prog.register_type_finder("pycrash-dwarf-use", type_use, enable_index=1)
+    prog.register_object_finder("pycrash-dwarf-use", object_use, enable_index=3)
     return nd

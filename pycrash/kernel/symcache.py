@@ -147,8 +147,26 @@ def _labels(labels: list[tuple[int, int, int]], strtab: bytes,
     return out
 
 
+#: The tables loaded in this process by build id (most recent last), so that a triage
+#: worker opening many dumps of one build reads each once.
+_LOADED: dict[str, SymbolTable] = {}
+
+
 def load(vmlinux: str, build_id: str | None) -> SymbolTable:
-    """Return the vmlinux's symbol table, from the cache when it is there."""
+    """Return the vmlinux's symbol table: from this process's memory, else from the cache
+    on disk when it is there, else read from the file."""
+    if build_id and build_id in _LOADED:
+        _LOADED[build_id] = _LOADED.pop(build_id)
+        return _LOADED[build_id]
+    table = _load(vmlinux, build_id)
+    if build_id:
+        _LOADED[build_id] = table
+        while len(_LOADED) > 4:
+            del _LOADED[next(iter(_LOADED))]
+    return table
+
+
+def _load(vmlinux: str, build_id: str | None) -> SymbolTable:
     path = cache_dir() / f"{build_id}.sym" if build_id else None
     if path is not None and path.exists():
         data = path.read_bytes()

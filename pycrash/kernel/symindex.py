@@ -32,7 +32,9 @@ class SymbolIndex:
         self._cache: dict[int, Sym | None] = {}
         self.table = None
         self.bias = 0
-        self.kallsyms = "pycrash_nodebug" in prog.cache  # no vmlinux: drgn's kallsyms
+        from pycrash.kernel.nodebug import info
+
+        self.kallsyms = info(prog) is not None  # no vmlinux: drgn's kallsyms
         where = prog.cache.get("pycrash_vmlinux")
         if where is not None:
             from pycrash.kernel import symcache

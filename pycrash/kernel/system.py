@@ -240,3 +240,29 @@ def syscalls(prog: Program, lines: bool = True) -> list[Syscall]:
         file, line = syscall_source(prog, address) if lines and name else (None, None)
         out.append(Syscall(number, address, name, file, line))
     return out
+
+
+def dmi_strings(prog: Program) -> tuple[list[tuple[str, str]], int]:
+    """The firmware's DMI strings the kernel kept (``dmi_ident[]``): ``(field, text)`` in
+    ``enum dmi_field`` order for each one set, and the longest field name below the
+    array's length (crash aligns on it). LookupError when the kernel has no ``dmi_ident``
+    (no CONFIG_DMI: arm64 without firmware tables)."""
+    from drgn import TypeKind
+
+    idents = prog["dmi_ident"]
+    if idents.type_.unqualified().kind != TypeKind.ARRAY or idents.type_.length is None:
+        raise LookupError("dmi_ident is not an array")
+    length = idents.type_.length
+    fields = []
+    for e in prog.type("enum dmi_field").enumerators:
+        if e.value >= length:
+            break  # crash stops at the first enumerator past the array (DMI_STRING_MAX)
+        fields.append((e.name, e.value))
+    width = max((len(name) for name, _v in fields), default=0)
+    out = []
+    for name, value in fields:
+        ptr = idents[value].value_()
+        if ptr:
+            text = prog.read_c_string(ptr, max_size=4096).decode("utf-8", "replace")
+            out.append((name, text))
+    return out, width

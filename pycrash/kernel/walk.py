@@ -4,7 +4,8 @@ never loops, recurses or allocates without bound.
 Every walk of a kernel list, hlist, red-black tree, XArray (radix tree, IDR) or maple
 tree in pycrash goes through this module: :func:`bounded` wraps any iterator (drgn's
 helpers among them) and the walkers here (:func:`list_entries`, :func:`hlist_entries`,
-:func:`rbtree_nodes`, :func:`xarray_entries`, :func:`maple_entries`) are pycrash's own.
+:func:`rbtree_nodes` and :func:`rbtree_positions`, :func:`xarray_entries` and
+:func:`xarray_node_entries`, :func:`maple_entries`) are pycrash's own.
 As crash's ``list`` does, a walk remembers the addresses it has seen (a set of ints, so
 memory grows with the entries found, never with the times round a loop) and stops at
 
@@ -246,6 +247,46 @@ def rbtree_nodes(root: Object, what: str, limit: int = MAX_ENTRIES) -> Iterator[
         raise fault_error(what, exc, n) from None
 
 
+def rbtree_positions(prog: Program, node: int, what: str, linear: bool = False,
+                     limit: int = MAX_ENTRIES) -> Iterator[tuple[int, str]]:
+    """Yield ``(rb_node address, position)`` of a red-black tree from the node at ``node``
+    (its root's rb_node), as crash's ``tree`` visits them: each node before its left and
+    right subtrees, or with ``linear`` in sort order (left subtree, node, right). A
+    position is the path from the start, ``root/l/r``. Bounded: a node met twice is a
+    loop, a pointer that cannot be read ends the walk."""
+    seen: set[int] = set()
+    n = 0
+    # (node, position, whether its left subtree is done) on an explicit stack
+    stack: list[tuple[int, str, bool]] = [(node, "root", False)] if node else []
+    try:
+        while stack:
+            addr, position, left_done = stack.pop()
+            if not left_done:
+                if addr in seen:
+                    raise loop_error(what, addr, None)
+                if len(seen) >= limit:
+                    raise cap_error(what, limit)
+                seen.add(addr)
+            rb = Object(prog, "struct rb_node *", addr)
+            if linear and not left_done:
+                left = rb.rb_left.value_()
+                stack.append((addr, position, True))
+                if left:
+                    stack.append((left, f"{position}/l", False))
+                continue
+            n += 1
+            yield addr, position
+            right = rb.rb_right.value_()
+            if right:
+                stack.append((right, f"{position}/r", False))
+            if not linear:
+                left = rb.rb_left.value_()
+                if left:
+                    stack.append((left, f"{position}/l", False))
+    except FaultError as exc:
+        raise fault_error(what, exc, n) from None
+
+
 def rbtree_entries(type_name: str, root: Object, member: str, what: str,
                    limit: int = MAX_ENTRIES) -> Iterator[Object]:
     """Yield the entries of a red-black tree in sort order, bounded (``root`` a
@@ -271,12 +312,26 @@ def xarray_entries(xa: Object, what: str, limit: int = MAX_ENTRIES,
     """Yield ``(index, void *)`` of every entry of an XArray (or a radix tree, which is
     one since 4.20), as drgn's ``xa_for_each``, bounded: each node is visited once, and a
     child's ``shift`` must be below its parent's (so no path is longer than the index)."""
-    prog = xa.prog_
-    node_type = prog.type("struct xa_node *")
     try:
         entry = xa.xa_head.read_()
     except FaultError as exc:
         raise fault_error(what, exc, 0) from None
+    yield from _xarray_from(xa.prog_, entry, what, limit, advanced)
+
+
+def xarray_node_entries(prog: Program, node: int, what: str, limit: int = MAX_ENTRIES,
+                        advanced: bool = False) -> Iterator[tuple[int, Object]]:
+    """Yield ``(index, void *)`` of every entry below one ``struct xa_node`` (its address,
+    or an xa_head's tagged pointer to it), indexes counted from the node's first slot
+    (crash's ``tree -N``), bounded as :func:`xarray_entries`."""
+    value = (node & ~3) | 2
+    yield from _xarray_from(prog, Object(prog, "void *", value), what, limit, advanced)
+
+
+def _xarray_from(prog: Program, entry: Object, what: str, limit: int,
+                 advanced: bool) -> Iterator[tuple[int, Object]]:
+    """The walk of :func:`xarray_entries` from the head entry ``entry``."""
+    node_type = prog.type("struct xa_node *")
     value = entry.value_()
     if not _xa_is_node(value):
         if value and (advanced or value != _XA_ZERO_ENTRY) and not (value & 3) == 2:

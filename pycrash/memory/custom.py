@@ -133,6 +133,14 @@ def images_program(extents: Sequence[Extent], vmlinux: str | None = None,
                    machine: str = "", cpus: Sequence[CpuState] = ()) -> drgn.Program:
     """Return a Program over RAM images (raw or LiME, a QEMU dump's PT_LOADs): the extents
     must not overlap, and the VMCOREINFO is found in them (:func:`memory_vmcoreinfo`)."""
+    return images_program_info(extents, vmlinux, what, machine, cpus)[0]
+
+
+def images_program_info(extents: Sequence[Extent], vmlinux: str | None = None,
+                        what: str = "no VMCOREINFO found in the memory image(s)",
+                        machine: str = "", cpus: Sequence[CpuState] = (),
+                        ) -> tuple[drgn.Program, bytes]:
+    """Return :func:`images_program`'s Program and the VMCOREINFO text it was given."""
     from pycrash.memory.physmem import check_overlaps
 
     ordered = check_overlaps(list(extents))
@@ -140,4 +148,4 @@ def images_program(extents: Sequence[Extent], vmlinux: str | None = None,
     prog = new_program(machine_of_vmcoreinfo(info))
     add_extents(prog, ordered)
     finish(prog, info, found)
-    return prog
+    return prog, info

@@ -60,6 +60,28 @@ def release(path: str) -> str | None:
     return None
 
 
+SHF_COMPRESSED = 0x800
+
+
+def raw_section(path: str, section: str) -> bytes | None:
+    """Return the contents of the first section named ``section`` read directly (without
+    pyelftools), decompressed through :func:`section_data` when compressed; None when the
+    file has no such section."""
+    for sec in elffile.sections(path):
+        if sec.name != section:
+            continue
+        if sec.flags & SHF_COMPRESSED:
+            return section_data(path, section)
+        with FileSource(path) as src:
+            data = src.pread(sec.offset, sec.size)
+        if len(data) != sec.size:
+            from pycrash.errors import DumpError
+
+            raise DumpError(f"{path}: damaged ELF file: section {section} is cut off")
+        return data
+    return None
+
+
 def section_data(path: str, section: str) -> bytes | None:
     """Return the contents of the first section named ``section`` (decompressed), or None."""
     with elffile.open_elf(path) as elf:

@@ -10,8 +10,11 @@ record (a dict of plain JSON values); it never raises.
 - Tier 2, full: ``pycrash report``'s content, its verdict in the record, its text and
   JSON under ``OUTDIR/reports/KEY/``.
 
-Tiers 1 and 2 open the dump by path (drgn reads dumps from files): a remote (fsspec)
-dump stops at tier 0, and so does one whose vmlinux is not found (noted in the record).
+A local dump's tiers 1 and 2 open it again by path (drgn's own readers, in C); a remote
+(fsspec) dump's load the vmlinux into the Program of tier 0, whose reads pycrash's
+memory layer serves from the remote file by byte range (the block cache of
+:mod:`.sources` between them): only the pages the backtrace and the report read are
+fetched. A dump whose vmlinux is not found stops at tier 0 (noted in the record).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pycrash.errors import PycrashError
+from pycrash.memory.formats import Opened
 from pycrash.triage import debuginfo
 from pycrash.triage.logparse import Report, bare, parse_report
 from pycrash.triage.signature import bucket_id, normalise, rules, sign_record
@@ -85,12 +89,12 @@ def _extract(task: Task) -> dict[str, Any]:
 
     source, counter = open_source(task.path)
     try:
-        facts, prog = open_dump(source)
+        facts, opened = open_dump(source)
         lines: list[str] = []
         log_source = None
         notes: list[str] = []
         try:
-            records, problem = read_log(reader(prog), facts.vmcoreinfo)
+            records, problem = read_log(reader(opened.prog), facts.vmcoreinfo)
             lines = stamped_lines(records)
             log_source = None if problem and not lines else "dump"
             if problem:
@@ -101,14 +105,22 @@ def _extract(task: Task) -> dict[str, Any]:
         if not lines and task.dmesg:
             lines = _sidecar(task.dmesg)
             log_source = "sidecar" if lines else None
-        bytes_t0 = counter.bytes_read
+        report = parse_report(lines)
+        record = _tier0(task, facts, report, lines, log_source)
+        record["t0_bytes_read"] = counter.bytes_read
+        record["bytes_read"] = counter.bytes_read
+        if task.tier >= 1:
+            remote = local_path(task.path) is None
+            served = opened if remote else None
+            del opened  # a local file is opened again by drgn's reader: this Program goes
+            _deeper(task, record, notes, served)
+            if remote:
+                record["bytes_read"] = counter.bytes_read
+            elif record["tier"] > 0 or record["debuginfo"]:
+                record["bytes_read"] = None  # drgn read the file itself: not counted
+        record["reads"] = counter.reads if record["bytes_read"] is not None else None
     finally:
         close_source(source)
-    report = parse_report(lines)
-    record = _tier0(task, facts, report, lines, log_source)
-    record["t0_bytes_read"] = bytes_t0
-    if task.tier >= 1:
-        _deeper(task, record, notes)
     record["notes"] = notes
     _finish(task, record)
     return record
@@ -152,14 +164,16 @@ def _tier0(task: Task, facts: Any, report: Report, lines: list[str],
     }
 
 
-def _deeper(task: Task, record: dict[str, Any], notes: list[str]) -> None:
-    """Add tiers 1 and 2 to ``record`` where the dump is local and its vmlinux found."""
+def _deeper(task: Task, record: dict[str, Any], notes: list[str],
+            opened: Opened | None = None) -> None:
+    """Add tiers 1 and 2 to ``record`` where the dump's vmlinux is found: a local dump is
+    opened again by drgn's own reader (from its path); a remote one (``opened``: tier 0's
+    Program, served from the remote file by pycrash's readers) gets the vmlinux loaded
+    into the Program tier 0 read its log through, so that nothing is read twice."""
     local = local_path(task.path)
-    if local is None:
-        notes.append("remote dump: tiers 1 and 2 need a local file; tier 0 only")
-        return
-    vmlinux = debuginfo.find(record["release"], record["build_id"],
-                             os.path.dirname(os.path.abspath(local)), task.debuginfo_dirs)
+    where = os.path.dirname(os.path.abspath(local)) if local is not None else None
+    vmlinux = debuginfo.find(record["release"], record["build_id"], where,
+                             task.debuginfo_dirs)
     if vmlinux is None:
         notes.append(f"no debuginfo for build {record['build_id'] or '?'} (release "
                      f"{record['release']}): tier 0 only")
@@ -168,7 +182,12 @@ def _deeper(task: Task, record: dict[str, Any], notes: list[str]) -> None:
     from pycrash.session import Session
 
     try:
-        session = Session.open(local, vmlinux)
+        if opened is not None:
+            from pycrash.target import with_debuginfo
+
+            session = Session(*with_debuginfo(opened, vmlinux, False, False, ""))
+        else:
+            session = Session.open(local or task.path, vmlinux)
     except PycrashError as exc:
         notes.append(f"tier 1 failed: {exc}")
         return

@@ -21,8 +21,9 @@ import glob
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pycrash.errors import PycrashError
 from pycrash.triage.sources import close_source, is_url, local_path, open_source
@@ -89,14 +90,19 @@ def _walk(directory: str) -> list[str]:
     return out
 
 
-def _looks_like_dump(path: str, name: str) -> bool:
-    """Return whether a file in a searched directory is taken as a dump."""
+def _looks_like_dump(path: str, name: str,
+                     read_head: Callable[[str], bytes] | None = None) -> bool:
+    """Return whether a file in a searched directory is taken as a dump (its first bytes
+    read by ``read_head(path)``, by default from the local file)."""
     if NOT_DUMPS.search(name) and not DUMP_NAME.search(name.rsplit(".", 1)[0]):
         return False
     try:
-        with open(path, "rb") as f:
-            head = f.read(18)
-    except OSError:
+        if read_head is not None:
+            head = read_head(path)
+        else:
+            with open(path, "rb") as f:
+                head = f.read(18)
+    except Exception:  # OSError, or a remote filesystem's own error
         return bool(DUMP_NAME.search(name))
     if head.startswith(b"\x7fELF"):
         return len(head) >= 18 and head[16] == 4  # ET_CORE: a vmcore, not a vmlinux or .ko
@@ -135,21 +141,26 @@ def _manifest(path: str) -> list[str]:
 
 
 def _remote(url: str) -> list[str]:
-    """Return the dump files an fsspec URL names (a file, a directory, a glob)."""
+    """Return the dump files an fsspec URL names (a file, a directory, a glob). Whether a
+    URL is a directory is asked of the filesystem, or (HTTP, where every URL is a file)
+    told by its first bytes: a dump's magic, else a listing to search; each file found in
+    a directory is taken as in a local one (its name, its first 18 bytes, read by range)."""
     try:
         import fsspec
 
         fs, path = fsspec.core.url_to_fs(url)
         proto = url.split("://", 1)[0]
+
+        def head(p: str) -> bytes:
+            return bytes(fs.cat_file(p, start=0, end=18))
+
         if any(c in path for c in "*?["):
             paths = sorted(fs.glob(path))
-        elif fs.isdir(path):
+        elif _remote_dir(fs, path, url, head):
             paths = sorted(p for p in fs.find(path)
-                           if not NOT_DUMPS.search(os.path.basename(p)))
-        elif fs.exists(path):
-            return [url]
+                           if _looks_like_dump(p, os.path.basename(p.rstrip("/")), head))
         else:
-            raise PycrashError(f"{url}: no such file")
+            return [url]
     except ImportError:
         raise PycrashError(f"{url}: reading URLs needs fsspec "
                            "(pip install 'pycrash-kdump[triage]')") from None
@@ -159,6 +170,20 @@ def _remote(url: str) -> list[str]:
         raise PycrashError(f"{url}: cannot list: {exc}") from None
     return [p if "://" in p else f"{proto}://{p.lstrip('/') if proto == 'memory' else p}"
             for p in paths]
+
+
+def _remote_dir(fs: Any, path: str, url: str, head: Callable[[str], bytes]) -> bool:
+    """Return whether ``path`` (``url``) of the fsspec filesystem ``fs`` is a directory to
+    search; :class:`PycrashError` when it is nothing."""
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise PycrashError(f"{url}: no such file") from None
+    if info.get("type") == "directory":
+        return True
+    if not path.startswith(("http://", "https://")):
+        return False
+    return not head(path).startswith(DUMP_MAGIC)  # an HTTP server's listing of a directory
 
 
 def _sidecar(name: str) -> str | None:
@@ -197,15 +222,16 @@ def content_key(name: str) -> tuple[str, int, str | None]:
     try:
         size = source.size()
         h = hashlib.sha256(str(size).encode() + b"\0")
-        head = source.pread(0, HEAD)
-        h.update(head)
-        found = BUILD_ID.search(head)
+        ranges = [(0, HEAD)]
         if size > HEAD:
-            h.update(source.pread(max(HEAD, size - TAIL), TAIL))
+            ranges.append((max(HEAD, size - TAIL), TAIL))
             span = size - HEAD - TAIL
             if span > BLOCK * BLOCKS:
-                for i in range(BLOCKS):
-                    h.update(source.pread(HEAD + span * i // BLOCKS, BLOCK))
+                ranges += [(HEAD + span * i // BLOCKS, BLOCK) for i in range(BLOCKS)]
+        head, *rest = source.preads(ranges)  # a remote file's samples asked all at once
+        for data in (head, *rest):
+            h.update(data)
+        found = BUILD_ID.search(head)
         return h.hexdigest()[:32], size, found.group(1).decode() if found else None
     finally:
         close_source(cached)

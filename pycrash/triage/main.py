@@ -103,7 +103,7 @@ def resign(outdir: str, rules_path: str | None, parquet: bool) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Triage the inputs into ``args.outdir``; return the exit status."""
-    from pycrash.triage.inputs import content_key, expand
+    from pycrash.triage.inputs import expand
     from pycrash.triage.signature import rules as load_rules
     from pycrash.triage.sources import local_path
 
@@ -122,13 +122,12 @@ def run(args: argparse.Namespace) -> int:
     builds: dict[str, str | None] = {}
     records: list[dict[str, Any]] = []
     keyed: list[tuple[Any, str, int, str | None]] = []
-    for ref in refs:
-        try:
-            key, size, build = content_key(ref.path)
-        except PycrashError as exc:
-            errors.append({"key": None, "path": ref.path, "error": str(exc), "stage": "open",
-                           "severity": "error"})
+    for ref, found in zip(refs, _content_keys([r.path for r in refs]), strict=True):
+        if isinstance(found, PycrashError):
+            errors.append({"key": None, "path": ref.path, "error": str(found),
+                           "stage": "open", "severity": "error"})
             continue
+        key, size, build = found
         keyed.append((ref, key, size, build))
         by_key.setdefault(key, []).append(ref.path)
     given_dirs = tuple(os.path.abspath(d) for d in args.debuginfo_dir)
@@ -189,6 +188,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: content keys computed at once: remote files' samples are a request or two each, whose
+#: latency (tens of ms for an object store) would add up one dump after another
+KEY_THREADS = 16
+
+
+def _content_keys(names: list[str]) -> list[tuple[str, int, str | None] | PycrashError]:
+    """Return :func:`~pycrash.triage.inputs.content_key` of each name (the error, for one
+    that cannot be read), in order; remote files' several at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pycrash.triage.inputs import content_key
+    from pycrash.triage.sources import local_path
+
+    def one(name: str) -> tuple[str, int, str | None] | PycrashError:
+        try:
+            return content_key(name)
+        except PycrashError as exc:
+            return exc
+
+    if all(local_path(n) is not None for n in names):
+        return [one(n) for n in names]
+    with ThreadPoolExecutor(KEY_THREADS) as pool:
+        return list(pool.map(one, names))
+
+
 def _engine(args: argparse.Namespace, tasks: list[Task], done: Any,
             builds: dict[str, str | None]) -> None:
     """Run the tasks on the engine the options name."""
@@ -197,6 +221,8 @@ def _engine(args: argparse.Namespace, tasks: list[Task], done: Any,
     if not tasks:
         return
     workers = engines.default_workers(args.workers)
+    # a build's dumps one after another: Ray and Dask hand them out in this order
+    tasks = sorted(tasks, key=lambda t: (builds.get(t.key) or "", t.path))
     if args.engine == "ray":
         try:
             engines.run_ray(tasks, done, workers, args.timeout, args.max_per_worker,

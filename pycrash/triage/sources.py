@@ -2,19 +2,21 @@
 
 A dump is never downloaded whole: every reader of the memory layer calls
 ``pread(offset, size)`` (:class:`pycrash.memory.source.ByteSource`), which here goes to
-an fsspec file (``memory://``, ``file://``, and whatever fsspec protocols are installed:
-``s3://``, ``http://``...) by seek and read. :class:`CountingSource` counts the bytes
-asked of the storage, the figure ``bench/triage`` reports; :class:`BlockCache` keeps
-recently read blocks so that the many small reads of a dump's headers and page table
-become few reads of the storage.
+a file of an fsspec filesystem (``memory://``, ``file://``, and whatever fsspec
+protocols are installed: ``http://`` with aiohttp, ``s3://`` with s3fs...) as one
+ranged read. :class:`CountingSource` counts the bytes and reads asked of the storage,
+the figures ``bench/triage`` reports; :class:`BlockCache` keeps recently read blocks
+(256 KiB: a request to an object store costs tens of milliseconds, far more than
+sending 256 KiB) so that the many small reads of a dump's headers, page table and
+pages become few reads of the storage.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from pycrash.errors import DumpError
@@ -40,7 +42,12 @@ def local_path(name: str) -> str | None:
 
 
 class FsspecSource:
-    """A file of any fsspec filesystem, read by byte range (never downloaded whole)."""
+    """A file of any fsspec filesystem, read by byte range (never downloaded whole).
+
+    Each :meth:`pread` is one ranged read of the storage (``cat_file(path, start, end)``:
+    an HTTP ``Range`` request, an S3 ranged GET), with no read-ahead of fsspec's own:
+    what is fetched is what the block cache above asks for. A server that ignores the
+    range (sends the whole file) is refused in one line at the first read."""
 
     def __init__(self, url: str) -> None:
         try:
@@ -50,29 +57,67 @@ class FsspecSource:
                             "(pip install 'pycrash-kdump[triage]')") from None
         self.path = url
         try:
-            fs, path = fsspec.core.url_to_fs(url)
-            self._size = int(fs.size(path))
-            self._file: Any = fs.open(path, "rb")
+            self._fs, self._path = fsspec.core.url_to_fs(url)
+            size = self._fs.size(self._path)
         except FileNotFoundError:
             raise DumpError(f"{url}: no such file") from None
-        except Exception as exc:  # fsspec's backends raise their own errors
+        except Exception as exc:  # fsspec's backends raise their own errors (ImportError:
+            # a protocol whose backend is not installed)
             raise DumpError(f"{url}: cannot open: {exc}") from None
-        self._lock = threading.Lock()
+        if size is None:
+            raise DumpError(f"{url}: the storage does not say the file's size")
+        self._size = int(size)
 
     def pread(self, offset: int, size: int) -> bytes:
         size = min(size, self._size - offset)
         if size <= 0 or offset < 0:
             return b""
-        with self._lock:
-            self._file.seek(offset)
-            return bytes(self._file.read(size))
+        try:
+            data = bytes(self._fs.cat_file(self._path, start=offset, end=offset + size))
+        except Exception as exc:
+            raise self._failed(exc, offset, size) from None
+        return self._checked(data, size)
+
+    def preads(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Return the bytes of each ``(offset, size)`` of ``ranges``, read at once (an
+        asynchronous filesystem, HTTP or S3, sends the requests together)."""
+        wanted = [(o, max(min(n, self._size - o), 0)) for o, n in ranges]
+        asked = [(o, n) for o, n in wanted if n > 0 and o >= 0]
+        try:
+            got = self._fs.cat_ranges([self._path] * len(asked), [o for o, _n in asked],
+                                      [o + n for o, n in asked]) if asked else []
+        except Exception as exc:
+            raise self._failed(exc, asked[0][0], asked[0][1]) from None
+        found = iter(zip(asked, got, strict=True))
+        out = []
+        for o, n in wanted:
+            if n <= 0 or o < 0:
+                out.append(b"")
+                continue
+            (offset, size), data = next(found)
+            if isinstance(data, BaseException):
+                raise self._failed(data, offset, size)
+            out.append(self._checked(bytes(data), size))
+        return out
+
+    def _checked(self, data: bytes, size: int) -> bytes:
+        if len(data) > size:
+            raise DumpError(f"{self.path}: the server ignores byte ranges (it sent "
+                            f"{len(data)} bytes for {size}); remote dumps are read by range "
+                            "only")
+        return data
+
+    def _failed(self, exc: BaseException, offset: int, size: int) -> DumpError:
+        if isinstance(exc, FileNotFoundError):
+            return DumpError(f"{self.path}: no longer there (read at byte {offset:#x})")
+        return DumpError(f"{self.path}: read of {size} bytes at byte {offset:#x} failed: "
+                         f"{exc}")
 
     def size(self) -> int:
         return self._size
 
     def close(self) -> None:
-        """Close the remote file."""
-        self._file.close()
+        """Nothing to close: each read is a request of its own."""
 
 
 class CountingSource:
@@ -92,6 +137,15 @@ class CountingSource:
 
     def size(self) -> int:
         return self.inner.size()
+
+    def preads(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Return the bytes of each ``(offset, size)``, counted: at once when the source
+        under can (:meth:`FsspecSource.preads`), else one after another."""
+        many = getattr(self.inner, "preads", None)
+        out = many(ranges) if callable(many) else [self.inner.pread(o, n) for o, n in ranges]
+        self.bytes_read += sum(map(len, out))
+        self.reads += len(out)
+        return list(out)
 
 
 class BlockCache:

@@ -4,16 +4,23 @@ on the real dump."""
 from __future__ import annotations
 
 import pytest
+from conftest import Dump, crash_commands
 from pycrash.commands import convert
 
 from pycrash.command import Result
+from pycrash.errors import CommandError
 
 
 @pytest.mark.fast
 def test_eval() -> None:
     assert list(convert.render_number(Result([convert.Number(1 << 30)]))) == [
-        "hexadecimal: 40000000  (1GB)", "    decimal: 1073741824", "      octal: 10000000000",
+        "hexadecimal: 40000000  (1GB)", "    decimal: 1073741824  ", "      octal: 10000000000",
         "     binary: " + f"{1 << 30:064b}"]
+    bits = Result([convert.Number((1 << 64) - 1)], view=convert.EvalView(bits=True))
+    lines = list(convert.render_number(bits))
+    # crash wraps the bits at 77 columns, the next line under the first bit
+    assert lines[4] == "   bits set: " + " ".join(map(str, range(63, 41, -1))) + " "
+    assert lines[5].startswith(" " * 13 + "41 40 ") and lines[-1].endswith(" 1 0 ")
     assert list(convert.render_number(Result([convert.Number((1 << 64) - 1)])))[1] == \
         "    decimal: 18446744073709551615  (-1)"
 
@@ -49,7 +56,7 @@ def test_ptob_and_btop() -> None:
 
 def test_eval_and_translations(session) -> None:  # type: ignore[no-untyped-def]
     ev = str(session.run("eval 4096 * 3")).splitlines()
-    assert ev[0] == "hexadecimal: 3000  (12KB)" and ev[1] == "    decimal: 12288"
+    assert ev[0] == "hexadecimal: 3000  (12KB)" and ev[1] == "    decimal: 12288  "
     assert str(session.run("ascii 6f6c6c6568")).strip() == "0000006f6c6c6568: hello" + \
         "<NUL>" * 3
     init = session.prog.symbol("init_task").address
@@ -71,3 +78,22 @@ def test_arm64_ptov_inverts_vtop() -> None:
     (there,) = s.run(f"vtop {task:x}").rows
     (back,) = s.run(f"ptov {there.physical:x}").rows
     assert back.virtual == task and back.physical == there.physical != task
+
+
+def test_eval_flags_and_ptov_per_cpu_as_crash(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18 (batch B): eval -l was taken as a symbol named l, -b listed no bits, 64g
+    and bare hex words (41dc065) were refused and a symbol was its contents, where crash
+    takes its address; ptov refused a per-CPU offset with a CPU specification and put
+    every address under one header. Each command's lines are crash 8.0.2's on this dump
+    (its trailing spaces included)."""
+    commands = ["eval -l 64g", "eval -lb 64g", "eval -b 0x10", "eval -b -l 7", "eval -bl 5",
+                "eval -b 41dc065", "eval 128 * 1m", "eval -b -1", "eval 1 + 2",
+                "eval (init_task + 0x10)", "eval jiffies", "ptov 0 1000", "ptov 2000 1000:1",
+                "ptov 1000:1 1000:0", "ptov 1000:a", "ptov 1000:"]
+    theirs = crash_commands(dump, commands)
+    for command in commands:
+        assert str(session.run(command)).splitlines() == theirs[command], command
+    init = session.prog.symbol("init_task").address
+    assert theirs["eval (init_task + 0x10)"][0] == f"hexadecimal: {init + 0x10:x}  "
+    with pytest.raises(CommandError, match="invalid cpu specification: 4"):
+        session.run("ptov 1000:4")

@@ -109,3 +109,50 @@ def test_dis_is_gdb_s_att_text_as_crash_prints_it(session, dump: Dump) -> None: 
     for command in commands:
         ours = [aliases.sub("<ALIAS>", line) for line in str(session.run(command)).splitlines()]
         assert ours == [aliases.sub("<ALIAS>", line) for line in theirs[command]], command
+
+
+def test_dis_f_and_b_as_crash(dump: Dump) -> None:
+    """Issue 18 (batch B): dis refused -f and -b. Each command's lines are crash 8.0.2's
+    on this dump, in one session: -f from inside an instruction (crash decodes the
+    function from its start and shows from the first instruction at or past the
+    address) to the function's end, -f with a count (count instructions from the address
+    itself), -b alone (0 on this kernel: its __bug_table holds BUG()'s data), and do_exit's
+    BUG()s with 4 bytes skipped after each ud2, then none again."""
+    s = dump.open()
+    # each command once (crash_commands keys the outputs by command): spaces differ
+    commands = ["dis -b", "dis -f do_exit+2800", "dis -f do_exit+2800 2", "dis -b 4",
+                "dis do_exit+1225 4", "dis  -b", "dis -b 0", "dis  do_exit+1225 4"]
+    theirs = crash_commands(dump, commands)
+    for command in commands:
+        assert str(s.run(command)).splitlines() == theirs[command], command
+    skipped = [i.address for i in s.run("dis -b 4 do_exit+1225 2").rows]
+    assert skipped[1] - skipped[0] == 2 + 4
+    s.run("dis -b 0")
+    end = s.prog.symbol("do_exit")
+    forward = s.run("dis -f do_exit+2800").rows
+    assert forward[-1].address < end.address + end.size <= forward[-1].address + 15
+
+
+def test_dis_s_lists_the_source_as_crash(dump: Dump, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18 (batch B): dis -s (the source of a text address) was refused. The kernel's
+    sources are not on this machine: crash 8.0.2 prints FILE and LINE, then says so;
+    with a kernel/exit.c under the current directory (where gdb looks, after the
+    compilation directory) it lists it from five lines before do_exit+1225's line to the
+    end of the function (the first '}' alone on a line), or count lines past it. pycrash
+    prints the same lines in the same directory."""
+    lines = ["}" if n in (700, 716) else "\tif (x) {" if n == 712 else f"/* line {n} */"
+             for n in range(1, 801)]
+    (tmp_path / "kernel").mkdir()
+    (tmp_path / "kernel" / "exit.c").write_text("\n".join(lines) + "\n")
+    commands = ["dis -s do_exit+1225", "dis -s do_exit+1225 3", "dis -s panic"]
+    theirs = crash_commands(dump, commands, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    s = dump.open()
+    for command in commands[:2]:
+        assert str(s.run(command)).splitlines() == theirs[command], command
+    assert theirs[commands[0]][:3] == ["FILE: kernel/exit.c", "LINE: 710", ""]
+    assert theirs[commands[0]][-2:] == ["  716\t}", ""]
+    panic = s.run("dis -s panic")
+    assert str(panic).splitlines() == theirs["dis -s panic"][:3]
+    assert panic.errors == ["panic: source code is not available"]
+    assert theirs["dis -s panic"][3] == "dis: panic: source code is not available"

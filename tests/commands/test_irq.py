@@ -38,3 +38,16 @@ def test_stats_and_affinity() -> None:
         "IRQ NAME                 AFFINITY", "  0 timer                0-1",
         " 11 virtio1,virtio2      1"]
     assert cpu_ranges([0, 1, 2, 4, 6, 7]) == "0-2,4,6-7"
+
+
+def test_in_use_lines_each_action_and_unused() -> None:
+    """irq -u as crash prints it: only the numbers with a descriptor, the IRQ centred in
+    four columns, each irqaction of the chain on a line of its own, "(unused)" centred
+    for a descriptor without one (addresses centred in 16 columns, as crash's mkstring)."""
+    rows = [Irq(2, 0, 0, [], "", [], {}), Irq(3, 0xFF36224941148A80, 0, [], "", [], {}),
+            Irq(21, 0x10, 0x20, ["ehci", "uhci"], "", [], {}, [0x20, 0x30])]
+    assert list(render(Result(rows, view=IrqView("in-use", (0,))))) == [
+        " IRQ   IRQ_DESC/_DATA      IRQACTION      NAME",
+        "  3   ff36224941148a80      (unused)      ",
+        ' 21          10                20         "ehci"',
+        '                               30         "uhci"']

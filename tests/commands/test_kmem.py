@@ -83,21 +83,28 @@ def test_zones_counters_nodes() -> None:
 
 @pytest.mark.fast
 def test_free_lists_add_up_or_not() -> None:
-    """crash's kmem -f: each zone's line under its header, its free areas where it has free
-    pages, then whether they add up."""
-    zones = (ZoneRow(0, 0, "DMA", 0x1000, 4095, 3998, 3840, 3, 22, 27, 32, 1, 0xFF02000),
-             ZoneRow(0, 2, "Normal", 0x3000, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-    areas = (FreeArea("DMA", 0, 0, 0x1000, 3), FreeArea("DMA", 1, 0, 0x1010, 1))
-    assert list(kmem.render_free(Result([kmem.FreeLists(5, areas, zones, (0, 0))]))) == [
-        kmem.ZONE_HEADER,
-        "  0   DMA         4095       3      ff02000           1000          0     ",
+    """crash's -f: each zone's line, its areas where it has free pages (an empty zone's
+    line alone), then whether the blocks add up; -F each list under its heading and its
+    blocks' first pages."""
+    dma = ZoneRow(0, 0, "DMA", 0x1000, 4095, 3998, 3840, 5, 22, 27, 32, 1, 0x2000)
+    normal = ZoneRow(0, 2, "Normal", 0x3000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    areas = (FreeArea("DMA", 0, 0, 0x1000, 3, 0x1000, (0x10, 0x20, 0x30)),
+             FreeArea("DMA", 1, 0, 0x1010, 1, 0x1000, (0x40,)))
+    lists = kmem.FreeLists(5, areas, (dma, normal), (0, 0))
+    zone_header = "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR"
+    assert list(kmem.render_free(Result([lists]))) == [
+        zone_header,
+        "  0   DMA         4095       5  0000000000002000      1000          0     ",
         "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES",
         "  0       4k  0000000000001000       3      3",
-        "  1       8k  0000000000001010       1      2", "", kmem.ZONE_HEADER,
-        "  2   Normal         0       0         0               0            0     ", "",
-        "nr_free_pages: 5  (verified)"]
-    assert list(kmem.render_free(Result([kmem.FreeLists(6, areas, zones, (0, 0))])))[-1] == \
-        "nr_free_pages: 6  (found 5)"
+        "  1       8k  0000000000001010       1      2", "", zone_header,
+        "  2   Normal         0       0         0               0            0     ",
+        "", "nr_free_pages: 5  (verified)"]
+    assert list(kmem.render_free(Result([lists], view=True)))[2:8] == [
+        "AREA    SIZE  FREE_AREA_STRUCT", "  0       4k  0000000000001000  ", "10", "20", "30",
+        "AREA    SIZE  FREE_AREA_STRUCT"]
+    more = kmem.FreeLists(6, areas, (dma, normal), (0, 0))
+    assert list(kmem.render_free(Result([more])))[-1] == "nr_free_pages: 6  (found 5)"
 
 
 PAGE = kmem.PageRow(0xFFD2DE3FC0000040, 0x1000, 0, 0, 1, 0x7FFFFC0001000, ("reserved",))

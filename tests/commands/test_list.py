@@ -81,3 +81,38 @@ def test_list_positional_offset_and_h_as_crash(session, dump: Dump) -> None:  # 
     assert theirs[commands[0]][0] == f"{init:x}" and len(theirs[commands[0]]) > 50
     with pytest.raises(CommandError, match="unexpected arguments"):
         session.run("list -o 8 task_struct.tasks init_task")
+
+
+def test_list_r_e_S_l_as_crash(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18 (batch B): list refused -r, -e, -S, -l, -x and -d. Each command's lines
+    are crash 8.0.2's on this dump (the whole task list, 60-odd entries): the list walked
+    backwards through the prev pointers from its head or from init_task (-h), members
+    read from memory (-S: unsigned numbers, pointers in hex with a function's name, a
+    char array as a string, larger members as -s shows them), ending before an entry
+    (-e, and with -H through the head when the end is not in the list), and a walk from
+    a list_head with -l showing the structs that hold it."""
+    head = session.prog["init_task"].tasks.address_
+    tasks = session.prog.type("struct task_struct").member("tasks").offset
+    entries = session.run(f"list -H {head:x} -o task_struct.tasks").rows
+    fifth = entries[4].address + tasks  # the fifth task's list_head
+    first = session.prog["init_task"].tasks.next.value_()
+    commands = [
+        f"list -r -H {head:x} -o task_struct.tasks", "list -r -h -o task_struct.tasks init_task",
+        f"list -H {head:x} -o task_struct.tasks -S task_struct.pid,comm",
+        f"list -r -H {head:x} -o task_struct.tasks -S task_struct.pid,mm,flags,real_parent",
+        f"list -H {head:x} -o task_struct.tasks -S task_struct.sched_class,se",
+        f"list -x -H {head:x} -o task_struct.tasks -S task_struct.pid,prio",
+        f"list -d -H {head:x} -o task_struct.tasks -s task_struct.pid",
+        f"list -H {head:x} -o task_struct.tasks -e {fifth:x}",
+        f"list -H {head:x} -o task_struct.tasks -e {entries[4].address:x}",
+        f"list -o task_struct.tasks -h init_task -e {fifth:x}",
+        f"list {first:x} -l task_struct.tasks -s task_struct.comm",
+        f"list {first:x} -l task_struct.tasks -S task_struct.pid"]
+    theirs = crash_commands(dump, commands)
+    for command in commands:
+        assert str(session.run(command)).splitlines() == theirs[command], command
+    backwards = [e.address for e in session.run(commands[0]).rows]
+    assert backwards == [e.address for e in reversed(entries)]
+    assert len(session.run(commands[7]).rows) == 4
+    with pytest.raises(CommandError, match="-l option can only be used with -s or -S"):
+        session.run(f"list {first:x} -l task_struct.tasks")

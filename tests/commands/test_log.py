@@ -128,3 +128,28 @@ def test_log_d_and_a_match_crash(dump: Dump) -> None:
     run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "log -a")
     assert run.rc == 0
     assert (run.out + run.err).splitlines() == theirs["log -a"]  # the kernel audit log is empty
+
+
+def test_log_c_names_each_caller(dump: Dump) -> None:
+    """``log -c`` (crash 8.1's; 8.0.2 lacks it): the caller id after the time, ``T`` and the
+    thread id, or ``C`` and the CPU, in crash's column (6 wide for this pid_max). The boot
+    banner comes from the idle task (T0), the sysrq line from the task that panicked, and
+    every message of the guest's own dmesg is there with a caller."""
+    session = dump.open()
+    panic_pid = session.panic_task.pid.value_()
+    assert session.prog["pid_max"].value_() <= 99999
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "log -c", "-x", "log -c -t")
+    assert run.rc == 0, run.err
+    lines = run.out.splitlines()
+    pattern = re.compile(r"^\[ *\d+\.\d{6}\] \[ *([TC])(\d+)\] (.*)$")
+    callers = [pattern.match(x) for x in lines if x.startswith("[ ")]
+    assert callers[0] is not None and callers[0].group(1, 2) == ("T", "0")
+    assert "Linux version" in callers[0].group(3)
+    sysrq = [m for m in callers if m is not None and "sysrq: Trigger a crash" in m.group(3)]
+    assert sysrq and sysrq[-1].group(1, 2) == ("T", str(panic_pid))
+    assert re.search(rf"^\[ *T{panic_pid}\] sysrq: Trigger a crash$", run.out, re.M)
+    texts = {m.group(3) for m in callers if m is not None}
+    for line in dump.truth("dmesg.txt").splitlines()[:50]:
+        assert line.split("] ", 1)[1] in texts, line
+    for m in callers:
+        assert m is None or len(m.group(0).split("] ")[1]) == 7  # "[" + 6 columns

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Dump
+from conftest import Dump, crash_commands
 from pycrash.commands import p
 
 from pycrash.command import Result
+from pycrash.errors import CommandError
 from pycrash.kernel.format import CValue, ValueKind, value_text
 
 
@@ -63,3 +64,58 @@ def test_p_slash_x_is_gdb_s(session) -> None:  # type: ignore[no-untyped-def]
     assert re.fullmatch(rf"\$\d+ = {jiffies:#x}\n?", str(session.run("p/x jiffies")))
     assert re.fullmatch(rf"\$\d+ = {jiffies}\n?", str(session.run("p/d jiffies")))
     assert str(session.run("p -x jiffies")).startswith("jiffies = $")
+
+
+def test_p_history_sizeof_and_per_cpu_as_crash(dump: Dump) -> None:
+    """Issue 18 (batch B): p knew neither gdb's value history ($N, $, $$, $$N) nor sizeof,
+    and a per-CPU symbol printed its zero-based link address (unreadable) or, with :N,
+    its instance under the symbol's own name. In one session from the start, as crash
+    8.0.2 numbers its values: each command's lines are crash's on this dump, among them
+    the per-CPU symbol's type and addresses, every CPU's instance (:a), a CPU list, the
+    context's CPU (:) and the warning for a CPU given to a symbol that is not per-CPU."""
+    commands = ["p sizeof(struct task_struct)", "p $1", "p jiffies", "p $", "p $$2",
+                "p sizeof(init_task)", "p sizeof init_task.pid", "p irq_stat", "p irq_stat:a",
+                "p -x irq_stat:0", "p irq_stat:", "p irq_stat:0,1", "p jiffies:a", "p $$"]
+    theirs = crash_commands(dump, commands)
+    s = dump.open()
+    for command in commands:
+        assert str(s.run(command)).splitlines() == theirs[command], command
+    assert s.prog.type("struct task_struct").size == int(theirs[commands[0]][0].split()[-1])
+    with pytest.raises(CommandError, match="invalid cpu specification: 2"):
+        s.run("p irq_stat:2")
+    with pytest.raises(CommandError, match=r"History has not yet reached \$99"):
+        s.run("p $99")
+
+
+def test_p_names_pointers_into_kernel_symbols_as_gdb(dump: Dump) -> None:
+    """gdb follows a pointer into a kernel symbol with ``<symbol+offset>`` (crash 8.0.2:
+    ``sched_class = 0xffffffffb3d982d0 <fair_sched_class>``, ``prev = 0x... <init_task+
+    2192>``); pycrash printed the bare number, in p, struct and task alike. Every line of
+    crash's ``task`` (the panic task's whole task_struct) that names a symbol after a
+    pointer is pycrash's too, and p/x names none, as gdb."""
+    theirs = crash_commands(dump, ["task", "p &init_task.tasks", "p/x init_task.se.group_node"])
+    s = dump.open()
+    ours = str(s.run("task")).splitlines()
+    named = [line for line in theirs["task"] if re.search(r"= 0x[0-9a-f]+ <", line)]
+    assert len(named) > 10
+    missing = [line for line in named if line not in ours]
+    assert not missing, missing[:5]
+    for command in ("p &init_task.tasks", "p/x init_task.se.group_node"):
+        assert str(s.run(command)).splitlines()[1:] == theirs[command][1:], command
+        assert str(s.run(command)).splitlines()[0].split("=", 1)[1] == \
+            theirs[command][0].split("=", 1)[1], command
+
+
+def test_arrays_are_shown_whole_as_crash(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """crash runs gdb with its repeat threshold at 0x7fffffff: a run of equal elements is
+    never collapsed to ``<repeats N times>`` (the panic task's comm ``"sh"`` and 13 NULs,
+    the cpumask's 127 equal words); pycrash collapsed them as gdb's default does."""
+    commands = ["task -R pid,comm", "p init_task.cpus_mask", "p -x init_task.cpus_mask",
+                f"struct task_struct.comm {session.panic_task.value_():x}"]
+    theirs = crash_commands(dump, commands)
+    for command in commands:
+        ours = str(session.run(command)).splitlines()
+        if command.startswith("p "):  # the history numbers differ
+            ours, theirs[command] = ours[1:], theirs[command][1:]
+        assert ours == theirs[command], command
+    assert "<repeats" not in str(session.run("task"))

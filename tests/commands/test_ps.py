@@ -274,3 +274,22 @@ def test_ps_flags_match_crash_where_crash_sees_every_task() -> None:
         run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", cmd)
         ours = (run.out + run.err).splitlines()
         assert masked(ours) == masked(theirs[cmd]), cmd
+
+
+def test_ps_H_leaves_out_the_header(dump: Dump) -> None:
+    """``ps -H`` (crash 8.1's: no header line) prints ps's task lines alone: crash 8.0.2's
+    own ``ps`` lines for the idle tasks (the only ones it reads right on 6.1: it gives
+    the panic task PPID -1), and every task of the guest's /proc."""
+    run = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "ps -H", "-x", "ps -H -s")
+    assert run.rc == 0, run.err
+    lines = run.out.splitlines()
+    assert not any("COMM" in x and "PID" in x for x in lines)
+    theirs = crash_commands(dump, ["ps"])["ps"]
+    assert theirs[0].split() == ["PID", "PPID", "CPU", "TASK", "ST", "%MEM", "VSZ", "RSS",
+                                 "COMM"]
+    idle = [x for x in theirs[1:] if "swapper/" in x]
+    assert len(idle) == 2
+    for line in idle:
+        assert line in lines, line
+    pids = {int(x.lstrip("> ").split()[0]) for x in lines if x.strip()}
+    assert set(parse_stat(dump.truth("stat.txt"))) <= pids

@@ -77,3 +77,36 @@ def test_arm64_rd_s_and_bt_t_strip_pointer_authentication() -> None:
     text = s.run("bt -t").rows[0]
     assert text.words and all(w.value >> 48 == 0xFFFF for w in text.words)
     assert "panic" in [w.name for w in text.words]
+
+
+def test_rd_r_copies_the_bytes_crash_copies(dump, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """rd -r FILE ADDR COUNT writes the same bytes crash 8.0.2 writes, from a kernel virtual
+    address (linux_banner: the guest's own uname -r in it) and a physical one; its line is
+    crash's; without a count or -e, crash's error; an unreadable address writes nothing."""
+    import subprocess
+
+    from conftest import assert_one_line_error, pycrash
+
+    script = (f"rd -r {tmp_path}/c1.bin linux_banner 64\n"
+              f"rd -p -r {tmp_path}/c2.bin 1000 8192\nq\n")
+    crash = subprocess.run(["crash", "-s", str(dump.vmlinux), str(dump.vmcore)],
+                           input=script, capture_output=True, text=True, timeout=300)
+    base = ["-s", str(dump.vmlinux), str(dump.vmcore), "-x"]
+    run = pycrash(*base, f"rd -r {tmp_path}/p1.bin linux_banner 64; "
+                  f"rd -p -r {tmp_path}/p2.bin 1000 8192")
+    assert run.rc == 0, run.err
+    lines = run.out.splitlines()
+    assert lines == [ln.replace(f"{tmp_path}/c", f"{tmp_path}/p")
+                     for ln in crash.stdout.splitlines() if "bytes copied" in ln]
+    assert lines[1] == f"8192 bytes copied from 0x1000 to {tmp_path}/p2.bin"
+    for n in (1, 2):
+        assert (tmp_path / f"p{n}.bin").read_bytes() == (tmp_path / f"c{n}.bin").read_bytes()
+    banner = (tmp_path / "p1.bin").read_bytes()
+    assert banner.startswith(f"Linux version {dump.release} ".encode())
+    run = pycrash(*base, f"rd -r {tmp_path}/p3.bin -e linux_banner+16 linux_banner")
+    assert (tmp_path / "p3.bin").read_bytes() == banner[:16]
+    assert_one_line_error(pycrash(*base, f"rd -r {tmp_path}/p4.bin linux_banner"),
+                          "rd: -r option requires either a count argument or the -e option")
+    assert_one_line_error(pycrash(*base, f"rd -r {tmp_path}/p5.bin 0 16"),
+                          "rd: invalid kernel virtual address: 0")
+    assert not (tmp_path / "p4.bin").exists() and not (tmp_path / "p5.bin").exists()

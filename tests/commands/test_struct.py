@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Dump, pid_of
+from conftest import Dump, crash_commands, pid_of
 from pycrash.commands import struct
 from rows import LIST_HEAD
 
 from pycrash.cmdlib.structs import StructDump
 from pycrash.command import Result
+from pycrash.errors import CommandError
 from pycrash.kernel.format import CValue, ValueKind
 
 
@@ -91,3 +92,36 @@ def test_struct_negative_count_shows_the_preceding_objects(session) -> None:  # 
     assert forward[:5] == expected[5:] + [""]
     with pytest.raises(Exception, match="invalid count: 0"):
         session.run("struct list_head init_task 0")
+
+
+def test_struct_p_r_o_and_cpuspec_as_crash(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18 (batch B): struct refused -p and -r, ignored -o with an address, and read
+    a per-CPU symbol at its zero-based link address (``runqueues:0-1`` was refused). Each
+    command's lines are crash 8.0.2's on this dump: pointer members with their types and
+    what they point to (NULL, a struct, a named struct), raw bytes as rd shows them, the
+    members' addresses, and each chosen CPU's instance after ``[CPU]: ADDRESS`` (a
+    typedef'd anonymous struct named as crash names it); a CPU given to a symbol that is
+    not per-CPU is ignored with crash's warning; -c counts, before and after the address,
+    and per CPU."""
+    tasks = session.prog["init_task"].tasks.address_
+    commands = [
+        "struct rq.nr_running runqueues:0-1", "struct rq.nr_running,cpu runqueues:a",
+        "struct irq_cpustat_t irq_stat:1", "struct rq.nr_running runqueues:",
+        "struct list_head jiffies:1",
+        f"struct -o wait_queue_head {tasks:x}", "struct task_struct.pid -o init_task",
+        "struct -p task_struct.mm,comm,pid,fs init_task", f"struct -p list_head {tasks:x}",
+        "struct -p task_struct.thread_pid,nsproxy init_task",
+        f"struct -r list_head {tasks:x}", f"struct -r list_head {tasks:x} 2",
+        "struct -r task_struct.comm init_task", "struct -r task_struct.pid init_task",
+        "struct -r task_struct.se init_task", f"struct -c 2 list_head {tasks:x}",
+        f"struct list_head {tasks:x} -c -2", "struct -c 2 rq.nr_running runqueues:1"]
+    theirs = crash_commands(dump, commands)
+    for command in commands:
+        assert str(session.run(command)).splitlines() == theirs[command], command
+    errors = {"struct -r task_struct.pid,comm init_task": "only one structure member allowed",
+              "struct -o task_struct.pid,comm init_task": "-o option not valid with multiple",
+              "struct -p list_head": "-p option requires address argument",
+              "struct rq.nr_running runqueues:5": "invalid cpu specification: 5"}
+    for command, message in errors.items():
+        with pytest.raises(CommandError, match=message):
+            session.run(command)

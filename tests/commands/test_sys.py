@@ -152,3 +152,19 @@ def test_sys_c_matches_crash(dump: Dump) -> None:
     assert run.rc == 0, run.err
     assert run.out.splitlines() == [ln for c in commands for ln in theirs[c]]
     assert len(theirs["sys -c"]) > 400
+
+
+def test_sys_i_prints_the_firmware_strings_as_crash(dump: Dump) -> None:
+    """``sys -i``: the DMI strings equal crash 8.0.2's lines, and the ones the kernel
+    printed at boot (``DMI: vendor product, BIOS version date`` in the guest's dmesg)."""
+    ours = pycrash("-s", str(dump.vmlinux), str(dump.vmcore), "-x", "sys -i")
+    assert ours.rc == 0, ours.err
+    theirs = crash_commands(dump, ["sys -i"])["sys -i"]
+    assert ours.out.splitlines() == [x for x in theirs if "DMI_" in x]
+    fields = {name.strip(): value for name, _sep, value in
+              (line.partition(": ") for line in ours.out.splitlines())}
+    boot = re.search(r"DMI: (.*)$", dump.truth("dmesg.txt"), re.M)
+    assert boot is not None
+    assert boot.group(1) == (f"{fields['DMI_SYS_VENDOR']} "
+                             f"{fields['DMI_PRODUCT_NAME']}, BIOS "
+                             f"{fields['DMI_BIOS_VERSION']} {fields['DMI_BIOS_DATE']}")

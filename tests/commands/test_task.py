@@ -23,3 +23,23 @@ def test_task_and_set_context(session, dump: Dump) -> None:  # type: ignore[no-u
     finally:
         session.run("set -p")
     assert session.run("bt").rows[0].task.pid == session.panic_task.pid.value_()
+
+
+def test_task_array_of_structs_indented_as_crash(session, dump: Dump) -> None:  # type: ignore[no-untyped-def]
+    """An array of structs (pid_links) has its structs' members two columns further in than
+    the array's own braces, as gdb prints them for crash: ``{{`` at the member, the members
+    4 in, ``}, {`` 2 in (gdb's ``<symbol+off>`` after a data pointer left aside)."""
+    import re
+
+    from conftest import crash_commands
+
+    theirs = crash_commands(dump, ["task"])["task"]
+    ours = str(session.run("task")).splitlines()
+
+    def block(lines: list[str]) -> list[str]:
+        start = next(i for i, line in enumerate(lines) if line.startswith("  pid_links = {{"))
+        end = next(i for i in range(start, len(lines)) if lines[i].endswith("}},"))
+        return [re.sub(r" <[^>]*>", "", line) for line in lines[start:end + 1]]
+
+    assert block(ours) == block(theirs)
+    assert block(ours)[1].startswith("      next = ") and block(ours)[3] == "    }, {"

@@ -487,8 +487,13 @@ def regressions(ws: Workspace) -> Iterator[Case]:
                ((shoff + rodata * 64 + 24, (1 << 63).to_bytes(8, "little")),
                 (id_at, b"\xee")))
     off, length = secs[".debug_info"]
-    yield Case("regression.vmlinux-invalid-dwarf", "vmlinux",
-               ((off, b"\xff" * 64), (off + length // 2, b"\xff" * 64)))
+    bad_dwarf = ((off, b"\xff" * 64), (off + length // 2, b"\xff" * 64))
+    # the default start reads types from .BTF: the session opens, the commands that
+    # reach the DWARF say it is damaged; --dwarf indexes it at open and refuses
+    yield Case("regression.vmlinux-invalid-dwarf", "vmlinux", bad_dwarf,
+               commands="sys; p max_threads; bt -l")
+    yield Case("regression.vmlinux-invalid-dwarf-eager", "vmlinux", bad_dwarf,
+               args=("--dwarf", str(ws.inputs["kdump"][0])))
     yield Case("regression.bad-option", "kdump", args=("{dump}", "--bogus"))
 
 

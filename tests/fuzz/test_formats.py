@@ -37,6 +37,7 @@ REGRESSIONS = (
     "fifo-as-oldmem", "directory-as-dump", "vmlinux-truncated-1mib", "vmlinux-truncated-half",
     "vmlinux-section-offset-sign-bit",
     "vmlinux-truncated-100-short", "report-on-truncated-vmlinux", "vmlinux-invalid-dwarf",
+    "vmlinux-invalid-dwarf-eager",
     "bad-option",
 )
 
@@ -98,7 +99,9 @@ EXPECT = {
     "vmlinux-truncated-half": (2, ["damaged ELF file"]),
     "vmlinux-section-offset-sign-bit": (2, ["damaged ELF file"]),
     "report-on-truncated-vmlinux": (2, ["damaged ELF file"]),
-    "vmlinux-invalid-dwarf": (2, ["damaged debug info (libdw error"]),
+    "vmlinux-invalid-dwarf": (1, ["p: the vmlinux's debug info is damaged (libdw error",
+                                  "bt: the vmlinux's debug info is damaged"]),
+    "vmlinux-invalid-dwarf-eager": (2, ["damaged debug info (libdw error"]),
     "bad-option": (2, ["unrecognized arguments: --bogus"]),
 }
 

@@ -1,8 +1,11 @@
 """No vmlinux needed (issue 16): symbols from the dump's kallsyms, types from its BTF.
 
-On each fixture whose kernel has BTF and kallsyms in VMCOREINFO (6.1, 6.12, 7.2), the
-core commands print the same text with the vmlinux (DWARF) and with none, but for
-:data:`DIFFERENCES`; kernels without what this needs are refused in one line.
+On each fixture whose kernel has BTF (5.10, 6.1, 6.12, 7.2), the core commands print
+the same text with the vmlinux (DWARF) and with none, but for :data:`DIFFERENCES`;
+kernels without what this needs are refused in one line. Before Linux 6.0 VMCOREINFO
+names no kallsyms tables: they are found by scanning the kernel image
+(:mod:`pycrash.kernel.kallsyms_scan`), checked here against the VMCOREINFO of 6.1 (which
+names them), the vmlinux's symbol table and the guest's own /proc/kallsyms.
 """
 
 from __future__ import annotations
@@ -26,8 +29,13 @@ DIFFERENCES = {
     "sys": "KERNEL: names no vmlinux file",
     "sym schedule": "adds one line: source files and lines need DWARF",
 }
-#: Fixtures of the kernel matrix with BTF and kallsyms in VMCOREINFO (Linux 6.0 on).
-BTF_FIXTURES = ("small", "trixie-small", "sid-small")
+#: Fixtures of the kernel matrix with BTF and CONFIG_KALLSYMS_ALL: kallsyms in
+#: VMCOREINFO (Linux 6.0 on), or found by a scan of the image (Debian 11's 5.10).
+BTF_FIXTURES = ("small", "bullseye-small", "trixie-small", "sid-small")
+#: The tables VMCOREINFO names since Linux 6.0 (6.1 has no kallsyms_markers there).
+TABLES = {"names": "kallsyms_names", "token_table": "kallsyms_token_table",
+          "token_index": "kallsyms_token_index", "num_syms": "kallsyms_num_syms",
+          "offsets": "kallsyms_offsets", "relative_base": "kallsyms_relative_base"}
 
 
 def _text(session, line: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
@@ -152,7 +160,6 @@ def test_kernel_without_btf_is_refused(dump: Dump, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name, missing", [
-    ("bullseye-small", "gives no kallsyms tables in its VMCOREINFO"),
     ("arm64-small", "built without CONFIG_KALLSYMS_ALL"),
 ])
 def test_kernels_lacking_what_it_needs_are_refused(name: str, missing: str) -> None:
@@ -160,3 +167,132 @@ def test_kernels_lacking_what_it_needs_are_refused(name: str, missing: str) -> N
     run = pycrash("-s", "--btf", str(dump.vmcore), "-x", "sys")
     assert_one_line_error(run, missing, "a vmlinux is needed", dump.release)
     assert len(run.err.strip().splitlines()) == 1
+
+
+def test_kallsyms_source(pair) -> None:  # type: ignore[no-untyped-def]
+    """Linux 6.0 and later take the tables VMCOREINFO names (no scan, no note); 5.10's
+    are found by the scan, which the session's notes time."""
+    from pycrash.kernel import kallsyms_scan, nodebug
+
+    dump, _dwarf, btf = pair
+    nd = nodebug.info(btf.prog)
+    assert nd is not None
+    names = kallsyms_scan.vmcoreinfo_symbols(btf.prog)
+    if "kallsyms_names" in names:
+        assert nd.kallsyms == "vmcoreinfo", dump.release
+        assert not [n for n in nd.notes if "scanning" in n]
+    else:
+        assert dump.release.startswith("5.10."), dump.release
+        assert nd.kallsyms == "scan"
+        assert [n for n in nd.notes if n.startswith("kallsyms tables found by scanning")]
+
+
+def test_scan_finds_the_tables_vmcoreinfo_names(dump: Dump) -> None:
+    """On 6.1, whose VMCOREINFO names the tables (its layout is 5.10's, with 6.2's
+    kallsyms_seqs_of_names backported), the scan finds them at those very addresses,
+    and the symbols drgn loads from them are drgn's from VMCOREINFO, one for one."""
+    import drgn
+    from drgn.helpers.linux.kallsyms import load_vmlinux_kallsyms
+
+    from pycrash.kernel import kallsyms_scan
+
+    prog = drgn.Program()
+    prog.set_core_dump(str(dump.vmcore))
+    found = kallsyms_scan.find_tables(prog, dump.release)
+    named = kallsyms_scan.vmcoreinfo_symbols(prog)
+    assert {key: getattr(found, key) for key in TABLES} == \
+        {key: named[name] for key, name in TABLES.items()}
+    assert found.count == prog.read_u32(named["kallsyms_num_syms"])
+    assert found.addresses == 0  # base-relative: offsets and a base
+
+    def table(index: drgn.SymbolIndex) -> list[tuple[str, int, int]]:
+        return sorted((s.name, s.address, s.size) for s in index(prog, None, None, False))
+
+    scanned = table(kallsyms_scan.load_index(prog, found))
+    assert len(scanned) == found.count
+    assert scanned == table(load_vmlinux_kallsyms(prog))
+
+
+def test_scan_gives_up_in_one_line(dump: Dump) -> None:
+    """Out of time, the scan says so in one line (the limit bounds every scan)."""
+    import drgn
+
+    from pycrash.kernel import kallsyms_scan
+
+    prog = drgn.Program()
+    prog.set_core_dump(str(dump.vmcore))
+    with pytest.raises(kallsyms_scan.KallsymsScanError, match=r"^no kallsyms tables found "
+                       r"in 0 s of scanning the kernel image$"):
+        kallsyms_scan.find_tables(prog, dump.release, timeout=0)
+
+
+def _link_symbols(vmlinux: Path) -> dict[str, set[int]]:
+    """Every symbol of the vmlinux's .symtab: its link-time addresses (System.map)."""
+    from pycrash.memory.elffile import open_elf
+
+    with open_elf(str(vmlinux)) as elf:
+        sections = elf.get_section_by_name(".symtab"), elf.get_section_by_name(".strtab")
+        assert sections[0] is not None and sections[1] is not None
+        symtab, strtab = sections[0].data(), sections[1].data()
+    out: dict[str, set[int]] = {}
+    for name, _info, _other, _shndx, value, _size in struct.iter_unpack(
+            "<IBBHQQ", symtab[:len(symtab) - len(symtab) % 24]):
+        if name:
+            out.setdefault(strtab[name:strtab.index(b"\0", name)].decode(), set()).add(value)
+    return out
+
+
+def test_scanned_symbols_are_the_vmlinux_symbols() -> None:
+    """On 5.10 (no tables in VMCOREINFO), every symbol the scan's tables give is in the
+    vmlinux's symbol table at the same address plus the KASLR offset (per-CPU ones,
+    absolute in kallsyms, as linked), and the guest's /proc/kallsyms agrees."""
+    dump = fixture_dump("bullseye-small")
+    btf = _btf_session(dump)
+    from pycrash.kernel import nodebug
+
+    nd = nodebug.info(btf.prog)
+    assert nd is not None and nd.kallsyms == "scan" and nd.vmlinux_symbols is not None
+    symbols = nd.vmlinux_symbols(btf.prog, None, None, False)
+    text = btf.prog["VMCOREINFO"].string_().decode()
+    offset = int(text.split("KERNELOFFSET=")[1].split()[0], 16)
+    assert offset  # KASLR moved the kernel: the offset is exercised
+    link = _link_symbols(dump.vmlinux)
+    wrong = [(s.name, hex(s.address)) for s in symbols
+             if s.address - offset not in link.get(s.name, ())
+             and s.address not in link.get(s.name, ())]
+    assert not wrong, wrong[:10]
+    assert len(symbols) > 50000
+    percpu = [s for s in symbols if s.address in link.get(s.name, ())]
+    assert any(s.name == "runqueues" for s in percpu)  # absolute per-CPU symbols seen
+    truth = [line.split() for line in dump.truth("kallsyms.txt").splitlines()]
+    assert truth
+    for address, _kind, name in truth:
+        assert btf.prog.symbol(name).address == int(address, 16), name
+
+
+def test_blanked_kallsyms_tables_are_refused(tmp_path: Path) -> None:
+    """A 5.10 dump whose token index is zeroed (in a copy of the ELF dump) has no tables
+    the scan accepts: it is refused without a vmlinux, in one line."""
+    from pycrash.kernel import kallsyms_scan
+
+    dump = fixture_dump("bullseye-small")
+    btf = _btf_session(dump)
+    tables = kallsyms_scan.find_tables(btf.prog, dump.release)
+    head = btf.prog.read(tables.token_index, 512)
+    copy = tmp_path / "vmcore.elf"
+    shutil.copyfile(dump.dir / "vmcore.elf", copy)
+    data = bytearray(copy.read_bytes())
+    at, blanked = data.find(head), 0
+    while at >= 0:  # the image's, and any copy of it elsewhere in memory
+        data[at:at + 512] = bytes(512)
+        at, blanked = data.find(head, at), blanked + 1
+    assert blanked
+    copy.write_bytes(bytes(data))
+    run = pycrash("-s", "--btf", str(copy), "-x", "sys")
+    assert_one_line_error(run, "names no kallsyms tables in its VMCOREINFO",
+                          "no kallsyms tables in the kernel image", "candidate token tables "
+                          "rejected", "a vmlinux is needed", f"linux-image-{dump.release}-dbg")
+    assert len(run.err.strip().splitlines()) == 1
+    # with the vmlinux it opens as before
+    run = pycrash("-s", str(copy), str(dump.vmlinux), "-x", "sys")
+    assert run.rc == 0, run.err

@@ -102,20 +102,107 @@ def test_small_fixture_every_form_one_bucket(dump: Dump, tmp_path: Path) -> None
     assert _jsonl(out / "records.jsonl") == records
 
 
+#: record fields that differ between two readings of one dump by two names, or sources:
+#: where it was, when and how much was read
+READING_FIELDS = ("path", "timing", "bytes_read", "reads")
+
+
+def _same_reading(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in READING_FIELDS}
+
+
 def test_remote_dump_by_byte_range(dump: Dump, tmp_path: Path) -> None:
-    """A dump read through fsspec (memory://) at tier 0, never downloaded whole."""
+    """A dump read through fsspec (memory://) gives the record its local file gives, up
+    to tier 2 (drgn's reads served by pycrash's reader from the remote bytes), reading a
+    part of it."""
     fsspec = pytest.importorskip("fsspec")
     from pycrash.triage.extract import Task, extract
 
+    debug = link(dump.vmlinux, tmp_path / "debug" / dump.vmlinux.name).parent
     fs = fsspec.filesystem("memory")
     fs.pipe("/triage-test/vmcore.kdump", dump.vmcore.read_bytes())
     try:
-        rec = extract(Task("memory://triage-test/vmcore.kdump", "k", 0, tier=2))
+        remote = extract(Task("memory://triage-test/vmcore.kdump", "k", 0, tier=2,
+                              debuginfo_dirs=(str(debug),)))
     finally:
         fs.rm("/triage-test", recursive=True)
-    assert rec["signature"] == SMALL_BUCKET and rec["tier"] == 0, rec
-    assert any("remote dump" in n for n in rec["notes"])
-    assert rec["t0_bytes_read"] < dump.vmcore.stat().st_size / 4
+    local = extract(Task(str(dump.vmcore), "k", 0, tier=2, debuginfo_dirs=(str(debug),)))
+    assert remote["tier"] == local["tier"] == 2, (remote, local)
+    assert remote["signature"] == SMALL_BUCKET and remote["backtrace"]
+    assert _same_reading(remote) == _same_reading(local)
+    size = dump.vmcore.stat().st_size
+    assert 0 < remote["t0_bytes_read"] < remote["bytes_read"] < size / 2
+    assert local["bytes_read"] is None  # drgn read the local file itself: not counted
+
+
+def _key_bytes(size: int) -> int:
+    """Return the bytes :func:`pycrash.triage.inputs.content_key` reads of a file."""
+    from pycrash.triage.inputs import BLOCK, BLOCKS, HEAD, TAIL
+
+    span = size - HEAD - TAIL
+    return (min(size, HEAD) + (min(TAIL, size - HEAD) if size > HEAD else 0)
+            + (BLOCK * BLOCKS if span > BLOCK * BLOCKS else 0))
+
+
+def test_served_over_http_same_records(dump: Dump, tmp_path: Path) -> None:
+    """The small corpus served by an HTTP server on localhost (byte ranges; fsspec's http
+    filesystem) gives the records, buckets and errors its local paths give, every form
+    at tier 2; the server's own count of the bytes it sent is what pycrash counted
+    (plus the content key's samples and the 18 bytes that tell a dump in a listing);
+    tier 0 reads a small part of a kdump or ELF dump, tier 2 what it needs."""
+    pytest.importorskip("aiohttp")  # fsspec's http filesystem
+    from triagecorpus import RangeServer
+
+    files = _small_corpus(dump, tmp_path / "in")
+    debug = link(dump.vmlinux, tmp_path / "debug" / dump.vmlinux.name).parent
+    _triage(str(tmp_path / "in"), "-o", str(tmp_path / "local"), "--debuginfo-dir", str(debug))
+    with RangeServer(tmp_path / "in") as server:
+        _triage(server.url, "-o", str(tmp_path / "http"), "--debuginfo-dir", str(debug))
+        sent = dict(server.sent)
+        assert server.whole == []  # no file was fetched whole
+        server.reset()
+        _triage(server.url, "-o", str(tmp_path / "http0"), "--tier", "0")
+        sent0 = dict(server.sent)
+
+    def by_name(out: Path, base: str, name: str = "records.jsonl") -> dict[str, Any]:
+        return {r["path"][len(base):].lstrip("/"): r for r in _jsonl(out / name)}
+
+    local = by_name(tmp_path / "local", str(tmp_path / "in"))
+    remote = by_name(tmp_path / "http", server.url)
+    assert sorted(remote) == sorted(local) == sorted(
+        str(p.relative_to(tmp_path / "in")) for p in files.values())
+    for name, rec in remote.items():
+        assert rec["tier"] == 2 and rec["signature"] == SMALL_BUCKET, (name, rec["notes"])
+        assert _same_reading(rec) == _same_reading(local[name]), name
+    local_text = (tmp_path / "local" / "buckets.jsonl").read_text()
+    assert (tmp_path / "http" / "buckets.jsonl").read_text().replace(server.url, "/") == \
+        local_text.replace(str(tmp_path / "in") + "/", "/")
+    errors = {n: (e["error"].replace(server.url, ""), e["stage"])
+              for n, e in by_name(tmp_path / "http", server.url, "errors.jsonl").items()}
+    local_errors = {n: (e["error"].replace(str(tmp_path / "in") + "/", ""), e["stage"])
+                    for n, e in by_name(tmp_path / "local", str(tmp_path / "in"),
+                                        "errors.jsonl").items()}
+    assert errors == local_errors and len(errors) == 3
+    # what the server sent is what pycrash counted: the content key's samples and the
+    # first 18 bytes of every file, and each dump once (a copy under its first name)
+    read_as: dict[str, str] = {}
+    for name in sorted(remote):
+        read_as.setdefault(remote[name]["key"], name)
+    for name, rec in remote.items():
+        read = rec["bytes_read"] if read_as[rec["key"]] == name else 0
+        assert sent[name] == _key_bytes(rec["size"]) + 18 + read, name
+    tier0 = by_name(tmp_path / "http0", server.url)
+    for name, rec in tier0.items():
+        assert rec["tier"] == 0 and rec["bytes_read"] == rec["t0_bytes_read"]
+        assert rec["signature"] == SMALL_BUCKET
+        if rec["format"] in ("kdump", "elf"):
+            # tier 0: the headers, the page table, VMCOREINFO and the log's pages
+            assert rec["bytes_read"] < rec["size"] / 8, name
+            # tier 2 reads what the backtrace and the report need, still a part
+            assert rec["bytes_read"] < remote[name]["bytes_read"] < rec["size"] / 2, name
+        else:  # a flattened stream's record headers are spread through it: read whole
+            assert rec["bytes_read"] < rec["size"] * 1.1, name
+    assert sum(sent0.values()) < sum(sent.values())
 
 
 def test_redact_drops_names_paths_and_log(dump: Dump, tmp_path: Path) -> None:
@@ -210,6 +297,81 @@ def test_zoo_corpus_one_bucket_per_crash(zoo_corpus: tuple[Path, dict[str, str]]
         "vmcore.random", "vmcore.empty", "vmcore.truncated"}
     novm = [e for e in errors if e["severity"] == "warning" and "novmlinux" in e["path"]]
     assert novm and "no debuginfo" in novm[0]["error"]
+
+
+@pytest.fixture(scope="module")
+def zoo_debug(zoo_corpus: tuple[Path, dict[str, str]],
+              tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A --debuginfo-dir holding every vmlinux of the zoo corpus (found by build id)."""
+    debug = tmp_path_factory.mktemp("zoo-debug")
+    seen: set[Path] = set()
+    for i, vmlinux in enumerate(sorted(zoo_corpus[0].rglob("vmlinux-*"))):
+        if vmlinux.resolve() not in seen:
+            seen.add(vmlinux.resolve())
+            link(vmlinux.resolve(), debug / f"{vmlinux.name}.{i}")
+    return debug
+
+
+def test_zoo_corpus_served_over_http(zoo_corpus: tuple[Path, dict[str, str]],
+                                     zoo_debug: Path, tmp_path: Path) -> None:
+    """The whole zoo corpus served over HTTP by byte range gives the records, buckets
+    and errors its local paths give with the same debuginfo directory: every dump of
+    every crash at tier 2 (the flattened variants and the copy far from its vmlinux
+    too), one bucket per crash, no file fetched whole."""
+    pytest.importorskip("aiohttp")
+    from triagecorpus import RangeServer
+
+    root, expect = zoo_corpus
+    _triage(str(root), "-o", str(tmp_path / "local"), "--debuginfo-dir", str(zoo_debug),
+            "--no-parquet")
+    with RangeServer(root) as server:
+        _triage(server.url, "-o", str(tmp_path / "http"), "--debuginfo-dir",
+                str(zoo_debug), "--no-parquet")
+        assert server.whole == []
+    local = {r["path"][len(str(root)):].lstrip("/"): r
+             for r in _jsonl(tmp_path / "local" / "records.jsonl")}
+    remote = {r["path"][len(server.url):]: r
+              for r in _jsonl(tmp_path / "http" / "records.jsonl")}
+    assert sorted(remote) == sorted(local) == sorted(
+        str(Path(p).relative_to(root)) for p in expect)
+    for name, rec in remote.items():
+        assert rec["signature"] == expect[str(root / name)], name
+        assert rec["tier"] == 2, (name, rec["notes"])
+        assert _same_reading(rec) == _same_reading(local[name]), name
+        if not rec["format"].startswith("flattened"):  # (a stream is read about whole)
+            assert rec["bytes_read"] < rec["size"] / 2, name
+    assert (tmp_path / "http" / "buckets.jsonl").read_text().replace(server.url, "/") == \
+        (tmp_path / "local" / "buckets.jsonl").read_text().replace(str(root) + "/", "/")
+    assert len(_jsonl(tmp_path / "http" / "buckets.jsonl")) == len(set(expect.values()))
+    assert {Path(e["path"]).name for e in _jsonl(tmp_path / "http" / "errors.jsonl")} == {
+        "vmcore.random", "vmcore.empty", "vmcore.truncated"}
+
+
+def test_qemu_dumps_without_vmcoreinfo_over_http(tmp_path: Path) -> None:
+    """QEMU's dumps of a guest run without -device vmcoreinfo (ELF, kdump, flattened
+    kdump), served over HTTP: tier 0 finds the kernel's VMCOREINFO text in their memory as
+    pycrash does (read through the same readers), so each gets a record: the guest's
+    release, its vmlinux's build id, and the guest's own dmesg as its log's last lines."""
+    pytest.importorskip("aiohttp")
+    from triagecorpus import RangeServer
+
+    from pycrash.memory import elfinfo
+
+    qemu = fixture_dump("qemu-novmcoreinfo")
+    forms = ("vmcore.qemu.elf", "vmcore.qemu.kdump", "vmcore.qemu.kdump-zlib")
+    for form in forms:
+        link(qemu.dir / form, tmp_path / "in" / form)
+    with RangeServer(tmp_path / "in") as server:
+        _triage(server.url, "-o", str(tmp_path / "out"), "--tier", "0", "--no-parquet")
+    records = {r["path"][len(server.url):]: r for r in _jsonl(tmp_path / "out" / "records.jsonl")}
+    assert sorted(records) == sorted(forms)
+    dmesg = qemu.truth("dmesg.txt").splitlines()
+    for form, rec in records.items():
+        assert rec["release"] == qemu.release and rec["release"] in qemu.truth("uname.txt")
+        assert rec["build_id"] == elfinfo.build_id(str(qemu.vmlinux)), form
+        assert rec["log_lines"] == len(dmesg) and rec["log_tail"] == dmesg[-20:], form
+        assert rec["format"] == {"vmcore.qemu.elf": "elf", "vmcore.qemu.kdump": "kdump"}.get(
+            form, "flattened-kdump")
 
 
 def _comparable(path: Path) -> list[dict[str, Any]]:

@@ -18,13 +18,15 @@ from types import ModuleType
 from pycrash.errors import DumpError
 from pycrash.memory import elffile
 from pycrash.memory.formats.base import DumpKind, Identified, Opened, Options
-from pycrash.memory.source import FileSource
+from pycrash.memory.source import ByteSource, FileSource
 
 __all__ = ["DumpKind", "Identified", "Opened", "Options", "format_module", "identify",
-           "open_memory"]
+           "open_from_source", "open_memory"]
 
 #: the formats told by their first bytes, in the order they are tried
 PROBED = (DumpKind.ELF, DumpKind.KDUMP, DumpKind.FLATTENED, DumpKind.LIME)
+#: the formats a dump can be served in from any byte source (:func:`open_from_source`)
+FROM_SOURCE = (DumpKind.ELF, DumpKind.KDUMP, DumpKind.FLATTENED)
 HEAD_SIZE = 4096
 
 
@@ -105,3 +107,30 @@ def open_memory(dumps: Sequence[Identified], raws: Sequence[str], options: Optio
     kind, paths = _choose(dumps, raws, options)
     opened: Opened = format_module(kind).open(paths, options)
     return opened
+
+
+def open_from_source(source: ByteSource, options: Options | None = None) -> Opened:
+    """Open the dump whose bytes ``source`` serves (a remote file read by byte range, any
+    :class:`~pycrash.memory.source.ByteSource`) as a drgn Program without debug info.
+
+    drgn's own readers take a file by path; here pycrash's readers serve every read
+    drgn makes from the source: an ELF vmcore's PT_LOADs, a kdump file's pages, either in
+    a flattened stream. Only the pages read are asked of the source (and the headers,
+    bitmaps and page table that locate them). :class:`DumpError` with one line for what
+    is not one of these dumps, or is damaged, as :func:`identify` says it of a file."""
+    os.environ.setdefault("DRGN_DISABLE_PLUGINS", "builtin_commands,crash_commands")
+    path = source.path
+    head = source.pread(0, HEAD_SIZE)
+    if not head:
+        raise DumpError(f"{path}: empty file, not a dump")
+    for kind in FROM_SOURCE:
+        fmt = format_module(kind)
+        if fmt.probe(head):
+            opened: Opened = fmt.from_source(source, options or Options())
+            return opened
+    if elffile.is_elf(head):
+        raise DumpError(f"{path}: an ELF file, but not a vmcore")
+    if format_module(DumpKind.LIME).probe(head):
+        raise DumpError(f"{path}: a LiME memory image: pycrash reads those from files only")
+    raise DumpError(f"{path}: not a kernel crash dump (unknown format, first bytes "
+                    f"{head[:8].hex()})")

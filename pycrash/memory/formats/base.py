@@ -72,7 +72,9 @@ class Opened(NamedTuple):
     ``kdump`` the kdump reader pycrash serves the memory with; ``own_reader`` is true
     when pycrash serves the memory (faults then name physical addresses); ``qemu`` when
     QEMU wrote the dump (dump-guest-memory: its notes are per vCPU); ``notes`` are
-    warnings about the dump to show the user (damage pycrash works around).
+    warnings about the dump to show the user (damage pycrash works around);
+    ``vmcoreinfo`` is the VMCOREINFO text pycrash gave drgn (the dumps it serves from
+    a byte source: :func:`pycrash.memory.formats.open_from_source`), else empty.
     """
 
     prog: drgn.Program
@@ -84,3 +86,4 @@ class Opened(NamedTuple):
     own_reader: bool = False
     qemu: bool = False
     notes: tuple[str, ...] = ()
+    vmcoreinfo: bytes = b""

@@ -52,26 +52,59 @@ def inspect(path: str, source: ByteSource, head: bytes) -> Identified:
     return Identified(path, DumpKind.ELF, partial=_partial(segments))
 
 
+def _read(path: str, source: ByteSource,
+          ) -> tuple[list[elffile.Segment], list[elffile.Note], int | str]:
+    """Return the program headers, the notes and the machine (ELF ``e_machine``) of the
+    ELF vmcore in ``source``."""
+    first = source.pread(0, elffile.EHDR_SIZE)
+    segments = _segments(path, source, first)
+    notes = [n for s in segments if s.type == elffile.PT_NOTE
+             for n in elffile.parse_notes(source.pread(s.offset,
+                                                       min(s.filesz, elfcore.MAX_NOTES)))]
+    head = elffile.header(first)
+    return segments, notes, head.machine if head is not None else "x86_64"
+
+
 def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     """Open one ELF vmcore with drgn's reader."""
     path = paths[0]
     with FileSource(path) as src:
-        first = src.pread(0, elffile.EHDR_SIZE)
-        segments = _segments(path, src, first)
-        notes = [n for s in segments if s.type == elffile.PT_NOTE
-                 for n in elffile.parse_notes(src.pread(s.offset,
-                                                        min(s.filesz, elfcore.MAX_NOTES)))]
+        segments, notes, machine = _read(path, src)
     qemu = elfcore.is_qemu(notes)
-    head = elffile.header(first)
-    machine = head.machine if head is not None else "x86_64"
     regs, info = elfcore.collect(notes, machine)
     if info is None and (qemu or _guest_memory(segments)):
         # a guest's memory: its NT_PRSTATUS notes are by vCPU, as QEMU writes them
         regs, _info = elfcore.collect(notes, machine, qemu=True)
-        return _without_vmcoreinfo(path, segments, notes, machine, tuple(regs), qemu,
-                                   options.vmlinux)
+        return _without_vmcoreinfo(FileSource(path), segments, notes, machine, tuple(regs),
+                                   qemu, options.vmlinux)
     return Opened(custom.core_dump_program(path), DumpKind.ELF, (path,), _partial(segments),
                   qemu=qemu)
+
+
+def from_source(source: ByteSource, options: Options) -> Opened:
+    """Open the ELF vmcore that ``source`` serves (a remote file read by byte range) with
+    pycrash's reader: its PT_LOADs become drgn's memory segments, each read from the
+    source when drgn asks, and the CPUs' registers come from its NT_PRSTATUS notes."""
+    path = source.path
+    inspect(path, source, source.pread(0, elffile.EHDR_SIZE))
+    segments, notes, machine = _read(path, source)
+    qemu = elfcore.is_qemu(notes)
+    regs, info = elfcore.collect(notes, machine)
+    if info is None and (qemu or _guest_memory(segments)):
+        regs, _info = elfcore.collect(notes, machine, qemu=True)
+        return _without_vmcoreinfo(source, segments, notes, machine, tuple(regs), qemu,
+                                   options.vmlinux)
+    if info is None:
+        raise DumpError(f"{path}: a core file, but not of a Linux kernel (no VMCOREINFO)")
+    from pycrash.memory.physmem import Extent, drop_aliases
+
+    prog = custom.new_program(machine)
+    custom.add_extents(prog, drop_aliases([Extent(s.paddr, s.filesz, source, s.offset)
+                                           for s in segments
+                                           if s.type == elffile.PT_LOAD and s.filesz]))
+    custom.finish(prog, info)
+    return Opened(prog, DumpKind.ELF, (path,), _partial(segments), tuple(regs),
+                  own_reader=True, qemu=qemu, vmcoreinfo=info)
 
 
 def _guest_memory(segments: Sequence[elffile.Segment]) -> bool:
@@ -81,7 +114,7 @@ def _guest_memory(segments: Sequence[elffile.Segment]) -> bool:
     return any(s.type == elffile.PT_LOAD and s.paddr for s in segments)
 
 
-def _without_vmcoreinfo(path: str, segments: Sequence[elffile.Segment],
+def _without_vmcoreinfo(source: ByteSource, segments: Sequence[elffile.Segment],
                         notes: Sequence[elffile.Note], machine: int | str,
                         regs: tuple[elfcore.PrStatus, ...], qemu: bool,
                         vmlinux: str | None) -> Opened:
@@ -92,14 +125,14 @@ def _without_vmcoreinfo(path: str, segments: Sequence[elffile.Segment],
     from pycrash.memory.locate import cpu_states
     from pycrash.memory.physmem import Extent
 
-    source = FileSource(path)
+    path = source.path
     extents = [Extent(s.paddr, s.filesz, source, s.offset)
                for s in segments if s.type == elffile.PT_LOAD and s.filesz]
     what = (f"{path}: a QEMU dump without VMCOREINFO (the guest ran without -device "
             "vmcoreinfo), and none found in its memory" if qemu else
             f"{path}: an ELF dump of physical memory without VMCOREINFO, and none found in "
             "its memory")
-    prog = custom.images_program(extents, vmlinux, what, elffile.ARCHES.get(machine, ""),
-                                 cpu_states(notes))
+    prog, info = custom.images_program_info(extents, vmlinux, what,
+                                            elffile.ARCHES.get(machine, ""), cpu_states(notes))
     return Opened(prog, DumpKind.ELF, (path,), _partial(segments), regs, own_reader=True,
-                  qemu=qemu)
+                  qemu=qemu, vmcoreinfo=info)

@@ -136,15 +136,22 @@ def _open_elf(path: str, source: ByteSource) -> Opened:
     if info is None:
         raise DumpError(f"{path}: no VMCOREINFO note")
     custom.finish(prog, info)
-    return Opened(prog, DumpKind.FLATTENED, (path,), PARTIAL, tuple(regs), own_reader=True)
+    return Opened(prog, DumpKind.FLATTENED, (path,), PARTIAL, tuple(regs), own_reader=True,
+                  vmcoreinfo=info)
 
 
 def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
     """Open one flattened file: the kdump or ELF dump in it, served by pycrash."""
-    path = paths[0]
-    source = FlatSource(path)
-    if elffile.is_elf(source.pread(0, len(elffile.ELF_MAGIC))):
-        return _open_elf(path, source)
-    kd = kdump.KdumpFile(source)
+    return from_source(FileSource(paths[0]), options)
+
+
+def from_source(source: ByteSource, options: Options) -> Opened:
+    """Open the flattened stream that ``source`` serves (a file, or a remote one read by
+    byte range): the kdump or ELF dump in it, served by pycrash."""
+    path = source.path
+    flat = FlatSource(path, source)
+    if elffile.is_elf(flat.pread(0, len(elffile.ELF_MAGIC))):
+        return _open_elf(path, flat)
+    kd = kdump.KdumpFile(flat)
     return kdump.own_reader(DumpKind.FLATTENED, path, kd, PARTIAL, options.zero_excluded,
                             options.vmlinux)

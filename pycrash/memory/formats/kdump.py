@@ -541,7 +541,7 @@ def own_reader(kind: DumpKind, path: str, kd: KdumpFile, partial: bool,
     regs = kd.regs()
     custom.finish(prog, info, found)
     return Opened(prog, kind, (path,), partial, regs, kd, own_reader=True, qemu=kd.header.qemu,
-                  notes=notes)
+                  notes=notes, vmcoreinfo=info)
 
 
 def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
@@ -570,3 +570,22 @@ def open(paths: Sequence[str], options: Options) -> Opened:  # noqa: A001
         return own_reader(DumpKind.KDUMP, path, kd, h.dump_level > 0, False, options.vmlinux,
                           notes)
     return Opened(custom.core_dump_program(path), DumpKind.KDUMP, (path,), h.dump_level > 0)
+
+
+def from_source(source: ByteSource, options: Options) -> Opened:
+    """Open the kdump file that ``source`` serves (a remote file read by byte range) with
+    pycrash's reader, checked as :func:`inspect` checks a file (a damaged page
+    descriptor is a warning: the read of that page alone fails). One part of a split
+    set is refused: the parts are opened together from files."""
+    path = source.path
+    h = read_header(source)
+    if h.descs_offset > source.size():
+        raise DumpError(f"{path}: truncated kdump file (bitmap cut off)")
+    if h.split:
+        raise DumpError(f"{path}: one part of a split dump (makedumpfile --split): open "
+                        "its parts together, from files")
+    problem = check_descriptors(source, h, _npages(source, h))
+    notes = (f"WARNING: {path}: {problem}; pycrash reads this dump itself, and a read "
+             f"of a damaged page fails naming it",) if problem else ()
+    return own_reader(DumpKind.KDUMP, path, KdumpFile(source), h.dump_level > 0,
+                      options.zero_excluded, options.vmlinux, notes)
