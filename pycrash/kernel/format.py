@@ -37,40 +37,52 @@ def _char(c: int, quote: str) -> str:
     return f"\\{c:03o}"
 
 
-def format_char_array(data: bytes) -> str:
-    """Return gdb's rendering of a char array: ``"sh", '\\000' <repeats 13 times>``."""
+def format_char_array(data: bytes, limit: int | None = None) -> str:
+    """Return gdb's rendering of a char array: ``"sh", '\\000' <repeats 13 times>``. With
+    a ``limit`` (gdb's print elements), runs of equal characters are taken whole until that
+    many are taken, and ``...`` follows when some are left. A digit after an octal escape
+    is escaped too (``"set\\000\\060"``), as gdb writes it."""
     if data.endswith(b"\0"):
         data = data[:-1]
     if not data:
         return '""'
-    parts: list[str] = []
-    run: list[str] = []
-    i = 0
-    while i < len(data):
+    runs: list[tuple[int, int]] = []
+    i = taken = 0
+    while i < len(data) and (limit is None or taken < limit):
         j = i
         while j < len(data) and data[j] == data[i]:
             j += 1
-        count = j - i
+        runs.append((data[i], j - i))
+        taken += j - i
+        i = j
+    parts: list[str] = []
+    run: list[str] = []
+    escaped = False  # the last character was written as an octal escape
+    for c, count in runs:
         if count > REPEAT_THRESHOLD:
             if run:
                 parts.append('"' + "".join(run) + '"')
                 run = []
-            parts.append(f"'{_char(data[i], chr(39))}' <repeats {count} times>")
-        else:
-            run.extend(_char(data[i], '"') for _ in range(count))
-        i = j
+            parts.append(f"'{_char(c, chr(39))}' <repeats {count} times>")
+            escaped = False
+            continue
+        for _ in range(count):
+            text = f"\\{c:03o}" if escaped and 48 <= c <= 57 else _char(c, '"')
+            escaped = text.startswith("\\") and text[1:2].isdigit()
+            run.append(text)
     if run:
         parts.append('"' + "".join(run) + '"')
-    return ", ".join(parts)
+    return ", ".join(parts) + ("..." if i < len(data) else "")
 
 
-#: gdb's "print elements" limit: a string longer than this ends in "..."
-PRINT_ELEMENTS = 200
+#: gdb's "print elements" limit as crash sets it (print_max): a string longer than this
+#: ends in "..."
+PRINT_ELEMENTS = 256
 
 
 def _pointed_string(prog: Program, address: int) -> str:
     """Return the string a char pointer points to as gdb prints it after the address:
-    ``"text"`` (at most 200 characters, then ``...``), or gdb's error where the memory
+    ``"text"`` (at most 256 characters, then ``...``), or gdb's error where the memory
     cannot be read."""
     data = b""
     at = address
@@ -130,13 +142,15 @@ def _scalar(text: str, value: int | None = None) -> CValue:
 
 def data_symbol(prog: Program, address: int) -> str | None:
     """Return ``symbol+offset`` of the kernel symbol holding ``address`` as gdb prints it
-    after a pointer (``<init_task+168>``), or None: no symbol holds it, or it is an
-    offset in the per-CPU section (which gdb does not name)."""
+    after a pointer (``<init_task+168>``), or None: no symbol of a size holds it, or it is
+    an offset in the per-CPU section (which gdb does not name)."""
     if not address:
         return None
     try:
         sym = prog.symbol(address)
-    except (LookupError, ValueError, OverflowError):
+        if not sym.size:  # gdb names no data symbol of size 0 (a linker script's label)
+            sym = next(s for s in prog.symbols(address) if s.size)
+    except (LookupError, ValueError, OverflowError, StopIteration):
         return None
     if sym.name.startswith(".L"):  # an assembler's local label: gdb keeps none
         return None
@@ -197,15 +211,19 @@ def value_tree(obj: Object, hex_mode: bool = False, symbols: bool = True) -> CVa
 
 def _array_tree(obj: Object, t: Type, hex_mode: bool, symbols: bool = True) -> CValue:
     if t.length is None and obj.address_ is not None:
-        # a flexible array member: gdb shows where it starts, as a pointer
+        # a flexible array member: gdb shows where it starts, as a pointer (of chars, with
+        # the string there)
         address = int(obj.address_)
         name = data_symbol(obj.prog_, address) if symbols else None
-        return _scalar(f"{address:#x} <{name}>" if name else f"{address:#x}", address)
+        shown = f"{address:#x} <{name}>" if name else f"{address:#x}"
+        if _is_char(t.type):
+            shown += f" {_pointed_string(obj.prog_, address)}"
+        return _scalar(shown, address)
     length = t.length or 0
     if _is_char(t.type):
         try:
-            return _scalar(format_char_array(obj.prog_.read(obj.address_, length))
-                           if obj.address_ else format_char_array(bytes(obj.value_())))
+            data = obj.prog_.read(obj.address_, length) if obj.address_ else bytes(obj.value_())
+            return _scalar(format_char_array(data, PRINT_ELEMENTS))
         except FaultError as exc:
             return _scalar(f"<error: Cannot access memory at address {exc.address:#x}>")
     items = [value_tree(obj[i], hex_mode, symbols) for i in range(length)]

@@ -18,6 +18,7 @@ SAME = [
     "log", "log -m", "log -t",
     "files", "files 1", "files 1 2", "files 0", "files -c 1 2",
     "task -R pid", "task -R pid,comm 1 2", "foreach 1 2 task -R pid", "foreach 1 2 files",
+    "task", "task 2 3", "foreach 2 3 task", "struct task_struct init_task",
     "sym -l", "sym panic", "sym schedule init_task", "sym nosuchsym panic",
     "sym virtqueue_get_vring_size", "sym -q sysrq_handle", "sym -q vring", "sym -q sysrq",
     "sym __per_cpu_start", "sym _end", "set 1", "foreach 0 1 set",

@@ -60,13 +60,14 @@ CHANGED = {
         "pointer into a kernel symbol followed by <symbol+offset>, an empty struct {<No "
         "data fields>}, no <repeats> "
         "(tests/commands/test_p.py::test_p_names_pointers_into_kernel_symbols_as_gdb); "
-        "and an empty line after each task, as crash 8.0.2's task prints it "
+        "and the task's struct thread_info after it and an empty line after each task, as "
+        "crash 8.0.2's task prints them "
         "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
     "task 1":
         "as task above "
         "(tests/commands/test_task.py::test_task_array_of_structs_indented_as_crash, "
-        "tests/commands/test_p.py::test_p_names_pointers_into_kernel_symbols_as_gdb); an "
-        "empty line after each task, as above "
+        "tests/commands/test_p.py::test_p_names_pointers_into_kernel_symbols_as_gdb); its "
+        "thread_info and an empty line after each task, as above "
         "(tests/commands/test_crash_layout.py::test_text_equals_crash)",
     "kmem -S kmalloc-64":
         "a free object of a CPU's active slab is marked (cpu N cache) and a free object's "

@@ -10,7 +10,7 @@ from pycrash.commands import p
 
 from pycrash.command import Result
 from pycrash.errors import CommandError
-from pycrash.kernel.format import CValue, ValueKind, value_text
+from pycrash.kernel.format import CValue, ValueKind, format_char_array, value_text
 
 
 @pytest.mark.fast
@@ -22,6 +22,20 @@ def test_p_values() -> None:
             p.Printed(2, "init_task.tasks", None, "struct list_head", tasks)]
     assert list(p.render(Result(rows))) == [
         "jiffies = $1 = 4294893556", "$2 = {", "  next = 0x10,", "  prev = 0x20", "}"]
+
+
+@pytest.mark.fast
+def test_char_arrays_as_crash_s_gdb_prints_them() -> None:
+    """gdb escapes a digit after an octal escape (the comm "set\\000" then "0"), and stops
+    after print_max (256, crash's) characters, taking a run of equal ones whole, with
+    "..." after: task's thread_info and fpu padding on 5.10 (tests/commands/
+    test_crash_layout.py compares them with crash's)."""
+    assert format_char_array(b"sh\0\0set\x000\0\0") == '"sh\\000\\000set\\000\\060\\000"'
+    assert format_char_array(b"a\n1") == '"a\\n1"'  # named escapes need none
+    assert format_char_array(b"x" * 300, 256) == '"' + "x" * 300 + '"'
+    assert format_char_array(b"x" * 300 + b"y", 256) == '"' + "x" * 300 + '"...'
+    assert format_char_array(b"ab" * 200, 256) == '"' + "ab" * 128 + '"...'
+    assert format_char_array(b"ab" * 128 + b"\0", 256) == '"' + "ab" * 128 + '"'
 
 
 def test_p_prints_as_crash_does(session) -> None:  # type: ignore[no-untyped-def]
