@@ -100,7 +100,7 @@ def test_corrupt_compressed_page_read_by_drgn(dump: Dump, tmp_path: Path) -> Non
     from pycrash.memory.source import FileSource
 
     s = dump.open()
-    phys = int(str(s.run("vtop jiffies")).split()[-1], 16)
+    phys = s.run("vtop jiffies").rows[0].physical
     bad = tmp_path / "vmcore.kdump"
     shutil.copy(dump.vmcore, bad)
     kd = KdumpFile(FileSource(str(bad)))
