@@ -25,14 +25,10 @@ class PageRow:
     flag_names: tuple[str, ...]
 
 
-_PAGEFLAG_NAMES: dict[int, tuple[tuple[int, str], ...]] = {}
-
-
 def pageflag_names(prog: Program) -> tuple[tuple[int, str], ...]:
     """Return the kernel's ``pageflag_names`` table (mask, name), as crash reads it
     (memory.c page_flags_init_from_pageflag_names); empty where the kernel has none."""
-    key = id(prog)
-    found = _PAGEFLAG_NAMES.get(key)
+    found = prog.cache.get("pycrash_pageflag_names")
     if found is None:
         entries = []
         try:
@@ -43,7 +39,7 @@ def pageflag_names(prog: Program) -> tuple[tuple[int, str], ...]:
                 entries.append((mask, entry.name.string_().decode()))
         except (KeyError, LookupError, FaultError):
             entries = []
-        found = _PAGEFLAG_NAMES[key] = tuple(entries)
+        found = prog.cache["pycrash_pageflag_names"] = tuple(entries)
     return found
 
 
