@@ -22,6 +22,7 @@ need them say so and name the debuginfo package (:func:`debuginfo_hint`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -554,35 +555,28 @@ def load(prog: Program, release: str, build_id: str | None) -> NoDebugInfo:
     return nd
 
 
-#: The vmlinux BTF blobs parsed in this process, by file and build id (most recent last):
-#: a triage worker opening many dumps of one build reads and indexes the BTF once.
-_PARSED: dict[tuple[str, int, int, str | None], Btf | None] = {}
-_PARSED_MAX = 4
-
-
 def _vmlinux_btf(vmlinux: str, build_id: str | None) -> Btf | None:
     """The parsed ``.BTF`` section of ``vmlinux`` (None when it has none), from this
-    process's memory when it was parsed before."""
+    process's memory when it was parsed before: a triage worker opening many dumps of one
+    build reads and indexes the BTF once."""
     import os
 
+    st = os.stat(vmlinux)
+    return _parsed_btf(os.path.realpath(vmlinux), st.st_size, st.st_mtime_ns, build_id)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_btf(path: str, _size: int, _mtime_ns: int, build_id: str | None) -> Btf | None:
+    """The ``.BTF`` of the file at ``path`` as it is (size and time), parsed."""
     from pycrash.memory.elfinfo import raw_section
 
-    st = os.stat(vmlinux)
-    key = (os.path.realpath(vmlinux), st.st_size, st.st_mtime_ns, build_id)
-    if key in _PARSED:
-        _PARSED[key] = _PARSED.pop(key)  # the most recently used last
-        return _PARSED[key]
-    data = raw_section(vmlinux, ".BTF")
-    btf = None
-    if data:
-        try:
-            btf = Btf(data, cache_key=build_id)
-        except BtfError:
-            btf = None
-    _PARSED[key] = btf
-    while len(_PARSED) > _PARSED_MAX:
-        del _PARSED[next(iter(_PARSED))]
-    return btf
+    data = raw_section(path, ".BTF")
+    if not data:
+        return None
+    try:
+        return Btf(data, cache_key=build_id)
+    except BtfError:
+        return None
 
 
 def load_with_vmlinux(prog: Program, vmlinux: str, release: str,

@@ -9,6 +9,7 @@ the link-time ones: the caller adds the kernel's KASLR offset.
 from __future__ import annotations
 
 import array
+import functools
 import os
 import struct
 from pathlib import Path
@@ -147,23 +148,16 @@ def _labels(labels: list[tuple[int, int, int]], strtab: bytes,
     return out
 
 
-#: The tables loaded in this process by build id (most recent last), so that a triage
-#: worker opening many dumps of one build reads each once.
-_LOADED: dict[str, SymbolTable] = {}
-
-
 def load(vmlinux: str, build_id: str | None) -> SymbolTable:
-    """Return the vmlinux's symbol table: from this process's memory, else from the cache
-    on disk when it is there, else read from the file."""
-    if build_id and build_id in _LOADED:
-        _LOADED[build_id] = _LOADED.pop(build_id)
-        return _LOADED[build_id]
-    table = _load(vmlinux, build_id)
-    if build_id:
-        _LOADED[build_id] = table
-        while len(_LOADED) > 4:
-            del _LOADED[next(iter(_LOADED))]
-    return table
+    """Return the vmlinux's symbol table: from this process's memory (the last four builds,
+    so that a triage worker opening many dumps of one build reads each once), else from
+    the cache on disk when it is there, else read from the file."""
+    return _loaded(vmlinux, build_id) if build_id else _load(vmlinux, build_id)
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded(vmlinux: str, build_id: str) -> SymbolTable:
+    return _load(vmlinux, build_id)
 
 
 def _load(vmlinux: str, build_id: str | None) -> SymbolTable:
